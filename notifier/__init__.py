@@ -1,0 +1,1 @@
+"""notifier: a multi-channel notification and reminder engine for public services."""

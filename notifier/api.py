@@ -1,0 +1,174 @@
+"""The HTTP API: events in, message status out.
+
+``POST /v1/events`` answers 202 only after the plan is stored (one atomic Redis step), so an
+accepted event is never lost; the same event id from the same client plans once. Bad input
+gets a 422 naming the field; an unreachable Redis a 503 with ``Retry-After``, never a 500.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+import redis
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from notifier.delivery import utcnow
+from notifier.models import Event, HistoryEntry, MessageStatus
+from notifier.rules.engine import EventDataError, plan
+from notifier.rules.holder import RulesHolder
+from notifier.settings import Settings
+from notifier.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class PlannedOut(BaseModel):
+    id: str
+    rule: str
+    due_at: datetime
+    channels: list[str]
+
+
+class SkippedOut(BaseModel):
+    rule: str
+    reason: str
+
+
+class EventAccepted(BaseModel):
+    event_id: str
+    duplicate: bool
+    rules_version: str
+    planned: list[PlannedOut]
+    skipped: list[SkippedOut]
+    cancelled: list[str]
+
+
+class MessageOut(BaseModel):
+    id: str
+    status: MessageStatus
+    rule: str
+    subject: str
+    event_id: str
+    due_at: datetime
+    attempts: int
+    rules_version: str
+    history: list[HistoryEntry]
+
+
+def create_app(
+    settings: Settings,
+    store: Store,
+    rules: RulesHolder,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> FastAPI:
+    app = FastAPI(title="notifier", version="1", description=__doc__)
+    bearer = HTTPBearer(auto_error=False)
+    keys = {client: key.get_secret_value().encode() for client, key in settings.api_keys.items()}
+
+    def client_name(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> str:
+        """The client whose key was presented; every key is compared, in constant time."""
+        presented = credentials.credentials.encode() if credentials else b""
+        found = None
+        for client, key in keys.items():
+            if hmac.compare_digest(presented, key):
+                found = client
+        if found is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing or invalid API key: send 'Authorization: Bearer <key>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return found
+
+    Client = Annotated[str, Depends(client_name)]
+
+    @app.exception_handler(redis.ConnectionError)
+    @app.exception_handler(redis.TimeoutError)
+    async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.error("redis unavailable during %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": "storage temporarily unavailable; nothing was stored, retry later"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=EventAccepted)
+    def post_event(event: Event, client: Client) -> dict[str, Any]:
+        ruleset = rules.current
+        now = clock()
+        try:
+            decided = plan(event, ruleset, now, client=client)
+        except EventDataError as exc:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                [
+                    {
+                        "loc": ["body", *exc.field.split(".")],
+                        "msg": str(exc),
+                        "type": "value_error",
+                    }
+                ],
+            ) from None
+        accepted = store.accept(
+            f"{client}:{event.id}", decided, now, ttl=settings.idempotency_ttl_seconds
+        )
+        log.info(
+            "event %s (%s) from %s: %d planned, %d cancelled%s",
+            event.id,
+            event.type,
+            client,
+            len(accepted.planned),
+            len(accepted.cancelled),
+            " (duplicate)" if accepted.duplicate else "",
+        )
+        return {
+            "event_id": event.id,
+            "duplicate": accepted.duplicate,
+            "rules_version": ruleset.version,
+            "planned": accepted.planned,
+            "skipped": accepted.skipped,
+            "cancelled": accepted.cancelled,
+        }
+
+    @app.get("/v1/messages/{message_id}", response_model=MessageOut)
+    def get_message(message_id: str, client: Client) -> dict[str, Any]:
+        record = store.get(message_id)
+        if record is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no message {message_id!r}")
+        return {
+            "id": record.id,
+            "status": record.status,
+            "rule": record.message.rule,
+            "subject": record.message.subject,
+            "event_id": record.message.event_id,
+            "due_at": record.due_at,
+            "attempts": record.attempts,
+            "rules_version": record.message.rules_version,
+            "history": record.history,
+        }
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        body: dict[str, Any] = {"rules_version": rules.current.version}
+        try:
+            store.ping()
+            body["redis"] = "ok"
+        except (redis.ConnectionError, redis.TimeoutError):
+            body["redis"] = "unavailable"
+        if rules.last_error is not None:
+            body["rules_reload_error"] = str(rules.last_error)
+        healthy = body["redis"] == "ok"
+        body["status"] = "ok" if healthy else "degraded"
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    return app

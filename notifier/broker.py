@@ -1,0 +1,34 @@
+"""The Dramatiq broker: Redis, in its own logical database, shared by scheduler and workers."""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from notifier.settings import Settings
+
+DELIVERY_QUEUE = "deliveries"
+
+
+class MissingRedisURL(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__(
+            "NOTIFIER_REDIS_URL is not set. Point it at your Redis or Valkey server, "
+            "or use `notifier run`, which starts an embedded Valkey for you."
+        )
+
+
+def require_redis_url(settings: Settings) -> str:
+    if not settings.redis_url:
+        raise MissingRedisURL()
+    return settings.redis_url
+
+
+def configure_broker(settings: Settings) -> RedisBroker:
+    """Create the broker and make it Dramatiq's global one (actors bind to it on declaration)."""
+    broker = RedisBroker(
+        url=settings.broker_url(require_redis_url(settings)),
+        heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
+    )
+    dramatiq.set_broker(broker)
+    return broker

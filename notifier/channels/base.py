@@ -1,0 +1,49 @@
+"""The one small interface every delivery channel implements.
+
+A channel takes a rendered message and a contact and reports how the attempt ended; the
+delivery worker, not the channel, decides what happens next (retry, fall back, give up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from notifier.models import Channel
+
+
+class Outcome(StrEnum):
+    SENT = "sent"  # accepted by the provider; ``reference`` identifies it there
+    RETRY = "retry"  # temporary: try again later (``retry_after`` if the provider said)
+    PERMANENT = "permanent"  # this contact will not work for this message
+    GONE = "gone"  # the contact no longer exists (e.g. an expired push subscription)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: Outcome
+    reference: str | None = None
+    reason: str = ""
+    retry_after: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """What a channel needs to send one message, already rendered."""
+
+    id: str
+    channel: Channel
+    address: str
+    parts: dict[str, str]
+    subject: str
+    rule: str
+    expires_at: datetime | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class Transport(Protocol):
+    """Sends on one or more channels; ``send`` must not raise for provider errors."""
+
+    def send(self, message: OutgoingMessage) -> SendResult: ...

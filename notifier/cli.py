@@ -1,0 +1,201 @@
+"""``notifier`` command line: run the engine, or one of its parts, and check rule files."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from notifier.settings import Settings, get_settings
+
+
+def _store(settings: Settings):  # type: ignore[no-untyped-def]
+    from notifier.broker import require_redis_url
+    from notifier.store import Store
+
+    return Store.from_url(
+        require_redis_url(settings), retention=timedelta(days=settings.retention_days)
+    )
+
+
+def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from notifier.api import create_app
+    from notifier.logs import configure_logging
+    from notifier.rules.holder import RulesHolder
+
+    configure_logging(settings.log_level, "api")
+    if not settings.api_keys:
+        print(
+            'error: no API key configured; set NOTIFIER_API_KEYS=\'{"client": "key"}\'',
+            file=sys.stderr,
+        )
+        return 2
+    app = create_app(settings, _store(settings), RulesHolder(settings.rules_dir))
+    uvicorn.run(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+    )
+    return 0
+
+
+def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
+    from notifier.broker import configure_broker
+    from notifier.logs import configure_logging
+    from notifier.scheduler import Scheduler
+
+    configure_logging(settings.log_level, "scheduler")
+    configure_broker(settings)
+    from workers.delivery import deliver
+
+    scheduler = Scheduler(
+        _store(settings),
+        lambda claimed: deliver.send(claimed.message_id, claimed.claim),
+        batch_size=settings.scheduler_batch_size,
+        lease=timedelta(seconds=settings.claim_lease_seconds),
+        poll=timedelta(seconds=settings.scheduler_poll_seconds),
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    scheduler.run(stop)
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from notifier.broker import require_redis_url
+
+    require_redis_url(settings)
+    argv = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "workers",
+        "--processes",
+        str(args.processes or settings.worker_processes),
+        "--threads",
+        str(args.threads or settings.worker_threads),
+        "--skip-logging",
+        "--worker-shutdown-timeout",
+        "30000",
+    ]
+    os.execv(sys.executable, argv)
+
+
+def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:
+    from notifier.rules.loader import RuleSetError, load_rules
+
+    folder = Path(args.dir) if args.dir else settings.rules_dir
+    try:
+        ruleset = load_rules(folder)
+    except RuleSetError as exc:
+        print(exc, file=sys.stderr)
+        print(f"{len(exc.errors)} error(s); nothing would be loaded.", file=sys.stderr)
+        return 1
+    print(f"{len(ruleset.rules)} rules in {len(ruleset.files)} files, version {ruleset.version}")
+    return 0
+
+
+def _demo_banner(settings: Settings, redis_url: str) -> str:
+    keys = ", ".join(f"{c}={k.get_secret_value()}" for c, k in settings.api_keys.items())
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    return f"""
+notifier is starting
+  API        {base}   (health: {base}/healthz, docs: {base}/docs)
+  API keys   {keys or "none: set NOTIFIER_API_KEYS"}
+  Redis      {redis_url}
+  rules      {settings.rules_dir}
+  templates  {settings.templates_dir}
+  outbox     {settings.outbox_dir}   (one JSON file per message sent)
+Post an event: see README.md, "Try it". Ctrl-C stops everything.
+"""
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Everything on one machine: embedded Valkey unless configured, API, scheduler, worker."""
+    from notifier.logs import configure_logging
+
+    configure_logging(settings.log_level, "run")
+    server = None
+    redis_url = settings.redis_url
+    if not redis_url:
+        from notifier.redis_server import embedded_server
+
+        server = embedded_server(settings.data_dir / "valkey", settings.embedded_redis_port)
+        server.start()
+        redis_url = server.connection_url + "/0"
+    env = {**os.environ, "NOTIFIER_REDIS_URL": redis_url}
+    print(_demo_banner(settings, redis_url), flush=True)
+    children = [
+        subprocess.Popen([sys.executable, "-m", "notifier", part], env=env)
+        for part in ("api", "scheduler", "worker")
+    ]
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    exit_code = 0
+    while not stop.wait(0.5):
+        if any(child.poll() is not None for child in children):
+            print("a notifier process exited; stopping the others", file=sys.stderr)
+            exit_code = 1
+            break
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + 40
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    if server is not None:
+        server.stop()
+    print("notifier stopped", flush=True)
+    return exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="notifier", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start everything on this machine (dev and demo)")
+    commands.add_parser("api", help="serve the HTTP API")
+    commands.add_parser("scheduler", help="move due messages to the delivery queue")
+    worker = commands.add_parser("worker", help="run Dramatiq delivery workers")
+    worker.add_argument("--processes", type=int)
+    worker.add_argument("--threads", type=int)
+    rules = commands.add_parser("rules", help="rule file tools")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True)
+    check = rules_commands.add_parser("check", help="validate rule files")
+    check.add_argument("dir", nargs="?", help="rules folder (default: NOTIFIER_RULES_DIR)")
+    return parser
+
+
+HANDLERS = {
+    "run": cmd_run,
+    "api": cmd_api,
+    "scheduler": cmd_scheduler,
+    "worker": cmd_worker,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    if args.command == "rules":
+        return cmd_rules_check(settings, args)
+    try:
+        return HANDLERS[args.command](settings, args)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,175 @@
+"""One delivery attempt of one message: choose a channel, render, send, record.
+
+This is the logic of the Dramatiq actor in :mod:`workers.delivery`, kept free of Dramatiq so
+it can be driven directly in tests. It never raises for an expected outcome (provider error,
+missing contact, broken template): each ends in a recorded status. An unexpected exception
+propagates so that Dramatiq's retries take over, and the message's claim still fences it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from jinja2 import TemplateError
+
+from notifier.channels.base import Outcome, OutgoingMessage, Transport
+from notifier.models import Channel, HistoryEntry, MessageStatus, PlannedMessage
+from notifier.store import Store
+from notifier.templates.renderer import Renderer, TemplateMissingError
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base: timedelta = timedelta(seconds=30)
+    cap: timedelta = timedelta(hours=1)
+    max_attempts: int = 8
+
+    def delay(self, attempts: int, rng: random.Random) -> timedelta:
+        """Exponential backoff with full jitter: spreads a burst of retries after an outage."""
+        ceiling = min(self.cap, self.base * (2**attempts))
+        return timedelta(seconds=rng.uniform(ceiling.total_seconds() / 2, ceiling.total_seconds()))
+
+
+def template_context(message: PlannedMessage) -> dict[str, object]:
+    """What a template may use. Contacts are deliberately absent: a text never needs them."""
+    return {
+        "data": message.data,
+        "subject": message.subject,
+        "event_type": message.event_type,
+        "due_at": message.due_at,
+        "locale": message.recipient.locale,
+        "timezone": message.recipient.timezone,
+    }
+
+
+class Deliverer:
+    def __init__(
+        self,
+        store: Store,
+        renderer: Renderer,
+        transports: Mapping[Channel, Transport],
+        *,
+        retry: RetryPolicy = RetryPolicy(),
+        send_lease: timedelta = timedelta(seconds=120),
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.renderer = renderer
+        self.transports = transports
+        self.retry = retry
+        self.send_lease = send_lease
+        self.clock = clock
+        self.rng = rng or random.Random()
+
+    def deliver(self, message_id: str, claim: int) -> MessageStatus | None:
+        """Attempt ``message_id`` under ``claim``; the final or retry status, None if skipped."""
+        lease = self.store.begin_send(message_id, claim, self.clock(), lease=self.send_lease)
+        if lease is None:
+            log.info("message %s: skipped (cancelled, already sent, or a stale claim)", message_id)
+            return None
+        message = lease.message
+        tried: list[str] = []
+        for channel in message.channels:
+            address = message.recipient.contacts.address_for(channel)
+            transport = self.transports.get(channel)
+            if address is None or transport is None:
+                tried.append(f"{channel.value}: no {'contact' if transport else 'transport'}")
+                continue
+            try:
+                parts = self.renderer.render(
+                    message.template, channel, message.recipient.locale, template_context(message)
+                )
+            except (TemplateMissingError, TemplateError, ValueError) as exc:
+                return self._end(
+                    message_id, claim, MessageStatus.TECHNICAL_FAILURE, f"template: {exc}", channel
+                )
+            result = transport.send(
+                OutgoingMessage(
+                    id=message.id,
+                    channel=channel,
+                    address=address,
+                    parts=parts,
+                    subject=message.subject,
+                    rule=message.rule,
+                )
+            )
+            if result.outcome is Outcome.SENT:
+                return self._end(
+                    message_id, claim, MessageStatus.SENT, result.reference or "", channel
+                )
+            if result.outcome is Outcome.RETRY:
+                return self._retry(message_id, claim, lease.attempts, result.reason, channel)
+            self.store.note(
+                message_id,
+                HistoryEntry(
+                    at=self.clock(),
+                    status=MessageStatus.SENDING,
+                    detail=f"{result.outcome.value}: {result.reason}",
+                    channel=channel,
+                ),
+            )
+            tried.append(f"{channel.value}: {result.outcome.value}")
+        return self._end(
+            message_id,
+            claim,
+            MessageStatus.PERMANENT_FAILURE,
+            "no channel could deliver (" + "; ".join(tried) + ")",
+            None,
+        )
+
+    def _end(
+        self,
+        message_id: str,
+        claim: int,
+        status: MessageStatus,
+        detail: str,
+        channel: Channel | None,
+    ) -> MessageStatus:
+        self.store.finish(
+            message_id,
+            claim,
+            status,
+            self.clock(),
+            detail=detail,
+            channel=channel.value if channel else "",
+        )
+        log.info(
+            "message %s: %s via %s", message_id, status.value, channel.value if channel else "-"
+        )
+        return status
+
+    def _retry(
+        self, message_id: str, claim: int, attempts: int, reason: str, channel: Channel
+    ) -> MessageStatus:
+        if attempts + 1 >= self.retry.max_attempts:
+            return self._end(
+                message_id,
+                claim,
+                MessageStatus.PERMANENT_FAILURE,
+                f"gave up after {attempts + 1} temporary failures: {reason}",
+                channel,
+            )
+        now = self.clock()
+        retry_at = now + self.retry.delay(attempts, self.rng)
+        self.store.finish(
+            message_id,
+            claim,
+            MessageStatus.TEMPORARY_FAILURE,
+            now,
+            detail=f"{reason}; retry at {retry_at.isoformat()}",
+            channel=channel.value,
+            retry_at=retry_at,
+        )
+        log.info("message %s: temporary failure via %s, retry later", message_id, channel.value)
+        return MessageStatus.TEMPORARY_FAILURE

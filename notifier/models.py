@@ -1,0 +1,156 @@
+"""The data that flows through the engine: events in, planned messages, statuses.
+
+These models are the API's contract (FastAPI builds the OpenAPI schema from them) and the
+format of what the store keeps, so they are strict: unknown fields are refused rather than
+silently dropped, and times must carry a time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from functools import cache
+from typing import Annotated, Any
+from zoneinfo import available_timezones
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+SUBJECT_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*:[A-Za-z0-9_.:/-]{1,200}$"
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+
+
+@cache
+def _known_timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+    WEBPUSH = "webpush"
+
+
+class Contacts(Strict):
+    """How a recipient can be reached. Absent means: not by that channel."""
+
+    phone: str | None = Field(default=None, min_length=3, max_length=32)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+
+    def address_for(self, channel: Channel) -> str | None:
+        """The contact to use on ``channel``, or None when the recipient has none."""
+        if channel is Channel.SMS:
+            return self.phone
+        if channel is Channel.EMAIL:
+            return self.email
+        return None
+
+
+class Recipient(Strict):
+    id: Identifier
+    locale: str = Field(default="fr", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    timezone: str = "Europe/Paris"
+    contacts: Contacts = Contacts()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        if value not in _known_timezones():
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'Europe/Paris'"
+            )
+        return value
+
+
+class Event(Strict):
+    """Something that happened upstream, posted to ``POST /v1/events``."""
+
+    id: Identifier = Field(description="Unique per client; a retry reuses it.")
+    type: str = Field(pattern=EVENT_TYPE_PATTERN, examples=["appointment.booked"])
+    occurred_at: AwareDatetime
+    subject: str = Field(
+        pattern=SUBJECT_PATTERN,
+        description="What the event is about; later events on it cancel or move its messages.",
+        examples=["appointment:BRG-75-00042"],
+    )
+    recipient: Recipient
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class MessageStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    TEMPORARY_FAILURE = "temporary-failure"
+    PERMANENT_FAILURE = "permanent-failure"
+    TECHNICAL_FAILURE = "technical-failure"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+FINAL_STATUSES = frozenset(
+    {
+        MessageStatus.SENT,
+        MessageStatus.DELIVERED,
+        MessageStatus.PERMANENT_FAILURE,
+        MessageStatus.TECHNICAL_FAILURE,
+        MessageStatus.CANCELLED,
+        MessageStatus.EXPIRED,
+    }
+)
+
+
+class PlannedMessage(Strict):
+    """One message the rules engine decided to send: everything the worker needs.
+
+    Timing is fixed when planned; the text is rendered at send time from the template, so a
+    corrected template reaches messages already scheduled.
+    """
+
+    id: str
+    rule: str
+    rules_version: str
+    event_id: str
+    event_type: str
+    subject: str
+    due_at: AwareDatetime
+    template: str
+    channels: tuple[Channel, ...]
+    recipient: Recipient
+    data: dict[str, Any]
+
+
+class Cancellation(Strict):
+    """Pending messages of ``subject`` to cancel: all of them, or those of ``rule`` only."""
+
+    subject: str
+    rule: str | None = None
+    reason: str
+
+
+class Skipped(Strict):
+    rule: str
+    reason: str
+
+
+class Plan(Strict):
+    """What the rules engine decided for one event: pure data, nothing stored yet."""
+
+    messages: tuple[PlannedMessage, ...] = ()
+    cancellations: tuple[Cancellation, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    status: MessageStatus
+    detail: str | None = None
+    channel: Channel | None = None

@@ -1,0 +1,174 @@
+"""Read a folder of rule files into a :class:`RuleSet`, or explain exactly what is wrong.
+
+Operations staff edit these files by hand, so every error names the file, the line and the
+column, and says how to fix it. Loading is all-or-nothing: a folder with one bad file yields
+no rule set at all, which lets the running engine keep its last good one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from notifier.rules.schema import Rule, RuleFile
+
+Position = tuple[int, int]  # 1-based line, column
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class RuleError:
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+class RuleSetError(Exception):
+    """The rule files cannot be loaded; ``errors`` says where and why."""
+
+    def __init__(self, errors: list[RuleError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    version: str
+    files: tuple[str, ...] = ()
+    _by_id: dict[str, Rule] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_id.update({rule.id: rule for rule in self.rules})
+
+    def get(self, rule_id: str) -> Rule | None:
+        return self._by_id.get(rule_id)
+
+
+def _positions(
+    node: yaml.Node, path: Loc, out: dict[Loc, Position], duplicates: list[tuple[Position, str]]
+) -> None:
+    """Record where each key and list item starts, and refuse duplicate keys.
+
+    PyYAML keeps the last of two identical keys without a word; in a rule file that silently
+    drops half a rule, so it is an error here.
+    """
+    out.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            here = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in seen:
+                duplicates.append((here, f"key {key!r} appears twice; keep one"))
+            seen.add(key)
+            out[(*path, key)] = here
+            _positions(value_node, (*path, key), out, duplicates)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            out[(*path, index)] = (item.start_mark.line + 1, item.start_mark.column + 1)
+            _positions(item, (*path, index), out, duplicates)
+
+
+def _nearest(positions: dict[Loc, Position], loc: Loc) -> Position:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in positions:
+            return positions[loc[:end]]
+    return (1, 1)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"unknown key {error['loc'][-1]!r}; check its spelling against docs/rules.md"
+    if error["type"] == "missing":
+        return f"{where}: this key is required"
+    if error["type"] == "enum":
+        return f"{where}: {message} (got {error.get('input')!r})"
+    return f"{where}: {message}"
+
+
+def parse_rule_file(
+    name: str, text: str
+) -> tuple[list[Rule], list[RuleError], dict[Loc, Position]]:
+    """Parse one file's text; never raises for bad content, returns the errors instead."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "invalid YAML"
+        return [], [RuleError(name, line, column, f"YAML syntax: {problem}")], {}
+    if node is None:
+        return [], [], {}
+    positions: dict[Loc, Position] = {}
+    duplicates: list[tuple[Position, str]] = []
+    _positions(node, (), positions, duplicates)
+    errors = [RuleError(name, line, column, message) for (line, column), message in duplicates]
+    if not isinstance(data, dict):
+        errors.append(RuleError(name, 1, 1, "a rule file is a mapping with a 'rules:' list"))
+        return [], errors, positions
+    try:
+        parsed = RuleFile.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            line, column = _nearest(positions, tuple(err["loc"]))
+            errors.append(RuleError(name, line, column, _describe(dict(err))))
+        return [], errors, positions
+    return ([] if errors else parsed.rules), errors, positions
+
+
+def rule_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
+
+
+def load_rules(folder: Path) -> RuleSet:
+    """Load every ``*.yaml``/``*.yml`` under ``folder``; :class:`RuleSetError` if any is bad."""
+    if not folder.is_dir():
+        raise RuleSetError([RuleError(str(folder), 0, 0, "rules folder not found")])
+    return load_rule_texts(
+        (str(path), path.read_text(encoding="utf-8")) for path in rule_files(folder)
+    )
+
+
+def load_rule_texts(files: Iterable[tuple[str, str]]) -> RuleSet:
+    """Build a rule set from (name, text) pairs: the pure core of :func:`load_rules`."""
+    digest = hashlib.sha256()
+    rules: list[Rule] = []
+    errors: list[RuleError] = []
+    first_seen: dict[str, str] = {}
+    names = []
+    for name, text in files:
+        names.append(name)
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+        file_rules, file_errors, positions = parse_rule_file(name, text)
+        errors.extend(file_errors)
+        for index, rule in enumerate(file_rules):
+            if rule.id in first_seen:
+                line, column = _nearest(positions, ("rules", index, "id"))
+                errors.append(
+                    RuleError(
+                        name,
+                        line,
+                        column,
+                        f"rule id {rule.id!r} is already used in {first_seen[rule.id]}; "
+                        "rule ids must be unique",
+                    )
+                )
+            first_seen.setdefault(rule.id, name)
+            rules.append(rule)
+    if errors:
+        raise RuleSetError(errors)
+    return RuleSet(rules=tuple(rules), version=digest.hexdigest()[:12], files=tuple(names))

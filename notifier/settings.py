@@ -1,0 +1,98 @@
+"""Runtime settings, read from ``NOTIFIER_*`` environment variables and a ``.env`` file.
+
+Every knob lives here so that the README's settings table and the code cannot drift apart:
+``notifier settings`` prints this model's fields with their current values (secrets masked).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NOTIFIER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis/Valkey URL for the engine's data. Unset: an embedded Valkey is started.",
+    )
+    broker_redis_db: int = Field(
+        default=1,
+        description="Logical database for Dramatiq's keys (its maintenance scans with KEYS).",
+    )
+    broker_heartbeat_timeout_ms: int = Field(
+        default=60_000,
+        description="A worker silent this long is presumed dead; its messages are redelivered.",
+    )
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Local state: embedded Valkey data and append-only file live under it.",
+    )
+    embedded_redis_port: int = Field(
+        default=6390, description="Port of the embedded Valkey server (loopback only)."
+    )
+    rules_dir: Path = Field(default=Path("examples/rules"), description="Folder of rule files.")
+    templates_dir: Path = Field(
+        default=Path("examples/templates"), description="Folder of message templates."
+    )
+    outbox_dir: Path = Field(
+        default=Path("var/outbox"),
+        description="Dev outbox: one JSON file per message sent with no provider configured.",
+    )
+    api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
+    api_port: int = Field(default=8000, description="Port of the HTTP API.")
+    api_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Accepted API keys as JSON, client name → key: {"crm": "s3cret"}.',
+    )
+    idempotency_ttl_seconds: int = Field(
+        default=7 * 24 * 3600,
+        description="How long an event id is remembered to make retries plan only once.",
+    )
+    retention_days: int = Field(
+        default=30, description="How long finished message records are kept, then expire."
+    )
+    scheduler_batch_size: int = Field(default=500, description="Due messages claimed per batch.")
+    scheduler_poll_seconds: float = Field(
+        default=0.2, description="Longest pause of the scheduler between two claims."
+    )
+    claim_lease_seconds: int = Field(
+        default=300,
+        description="A claimed message not finished within this time is returned to the schedule.",
+    )
+    retry_base_seconds: float = Field(
+        default=30.0, description="First delay after a temporary failure; doubles each attempt."
+    )
+    max_attempts: int = Field(
+        default=8, description="Temporary failures tolerated before a message fails for good."
+    )
+    worker_processes: int = Field(default=1, description="Worker processes for `notifier run`.")
+    worker_threads: int = Field(default=4, description="Threads per worker process.")
+    log_level: str = Field(default="INFO", description="Log level of every process.")
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_not_empty(cls, keys: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for client, key in keys.items():
+            if len(key.get_secret_value()) < 8:
+                raise ValueError(f"API key of client {client!r} is shorter than 8 characters")
+        return keys
+
+    def broker_url(self, engine_url: str) -> str:
+        """The Dramatiq broker URL: the engine's server, another logical database."""
+        base = engine_url.split("?", 1)[0].rstrip("/")
+        scheme, _, rest = base.partition("://")
+        host = rest.split("/", 1)[0]
+        return f"{scheme}://{host}/{self.broker_redis_db}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

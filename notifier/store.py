@@ -1,0 +1,357 @@
+"""The schedule store: every pending message lives in Redis, not in a broker or a worker.
+
+Layout (all keys under ``notifier:``):
+
+``due``                 sorted set, message id → due time (epoch ms)
+``inflight``            sorted set, message id → lease expiry (epoch ms) of a claimed message
+``msg:{id}``            hash: body (the planned message as JSON), status, claim, attempts,
+                        rule, subject, due
+``msg:{id}:history``    list of JSON status entries, oldest first
+``subject:{subject}``   set of the subject's message ids not yet final
+``idem:{client}:{id}``  hash: the answer given to an accepted event (idempotency)
+
+Every state change is one Lua script, so it is atomic with regard to every other process:
+several API instances, schedulers and workers can share one server. The ``claim`` counter
+is a fencing token: each claim increments it, and a worker may only move a message it holds
+the current claim of, so a stale or duplicated broker message can never send twice.
+
+Scripts compute some key names themselves, which a Redis Cluster would refuse; a single
+server (or Sentinel) is what the design card asks for.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+
+from notifier.models import HistoryEntry, MessageStatus, Plan, PlannedMessage
+
+PREFIX = "notifier:"
+
+_LUA_HELPERS = """
+local prefix = 'PREFIX'
+local function mkey(id) return prefix .. 'msg:' .. id end
+local function hkey(id) return prefix .. 'msg:' .. id .. ':history' end
+local function history(id, now_iso, status, detail, channel)
+  local entry = {at = now_iso, status = status}
+  if detail ~= nil and detail ~= '' then entry['detail'] = detail end
+  if channel ~= nil and channel ~= '' then entry['channel'] = channel end
+  redis.call('RPUSH', hkey(id), cjson.encode(entry))
+end
+local function finalize(id, retention)
+  redis.call('ZREM', prefix .. 'due', id)
+  redis.call('ZREM', prefix .. 'inflight', id)
+  local subject = redis.call('HGET', mkey(id), 'subject')
+  if subject then redis.call('SREM', prefix .. 'subject:' .. subject, id) end
+  redis.call('EXPIRE', mkey(id), retention)
+  redis.call('EXPIRE', hkey(id), retention)
+end
+local pending = {scheduled = true, queued = true, ['temporary-failure'] = true}
+""".replace("PREFIX", PREFIX)
+
+# KEYS[1] idempotency key. ARGV: idem ttl, now iso, retention, answer json,
+# n cancellations, (subject, rule or '', reason)*, n messages, (id, due ms, subject, rule, body)*
+_ACCEPT = (
+    _LUA_HELPERS
+    + """
+local existing = redis.call('HMGET', KEYS[1], 'answer', 'cancelled')
+if existing[1] then return {0, existing[1], existing[2]} end
+local now_iso, retention = ARGV[2], tonumber(ARGV[3])
+local i = 6
+local cancelled = {}
+for _ = 1, tonumber(ARGV[5]) do
+  local subject, rule, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  i = i + 3
+  local skey = prefix .. 'subject:' .. subject
+  for _, id in ipairs(redis.call('SMEMBERS', skey)) do
+    local f = redis.call('HMGET', mkey(id), 'rule', 'status')
+    if not f[2] then
+      redis.call('SREM', skey, id)
+    elseif (rule == '' or f[1] == rule) and pending[f[2]] then
+      redis.call('HSET', mkey(id), 'status', 'cancelled')
+      history(id, now_iso, 'cancelled', reason)
+      finalize(id, retention)
+      table.insert(cancelled, id)
+    end
+  end
+end
+local count = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, count do
+  local id, due, subject, rule, body = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  i = i + 5
+  redis.call('DEL', mkey(id), hkey(id))
+  redis.call('HSET', mkey(id), 'body', body, 'status', 'scheduled', 'claim', 0,
+             'attempts', 0, 'rule', rule, 'subject', subject, 'due', due)
+  redis.call('ZADD', prefix .. 'due', due, id)
+  redis.call('SADD', prefix .. 'subject:' .. subject, id)
+  history(id, now_iso, 'scheduled')
+end
+local joined = table.concat(cancelled, ',')
+redis.call('HSET', KEYS[1], 'answer', ARGV[4], 'cancelled', joined)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+return {1, ARGV[4], joined}
+"""
+)
+
+# ARGV: now ms, now iso, limit, lease ms. Returns a flat list id, claim, id, claim...
+_CLAIM = (
+    _LUA_HELPERS
+    + """
+local ids = redis.call('ZRANGEBYSCORE', prefix .. 'due', '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+local out = {}
+local lease_until = tonumber(ARGV[1]) + tonumber(ARGV[4])
+for _, id in ipairs(ids) do
+  redis.call('ZREM', prefix .. 'due', id)
+  if redis.call('EXISTS', mkey(id)) == 1 then
+    local claim = redis.call('HINCRBY', mkey(id), 'claim', 1)
+    redis.call('HSET', mkey(id), 'status', 'queued')
+    redis.call('ZADD', prefix .. 'inflight', lease_until, id)
+    history(id, ARGV[2], 'queued')
+    table.insert(out, id)
+    table.insert(out, claim)
+  end
+end
+return out
+"""
+)
+
+# ARGV: now ms, now iso, limit. Expired leases go back to the schedule, due now.
+_REAP = (
+    _LUA_HELPERS
+    + """
+local ids = redis.call('ZRANGEBYSCORE', prefix .. 'inflight', '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, id in ipairs(ids) do
+  redis.call('ZREM', prefix .. 'inflight', id)
+  local status = redis.call('HGET', mkey(id), 'status')
+  if status == 'queued' or status == 'sending' then
+    redis.call('HSET', mkey(id), 'status', 'scheduled')
+    redis.call('ZADD', prefix .. 'due', ARGV[1], id)
+    history(id, ARGV[2], 'scheduled', 'claim lease expired while ' .. status .. '; rescheduled')
+  end
+end
+return #ids
+"""
+)
+
+# ARGV: id, claim, now ms, now iso, lease ms.
+_BEGIN_SEND = (
+    _LUA_HELPERS
+    + """
+local id = ARGV[1]
+local f = redis.call('HMGET', mkey(id), 'status', 'claim', 'body', 'attempts')
+if not f[1] then return {'missing'} end
+if f[2] ~= ARGV[2] then return {'stale', f[1]} end
+if f[1] ~= 'queued' and f[1] ~= 'sending' then return {'final', f[1]} end
+local detail = nil
+if f[1] == 'sending' then detail = 'redelivered after an interrupted attempt' end
+redis.call('HSET', mkey(id), 'status', 'sending')
+redis.call('ZADD', prefix .. 'inflight', tonumber(ARGV[3]) + tonumber(ARGV[5]), id)
+history(id, ARGV[4], 'sending', detail)
+return {'ok', f[3], f[4]}
+"""
+)
+
+# ARGV: id, claim, status, now iso, detail, channel, retention s, retry at ms ('' if final).
+_FINISH = (
+    _LUA_HELPERS
+    + """
+local id = ARGV[1]
+if redis.call('HGET', mkey(id), 'claim') ~= ARGV[2] then return 0 end
+redis.call('HSET', mkey(id), 'status', ARGV[3])
+history(id, ARGV[4], ARGV[3], ARGV[5], ARGV[6])
+if ARGV[8] ~= '' then
+  redis.call('HINCRBY', mkey(id), 'attempts', 1)
+  redis.call('ZREM', prefix .. 'inflight', id)
+  redis.call('ZADD', prefix .. 'due', ARGV[8], id)
+  redis.call('HSET', mkey(id), 'due', ARGV[8])
+else
+  finalize(id, tonumber(ARGV[7]))
+end
+return 1
+"""
+)
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int | float) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The store's answer to an event: what it planned, cancelled, and whether it was a replay."""
+
+    duplicate: bool
+    planned: list[dict[str, Any]]
+    skipped: list[dict[str, str]]
+    cancelled: list[str]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    message_id: str
+    claim: int
+
+
+@dataclass(frozen=True)
+class SendLease:
+    """A message a worker may now send; ``None`` from :meth:`Store.begin_send` means skip."""
+
+    message: PlannedMessage
+    attempts: int
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    id: str
+    status: MessageStatus
+    due_at: datetime
+    attempts: int
+    message: PlannedMessage
+    history: list[HistoryEntry]
+
+
+def planned_summary(message: PlannedMessage) -> dict[str, Any]:
+    """What the API answers about a planned message: no personal data, just the plan."""
+    return {
+        "id": message.id,
+        "rule": message.rule,
+        "due_at": message.due_at.isoformat(),
+        "channels": [c.value for c in message.channels],
+    }
+
+
+class Store:
+    """All of the engine's Redis I/O, behind methods that each do one atomic step."""
+
+    def __init__(self, client: redis.Redis, *, retention: timedelta = timedelta(days=30)) -> None:
+        self.redis = client
+        self.retention_seconds = int(retention.total_seconds())
+        self._accept = client.register_script(_ACCEPT)
+        self._claim = client.register_script(_CLAIM)
+        self._reap = client.register_script(_REAP)
+        self._begin_send = client.register_script(_BEGIN_SEND)
+        self._finish = client.register_script(_FINISH)
+
+    @classmethod
+    def from_url(cls, url: str, *, retention: timedelta = timedelta(days=30)) -> Store:
+        client = redis.Redis.from_url(
+            url, decode_responses=True, health_check_interval=30, socket_timeout=10
+        )
+        return cls(client, retention=retention)
+
+    def ping(self) -> bool:
+        return bool(self.redis.ping())
+
+    def accept(self, idempotency_key: str, plan: Plan, now: datetime, *, ttl: int) -> Accepted:
+        """Store a plan and remember its answer under ``idempotency_key``, in one step.
+
+        If the key is already known, nothing changes and the first answer is returned.
+        """
+        answer = json.dumps(
+            {
+                "planned": [planned_summary(m) for m in plan.messages],
+                "skipped": [s.model_dump() for s in plan.skipped],
+            }
+        )
+        args: list[Any] = [ttl, now.isoformat(), self.retention_seconds, answer]
+        args.append(len(plan.cancellations))
+        for c in plan.cancellations:
+            args += [c.subject, c.rule or "", c.reason]
+        args.append(len(plan.messages))
+        for m in plan.messages:
+            args += [m.id, to_ms(m.due_at), m.subject, m.rule, m.model_dump_json()]
+        fresh, answer_json, cancelled = self._accept(
+            keys=[f"{PREFIX}idem:{idempotency_key}"], args=args
+        )
+        stored = json.loads(answer_json)
+        return Accepted(
+            duplicate=not int(fresh),
+            planned=stored["planned"],
+            skipped=stored["skipped"],
+            cancelled=[c for c in (cancelled or "").split(",") if c],
+        )
+
+    def claim_due(self, now: datetime, *, limit: int, lease: timedelta) -> list[Claimed]:
+        flat = self._claim(
+            args=[to_ms(now), now.isoformat(), limit, int(lease.total_seconds() * 1000)]
+        )
+        return [Claimed(flat[i], int(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    def reap_expired(self, now: datetime, *, limit: int = 1000) -> int:
+        """Return messages whose claim lease ran out to the schedule; how many were seen."""
+        return int(self._reap(args=[to_ms(now), now.isoformat(), limit]))
+
+    def begin_send(
+        self, message_id: str, claim: int, now: datetime, *, lease: timedelta
+    ) -> SendLease | None:
+        """Mark the message as being sent, if ``claim`` is still current and it is not final."""
+        result = self._begin_send(
+            args=[message_id, claim, to_ms(now), now.isoformat(), int(lease.total_seconds() * 1000)]
+        )
+        if result[0] != "ok":
+            return None
+        return SendLease(PlannedMessage.model_validate_json(result[1]), int(result[2]))
+
+    def finish(
+        self,
+        message_id: str,
+        claim: int,
+        status: MessageStatus,
+        now: datetime,
+        *,
+        detail: str = "",
+        channel: str = "",
+        retry_at: datetime | None = None,
+    ) -> bool:
+        """Record the outcome of an attempt; ``retry_at`` puts the message back in the schedule."""
+        done = self._finish(
+            args=[
+                message_id,
+                claim,
+                status.value,
+                now.isoformat(),
+                detail,
+                channel,
+                self.retention_seconds,
+                to_ms(retry_at) if retry_at else "",
+            ]
+        )
+        return bool(done)
+
+    def note(self, message_id: str, entry: HistoryEntry) -> None:
+        """Add an entry to a message's history without changing its status (a failed channel)."""
+        self.redis.rpush(
+            f"{PREFIX}msg:{message_id}:history", entry.model_dump_json(exclude_none=True)
+        )
+
+    def get(self, message_id: str) -> MessageRecord | None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(f"{PREFIX}msg:{message_id}")
+        pipe.lrange(f"{PREFIX}msg:{message_id}:history", 0, -1)
+        fields, history = pipe.execute()
+        if not fields:
+            return None
+        return MessageRecord(
+            id=message_id,
+            status=MessageStatus(fields["status"]),
+            due_at=from_ms(int(fields["due"])),
+            attempts=int(fields["attempts"]),
+            message=PlannedMessage.model_validate_json(fields["body"]),
+            history=[HistoryEntry.model_validate_json(entry) for entry in history],
+        )
+
+    def next_due(self) -> datetime | None:
+        first = self.redis.zrange(f"{PREFIX}due", 0, 0, withscores=True)
+        return from_ms(first[0][1]) if first else None
+
+    def pending_count(self) -> int:
+        return int(self.redis.zcard(f"{PREFIX}due"))

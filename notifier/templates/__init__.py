@@ -1,0 +1,1 @@
+"""Message templates: loading, sandboxed rendering, locale-aware formatting."""

@@ -1,0 +1,148 @@
+"""One delivery attempt, driven directly: real store, real outbox, real templates.
+
+``ScriptedTransport`` below is a stand-in provider that answers with the outcomes a test
+scripts; the real providers (Twilio, SMTP, web push) have their own tests against loopback
+servers. The point here is what the worker does with each outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import timedelta
+from pathlib import Path
+
+from notifier.channels.base import Outcome, OutgoingMessage, SendResult
+from notifier.channels.outbox import OutboxTransport
+from notifier.delivery import Deliverer, RetryPolicy
+from notifier.models import Channel, MessageStatus
+from notifier.rules.engine import plan
+from notifier.store import Claimed, Store
+from notifier.templates.renderer import Renderer
+from tests.conftest import EXAMPLES, NOW, REMINDER_RULES, make_event, rules_from
+
+RULES = rules_from(REMINDER_RULES)
+DUE = NOW + timedelta(days=1)
+
+
+class ScriptedTransport:
+    def __init__(self, *outcomes: SendResult) -> None:
+        self.outcomes = list(outcomes)
+        self.sent: list[OutgoingMessage] = []
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        self.sent.append(message)
+        return self.outcomes.pop(0)
+
+
+def schedule(store: Store, **event_fields: object) -> Claimed:
+    event = make_event(**event_fields)
+    store.accept(f"c:{event.id}", plan(event, RULES, NOW), NOW, ttl=60)
+    claimed = store.claim_due(DUE, limit=1, lease=timedelta(minutes=5))
+    assert claimed
+    return claimed[0]
+
+
+def deliverer(store: Store, transports: dict[Channel, object]) -> Deliverer:
+    return Deliverer(
+        store,
+        Renderer(EXAMPLES / "templates"),
+        transports,  # type: ignore[arg-type]
+        retry=RetryPolicy(base=timedelta(seconds=10), max_attempts=3),
+        clock=lambda: DUE,
+        rng=random.Random(1),
+    )
+
+
+def test_sends_to_outbox_on_first_channel(store: Store, tmp_path: Path) -> None:
+    claimed = schedule(store)
+    outbox = OutboxTransport(tmp_path)
+    status = deliverer(store, {Channel.SMS: outbox, Channel.EMAIL: outbox}).deliver(
+        claimed.message_id, claimed.claim
+    )
+    assert status is MessageStatus.SENT
+    (file,) = tmp_path.glob("*.json")
+    record = json.loads(file.read_text())
+    assert record["channel"] == "sms" and record["to"] == "+33612345678"
+    assert record["content"]["text"].startswith(
+        "Gendarmerie : rappel de votre rendez-vous le samedi 13 juin"
+    )
+    message = store.get(claimed.message_id)
+    assert message is not None and message.status is MessageStatus.SENT
+    assert message.history[-1].channel is Channel.SMS
+
+
+def test_redelivery_after_send_sends_nothing(store: Store, tmp_path: Path) -> None:
+    claimed = schedule(store)
+    outbox = OutboxTransport(tmp_path)
+    worker = deliverer(store, {Channel.SMS: outbox, Channel.EMAIL: outbox})
+    worker.deliver(claimed.message_id, claimed.claim)
+    assert worker.deliver(claimed.message_id, claimed.claim) is None
+    assert len(list(tmp_path.glob("*.json"))) == 1
+
+
+def test_no_phone_goes_to_email(store: Store, tmp_path: Path) -> None:
+    recipient = {"id": "c2", "contacts": {"email": "paul@example.org"}}
+    claimed = schedule(store, recipient=recipient)
+    outbox = OutboxTransport(tmp_path)
+    deliverer(store, {Channel.SMS: outbox, Channel.EMAIL: outbox}).deliver(
+        claimed.message_id, claimed.claim
+    )
+    (file,) = tmp_path.glob("*.json")
+    record = json.loads(file.read_text())
+    assert record["channel"] == "email"
+    assert record["regarding"] == "appointment:BRG-75-00042"
+    assert record["content"]["subject"] == "Rappel : votre rendez-vous du samedi 13 juin 2026"
+    assert record["content"]["text"].startswith("Bonjour,")
+
+
+def test_permanent_failure_falls_back_to_next_channel(store: Store) -> None:
+    claimed = schedule(store)
+    sms = ScriptedTransport(SendResult(Outcome.PERMANENT, reason="not a mobile"))
+    email = ScriptedTransport(SendResult(Outcome.SENT, reference="smtp-1"))
+    status = deliverer(store, {Channel.SMS: sms, Channel.EMAIL: email}).deliver(
+        claimed.message_id, claimed.claim
+    )
+    assert status is MessageStatus.SENT
+    assert len(sms.sent) == len(email.sent) == 1
+    record = store.get(claimed.message_id)
+    assert record is not None
+    details = [(h.status, h.channel, h.detail) for h in record.history[-2:]]
+    assert details == [
+        (MessageStatus.SENDING, Channel.SMS, "permanent: not a mobile"),
+        (MessageStatus.SENT, Channel.EMAIL, "smtp-1"),
+    ]
+
+
+def test_temporary_failure_is_rescheduled_with_backoff_then_gives_up(store: Store) -> None:
+    claimed = schedule(store)
+    busy = SendResult(Outcome.RETRY, reason="provider busy")
+    sms = ScriptedTransport(busy, busy, busy)
+    worker = deliverer(store, {Channel.SMS: sms})
+    assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.TEMPORARY_FAILURE
+    record = store.get(claimed.message_id)
+    assert record is not None
+    assert DUE + timedelta(seconds=5) <= record.due_at <= DUE + timedelta(seconds=10)
+    for _ in range(2):
+        (again,) = store.claim_due(DUE + timedelta(hours=1), limit=1, lease=timedelta(minutes=5))
+        last = worker.deliver(again.message_id, again.claim)
+    assert last is MessageStatus.PERMANENT_FAILURE
+    assert len(sms.sent) == 3
+
+
+def test_no_usable_channel_is_a_permanent_failure(store: Store) -> None:
+    claimed = schedule(store, recipient={"id": "c3"})
+    status = deliverer(store, {Channel.SMS: ScriptedTransport()}).deliver(
+        claimed.message_id, claimed.claim
+    )
+    assert status is MessageStatus.PERMANENT_FAILURE
+    record = store.get(claimed.message_id)
+    assert record is not None and "no channel could deliver" in (record.history[-1].detail or "")
+
+
+def test_broken_template_is_a_technical_failure(store: Store, tmp_path: Path) -> None:
+    claimed = schedule(store)
+    (tmp_path / "appointment_reminder" / "fr").mkdir(parents=True)
+    (tmp_path / "appointment_reminder" / "fr" / "sms.text.j2").write_text("{{ data.nope }}")
+    worker = Deliverer(store, Renderer(tmp_path), {Channel.SMS: OutboxTransport(tmp_path)})
+    assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.TECHNICAL_FAILURE

@@ -1,0 +1,103 @@
+"""Template rendering: French dates, locale fallback, strictness, and the sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from jinja2 import UndefinedError
+from jinja2.exceptions import SecurityError
+
+from notifier.models import Channel
+from notifier.templates.formatting import format_time, format_when
+from notifier.templates.renderer import Renderer, TemplateMissingError, locale_chain
+from tests.conftest import EXAMPLES
+
+PARIS = {"locale": "fr", "timezone": "Europe/Paris"}
+
+
+def write(folder: Path, relative: str, text: str) -> None:
+    path = folder / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_french_date_in_recipient_time_zone() -> None:
+    assert format_when("2026-06-12T08:30:00+00:00", "fr", "Europe/Paris") == (
+        "vendredi 12 juin 2026 à 10 h 30"
+    )
+    assert format_time("2026-06-12T08:00:00Z", "fr", "Europe/Paris") == "10 h"
+    assert format_time("2026-06-12T08:00:00Z", "fr", "Indian/Reunion") == "12 h"
+    assert format_when("2026-06-12T08:30:00Z", "en", "Europe/London").endswith("at 9:30 AM")
+
+
+def test_naive_date_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no UTC offset"):
+        format_when("2026-06-12T08:30:00", "fr", "Europe/Paris")
+
+
+def test_locale_chain_falls_back_to_french() -> None:
+    assert locale_chain("en-GB") == ["en-GB", "en", "fr"]
+    assert locale_chain("fr") == ["fr"]
+
+
+def test_example_reminder_renders_sms_and_email() -> None:
+    renderer = Renderer(EXAMPLES / "templates")
+    context = {
+        **PARIS,
+        "data": {
+            "starts_at": "2026-06-12T08:30:00+00:00",
+            "unit": "Brigade de Paris 7e",
+            "address": "12 rue Exemple, 75007 Paris",
+        },
+    }
+    sms = renderer.render("appointment_reminder", Channel.SMS, "fr", context)
+    assert sms == {
+        "text": "Gendarmerie : rappel de votre rendez-vous le vendredi 12 juin 2026 à 10 h 30, "
+        "Brigade de Paris 7e, 12 rue Exemple, 75007 Paris. Pensez à votre pièce d'identité."
+    }
+    email = renderer.render("appointment_reminder", Channel.EMAIL, "en", context)
+    assert email["subject"] == "Rappel : votre rendez-vous du vendredi 12 juin 2026"
+    assert set(email) == {"subject", "text"}
+
+
+def test_missing_variable_is_an_error_not_an_empty_string(tmp_path: Path) -> None:
+    write(tmp_path, "t/fr/sms.text.j2", "Bonjour {{ data.name }}")
+    with pytest.raises(UndefinedError):
+        Renderer(tmp_path).render("t", Channel.SMS, "fr", {**PARIS, "data": {}})
+
+
+def test_missing_template_names_what_is_missing(tmp_path: Path) -> None:
+    write(tmp_path, "t/fr/email.subject.j2", "Objet")
+    with pytest.raises(TemplateMissingError, match=r"no email\.text\.j2 for locale 'en' or 'fr'"):
+        Renderer(tmp_path).render("t", Channel.EMAIL, "en", PARIS)
+
+
+def test_locale_specific_file_wins(tmp_path: Path) -> None:
+    write(tmp_path, "t/fr/sms.text.j2", "Bonjour")
+    write(tmp_path, "t/en/sms.text.j2", "Hello")
+    renderer = Renderer(tmp_path)
+    assert renderer.render("t", Channel.SMS, "en-GB", PARIS) == {"text": "Hello"}
+    assert renderer.render("t", Channel.SMS, "de", PARIS) == {"text": "Bonjour"}
+
+
+def test_html_part_is_autoescaped_text_is_not(tmp_path: Path) -> None:
+    write(tmp_path, "t/fr/email.subject.j2", "{{ data.x }}")
+    write(tmp_path, "t/fr/email.text.j2", "{{ data.x }}")
+    write(tmp_path, "t/fr/email.html.j2", "<p>{{ data.x }}</p>")
+    parts = Renderer(tmp_path).render("t", Channel.EMAIL, "fr", {**PARIS, "data": {"x": "<b>"}})
+    assert parts == {"subject": "<b>", "text": "<b>", "html": "<p>&lt;b&gt;</p>"}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+        "{{ data.__class__.__init__.__globals__ }}",
+    ],
+)
+def test_template_injection_payloads_cannot_reach_python(tmp_path: Path, payload: str) -> None:
+    write(tmp_path, "t/fr/sms.text.j2", payload)
+    with pytest.raises((SecurityError, UndefinedError)):
+        Renderer(tmp_path).render("t", Channel.SMS, "fr", {**PARIS, "data": {}})

@@ -1,0 +1,16 @@
+"""Dramatiq entry point: ``dramatiq workers`` (or ``notifier worker``) imports this package.
+
+Importing it configures the broker from the settings, then declares the actors, which is
+the order Dramatiq needs: an actor binds to the broker in force when it is declared.
+"""
+
+from notifier.broker import configure_broker
+from notifier.logs import configure_logging
+from notifier.settings import get_settings
+
+configure_logging(get_settings().log_level, "worker")
+broker = configure_broker(get_settings())
+
+from workers.delivery import deliver  # noqa: E402  (the broker must exist first)
+
+__all__ = ["broker", "deliver"]

@@ -1,0 +1,43 @@
+"""The delivery actor: one call per claimed message, carrying its id and claim (fencing token).
+
+Dramatiq retries the actor only when it crashes (an exception we did not expect); provider
+failures are handled inside :class:`notifier.delivery.Deliverer`, which reschedules them in
+the engine's own schedule rather than in the broker.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+
+import dramatiq
+
+from notifier.broker import DELIVERY_QUEUE, require_redis_url
+from notifier.channels import transports_for
+from notifier.delivery import Deliverer, RetryPolicy
+from notifier.settings import get_settings
+from notifier.store import Store
+from notifier.templates.renderer import Renderer
+
+
+@cache
+def deliverer() -> Deliverer:
+    """Built on first use in each worker process (after Dramatiq forked it), then reused."""
+    settings = get_settings()
+    store = Store.from_url(
+        require_redis_url(settings), retention=timedelta(days=settings.retention_days)
+    )
+    return Deliverer(
+        store,
+        Renderer(settings.templates_dir),
+        transports_for(settings),
+        retry=RetryPolicy(
+            base=timedelta(seconds=settings.retry_base_seconds),
+            max_attempts=settings.max_attempts,
+        ),
+    )
+
+
+@dramatiq.actor(actor_name="deliver", queue_name=DELIVERY_QUEUE, max_retries=10)
+def deliver(message_id: str, claim: int) -> None:
+    deliverer().deliver(message_id, claim)
