@@ -62,6 +62,31 @@ class MessageOut(BaseModel):
     history: list[HistoryEntry]
 
 
+_bearer = HTTPBearer(auto_error=False)
+
+
+def client_name(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The client whose key was presented; every key is compared, in constant time."""
+    presented = credentials.credentials.encode() if credentials else b""
+    found = None
+    for client, key in request.app.state.api_keys.items():
+        if hmac.compare_digest(presented, key):
+            found = client
+    if found is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or invalid API key: send 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return str(found)
+
+
+Client = Annotated[str, Depends(client_name)]
+
+
 def create_app(
     settings: Settings,
     store: Store,
@@ -70,27 +95,9 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
     app = FastAPI(title="notifier", version="1", description=__doc__)
-    bearer = HTTPBearer(auto_error=False)
-    keys = {client: key.get_secret_value().encode() for client, key in settings.api_keys.items()}
-
-    def client_name(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> str:
-        """The client whose key was presented; every key is compared, in constant time."""
-        presented = credentials.credentials.encode() if credentials else b""
-        found = None
-        for client, key in keys.items():
-            if hmac.compare_digest(presented, key):
-                found = client
-        if found is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "missing or invalid API key: send 'Authorization: Bearer <key>'",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return found
-
-    Client = Annotated[str, Depends(client_name)]
+    app.state.api_keys = {
+        client: key.get_secret_value().encode() for client, key in settings.api_keys.items()
+    }
 
     @app.exception_handler(redis.ConnectionError)
     @app.exception_handler(redis.TimeoutError)
@@ -110,7 +117,7 @@ def create_app(
             decided = plan(event, ruleset, now, client=client)
         except EventDataError as exc:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
                 [
                     {
                         "loc": ["body", *exc.field.split(".")],

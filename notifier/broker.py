@@ -8,6 +8,7 @@ from dramatiq.brokers.redis import RedisBroker
 from notifier.settings import Settings
 
 DELIVERY_QUEUE = "deliveries"
+DELIVERY_ACTOR = "deliver"
 
 
 class MissingRedisURL(RuntimeError):
@@ -32,3 +33,16 @@ def configure_broker(settings: Settings) -> RedisBroker:
     )
     dramatiq.set_broker(broker)
     return broker
+
+
+def enqueue_delivery(broker: dramatiq.Broker, message_id: str, claim: int) -> None:
+    """Queue one delivery by actor name, so the scheduler needs none of the worker's code."""
+    broker.enqueue(
+        dramatiq.Message(
+            queue_name=DELIVERY_QUEUE,
+            actor_name=DELIVERY_ACTOR,
+            args=(message_id, claim),
+            kwargs={},
+            options={},
+        )
+    )

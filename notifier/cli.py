@@ -50,17 +50,15 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
-    from notifier.broker import configure_broker
+    from notifier.broker import configure_broker, enqueue_delivery
     from notifier.logs import configure_logging
     from notifier.scheduler import Scheduler
 
     configure_logging(settings.log_level, "scheduler")
-    configure_broker(settings)
-    from workers.delivery import deliver
-
+    broker = configure_broker(settings)
     scheduler = Scheduler(
         _store(settings),
-        lambda claimed: deliver.send(claimed.message_id, claimed.claim),
+        lambda claimed: enqueue_delivery(broker, claimed.message_id, claimed.claim),
         batch_size=settings.scheduler_batch_size,
         lease=timedelta(seconds=settings.claim_lease_seconds),
         poll=timedelta(seconds=settings.scheduler_poll_seconds),
@@ -89,6 +87,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         "--worker-shutdown-timeout",
         "30000",
     ]
+    # Idle workers poll the queue at most this often (ms); Dramatiq's default is 1000.
+    os.environ.setdefault("dramatiq_worker_timeout", "250")
     os.execv(sys.executable, argv)
 
 
@@ -136,8 +136,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         redis_url = server.connection_url + "/0"
     env = {**os.environ, "NOTIFIER_REDIS_URL": redis_url}
     print(_demo_banner(settings, redis_url), flush=True)
+    # Own process groups: Ctrl-C reaches only this supervisor, which then stops each child
+    # once. (A second signal makes Dramatiq kill its workers instead of letting them finish.)
     children = [
-        subprocess.Popen([sys.executable, "-m", "notifier", part], env=env)
+        subprocess.Popen([sys.executable, "-m", "notifier", part], env=env, start_new_session=True)
         for part in ("api", "scheduler", "worker")
     ]
     stop = threading.Event()

@@ -12,7 +12,7 @@ from functools import cache
 
 import dramatiq
 
-from notifier.broker import DELIVERY_QUEUE, require_redis_url
+from notifier.broker import DELIVERY_ACTOR, DELIVERY_QUEUE, require_redis_url
 from notifier.channels import transports_for
 from notifier.delivery import Deliverer, RetryPolicy
 from notifier.settings import get_settings
@@ -38,6 +38,6 @@ def deliverer() -> Deliverer:
     )
 
 
-@dramatiq.actor(actor_name="deliver", queue_name=DELIVERY_QUEUE, max_retries=10)
+@dramatiq.actor(actor_name=DELIVERY_ACTOR, queue_name=DELIVERY_QUEUE, max_retries=10)
 def deliver(message_id: str, claim: int) -> None:
     deliverer().deliver(message_id, claim)

@@ -1,0 +1,142 @@
+"""Real engine processes for end-to-end tests: the same commands an operator runs.
+
+Each process writes its log to a file in the test's folder; on failure, ``EngineProcesses``
+prints those logs so the reason is in the test report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+
+from tests.conftest import EXAMPLES, ROOT, free_port
+
+API_KEY = "e2e-key-123456"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class EngineProcesses:
+    """API, schedulers and workers as subprocesses sharing one Redis server and outbox."""
+
+    def __init__(
+        self, workdir: Path, redis_base_url: str, *, rules: str, engine_db: int = 0
+    ) -> None:
+        self.workdir = workdir
+        self.rules_dir = workdir / "rules"
+        self.rules_dir.mkdir(parents=True, exist_ok=True)
+        (self.rules_dir / "rules.yaml").write_text(rules)
+        self.outbox = workdir / "outbox"
+        self.api_port = free_port()
+        self.redis_base_url = redis_base_url
+        self.redis_url = f"{redis_base_url}/{engine_db}"
+        self.env = {
+            **os.environ,
+            "NOTIFIER_REDIS_URL": self.redis_url,
+            "NOTIFIER_BROKER_REDIS_DB": str(engine_db + 1),
+            "NOTIFIER_API_PORT": str(self.api_port),
+            "NOTIFIER_API_KEYS": json.dumps({"e2e": API_KEY}),
+            "NOTIFIER_RULES_DIR": str(self.rules_dir),
+            "NOTIFIER_TEMPLATES_DIR": str(EXAMPLES / "templates"),
+            "NOTIFIER_OUTBOX_DIR": str(self.outbox),
+            "NOTIFIER_DATA_DIR": str(workdir / "var"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        for db in (engine_db, engine_db + 1):
+            client = redis.Redis.from_url(f"{redis_base_url}/{db}")
+            client.flushdb()
+            client.close()
+        self.http = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.api_port}",
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            timeout=10,
+        )
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "notifier", *args],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        self.processes[name] = process
+        return process
+
+    def start_api(self) -> None:
+        self.start("api", "api")
+        wait_for(self._api_ready, 20, "the API to answer /healthz")
+
+    def _api_ready(self) -> bool:
+        try:
+            return self.http.get("/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def start_worker(self, name: str = "worker", threads: int = 4) -> None:
+        """Start Dramatiq workers and wait until they have registered with the broker."""
+        broker = redis.Redis.from_url(
+            f"{self.redis_base_url}/{self.env['NOTIFIER_BROKER_REDIS_DB']}"
+        )
+        before = broker.zcard("dramatiq:__heartbeats__")
+        self.start(name, "worker", "--processes", "1", "--threads", str(threads))
+        wait_for(
+            lambda: broker.zcard("dramatiq:__heartbeats__") > before,
+            30,
+            "the worker to register with the broker",
+        )
+        broker.close()
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        process = self.processes.pop(name)
+        if process.poll() is None:
+            os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+        self.http.close()
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}"
+            for path in sorted(self.workdir.glob("*.log"))
+        )
+
+    def post(self, event: dict[str, Any]) -> httpx.Response:
+        return self.http.post("/v1/events", json=event)
+
+    def outbox_messages(self) -> list[dict[str, Any]]:
+        if not self.outbox.exists():
+            return []
+        return [json.loads(path.read_text()) for path in sorted(self.outbox.glob("*.json"))]
+
+    def sent_for(self, message_ids: set[str]) -> list[dict[str, Any]]:
+        return [m for m in self.outbox_messages() if m["id"] in message_ids]

@@ -1,0 +1,148 @@
+"""The HTTP API in-process (FastAPI's TestClient) over a real Valkey server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from notifier.api import create_app
+from notifier.rules.holder import RulesHolder
+from notifier.settings import Settings
+from notifier.store import Store
+from tests.conftest import NOW, REMINDER_RULES, free_port, make_event
+
+AUTH = {"Authorization": "Bearer test-key-123"}
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "reminders.yaml").write_text(REMINDER_RULES)
+    return folder
+
+
+@pytest.fixture
+def client(store: Store, rules_dir: Path) -> Iterator[TestClient]:
+    settings = Settings(api_keys={"crm": "test-key-123"}, rules_dir=rules_dir)
+    app = create_app(settings, store, RulesHolder(rules_dir), clock=lambda: NOW)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def event_json(**overrides: Any) -> dict[str, Any]:
+    return make_event(**overrides).model_dump(mode="json")
+
+
+def test_post_event_answers_202_with_the_stored_plan(client: TestClient, store: Store) -> None:
+    response = client.post("/v1/events", json=event_json(), headers=AUTH)
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["duplicate"] is False and body["event_id"] == "evt-1"
+    starts = NOW + timedelta(days=3)
+    assert sorted((p["rule"], p["due_at"]) for p in body["planned"]) == [
+        ("reminder-2h", (starts - timedelta(hours=2)).isoformat().replace("+00:00", "Z")),
+        ("reminder-48h", (starts - timedelta(hours=48)).isoformat().replace("+00:00", "Z")),
+    ]
+    assert store.pending_count() == 2
+    message = client.get(f"/v1/messages/{body['planned'][0]['id']}", headers=AUTH).json()
+    assert message["status"] == "scheduled"
+    assert message["history"][0]["status"] == "scheduled"
+
+
+def test_same_event_twice_plans_once(client: TestClient, store: Store) -> None:
+    first = client.post("/v1/events", json=event_json(), headers=AUTH).json()
+    second = client.post("/v1/events", json=event_json(), headers=AUTH)
+    assert second.status_code == 202
+    assert second.json()["duplicate"] is True
+    assert second.json()["planned"] == first["planned"]
+    assert store.pending_count() == 2
+
+
+def test_cancel_through_the_api(client: TestClient, store: Store) -> None:
+    planned = client.post("/v1/events", json=event_json(), headers=AUTH).json()["planned"]
+    cancel = event_json(id="evt-2", type="appointment.cancelled")
+    body = client.post("/v1/events", json=cancel, headers=AUTH).json()
+    assert sorted(body["cancelled"]) == sorted(p["id"] for p in planned)
+    assert store.pending_count() == 0
+
+
+def test_past_reminders_are_reported_as_skipped(client: TestClient) -> None:
+    soon = event_json(data={"starts_at": (NOW + timedelta(hours=3)).isoformat()})
+    body = client.post("/v1/events", json=soon, headers=AUTH).json()
+    assert [p["rule"] for p in body["planned"]] == ["reminder-2h"]
+    assert body["skipped"][0]["rule"] == "reminder-48h"
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer wrong-key"}, {"Authorization": "Basic abc"}]
+)
+def test_401_without_a_valid_key(client: TestClient, headers: dict[str, str]) -> None:
+    response = client.post("/v1/events", json=event_json(), headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert client.get("/v1/messages/x", headers=headers).status_code == 401
+
+
+def _error_locs(response: Any) -> list[list[Any]]:
+    assert response.status_code == 422, response.text
+    return [error["loc"] for error in response.json()["detail"]]
+
+
+@pytest.mark.parametrize(
+    ("change", "loc"),
+    [
+        ({"type": "Appointment Booked"}, ["body", "type"]),
+        ({"occurred_at": "yesterday"}, ["body", "occurred_at"]),
+        ({"occurred_at": "2026-06-10T08:00:00"}, ["body", "occurred_at"]),
+        ({"subject": "no colon"}, ["body", "subject"]),
+        ({"surprise": 1}, ["body", "surprise"]),
+        ({"id": ""}, ["body", "id"]),
+    ],
+)
+def test_422_names_the_bad_field(
+    client: TestClient, change: dict[str, Any], loc: list[Any]
+) -> None:
+    body = {**event_json(), **change}
+    assert loc in _error_locs(client.post("/v1/events", json=body, headers=AUTH))
+
+
+def test_422_for_bad_nested_fields(client: TestClient) -> None:
+    body = event_json()
+    body["recipient"]["timezone"] = "Mars/Olympus"
+    body["recipient"]["contacts"]["email"] = "not-an-email"
+    locs = _error_locs(client.post("/v1/events", json=body, headers=AUTH))
+    assert ["body", "recipient", "timezone"] in locs
+    assert ["body", "recipient", "contacts", "email"] in locs
+
+
+def test_422_names_the_data_field_a_rule_needs(client: TestClient, store: Store) -> None:
+    response = client.post("/v1/events", json=event_json(data={}), headers=AUTH)
+    assert _error_locs(response) == [["body", "data", "starts_at"]]
+    assert store.pending_count() == 0
+
+
+def test_unknown_message_is_404(client: TestClient) -> None:
+    assert client.get("/v1/messages/nope", headers=AUTH).status_code == 404
+
+
+def test_healthz(client: TestClient) -> None:
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["redis"] == "ok"
+    assert len(body["rules_version"]) == 12
+
+
+def test_503_with_retry_after_when_redis_is_down(rules_dir: Path) -> None:
+    dead = Store.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    settings = Settings(api_keys={"crm": "test-key-123"})
+    app = create_app(settings, dead, RulesHolder(rules_dir), clock=lambda: NOW)
+    with TestClient(app) as client:
+        response = client.post("/v1/events", json=event_json(), headers=AUTH)
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        assert client.get("/healthz").status_code == 503

@@ -1,0 +1,34 @@
+"""Settings: environment parsing, secrets, and the README table kept complete."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from notifier.settings import Settings
+from tests.conftest import ROOT
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [n for n in Settings.model_fields if f"`NOTIFIER_{n.upper()}`" not in readme]
+    assert missing == []
+
+
+def test_api_keys_from_environment_are_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFIER_API_KEYS", '{"crm": "a-long-secret"}')
+    settings = Settings()
+    assert settings.api_keys["crm"].get_secret_value() == "a-long-secret"
+    assert "a-long-secret" not in repr(settings)
+
+
+def test_short_api_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFIER_API_KEYS", '{"crm": "short"}')
+    with pytest.raises(ValidationError, match="shorter than 8"):
+        Settings()
+
+
+def test_broker_uses_its_own_database() -> None:
+    settings = Settings(broker_redis_db=3)
+    assert settings.broker_url("redis://127.0.0.1:6390/0") == "redis://127.0.0.1:6390/3"
+    assert settings.broker_url("redis://:pw@host:1") == "redis://:pw@host:1/3"
