@@ -18,7 +18,8 @@ from jinja2 import TemplateError
 
 from notifier.channels.base import Outcome, OutgoingMessage, Transport
 from notifier.models import Channel, HistoryEntry, MessageStatus, PlannedMessage
-from notifier.store import Store
+from notifier.rules.engine import next_in_series, settle
+from notifier.store import CapLimit, Store
 from notifier.templates.renderer import Renderer, TemplateMissingError
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Deliverer:
         transports: Mapping[Channel, Transport],
         *,
         retry: RetryPolicy = RetryPolicy(),
+        recipient_cap: tuple[int, timedelta] | None = (20, timedelta(hours=1)),
         send_lease: timedelta = timedelta(seconds=120),
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
@@ -68,6 +70,7 @@ class Deliverer:
         self.renderer = renderer
         self.transports = transports
         self.retry = retry
+        self.recipient_cap = recipient_cap
         self.send_lease = send_lease
         self.clock = clock
         self.rng = rng or random.Random()
@@ -79,6 +82,29 @@ class Deliverer:
             log.info("message %s: skipped (cancelled, already sent, or a stale claim)", message_id)
             return None
         message = lease.message
+        now = self.clock()
+        if message.expires_at is not None and now >= message.expires_at:
+            return self._end(message, claim, MessageStatus.EXPIRED, "past its expiry", None)
+        after_quiet = settle(now, message)
+        if after_quiet > now:
+            self.store.finish(
+                message_id,
+                claim,
+                MessageStatus.SCHEDULED,
+                now,
+                detail=f"quiet hours: deferred to {after_quiet.isoformat()}",
+                retry_at=after_quiet,
+            )
+            return MessageStatus.SCHEDULED
+        full = self.store.take_caps(message.id, self._caps(message), now)
+        if full is not None:
+            return self._end(
+                message,
+                claim,
+                MessageStatus.CANCELLED,
+                f"cap reached: at most {full.max} per {full.period}",
+                None,
+            )
         tried: list[str] = []
         for channel in message.channels:
             address = message.recipient.contacts.address_for(channel)
@@ -92,7 +118,7 @@ class Deliverer:
                 )
             except (TemplateMissingError, TemplateError, ValueError) as exc:
                 return self._end(
-                    message_id, claim, MessageStatus.TECHNICAL_FAILURE, f"template: {exc}", channel
+                    message, claim, MessageStatus.TECHNICAL_FAILURE, f"template: {exc}", channel
                 )
             result = transport.send(
                 OutgoingMessage(
@@ -106,12 +132,12 @@ class Deliverer:
             )
             if result.outcome is Outcome.SENT:
                 return self._end(
-                    message_id, claim, MessageStatus.SENT, result.reference or "", channel
+                    message, claim, MessageStatus.SENT, result.reference or "", channel
                 )
             if result.outcome is Outcome.RETRY:
-                return self._retry(message_id, claim, lease.attempts, result.reason, channel)
+                return self._retry(message, claim, lease.attempts, result.reason, channel)
             self.store.note(
-                message_id,
+                message.id,
                 HistoryEntry(
                     at=self.clock(),
                     status=MessageStatus.SENDING,
@@ -121,49 +147,65 @@ class Deliverer:
             )
             tried.append(f"{channel.value}: {result.outcome.value}")
         return self._end(
-            message_id,
+            message,
             claim,
             MessageStatus.PERMANENT_FAILURE,
             "no channel could deliver (" + "; ".join(tried) + ")",
             None,
         )
 
+    def _caps(self, message: PlannedMessage) -> list[CapLimit]:
+        recipient = message.recipient.id
+        caps = []
+        if message.cap is not None:
+            most, seconds = message.cap
+            caps.append(CapLimit(f"{recipient}:{message.rule}", most, timedelta(seconds=seconds)))
+        if self.recipient_cap is not None:
+            caps.append(CapLimit(recipient, *self.recipient_cap))
+        return caps
+
     def _end(
         self,
-        message_id: str,
+        message: PlannedMessage,
         claim: int,
         status: MessageStatus,
         detail: str,
         channel: Channel | None,
     ) -> MessageStatus:
+        """Record a final status; a recurring message's next occurrence is planned with it."""
         self.store.finish(
-            message_id,
+            message.id,
             claim,
             status,
             self.clock(),
             detail=detail,
             channel=channel.value if channel else "",
+            following=next_in_series(message),
         )
         log.info(
-            "message %s: %s via %s", message_id, status.value, channel.value if channel else "-"
+            "message %s: %s via %s", message.id, status.value, channel.value if channel else "-"
         )
         return status
 
     def _retry(
-        self, message_id: str, claim: int, attempts: int, reason: str, channel: Channel
+        self, message: PlannedMessage, claim: int, attempts: int, reason: str, channel: Channel
     ) -> MessageStatus:
         if attempts + 1 >= self.retry.max_attempts:
             return self._end(
-                message_id,
+                message,
                 claim,
                 MessageStatus.PERMANENT_FAILURE,
                 f"gave up after {attempts + 1} temporary failures: {reason}",
                 channel,
             )
         now = self.clock()
-        retry_at = now + self.retry.delay(attempts, self.rng)
+        retry_at = settle(now + self.retry.delay(attempts, self.rng), message)
+        if message.expires_at is not None and retry_at >= message.expires_at:
+            return self._end(
+                message, claim, MessageStatus.EXPIRED, f"{reason}; no retry before expiry", channel
+            )
         self.store.finish(
-            message_id,
+            message.id,
             claim,
             MessageStatus.TEMPORARY_FAILURE,
             now,
@@ -171,5 +213,5 @@ class Deliverer:
             channel=channel.value,
             retry_at=retry_at,
         )
-        log.info("message %s: temporary failure via %s, retry later", message_id, channel.value)
+        log.info("message %s: temporary failure via %s, retry later", message.id, channel.value)
         return MessageStatus.TEMPORARY_FAILURE

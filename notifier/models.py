@@ -108,6 +108,17 @@ FINAL_STATUSES = frozenset(
 )
 
 
+class Series(Strict):
+    """Where a recurring message stands in its series; the next occurrence is computed from it."""
+
+    cron: str
+    index: int = Field(ge=1, description="1 for the first occurrence.")
+    count: int | None = None
+    until: AwareDatetime | None = None
+    base_id: str
+    nominal_at: AwareDatetime = Field(description="This occurrence's cron time, before deferral.")
+
+
 class PlannedMessage(Strict):
     """One message the rules engine decided to send: everything the worker needs.
 
@@ -126,6 +137,14 @@ class PlannedMessage(Strict):
     channels: tuple[Channel, ...]
     recipient: Recipient
     data: dict[str, Any]
+    expires_at: AwareDatetime | None = None
+    quiet_hours: tuple[str, str] | None = Field(
+        default=None, description="Local window (start, end) to avoid; None when critical."
+    )
+    cap: tuple[int, int] | None = Field(
+        default=None, description="(max messages, per seconds) for this rule and recipient."
+    )
+    series: Series | None = None
 
 
 class Cancellation(Strict):

@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     max_attempts: int = Field(
         default=8, description="Temporary failures tolerated before a message fails for good."
     )
+    recipient_cap_max: int = Field(
+        default=20,
+        description="At most this many messages per recipient per window, whatever the rule "
+        "(networks block more than 20 identical SMS per number per hour). 0: no cap.",
+    )
+    recipient_cap_window_seconds: int = Field(
+        default=3600, description="The window of NOTIFIER_RECIPIENT_CAP_MAX."
+    )
     worker_processes: int = Field(default=1, description="Worker processes for `notifier run`.")
     worker_threads: int = Field(default=4, description="Threads per worker process.")
     log_level: str = Field(default="INFO", description="Log level of every process.")

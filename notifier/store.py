@@ -67,6 +67,9 @@ for _ = 1, tonumber(ARGV[5]) do
   local subject, rule, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   i = i + 3
   local skey = prefix .. 'subject:' .. subject
+  if rule ~= '' then
+    redis.call('SET', prefix .. 'stopped:' .. subject .. ':' .. rule, 1, 'EX', tonumber(ARGV[1]))
+  end
   for _, id in ipairs(redis.call('SMEMBERS', skey)) do
     local f = redis.call('HMGET', mkey(id), 'rule', 'status')
     if not f[2] then
@@ -84,7 +87,7 @@ i = i + 1
 for _ = 1, count do
   local id, due, subject, rule, body = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   i = i + 5
-  redis.call('DEL', mkey(id), hkey(id))
+  redis.call('DEL', mkey(id), hkey(id), prefix .. 'stopped:' .. subject .. ':' .. rule)
   redis.call('HSET', mkey(id), 'body', body, 'status', 'scheduled', 'claim', 0,
              'attempts', 0, 'rule', rule, 'subject', subject, 'due', due)
   redis.call('ZADD', prefix .. 'due', due, id)
@@ -156,7 +159,9 @@ return {'ok', f[3], f[4]}
 """
 )
 
-# ARGV: id, claim, status, now iso, detail, channel, retention s, retry at ms ('' if final).
+# ARGV: id, claim, status, now iso, detail, channel, retention s, retry at ms ('' if final),
+# then optionally the next occurrence of a series: id, due ms, subject, rule, body.
+# A series whose rule was cancelled on its subject meanwhile gets no next occurrence.
 _FINISH = (
     _LUA_HELPERS
     + """
@@ -164,8 +169,19 @@ local id = ARGV[1]
 if redis.call('HGET', mkey(id), 'claim') ~= ARGV[2] then return 0 end
 redis.call('HSET', mkey(id), 'status', ARGV[3])
 history(id, ARGV[4], ARGV[3], ARGV[5], ARGV[6])
+if ARGV[9] then
+  local nid, due, subject, rule, body = ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13]
+  if redis.call('EXISTS', prefix .. 'stopped:' .. subject .. ':' .. rule) == 0 then
+    redis.call('DEL', mkey(nid), hkey(nid))
+    redis.call('HSET', mkey(nid), 'body', body, 'status', 'scheduled', 'claim', 0,
+               'attempts', 0, 'rule', rule, 'subject', subject, 'due', due)
+    redis.call('ZADD', prefix .. 'due', due, nid)
+    redis.call('SADD', prefix .. 'subject:' .. subject, nid)
+    history(nid, ARGV[4], 'scheduled', 'next in series after ' .. id)
+  end
+end
 if ARGV[8] ~= '' then
-  redis.call('HINCRBY', mkey(id), 'attempts', 1)
+  if ARGV[3] == 'temporary-failure' then redis.call('HINCRBY', mkey(id), 'attempts', 1) end
   redis.call('ZREM', prefix .. 'inflight', id)
   redis.call('ZADD', prefix .. 'due', ARGV[8], id)
   redis.call('HSET', mkey(id), 'due', ARGV[8])
@@ -175,6 +191,33 @@ end
 return 1
 """
 )
+
+# KEYS: sliding-window counters. ARGV: now ms, member, then (max, period ms) per key.
+# Returns 0 and counts the message in every window, or the 1-based index of a full window.
+_TAKE_CAPS = """
+local now = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local max, period = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
+  if redis.call('ZCARD', key) >= max and redis.call('ZSCORE', key, ARGV[2]) == false then
+    return i
+  end
+end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[2])
+  redis.call('PEXPIRE', key, tonumber(ARGV[2 + 2 * i]))
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class CapLimit:
+    """At most ``max`` messages within any ``period`` for one counter ``key``."""
+
+    key: str
+    max: int
+    period: timedelta
 
 
 def to_ms(moment: datetime) -> int:
@@ -240,6 +283,7 @@ class Store:
         self._reap = client.register_script(_REAP)
         self._begin_send = client.register_script(_BEGIN_SEND)
         self._finish = client.register_script(_FINISH)
+        self._take_caps = client.register_script(_TAKE_CAPS)
 
     @classmethod
     def from_url(cls, url: str, *, retention: timedelta = timedelta(days=30)) -> Store:
@@ -311,21 +355,45 @@ class Store:
         detail: str = "",
         channel: str = "",
         retry_at: datetime | None = None,
+        following: PlannedMessage | None = None,
     ) -> bool:
-        """Record the outcome of an attempt; ``retry_at`` puts the message back in the schedule."""
-        done = self._finish(
-            args=[
-                message_id,
-                claim,
-                status.value,
-                now.isoformat(),
-                detail,
-                channel,
-                self.retention_seconds,
-                to_ms(retry_at) if retry_at else "",
+        """Record the outcome of an attempt; ``retry_at`` puts the message back in the schedule.
+
+        ``following`` (the next occurrence of a series) is scheduled in the same step, unless
+        the series was cancelled on its subject meanwhile.
+        """
+        args: list[Any] = [
+            message_id,
+            claim,
+            status.value,
+            now.isoformat(),
+            detail,
+            channel,
+            self.retention_seconds,
+            to_ms(retry_at) if retry_at else "",
+        ]
+        if following is not None:
+            args += [
+                following.id,
+                to_ms(following.due_at),
+                following.subject,
+                following.rule,
+                following.model_dump_json(),
             ]
-        )
-        return bool(done)
+        return bool(self._finish(args=args))
+
+    def take_caps(self, message_id: str, limits: list[CapLimit], now: datetime) -> CapLimit | None:
+        """Count the message in every window, or return the first full one (counting nothing).
+
+        A message already counted (a redelivery) passes again without counting twice.
+        """
+        if not limits:
+            return None
+        args: list[Any] = [to_ms(now), message_id]
+        for limit in limits:
+            args += [limit.max, int(limit.period.total_seconds() * 1000)]
+        full = int(self._take_caps(keys=[f"{PREFIX}cap:{c.key}" for c in limits], args=args))
+        return limits[full - 1] if full else None
 
     def note(self, message_id: str, entry: HistoryEntry) -> None:
         """Add an entry to a message's history without changing its status (a failed channel)."""

@@ -97,12 +97,14 @@ rules:
   - id: reminder-48h
     trigger: [appointment.booked, appointment.rescheduled]
     at: 48h before data.starts_at
+    expires: data.starts_at
     template: appointment_reminder
     channels: [sms, email]
     cancel_on: [appointment.cancelled]
   - id: reminder-2h
     trigger: [appointment.booked, appointment.rescheduled]
     at: 2h before data.starts_at
+    expires: data.starts_at
     template: appointment_reminder
     channels: [sms, email]
     cancel_on: [appointment.cancelled]

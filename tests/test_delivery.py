@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
@@ -144,5 +144,121 @@ def test_broken_template_is_a_technical_failure(store: Store, tmp_path: Path) ->
     claimed = schedule(store)
     (tmp_path / "appointment_reminder" / "fr").mkdir(parents=True)
     (tmp_path / "appointment_reminder" / "fr" / "sms.text.j2").write_text("{{ data.nope }}")
-    worker = Deliverer(store, Renderer(tmp_path), {Channel.SMS: OutboxTransport(tmp_path)})
+    worker = Deliverer(
+        store, Renderer(tmp_path), {Channel.SMS: OutboxTransport(tmp_path)}, clock=lambda: DUE
+    )
     assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.TECHNICAL_FAILURE
+
+
+# --- checks made again at send time ---------------------------------------------------------
+
+
+def schedule_with(store: Store, rules_yaml: str, now: datetime, **event_fields: object) -> Claimed:
+    event = make_event(**event_fields)
+    store.accept(f"c:{event.id}", plan(event, rules_from(rules_yaml), now), now, ttl=60)
+    (claimed,) = store.claim_due(now + timedelta(days=30), limit=1, lease=timedelta(minutes=5))
+    return claimed
+
+
+def at(moment: datetime, store: Store, transport: object) -> Deliverer:
+    return Deliverer(
+        store,
+        Renderer(EXAMPLES / "templates"),
+        {Channel.SMS: transport},  # type: ignore[dict-item]
+        clock=lambda: moment,
+    )
+
+
+def test_expired_at_send_time_is_not_sent(store: Store) -> None:
+    claimed = schedule(store)  # the 48h reminder, expires when the appointment starts
+    sms = ScriptedTransport()
+    status = at(NOW + timedelta(days=3), store, sms).deliver(claimed.message_id, claimed.claim)
+    assert status is MessageStatus.EXPIRED and sms.sent == []
+
+
+def test_quiet_hours_at_send_time_defer_without_counting_an_attempt(store: Store) -> None:
+    claimed = schedule(store)
+    night = datetime(2026, 6, 11, 21, 30, tzinfo=UTC)  # 23:30 in Paris
+    sms = ScriptedTransport()
+    assert at(night, store, sms).deliver(claimed.message_id, claimed.claim) is (
+        MessageStatus.SCHEDULED
+    )
+    record = store.get(claimed.message_id)
+    assert record is not None and sms.sent == []
+    assert record.due_at == datetime(2026, 6, 12, 6, 0, tzinfo=UTC) and record.attempts == 0
+
+
+def test_rule_cap_per_recipient(store: Store) -> None:
+    rules = """
+rules:
+  - id: news
+    trigger: [x.y]
+    template: procedure_status
+    channels: [sms]
+    replace_pending: false
+    quiet_hours: "off"
+    cap: {max: 2, per: 24h}
+"""
+    sms = ScriptedTransport(*[SendResult(Outcome.SENT)] * 3)
+    statuses = []
+    for n in range(3):
+        claimed = schedule_with(
+            store, rules, NOW, id=f"n{n}", type="x.y", data={"reference": "R", "status_label": "S"}
+        )
+        statuses.append(at(NOW, store, sms).deliver(claimed.message_id, claimed.claim))
+    assert statuses == [MessageStatus.SENT, MessageStatus.SENT, MessageStatus.CANCELLED]
+    assert len(sms.sent) == 2
+
+
+def test_global_recipient_cap(store: Store) -> None:
+    rules = """
+rules:
+  - {id: news, trigger: [x.y], template: procedure_status, channels: [sms],
+     replace_pending: false, quiet_hours: "off"}
+"""
+    sms = ScriptedTransport(*[SendResult(Outcome.SENT)] * 25)
+    worker = at(NOW, store, sms)
+    worker.recipient_cap = (20, timedelta(hours=1))
+    data = {"reference": "R", "status_label": "S"}
+    for n in range(21):
+        claimed = schedule_with(store, rules, NOW, id=f"g{n}", type="x.y", data=data)
+        last = worker.deliver(claimed.message_id, claimed.claim)
+    assert last is MessageStatus.CANCELLED and len(sms.sent) == 20
+
+
+SERIES = """
+rules:
+  - id: weekly
+    trigger: [procedure.opened]
+    every: {cron: "0 9 * * MON"}
+    template: procedure_status
+    channels: [sms]
+    cancel_on: [procedure.closed]
+"""
+
+
+def test_sent_occurrence_schedules_the_next_one(store: Store) -> None:
+    data = {"reference": "R", "status_label": "S"}
+    claimed = schedule_with(store, SERIES, NOW, type="procedure.opened", data=data)
+    monday = datetime(2026, 6, 15, 7, 0, tzinfo=UTC)
+    assert (
+        at(monday, store, ScriptedTransport(SendResult(Outcome.SENT))).deliver(
+            claimed.message_id, claimed.claim
+        )
+        is MessageStatus.SENT
+    )
+    assert store.next_due() == datetime(2026, 6, 22, 7, 0, tzinfo=UTC)
+    assert store.pending_count() == 1
+
+
+def test_stop_event_during_a_send_ends_the_series(store: Store) -> None:
+    data = {"reference": "R", "status_label": "S"}
+    claimed = schedule_with(store, SERIES, NOW, type="procedure.opened", data=data)
+    monday = datetime(2026, 6, 15, 7, 0, tzinfo=UTC)
+    worker = at(monday, store, ScriptedTransport(SendResult(Outcome.SENT)))
+    store.begin_send(claimed.message_id, claimed.claim, monday, lease=timedelta(minutes=1))
+    closed = make_event(id="close", type="procedure.closed", data=data)
+    store.accept("c:close", plan(closed, rules_from(SERIES), monday), monday, ttl=60)
+    # the worker, already sending, finishes: no next occurrence may appear
+    assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
+    assert store.pending_count() == 0

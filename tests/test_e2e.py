@@ -35,6 +35,7 @@ rules:
     template: appointment_reminder
     channels: [sms, email]
     cancel_on: [appointment.cancelled]
+    quiet_hours: "off"   # these tests run at any hour
 """
 
 
@@ -145,7 +146,11 @@ def test_two_schedulers_deliver_500_due_messages_exactly_once(
         starts = (now + timedelta(seconds=LEAD + 2)).isoformat()
         ids = set()
         for n in range(500):
-            booked = make_event(id=f"bulk-{n}", subject=f"appointment:BULK-{n}")
+            booked = make_event(
+                id=f"bulk-{n}",
+                subject=f"appointment:BULK-{n}",
+                recipient={"id": f"citizen-{n}", "contacts": {"phone": "+33612345678"}},
+            )
             booked = booked.model_copy(update={"data": {**booked.data, "starts_at": starts}})
             accepted = store.accept(f"e2e:{booked.id}", plan(booked, ruleset, now), now, ttl=60)
             ids.update(p["id"] for p in accepted.planned)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from notifier.models import Channel
-from notifier.rules.engine import EventDataError, plan
+from notifier.rules.engine import EventDataError, next_in_series, plan
+from notifier.rules.loader import RuleSet, load_rule_texts
 from tests.conftest import NOW, REMINDER_RULES, make_event, rules_from
 
 RULES = rules_from(REMINDER_RULES)
@@ -166,3 +168,135 @@ def test_utc_and_offset_timestamps_agree() -> None:
     assert [m.due_at for m in plan(paris, RULES, NOW).messages] == [
         m.due_at for m in plan(utc, RULES, NOW).messages
     ]
+
+
+# --- the rest of the rule language ----------------------------------------------------------
+
+
+def one_rule(body: str) -> RuleSet:
+    return rules_from("rules:\n  - id: r\n    template: t\n    channels: [sms]\n" + body)
+
+
+def test_wildcard_trigger_matches_one_segment() -> None:
+    rules = one_rule("    trigger: [procedure.*]\n")
+    assert plan(make_event(type="procedure.status_changed"), rules, NOW).messages
+    assert not plan(make_event(type="procedure.status.changed"), rules, NOW).messages
+    assert not plan(make_event(type="appointment.booked"), rules, NOW).messages
+
+
+@pytest.mark.parametrize(
+    ("condition", "data", "holds"),
+    [
+        ("{field: data.kind, equals: plainte}", {"kind": "plainte"}, True),
+        ("{field: data.kind, equals: plainte}", {"kind": "vol"}, False),
+        ("{field: data.kind, not_equals: plainte}", {"kind": "vol"}, True),
+        ("{field: data.kind, in: [a, b]}", {"kind": "b"}, True),
+        ("{field: data.kind, in: [a, b]}", {}, False),
+        ("{field: data.kind, not_in: [a, b]}", {"kind": "c"}, True),
+        ("{field: data.kind, present: true}", {"kind": None}, True),
+        ("{field: data.kind, present: false}", {}, True),
+        ("{field: data.level, gte: 3}", {"level": 3}, True),
+        ("{field: data.level, gt: 3}", {"level": 3}, False),
+        ("{field: data.level, lt: 3}", {"level": "x"}, False),
+        ("{field: data.level, lte: 3}", {"level": True}, False),
+        ("{field: data.unit.code, equals: '75007'}", {"unit": {"code": "75007"}}, True),
+        ("{field: occurred_at, lt: '2027-01-01'}", {}, True),
+    ],
+)
+def test_conditions(condition: str, data: dict[str, object], holds: bool) -> None:
+    rules = one_rule(f"    trigger: [x.y]\n    when: [{condition}]\n")
+    assert bool(plan(make_event(type="x.y", data=data), rules, NOW).messages) is holds
+
+
+def test_condition_needs_exactly_one_operator() -> None:
+    from notifier.rules.loader import RuleSetError
+
+    with pytest.raises(RuleSetError, match="exactly one operator"):
+        one_rule("    trigger: [x.y]\n    when: [{field: data.a, equals: 1, in: [1]}]\n")
+
+
+def test_the_day_before_at_18() -> None:
+    rules = one_rule("    trigger: [x.y]\n    at: 1 day before data.starts_at at 18:00\n")
+    event = make_event(type="x.y", data={"starts_at": "2026-06-13T10:00:00+02:00"})
+    (message,) = plan(event, rules, NOW).messages
+    assert message.due_at == datetime(2026, 6, 12, 16, 0, tzinfo=UTC)
+
+
+def test_expiry_skips_a_message_that_would_arrive_too_late() -> None:
+    rules = one_rule(
+        "    trigger: [x.y]\n    at: 1h after occurred_at\n    expires: 30m after occurred_at\n"
+    )
+    result = plan(make_event(type="x.y"), rules, NOW)
+    assert not result.messages and "after its expiry" in result.skipped[0].reason
+
+
+def test_grace_sends_late_messages_only_within_it() -> None:
+    rules = one_rule(
+        "    trigger: [x.y]\n    at: 1h after data.starts_at\n    if_past: send\n    grace: 2h\n"
+    )
+    within = make_event(type="x.y", data={"starts_at": (NOW - timedelta(hours=2)).isoformat()})
+    beyond = make_event(type="x.y", data={"starts_at": (NOW - timedelta(hours=4)).isoformat()})
+    assert [m.due_at for m in plan(within, rules, NOW).messages] == [NOW]
+    assert plan(beyond, rules, NOW).skipped
+
+
+def test_quiet_hours_default_override_and_critical() -> None:
+    evening = NOW.replace(hour=20)  # 22:00 in Paris
+    event = make_event(type="x.y")
+    default = one_rule("    trigger: [x.y]\n")
+    (deferred,) = plan(event, default, evening).messages
+    assert deferred.due_at == datetime(2026, 6, 11, 6, 0, tzinfo=UTC)  # 08:00 in Paris
+    (critical,) = plan(
+        event, one_rule("    trigger: [x.y]\n    critical: true\n"), evening
+    ).messages
+    assert critical.due_at == evening and critical.quiet_hours is None
+    late = one_rule("    trigger: [x.y]\n    quiet_hours: {start: '23:00', end: '07:00'}\n")
+    assert plan(event, late, evening).messages[0].due_at == evening
+    off = one_rule('    trigger: [x.y]\n    quiet_hours: "off"\n')
+    assert plan(event, off, evening).messages[0].due_at == evening
+
+
+def test_defaults_file_sets_quiet_hours_for_every_rule() -> None:
+    rules = load_rule_texts(
+        [
+            ("defaults.yaml", "defaults:\n  quiet_hours: {start: '20:00', end: '09:00'}\n"),
+            ("r.yaml", "rules:\n  - {id: r, trigger: [x.y], template: t, channels: [sms]}\n"),
+        ]
+    )
+    (message,) = plan(make_event(type="x.y"), rules, NOW.replace(hour=18, minute=30)).messages
+    assert message.quiet_hours == ("20:00", "09:00")
+    assert message.due_at == datetime(2026, 6, 11, 7, 0, tzinfo=UTC)
+
+
+def test_recurring_series_plans_only_its_first_occurrence() -> None:
+    rules = one_rule(
+        "    trigger: [x.y]\n    every: {cron: '0 9 * * MON', until: data.closes_at, count: 3}\n"
+    )
+    event = make_event(type="x.y", data={"closes_at": "2026-07-31T00:00:00+02:00"})
+    (first,) = plan(event, rules, NOW).messages  # NOW is Wednesday 10 June
+    assert first.due_at == datetime(2026, 6, 15, 7, 0, tzinfo=UTC)
+    assert first.series is not None and first.series.index == 1
+    second = next_in_series(first)
+    third = next_in_series(second)  # type: ignore[arg-type]
+    assert second is not None and third is not None
+    assert [second.due_at.day, third.due_at.day] == [22, 29]
+    assert len({first.id, second.id, third.id}) == 3
+    assert next_in_series(third) is None  # count reached
+
+
+def test_series_stops_at_until() -> None:
+    rules = one_rule("    trigger: [x.y]\n    every: {cron: '0 9 * * *', until: data.closes_at}\n")
+    event = make_event(type="x.y", data={"closes_at": "2026-06-12T12:00:00+02:00"})
+    (first,) = plan(event, rules, NOW).messages
+    second = next_in_series(first)
+    assert second is not None and next_in_series(second) is None
+
+
+@given(offset=offsets, hour=st.integers(0, 23))
+def test_nothing_planned_inside_quiet_hours_or_after_expiry(offset: int, hour: int) -> None:
+    now = NOW.replace(hour=hour)
+    event = make_event(data={"starts_at": (now + timedelta(seconds=offset)).isoformat()})
+    for message in plan(event, RULES, now).messages:
+        local = message.due_at.astimezone(ZoneInfo("Europe/Paris")).time()
+        assert not (local >= time(21) or local < time(8))
+        assert message.expires_at is None or message.due_at < message.expires_at

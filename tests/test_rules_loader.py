@@ -49,7 +49,7 @@ def test_version_changes_with_content_only() -> None:
         (
             "rules:\n  - id: a\n    trigger: [x.y]\n    template: t\n    channels: [sms]\n"
             "    at: 2h before starts_at\n",
-            "broken.yaml:6:5: rules.0.at: 'starts_at' is not an event timestamp field",
+            "broken.yaml:6:5: rules.0.at: 'starts_at' is not an event field",
         ),
         (
             "rules:\n  - id: a\n    trigger: [x.y]\n    channels: [sms]\n",

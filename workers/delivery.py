@@ -35,6 +35,11 @@ def deliverer() -> Deliverer:
             base=timedelta(seconds=settings.retry_base_seconds),
             max_attempts=settings.max_attempts,
         ),
+        recipient_cap=(
+            (settings.recipient_cap_max, timedelta(seconds=settings.recipient_cap_window_seconds))
+            if settings.recipient_cap_max
+            else None
+        ),
     )
 
 

@@ -3,6 +3,10 @@
 No I/O and no clock of its own: the same inputs always give the same plan, message ids
 included (they are derived from the client, the event id and the rule), which is what makes a
 retried event idempotent and the engine testable with property-based tests.
+
+What a rule decides is fixed here, at planning time: due time, expiry, quiet hours, series.
+The worker re-checks expiry and quiet hours at send time, and asks :func:`next_in_series`
+for the following occurrence of a recurring message when one fires.
 """
 
 from __future__ import annotations
@@ -11,9 +15,21 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from notifier.models import Cancellation, Event, Plan, PlannedMessage, Skipped
+from notifier.models import Cancellation, Event, Plan, PlannedMessage, Series, Skipped
 from notifier.rules.loader import RuleSet
-from notifier.rules.schema import Immediately, Offset, Rule, Timing
+from notifier.rules.schema import (
+    Condition,
+    Immediately,
+    LocalTime,
+    Offset,
+    QuietHours,
+    Rule,
+    event_matches,
+)
+from notifier.rules.timing import after_quiet_hours, local_time_relative, next_cron
+
+# A due time this close behind "now" is not "in the past": it is the request's own latency.
+PAST_TOLERANCE = timedelta(seconds=1)
 
 
 class EventDataError(ValueError):
@@ -28,6 +44,9 @@ def message_id(client: str, event_id: str, rule_id: str) -> str:
     """Deterministic, so planning the same event twice yields the same ids."""
     raw = f"{client}\0{event_id}\0{rule_id}".encode()
     return hashlib.blake2b(raw, digest_size=12).hexdigest()
+
+
+_MISSING = object()
 
 
 def read_field(event: Event, path: str) -> Any:
@@ -61,15 +80,48 @@ def read_timestamp(event: Event, path: str) -> datetime:
     return value
 
 
-def due_time(timing: Timing, event: Event, now: datetime) -> datetime:
-    if isinstance(timing, Immediately):
-        return now
-    assert isinstance(timing, Offset)
-    return read_timestamp(event, timing.field) + timing.delta
+def _compare(actual: Any, operator: str, expected: Any) -> bool:
+    if isinstance(actual, bool) or actual is None:
+        return False
+    try:
+        if isinstance(expected, str) or isinstance(actual, str):
+            actual, expected = str(actual), str(expected)
+        return {
+            "gt": actual > expected,
+            "gte": actual >= expected,
+            "lt": actual < expected,
+            "lte": actual <= expected,
+        }[operator]
+    except TypeError:
+        return False
 
 
-def matches(event_type: str, patterns: tuple[str, ...]) -> bool:
-    return event_type in patterns
+def condition_holds(event: Event, condition: Condition) -> bool:
+    """Evaluate one declarative condition; a missing field fails every test but ``present``."""
+    try:
+        actual = read_field(event, condition.field)
+    except KeyError:
+        actual = _MISSING
+    operator, expected = condition.operator
+    if operator == "present":
+        return (actual is not _MISSING) is expected
+    if actual is _MISSING:
+        return False
+    if operator == "equals":
+        return bool(actual == expected)
+    if operator == "not_equals":
+        return bool(actual != expected)
+    if operator == "in":
+        return actual in expected
+    if operator == "not_in":
+        return actual not in expected
+    return _compare(actual, operator, expected)
+
+
+def rule_applies(rule: Rule, event: Event) -> bool:
+    return any(event_matches(event.type, p) for p in rule.trigger) and all(
+        condition_holds(event, c) for c in rule.when
+    )
 
 
 def plan(event: Event, rules: RuleSet, now: datetime, *, client: str = "") -> Plan:
@@ -84,14 +136,14 @@ def plan(event: Event, rules: RuleSet, now: datetime, *, client: str = "") -> Pl
     cancellations: list[Cancellation] = []
     skipped: list[Skipped] = []
     for rule in rules.rules:
-        if matches(event.type, rule.cancel_on):
+        if any(event_matches(event.type, p) for p in rule.cancel_on):
             cancellations.append(
                 Cancellation(
                     subject=event.subject, rule=rule.id, reason=f"cancelled by {event.type}"
                 )
             )
             continue
-        if not matches(event.type, rule.trigger):
+        if not rule_applies(rule, event):
             continue
         if rule.replace_pending:
             cancellations.append(
@@ -99,7 +151,7 @@ def plan(event: Event, rules: RuleSet, now: datetime, *, client: str = "") -> Pl
                     subject=event.subject, rule=rule.id, reason=f"replaced by {event.type}"
                 )
             )
-        planned = _plan_rule(rule, event, now, rules.version, client)
+        planned = _plan_rule(rule, event, now, rules, client)
         if isinstance(planned, Skipped):
             skipped.append(planned)
         else:
@@ -109,18 +161,68 @@ def plan(event: Event, rules: RuleSet, now: datetime, *, client: str = "") -> Pl
     )
 
 
+def quiet_window(rule: Rule, rules: RuleSet) -> tuple[str, str] | None:
+    if rule.critical:
+        return None
+    chosen = rule.quiet_hours if rule.quiet_hours is not None else rules.defaults.quiet_hours
+    return (chosen.start, chosen.end) if isinstance(chosen, QuietHours) else None
+
+
+def settle(due: datetime, message: PlannedMessage) -> datetime:
+    """``due`` moved out of the message's quiet hours, if it has any."""
+    if message.quiet_hours is None:
+        return due
+    window = QuietHours(start=message.quiet_hours[0], end=message.quiet_hours[1]).window
+    return after_quiet_hours(due, window, message.recipient.timezone)
+
+
+def _first_due(rule: Rule, event: Event, now: datetime) -> datetime | None:
+    """When the rule's message (or first occurrence) falls due; None if a series never fires."""
+    timezone = event.recipient.timezone
+    if rule.every is not None:
+        start = read_timestamp(event, rule.every.start) if rule.every.start else now
+        return next_cron(rule.every.cron, max(start, now) - timedelta(microseconds=1), timezone)
+    timing = rule.timing
+    if isinstance(timing, Immediately):
+        return now
+    if isinstance(timing, LocalTime):
+        anchor = read_timestamp(event, timing.field)
+        return local_time_relative(anchor, timing.days, timing.clock, timezone)
+    assert isinstance(timing, Offset)
+    return read_timestamp(event, timing.field) + timing.delta
+
+
 def _plan_rule(
-    rule: Rule, event: Event, now: datetime, version: str, client: str
+    rule: Rule, event: Event, now: datetime, rules: RuleSet, client: str
 ) -> PlannedMessage | Skipped:
-    due = due_time(rule.timing, event, now)
-    if due < now - timedelta(seconds=1):
-        if rule.if_past == "skip":
+    base_id = message_id(client, event.id, rule.id)
+    expiry = rule.expiry
+    expires_at = read_timestamp(event, expiry.field) + expiry.delta if expiry else None
+    due = _first_due(rule, event, now)
+    series = None
+    if rule.every is not None:
+        if due is None:
+            return Skipped(rule=rule.id, reason=f"cron {rule.every.cron!r} never fires")
+        until = read_timestamp(event, rule.every.until) if rule.every.until else None
+        series = Series(
+            cron=rule.every.cron,
+            index=1,
+            count=rule.every.count,
+            until=until,
+            base_id=base_id,
+            nominal_at=due,
+        )
+    assert due is not None
+    if due < now - PAST_TOLERANCE:
+        late = now - due
+        grace = rule.grace_period
+        if rule.if_past == "skip" or (grace is not None and late > grace):
             return Skipped(rule=rule.id, reason=f"due time {due.isoformat()} is already past")
         due = now
-    return PlannedMessage(
-        id=message_id(client, event.id, rule.id),
+    message = PlannedMessage(
+        id=f"{base_id}-1" if series else base_id,
         rule=rule.id,
-        rules_version=version,
+        rules_version=rules.version,
         event_id=event.id,
         event_type=event.type,
         subject=event.subject,
@@ -129,4 +231,50 @@ def _plan_rule(
         channels=rule.channels,
         recipient=event.recipient,
         data=event.data,
+        expires_at=expires_at,
+        quiet_hours=quiet_window(rule, rules),
+        cap=(rule.cap.max, int(rule.cap.period.total_seconds())) if rule.cap else None,
+        series=series,
     )
+    return _finalize(message) or Skipped(
+        rule=rule.id, reason=_why_not(message.model_copy(update={"due_at": settle(due, message)}))
+    )
+
+
+def _why_not(message: PlannedMessage) -> str:
+    if message.series and message.series.until and message.due_at > message.series.until:
+        return "the series ends before its first occurrence"
+    return f"it would arrive after its expiry ({message.expires_at.isoformat()})"  # type: ignore[union-attr]
+
+
+def _finalize(message: PlannedMessage) -> PlannedMessage | None:
+    """Defer out of quiet hours; None if the message would then be expired or past its series."""
+    due = settle(message.due_at, message)
+    if message.expires_at is not None and due >= message.expires_at:
+        return None
+    if message.series and message.series.until and due > message.series.until:
+        return None
+    return message.model_copy(update={"due_at": due})
+
+
+def next_in_series(message: PlannedMessage) -> PlannedMessage | None:
+    """The occurrence after ``message`` in its series, or None when the series is over.
+
+    Computed from the occurrence's nominal cron time, not from when it was sent or where
+    quiet hours moved it, so a late or deferred send never skips or doubles an occurrence.
+    """
+    series = message.series
+    if series is None or (series.count is not None and series.index >= series.count):
+        return None
+    due = next_cron(series.cron, series.nominal_at, message.recipient.timezone)
+    if due is None:
+        return None
+    index = series.index + 1
+    following = message.model_copy(
+        update={
+            "id": f"{series.base_id}-{index}",
+            "due_at": due,
+            "series": series.model_copy(update={"index": index, "nominal_at": due}),
+        }
+    )
+    return _finalize(following)

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from notifier.rules.schema import Rule, RuleFile
+from notifier.rules.schema import Defaults, Rule, RuleFile
 
 Position = tuple[int, int]  # 1-based line, column
 Loc = tuple[str | int, ...]
@@ -46,6 +46,7 @@ class RuleSet:
     rules: tuple[Rule, ...]
     version: str
     files: tuple[str, ...] = ()
+    defaults: Defaults = field(default_factory=Defaults)
     _by_id: dict[str, Rule] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -110,24 +111,24 @@ def parse_rule_file(
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or "invalid YAML"
-        return [], [RuleError(name, line, column, f"YAML syntax: {problem}")], {}
+        return None, [RuleError(name, line, column, f"YAML syntax: {problem}")], {}
     if node is None:
-        return [], [], {}
+        return RuleFile(), [], {}
     positions: dict[Loc, Position] = {}
     duplicates: list[tuple[Position, str]] = []
     _positions(node, (), positions, duplicates)
     errors = [RuleError(name, line, column, message) for (line, column), message in duplicates]
     if not isinstance(data, dict):
         errors.append(RuleError(name, 1, 1, "a rule file is a mapping with a 'rules:' list"))
-        return [], errors, positions
+        return None, errors, positions
     try:
         parsed = RuleFile.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
             line, column = _nearest(positions, tuple(err["loc"]))
             errors.append(RuleError(name, line, column, _describe(dict(err))))
-        return [], errors, positions
-    return ([] if errors else parsed.rules), errors, positions
+        return None, errors, positions
+    return (None if errors else parsed), errors, positions
 
 
 def rule_files(folder: Path) -> list[Path]:
@@ -150,12 +151,28 @@ def load_rule_texts(files: Iterable[tuple[str, str]]) -> RuleSet:
     errors: list[RuleError] = []
     first_seen: dict[str, str] = {}
     names = []
+    defaults: tuple[str, Defaults] | None = None
     for name, text in files:
         names.append(name)
         digest.update(name.encode() + b"\0" + text.encode() + b"\0")
-        file_rules, file_errors, positions = parse_rule_file(name, text)
+        parsed, file_errors, positions = parse_rule_file(name, text)
         errors.extend(file_errors)
-        for index, rule in enumerate(file_rules):
+        if parsed is None:
+            continue
+        if parsed.defaults is not None:
+            if defaults is not None:
+                line, column = _nearest(positions, ("defaults",))
+                errors.append(
+                    RuleError(
+                        name,
+                        line,
+                        column,
+                        f"'defaults' is already set in {defaults[0]}; keep it in one file",
+                    )
+                )
+            else:
+                defaults = (name, parsed.defaults)
+        for index, rule in enumerate(parsed.rules):
             if rule.id in first_seen:
                 line, column = _nearest(positions, ("rules", index, "id"))
                 errors.append(
@@ -171,4 +188,9 @@ def load_rule_texts(files: Iterable[tuple[str, str]]) -> RuleSet:
             rules.append(rule)
     if errors:
         raise RuleSetError(errors)
-    return RuleSet(rules=tuple(rules), version=digest.hexdigest()[:12], files=tuple(names))
+    return RuleSet(
+        rules=tuple(rules),
+        version=digest.hexdigest()[:12],
+        files=tuple(names),
+        defaults=defaults[1] if defaults else Defaults(),
+    )

@@ -11,28 +11,37 @@ A rule file is YAML::
         cancel_on: [appointment.cancelled]
 
 The key is ``trigger``, not ``on``: YAML 1.1 reads a bare ``on`` as the boolean true.
+``docs/rules.md`` documents every construct with an example; ``docs/rules.schema.json`` is
+generated from these models for editors.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from notifier.models import EVENT_TYPE_PATTERN, Channel
+from notifier.models import Channel
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 TEMPLATE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 FIELD_PATH_PATTERN = r"^(occurred_at|data(\.[A-Za-z_][A-Za-z0-9_]*)+)$"
+EVENT_PATTERN = r"^([a-z][a-z0-9_]*|\*)(\.([a-z][a-z0-9_]*|\*))+$"
 
 _DURATION_PART = re.compile(r"(\d+)\s*(d|h|m|s)")
 _DURATION = re.compile(r"^\s*(\d+\s*[dhms]\s*)+$")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _OFFSET = re.compile(r"^(?P<duration>.+?)\s+(?P<direction>before|after)\s+(?P<field>\S+)$")
+_LOCAL = re.compile(
+    r"^(?:(?P<days>\d+)\s+days?\s+(?P<direction>before|after)|on)\s+(?P<field>\S+)"
+    r"\s+at\s+(?P<clock>\S+)$"
+)
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -41,6 +50,21 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"{text!r} is not a duration; write it like 48h, 2h30m, 15m or 1d")
     seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
     return timedelta(seconds=seconds)
+
+
+def parse_clock(text: str) -> time:
+    match = _CLOCK.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a time of day; write it as HH:MM, e.g. 18:00")
+    return time(int(match[1]), int(match[2]))
+
+
+def _check_field(path: str) -> str:
+    if not re.match(FIELD_PATH_PATTERN, path):
+        raise ValueError(
+            f"{path!r} is not an event field; use occurred_at or data.<name>, e.g. data.starts_at"
+        )
+    return path
 
 
 @dataclass(frozen=True)
@@ -56,56 +80,205 @@ class Offset:
     delta: timedelta  # negative for "before"
     field: str
 
-    def __str__(self) -> str:
-        direction = "before" if self.delta < timedelta(0) else "after"
-        return f"{abs(self.delta)} {direction} {self.field}"
+
+@dataclass(frozen=True)
+class LocalTime:
+    """``1 day before data.starts_at at 18:00``: a wall-clock time in the recipient's zone."""
+
+    days: int  # negative for "before"
+    field: str
+    clock: time
 
 
-Timing = Immediately | Offset
+Timing = Immediately | Offset | LocalTime
+
+
+def parse_offset(text: str) -> Offset:
+    """``30m after data.starts_at``, or a bare field (offset zero)."""
+    text = " ".join(text.split())
+    match = _OFFSET.match(text)
+    if not match:
+        return Offset(timedelta(0), _check_field(text))
+    delta = parse_duration(match["duration"])
+    field = _check_field(match["field"])
+    return Offset(delta=-delta if match["direction"] == "before" else delta, field=field)
 
 
 def parse_timing(text: str) -> Timing:
     text = " ".join(text.split())
     if text == "immediately":
         return Immediately()
-    match = _OFFSET.match(text)
-    if not match:
-        raise ValueError(
-            f"cannot read timing {text!r}; write 'immediately' or "
-            "'<duration> before|after <field>', e.g. '48h before data.starts_at'"
+    local = _LOCAL.match(text)
+    if local:
+        days = int(local["days"] or 0)
+        return LocalTime(
+            days=-days if local["direction"] == "before" else days,
+            field=_check_field(local["field"]),
+            clock=parse_clock(local["clock"]),
         )
-    delta = parse_duration(match["duration"])
-    if not re.match(FIELD_PATH_PATTERN, match["field"]):
+    if not _OFFSET.match(text):
         raise ValueError(
-            f"{match['field']!r} is not an event timestamp field; "
-            "use occurred_at or data.<name>, e.g. data.starts_at"
+            f"cannot read timing {text!r}; write 'immediately', "
+            "'<duration> before|after <field>' (48h before data.starts_at) or "
+            "'<n> days before|after <field> at HH:MM' (1 day before data.starts_at at 18:00)"
         )
-    return Offset(delta=-delta if match["direction"] == "before" else delta, field=match["field"])
+    return parse_offset(text)
 
 
-EventType = Annotated[str, Field(pattern=EVENT_TYPE_PATTERN)]
+EventPattern = Annotated[str, Field(pattern=EVENT_PATTERN)]
 
 
-class Rule(BaseModel):
-    """One rule: when an event of a trigger type arrives, plan one message."""
+def event_matches(event_type: str, pattern: str) -> bool:
+    """``procedure.*`` matches ``procedure.closed``; each ``*`` stands for one segment."""
+    parts, wanted = event_type.split("."), pattern.split(".")
+    return len(parts) == len(wanted) and all(
+        w in ("*", p) for p, w in zip(parts, wanted, strict=True)
+    )
 
+
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Scalar = str | int | float | bool
+
+
+class Condition(Strict):
+    """One test on an event field; a rule's ``when`` list must all hold."""
+
+    field: str = Field(description="occurred_at, or data.<name>[.<name>…]")
+    equals: Scalar | None = None
+    not_equals: Scalar | None = None
+    in_: list[Scalar] | None = Field(default=None, alias="in")
+    not_in: list[Scalar] | None = None
+    present: bool | None = None
+    gt: float | str | None = None
+    gte: float | str | None = None
+    lt: float | str | None = None
+    lte: float | str | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("field")
+    @classmethod
+    def _field_path(cls, value: str) -> str:
+        return _check_field(value)
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Condition:
+        used = [name for name in OPERATORS if getattr(self, name) is not None]
+        if len(used) != 1:
+            names = ", ".join(o.rstrip("_") for o in OPERATORS)
+            raise ValueError(f"a condition needs exactly one operator among: {names}")
+        return self
+
+    @property
+    def operator(self) -> tuple[str, Any]:
+        name = next(name for name in OPERATORS if getattr(self, name) is not None)
+        return name.rstrip("_"), getattr(self, name)
+
+
+OPERATORS = ("equals", "not_equals", "in_", "not_in", "present", "gt", "gte", "lt", "lte")
+
+
+class QuietHours(Strict):
+    """A nightly window, in the recipient's time zone, when nothing non-critical is sent."""
+
+    start: str = "21:00"
+    end: str = "08:00"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        parse_clock(value)
+        return value
+
+    @property
+    def window(self) -> tuple[time, time]:
+        return parse_clock(self.start), parse_clock(self.end)
+
+
+class Recurrence(Strict):
+    """``every:`` a cron schedule in the recipient's zone, from a start, until a bound."""
+
+    cron: str = Field(examples=["0 9 * * MON"], description="Five-field cron, local time.")
+    start: str | None = Field(
+        default=None, description="Field the series starts at (default: when planned)."
+    )
+    until: str | None = Field(default=None, description="Field after which it stops.")
+    count: int | None = Field(default=None, ge=1, le=1000, description="At most this many.")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(
+                f"{value!r} is not a five-field cron expression (minute hour day month weekday)"
+            )
+        return value
+
+    @field_validator("start", "until")
+    @classmethod
+    def _fields(cls, value: str | None) -> str | None:
+        return None if value is None else _check_field(value)
+
+
+class Cap(Strict):
+    """At most ``max`` messages of this rule per recipient within any ``per`` window."""
+
+    max: int = Field(ge=1)
+    per: str = Field(examples=["24h"])
+
+    @field_validator("per")
+    @classmethod
+    def _per(cls, value: str) -> str:
+        if parse_duration(value) <= timedelta(0):
+            raise ValueError("the cap's period must be longer than zero")
+        return value
+
+    @property
+    def period(self) -> timedelta:
+        return parse_duration(self.per)
+
+
+class Rule(Strict):
+    """One rule: when an event of a trigger type arrives, plan one message (or a series)."""
 
     id: str = Field(pattern=RULE_ID_PATTERN, description="Unique across all rule files.")
     description: str = ""
-    trigger: tuple[EventType, ...] = Field(min_length=1, description="Event types that plan it.")
-    at: str = Field(
-        default="immediately",
-        description="When: 'immediately' or '<duration> before|after <field>'.",
-        examples=["48h before data.starts_at"],
+    trigger: tuple[EventPattern, ...] = Field(
+        min_length=1, description="Event types that plan it; '*' stands for one segment."
+    )
+    when: tuple[Condition, ...] = Field(default=(), description="Conditions, all must hold.")
+    at: str | None = Field(
+        default=None,
+        description="'immediately' (default), '<duration> before|after <field>', or "
+        "'<n> days before|after <field> at HH:MM' in the recipient's time zone.",
+        examples=["48h before data.starts_at", "1 day before data.starts_at at 18:00"],
+    )
+    every: Recurrence | None = Field(default=None, description="Recurring instead of once.")
+    expires: str | None = Field(
+        default=None,
+        description="Never delivered after this: a field, or '<duration> before|after <field>'.",
+        examples=["data.starts_at"],
     )
     if_past: Literal["skip", "send"] = Field(
-        default="skip",
-        description="A due time already past: skip the message, or send it now.",
+        default="skip", description="A due time already past: skip it, or send it now."
     )
+    grace: str | None = Field(
+        default=None, description="With if_past: send, only when late by less than this."
+    )
+    quiet_hours: QuietHours | Literal["off"] | None = Field(
+        default=None, description="Override of the default window (21:00–08:00), or 'off'."
+    )
+    critical: bool = Field(default=False, description="Ignores quiet hours (safety messages).")
+    cap: Cap | None = None
     template: str = Field(pattern=TEMPLATE_NAME_PATTERN)
     channels: tuple[Channel, ...] = Field(min_length=1, description="In order of preference.")
-    cancel_on: tuple[EventType, ...] = Field(
+    max_sms_segments: int | None = Field(
+        default=None, ge=1, le=10, description="SMS length budget, checked by rules check."
+    )
+    cancel_on: tuple[EventPattern, ...] = Field(
         default=(), description="Events on the same subject that cancel its pending messages."
     )
     replace_pending: bool = Field(
@@ -115,8 +288,23 @@ class Rule(BaseModel):
 
     @field_validator("at")
     @classmethod
-    def _timing_is_readable(cls, value: str) -> str:
-        parse_timing(value)
+    def _timing_is_readable(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_timing(value)
+        return value
+
+    @field_validator("expires")
+    @classmethod
+    def _expiry_is_readable(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_offset(value)
+        return value
+
+    @field_validator("grace")
+    @classmethod
+    def _grace_is_duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
         return value
 
     @field_validator("channels")
@@ -126,12 +314,35 @@ class Rule(BaseModel):
             raise ValueError("a channel is listed twice")
         return value
 
+    @model_validator(mode="after")
+    def _coherent(self) -> Rule:
+        if self.every is not None and self.at is not None:
+            raise ValueError("a rule has either 'at' (once) or 'every' (recurring), not both")
+        if self.grace is not None and self.if_past != "send":
+            raise ValueError("'grace' only applies with 'if_past: send'")
+        return self
+
     @cached_property
     def timing(self) -> Timing:
-        return parse_timing(self.at)
+        return parse_timing(self.at or "immediately")
+
+    @cached_property
+    def expiry(self) -> Offset | None:
+        return parse_offset(self.expires) if self.expires else None
+
+    @cached_property
+    def grace_period(self) -> timedelta | None:
+        return parse_duration(self.grace) if self.grace else None
+
+
+class Defaults(Strict):
+    quiet_hours: QuietHours | Literal["off"] = QuietHours()
 
 
 class RuleFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    defaults: Defaults | None = Field(
+        default=None, description="Defaults for every rule file; in one file at most."
+    )
     rules: list[Rule] = Field(default_factory=list)
