@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -94,7 +96,15 @@ def create_app(
     *,
     clock: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
-    app = FastAPI(title="notifier", version="1", description=__doc__)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        if settings.rules_reload_seconds > 0:
+            rules.watch(stop, settings.rules_reload_seconds)
+        yield
+        stop.set()
+
+    app = FastAPI(title="notifier", version="1", description=__doc__, lifespan=lifespan)
     app.state.api_keys = {
         client: key.get_secret_value().encode() for client, key in settings.api_keys.items()
     }
@@ -162,6 +172,17 @@ def create_app(
             "attempts": record.attempts,
             "rules_version": record.message.rules_version,
             "history": record.history,
+        }
+
+    @app.get("/v1/rules")
+    def get_rules(client: Client) -> dict[str, Any]:
+        """The rules in force, their version, and why the last reload was refused, if it was."""
+        ruleset = rules.current
+        return {
+            "version": ruleset.version,
+            "files": list(ruleset.files),
+            "rules": [rule.model_dump(mode="json", by_alias=True) for rule in ruleset.rules],
+            "reload_error": str(rules.last_error) if rules.last_error else None,
         }
 
     @app.get("/healthz")

@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from notifier.settings import Settings, get_settings
 
@@ -92,17 +93,69 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     os.execv(sys.executable, argv)
 
 
+def _load_events(paths: list[Path]) -> list[Any]:
+    from notifier.models import Event
+
+    files = [f for p in paths for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
+    return [Event.model_validate_json(f.read_text(encoding="utf-8")) for f in files]
+
+
 def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:
+    from notifier.delivery import utcnow
+    from notifier.rules.lint import lint
     from notifier.rules.loader import RuleSetError, load_rules
 
     folder = Path(args.dir) if args.dir else settings.rules_dir
+    templates = Path(args.templates) if args.templates else settings.templates_dir
     try:
         ruleset = load_rules(folder)
     except RuleSetError as exc:
         print(exc, file=sys.stderr)
-        print(f"{len(exc.errors)} error(s); nothing would be loaded.", file=sys.stderr)
+        print(f"{len(exc.errors)} error(s): these rules would be refused.", file=sys.stderr)
         return 1
-    print(f"{len(ruleset.rules)} rules in {len(ruleset.files)} files, version {ruleset.version}")
+    samples = _load_events([Path(e) for e in args.events or []])
+    warnings = lint(ruleset, templates, utcnow(), samples)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    print(
+        f"{len(ruleset.rules)} rules in {len(ruleset.files)} files, version {ruleset.version}; "
+        f"{len(warnings)} warning(s)"
+    )
+    return 1 if warnings and args.strict else 0
+
+
+def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from notifier.delivery import utcnow
+    from notifier.rules.engine import EventDataError
+    from notifier.rules.loader import RuleSetError, load_rules
+    from notifier.rules.preview import preview
+    from notifier.templates.renderer import Renderer
+
+    try:
+        ruleset = load_rules(Path(args.dir) if args.dir else settings.rules_dir)
+    except RuleSetError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    (event,) = _load_events([Path(args.event)])
+    now = datetime.fromisoformat(args.now) if args.now else utcnow()
+    if now.tzinfo is None:
+        print("error: --now needs a UTC offset, e.g. 2026-12-01T09:00:00+01:00", file=sys.stderr)
+        return 2
+    renderer = Renderer(Path(args.templates) if args.templates else settings.templates_dir)
+    try:
+        print(preview(event, ruleset, renderer, now))
+    except EventDataError as exc:
+        print(f"error: the event cannot be planned: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_rules_schema(settings: Settings, args: argparse.Namespace) -> int:
+    from notifier.rules.schema import rule_file_json_schema
+
+    print(rule_file_json_schema(), end="")
     return 0
 
 
@@ -178,11 +231,29 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--threads", type=int)
     rules = commands.add_parser("rules", help="rule file tools")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True)
-    check = rules_commands.add_parser("check", help="validate rule files")
+    check = rules_commands.add_parser("check", help="validate rule files, then warn")
     check.add_argument("dir", nargs="?", help="rules folder (default: NOTIFIER_RULES_DIR)")
+    check.add_argument("--templates", help="templates folder (default: NOTIFIER_TEMPLATES_DIR)")
+    check.add_argument(
+        "--events",
+        action="append",
+        help="sample event file or folder, to check SMS lengths against max_sms_segments",
+    )
+    check.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    show = rules_commands.add_parser("preview", help="the timeline an event would produce")
+    show.add_argument("--event", required=True, help="an event as JSON (as posted to the API)")
+    show.add_argument("--now", help="pretend it is this ISO 8601 time (default: now)")
+    show.add_argument("--dir", help="rules folder (default: NOTIFIER_RULES_DIR)")
+    show.add_argument("--templates", help="templates folder (default: NOTIFIER_TEMPLATES_DIR)")
+    rules_commands.add_parser("schema", help="print the JSON Schema of rule files")
     return parser
 
 
+RULES_HANDLERS = {
+    "check": cmd_rules_check,
+    "preview": cmd_rules_preview,
+    "schema": cmd_rules_schema,
+}
 HANDLERS = {
     "run": cmd_run,
     "api": cmd_api,
@@ -195,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
     if args.command == "rules":
-        return cmd_rules_check(settings, args)
+        return RULES_HANDLERS[args.rules_command](settings, args)
     try:
         return HANDLERS[args.command](settings, args)
     except RuntimeError as exc:

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     templates_dir: Path = Field(
         default=Path("examples/templates"), description="Folder of message templates."
     )
+    rules_reload_seconds: float = Field(
+        default=1.0,
+        description="How often the API looks for changed rule files (0: never, restart to reload).",
+    )
     outbox_dir: Path = Field(
         default=Path("var/outbox"),
         description="Dev outbox: one JSON file per message sent with no provider configured.",

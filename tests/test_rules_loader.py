@@ -36,44 +36,47 @@ def test_version_changes_with_content_only() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("rules:\n  - id: a\n    trigger: [x.y\n", "broken.yaml:4:1: YAML syntax"),
+        ("rules:\n  - id: a\n    trigger: [x.y\n", "broken.yaml:4:1: error: YAML syntax"),
         (
             "rules:\n  - id: a\n    trigger: [x.y]\n    templat: t\n    channels: [sms]\n",
-            "broken.yaml:4:5: unknown key 'templat'",
+            "broken.yaml:4:5: error: unknown key 'templat'",
         ),
         (
             "rules:\n  - id: a\n    trigger: [x.y]\n    template: t\n    channels: [sms]\n"
             "    at: 48 hours before data.starts_at\n",
-            "broken.yaml:6:5: rules.0.at: '48 hours' is not a duration",
+            "broken.yaml:6:5: error: rules.0.at: '48 hours' is not a duration",
         ),
         (
             "rules:\n  - id: a\n    trigger: [x.y]\n    template: t\n    channels: [sms]\n"
             "    at: 2h before starts_at\n",
-            "broken.yaml:6:5: rules.0.at: 'starts_at' is not an event field",
+            "broken.yaml:6:5: error: rules.0.at: 'starts_at' is not an event field",
         ),
         (
             "rules:\n  - id: a\n    trigger: [x.y]\n    channels: [sms]\n",
-            "broken.yaml:2:5: rules.0.template: this key is required",
+            "broken.yaml:2:5: error: rules.0.template: this key is required",
         ),
         (
             "rules:\n  - id: a\n    trigger: [x.y]\n    template: t\n    channels: [fax]\n",
-            "broken.yaml:5:16: rules.0.channels.0: Input should be 'sms', 'email' or 'webpush'",
+            "broken.yaml:5:16: error: rules.0.channels.0: Input should be 'sms', 'email'",
         ),
         (
             "rules:\n  - id: a\n    trigger: [x.y]\n    template: t\n    channels: [sms, sms]\n",
-            "broken.yaml:5:5: rules.0.channels: a channel is listed twice",
+            "broken.yaml:5:5: error: rules.0.channels: a channel is listed twice",
         ),
         (
             "rules:\n  - id: a\n    trigger: [x.y]\n    trigger: [z.w]\n    template: t\n"
             "    channels: [sms]\n",
-            "broken.yaml:4:5: key 'trigger' appears twice",
+            "broken.yaml:4:5: error: key 'trigger' appears twice",
         ),
         (
             "rules:\n  - id: a\n    trigger: [Appointment Booked]\n    template: t\n"
             "    channels: [sms]\n",
-            "broken.yaml:3:15: rules.0.trigger.0: String should match pattern",
+            "broken.yaml:3:15: error: rules.0.trigger.0: String should match pattern",
         ),
-        ("- just a list\n", "broken.yaml:1:1: a rule file is a mapping with a 'rules:' list"),
+        (
+            "- just a list\n",
+            "broken.yaml:1:1: error: a rule file is a mapping with a 'rules:' list",
+        ),
     ],
 )
 def test_errors_name_file_line_and_column(text: str, expected: str) -> None:
@@ -116,4 +119,4 @@ def test_rules_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     (tmp_path / "bad.yaml").write_text("rules:\n  - id: a\n")
     assert main(["rules", "check", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert f"{tmp_path / 'bad.yaml'}:2:5: rules.0.trigger: this key is required" in err
+    assert f"{tmp_path / 'bad.yaml'}:2:5: error: rules.0.trigger: this key is required" in err

@@ -24,13 +24,16 @@ Loc = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class RuleError:
+    """A finding at a place in a rule file: an error refuses the files, a warning does not."""
+
     file: str
     line: int
     column: int
     message: str
+    severity: str = "error"
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+        return f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}"
 
 
 class RuleSetError(Exception):
@@ -47,6 +50,7 @@ class RuleSet:
     version: str
     files: tuple[str, ...] = ()
     defaults: Defaults = field(default_factory=Defaults)
+    locations: dict[str, tuple[str, int, int]] = field(default_factory=dict, compare=False)
     _by_id: dict[str, Rule] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -150,6 +154,7 @@ def load_rule_texts(files: Iterable[tuple[str, str]]) -> RuleSet:
     rules: list[Rule] = []
     errors: list[RuleError] = []
     first_seen: dict[str, str] = {}
+    locations: dict[str, tuple[str, int, int]] = {}
     names = []
     defaults: tuple[str, Defaults] | None = None
     for name, text in files:
@@ -185,6 +190,7 @@ def load_rule_texts(files: Iterable[tuple[str, str]]) -> RuleSet:
                     )
                 )
             first_seen.setdefault(rule.id, name)
+            locations.setdefault(rule.id, (name, *_nearest(positions, ("rules", index))))
             rules.append(rule)
     if errors:
         raise RuleSetError(errors)
@@ -193,4 +199,5 @@ def load_rule_texts(files: Iterable[tuple[str, str]]) -> RuleSet:
         version=digest.hexdigest()[:12],
         files=tuple(names),
         defaults=defaults[1] if defaults else Defaults(),
+        locations=locations,
     )

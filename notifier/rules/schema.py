@@ -346,3 +346,13 @@ class RuleFile(BaseModel):
         default=None, description="Defaults for every rule file; in one file at most."
     )
     rules: list[Rule] = Field(default_factory=list)
+
+
+def rule_file_json_schema() -> str:
+    """The JSON Schema of a rule file, for editors (``docs/rules.schema.json``)."""
+    import json
+
+    schema = RuleFile.model_json_schema(by_alias=True)
+    schema["title"] = "notifier rule file"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -1,0 +1,129 @@
+"""Warnings about rules that load but will not do what their author meant.
+
+``notifier rules check`` prints them after the errors. They never stop a rule set from
+loading: a missing English template falls back to French, which may be acceptable; a rule
+that can never match is probably not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from jinja2 import TemplateError
+
+from notifier.delivery import template_context
+from notifier.models import Channel, Event
+from notifier.rules.engine import EventDataError, plan
+from notifier.rules.loader import RuleError, RuleSet
+from notifier.rules.schema import Rule, event_matches
+from notifier.rules.timing import next_cron
+from notifier.templates.renderer import (
+    DEFAULT_LOCALE,
+    REQUIRED_PARTS,
+    Renderer,
+    TemplateMissingError,
+)
+from notifier.templates.sms import analyze
+
+
+def _never_matches(rule: Rule) -> str | None:
+    cancelled = [t for t in rule.trigger if any(event_matches(t, c) for c in rule.cancel_on)]
+    if len(cancelled) == len(rule.trigger):
+        return (
+            f"rule can never match: every trigger ({', '.join(rule.trigger)}) is also in "
+            "cancel_on, and cancelling wins"
+        )
+    for condition in rule.when:
+        operator, value = condition.operator
+        if operator == "in" and not value:
+            return f"rule can never match: 'in' on {condition.field} lists no value"
+    fields = [c for c in rule.when if c.operator[0] == "equals"]
+    for i, first in enumerate(fields):
+        for second in fields[i + 1 :]:
+            if first.field == second.field and first.equals != second.equals:
+                return (
+                    f"rule can never match: {first.field} must equal both "
+                    f"{first.equals!r} and {second.equals!r}"
+                )
+    return None
+
+
+def _template_findings(rule: Rule, templates: Path) -> list[str]:
+    folder = templates / rule.template
+    if not folder.is_dir():
+        return [f"unknown template {rule.template!r}: no folder {folder}"]
+    findings = []
+    locales = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if DEFAULT_LOCALE not in locales:
+        findings.append(f"template {rule.template!r} has no French ({DEFAULT_LOCALE}) version")
+    for channel in rule.channels:
+        for locale in locales:
+            missing = [
+                part
+                for part in REQUIRED_PARTS[Channel(channel)]
+                if not (folder / locale / f"{channel.value}.{part}.j2").is_file()
+            ]
+            if missing:
+                fallback = " (French will be used)" if locale != DEFAULT_LOCALE else ""
+                findings.append(
+                    f"template {rule.template!r} lacks {channel.value} "
+                    f"{', '.join(missing)} for locale {locale!r}{fallback}"
+                )
+    return findings
+
+
+def _budget_findings(
+    ruleset: RuleSet, renderer: Renderer, samples: Sequence[Event], now: datetime
+) -> dict[str, list[str]]:
+    """SMS texts over their rule's segment budget, rendered from sample events."""
+    findings: dict[str, list[str]] = {}
+    for event in samples:
+        try:
+            messages = plan(event, ruleset, now).messages
+        except EventDataError as exc:
+            findings.setdefault("", []).append(f"sample event {event.id}: {exc}")
+            continue
+        for message in messages:
+            rule = ruleset.get(message.rule)
+            if rule is None or rule.max_sms_segments is None or Channel.SMS not in rule.channels:
+                continue
+            try:
+                text = renderer.render(
+                    message.template, Channel.SMS, event.recipient.locale, template_context(message)
+                )["text"]
+            except (TemplateMissingError, TemplateError, ValueError) as exc:
+                findings.setdefault(rule.id, []).append(f"cannot render for {event.id}: {exc}")
+                continue
+            info = analyze(text)
+            if info.segments > rule.max_sms_segments:
+                findings.setdefault(rule.id, []).append(
+                    f"SMS for sample {event.id} takes {info.segments} segments ({info.encoding}, "
+                    f"{info.characters} characters), over the budget of {rule.max_sms_segments}"
+                )
+    return findings
+
+
+def lint(
+    ruleset: RuleSet, templates: Path, now: datetime, samples: Sequence[Event] = ()
+) -> list[RuleError]:
+    """Every warning for ``ruleset``, placed at the rule it concerns.
+
+    ``samples`` are example events: each is planned and its SMS texts rendered, to check
+    them against their rule's ``max_sms_segments``.
+    """
+    budget = _budget_findings(ruleset, Renderer(templates), samples, now)
+    warnings = [RuleError("samples", 0, 0, m, severity="warning") for m in budget.pop("", [])]
+    for rule in ruleset.rules:
+        file, line, column = ruleset.locations.get(rule.id, ("?", 0, 0))
+        messages = _template_findings(rule, templates) + budget.get(rule.id, [])
+        never = _never_matches(rule)
+        if never:
+            messages.append(never)
+        if rule.every is not None and next_cron(rule.every.cron, now, "Europe/Paris") is None:
+            messages.append(f"cron expression {rule.every.cron!r} never fires")
+        warnings += [
+            RuleError(file, line, column, f"{rule.id}: {m}", severity="warning") for m in messages
+        ]
+    return warnings

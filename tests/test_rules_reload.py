@@ -1,0 +1,99 @@
+"""Hot reload: a valid change is applied atomically, an invalid one refused, old rules kept."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from notifier.rules.holder import RulesHolder
+from notifier.rules.loader import RuleSetError
+from tests.harness import EngineProcesses, wait_for
+
+RULE = "rules:\n  - {{id: {id}, trigger: [x.y], template: t, channels: [sms]}}\n"
+
+
+def write(path: Path, text: str) -> None:
+    """Write and make sure the modification time moves, even on coarse-clock file systems."""
+    before = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_text(text)
+    if path.stat().st_mtime_ns == before:
+        os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
+
+
+def test_holder_applies_valid_and_refuses_invalid_changes(tmp_path: Path) -> None:
+    write(tmp_path / "r.yaml", RULE.format(id="first"))
+    holder = RulesHolder(tmp_path)
+    assert holder.reload_if_changed() is None
+    write(tmp_path / "r.yaml", RULE.format(id="second"))
+    assert holder.reload_if_changed() is True
+    assert [r.id for r in holder.current.rules] == ["second"]
+    good_version = holder.current.version
+    write(tmp_path / "r.yaml", "rules:\n  - id: broken\n")
+    assert holder.reload_if_changed() is False
+    assert holder.current.version == good_version
+    assert holder.last_error is not None
+    assert str(holder.last_error).startswith(f"{tmp_path / 'r.yaml'}:2:5:")
+    write(tmp_path / "r.yaml", RULE.format(id="third"))
+    assert holder.reload_if_changed() is True and holder.last_error is None
+
+
+def test_engine_refuses_to_start_on_invalid_rules(tmp_path: Path) -> None:
+    write(tmp_path / "r.yaml", "rules: [\n")
+    with pytest.raises(RuleSetError):
+        RulesHolder(tmp_path)
+
+
+RULES = """
+rules:
+  - id: notice-v1
+    trigger: [procedure.status_changed]
+    template: procedure_status
+    channels: [sms]
+    quiet_hours: "off"
+"""
+
+
+def test_running_engine_applies_then_refuses_a_rule_change(
+    redis_base_url: str, tmp_path: Path
+) -> None:
+    engine = EngineProcesses(tmp_path, redis_base_url, rules=RULES, engine_db=4)
+    engine.env["NOTIFIER_RULES_RELOAD_SECONDS"] = "0.2"
+    rules_file = engine.rules_dir / "rules.yaml"
+    data = {"reference": "R-1", "status_label": "transmise"}
+
+    def planned_rules(event_id: str) -> list[str]:
+        from tests.conftest import make_event
+
+        event = make_event(id=event_id, type="procedure.status_changed", data=data)
+        response = engine.post(event.model_dump(mode="json"))
+        assert response.status_code == 202, response.text
+        return [p["rule"] for p in response.json()["planned"]]
+
+    try:
+        engine.start_api()
+        assert planned_rules("e1") == ["notice-v1"]
+        write(rules_file, RULES.replace("notice-v1", "notice-v2"))
+        wait_for(
+            lambda: engine.http.get("/v1/rules").json()["rules"][0]["id"] == "notice-v2",
+            10,
+            "the valid change to be applied",
+        )
+        assert planned_rules("e2") == ["notice-v2"]
+        version = engine.http.get("/v1/rules").json()["version"]
+        write(rules_file, RULES.replace("channels: [sms]", "channels: [fax]"))
+        health = wait_for(
+            lambda: engine.http.get("/healthz").json().get("rules_reload_error"),
+            10,
+            "the invalid change to be refused",
+        )
+        assert f"{rules_file}:6:" in health and "channels" in health
+        assert engine.http.get("/v1/rules").json()["version"] == version
+        assert planned_rules("e3") == ["notice-v2"]
+        assert "rules reload refused" in (tmp_path / "api.log").read_text()
+    except AssertionError:
+        print(engine.logs())
+        raise
+    finally:
+        engine.stop_all()

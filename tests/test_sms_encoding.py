@@ -1,0 +1,106 @@
+"""SMS encoding and segment counting per GSM 03.38, and French normalisation."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from notifier.templates.sms import GSM_BASIC, GSM_EXTENSION, analyze, encoding_of, normalize
+
+EURO = "€"  # extension table: two septets
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "units", "segments"),
+    [
+        ("", "GSM-7", 0, 0),
+        ("a", "GSM-7", 1, 1),
+        ("a" * 160, "GSM-7", 160, 1),
+        ("a" * 161, "GSM-7", 161, 2),
+        ("a" * 306, "GSM-7", 306, 2),
+        ("a" * 307, "GSM-7", 307, 3),
+        ("a" * 459, "GSM-7", 459, 3),
+        ("a" * 460, "GSM-7", 460, 4),
+        ("é" * 160, "GSM-7", 160, 1),  # é è ù à are GSM-7
+        ("àèéùìò" * 10, "GSM-7", 60, 1),
+        (EURO * 80, "GSM-7", 160, 1),
+        (EURO * 80 + "a", "GSM-7", 161, 2),
+        ("a" * 159 + EURO, "GSM-7", 161, 2),
+        ("a" * 158 + EURO, "GSM-7", 160, 1),
+        # an escape pair is never split: 152 septets + € does not fit in 153
+        ("a" * 152 + EURO + "a" * 150, "GSM-7", 304, 2),
+        ("a" * 152 + EURO + "a" * 152, "GSM-7", 306, 3),
+        ("[]{}|^~\\", "GSM-7", 16, 1),
+        ("\f", "GSM-7", 2, 1),
+        ("Ça coûte 5 €", "UCS-2", 12, 1),  # û is not GSM-7
+        ("ç", "UCS-2", 1, 1),  # only capital Ç is in the alphabet
+        ("Ç", "GSM-7", 1, 1),
+        ("ê" * 70, "UCS-2", 70, 1),
+        ("ê" * 71, "UCS-2", 71, 2),
+        ("ê" * 134, "UCS-2", 134, 2),
+        ("ê" * 135, "UCS-2", 135, 3),
+        ("a" * 159 + "ê", "UCS-2", 160, 3),  # one UCS-2 character makes the whole text UCS-2
+        ("« Bonjour »", "UCS-2", 11, 1),
+        ("Rendez-vous…", "UCS-2", 12, 1),
+        ("l’accueil", "UCS-2", 9, 1),
+        ("🚓", "UCS-2", 2, 1),  # a surrogate pair: two code units
+        ("🚓" * 35, "UCS-2", 70, 1),
+        ("a" * 66 + "🚓" + "a" * 66, "UCS-2", 134, 3),  # the pair is never split
+        ("a" * 65 + "🚓" + "a" * 67, "UCS-2", 134, 2),
+        ("ΔΦΓΛΩΠΨΣΘΞ", "GSM-7", 10, 1),
+        ("line\nbreak\r", "GSM-7", 11, 1),
+    ],
+)
+def test_segments(text: str, encoding: str, units: int, segments: int) -> None:
+    info = analyze(text)
+    assert (info.encoding, info.units, info.segments) == (encoding, units, segments)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("« Bonjour »", '"Bonjour"'),
+        ("«\u202fBonjour\u202f»", '"Bonjour"'),
+        ("l’accueil", "l'accueil"),
+        ("Attention\u202f!", "Attention !"),
+        ("10\u00a0h\u00a030", "10 h 30"),
+        ("et puis…", "et puis..."),
+        ("9 h – 12 h", "9 h - 12 h"),
+        ("un vœu", "un voeu"),
+        ("dossier n° 42", "dossier numéro 42"),
+        ("dossier n°42", "dossier numéro 42"),
+        ("reçu", "recu"),
+        ("fête à l’hôpital", "fete à l'hopital"),
+        ("À bientôt", "A bientot"),
+        ("Noël", "Noel"),
+        ("déjà été", "déjà été"),
+        ("5 €", "5 €"),
+        ("🚓 patrouille", "🚓 patrouille"),  # no GSM rendering: kept, never "?"
+    ],
+)
+def test_gsm_normalisation(source: str, expected: str) -> None:
+    assert normalize(source, "gsm") == expected
+
+
+def test_keep_leaves_text_alone() -> None:
+    assert normalize("« l’été »", "keep") == "« l’été »"
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200))
+def test_normalised_text_has_no_question_marks_it_did_not_have(text: str) -> None:
+    assert normalize(text, "gsm").count("?") == text.count("?")
+
+
+@given(st.text(alphabet="àâäçéèêëîïôöùûüÿœæÀÂÇÉÈÊËÎÏÔÖÙÛÜŒÆ«»’…–— abcXYZ\u00a0\u202f"))
+def test_french_text_always_fits_gsm_after_normalisation(text: str) -> None:
+    assert encoding_of(normalize(text, "gsm")) == "GSM-7"
+
+
+@given(st.text(alphabet=sorted(GSM_BASIC | GSM_EXTENSION), max_size=500))
+def test_segment_count_is_consistent_with_length(text: str) -> None:
+    info = analyze(text)
+    if info.units <= 160:
+        assert info.segments == (1 if text else 0)
+    else:
+        assert -(-info.units // 153) <= info.segments <= -(-info.units // 152)
