@@ -11,6 +11,8 @@ from notifier.rules.loader import RuleSetError, load_rule_texts, load_rules
 from notifier.rules.schema import Immediately, Offset, parse_duration, parse_timing
 from tests.conftest import EXAMPLES
 
+BASE = "rules:\n  - id: a\n    trigger: [x.y]\n    template: t\n    channels: [sms]\n"
+
 
 def errors_of(text: str, name: str = "broken.yaml") -> list[str]:
     with pytest.raises(RuleSetError) as caught:
@@ -77,6 +79,48 @@ def test_version_changes_with_content_only() -> None:
             "- just a list\n",
             "broken.yaml:1:1: error: a rule file is a mapping with a 'rules:' list",
         ),
+        (BASE + "    at: next week\n", "broken.yaml:6:5: error: rules.0.at: cannot read timing"),
+        (
+            BASE + "    at: 1 day before data.starts_at at 25:00\n",
+            "broken.yaml:6:5: error: rules.0.at: '25:00' is not a time of day",
+        ),
+        (
+            BASE + "    at: immediately\n    every: {cron: '0 9 * * MON'}\n",
+            "broken.yaml:2:5: error: rules.0: a rule has either 'at' (once) or 'every'",
+        ),
+        (
+            BASE + "    grace: 1h\n",
+            "broken.yaml:2:5: error: rules.0: 'grace' only applies with 'if_past: send'",
+        ),
+        (
+            BASE + "    every: {cron: '0 9 * *'}\n",
+            "broken.yaml:6:13: error: rules.0.every.cron: '0 9 * *' is not a five-field cron",
+        ),
+        (
+            BASE + "    every: {cron: '0 9 * * MON', until: closes_at}\n",
+            "broken.yaml:6:34: error: rules.0.every.until: 'closes_at' is not an event field",
+        ),
+        (
+            BASE + "    quiet_hours: {start: '9pm', end: '08:00'}\n",
+            "broken.yaml:6:19: error: rules.0.quiet_hours.start: '9pm' is not a time",
+        ),
+        (
+            BASE + "    cap: {max: 2, per: 0h}\n",
+            "broken.yaml:6:19: error: rules.0.cap.per: the cap's period must be longer than zero",
+        ),
+        (
+            BASE + "    quiet_hours: sometimes\n",
+            "broken.yaml:6:5: error: rules.0.quiet_hours: Input should be 'off'",
+        ),
+        (BASE + "    expires: soon\n", "broken.yaml:6:5: error: rules.0.expires: 'soon' is not"),
+        (
+            BASE + "    when: [{field: data.a}]\n",
+            "broken.yaml:6:12: error: rules.0.when.0: a condition needs exactly one operator",
+        ),
+        (
+            BASE + "    if_past: later\n",
+            "broken.yaml:6:5: error: rules.0.if_past: Input should be 'skip' or 'send'",
+        ),
     ],
 )
 def test_errors_name_file_line_and_column(text: str, expected: str) -> None:
@@ -120,3 +164,17 @@ def test_rules_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["rules", "check", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert f"{tmp_path / 'bad.yaml'}:2:5: error: rules.0.trigger: this key is required" in err
+
+
+def test_defaults_in_two_files_is_an_error() -> None:
+    defaults = "defaults:\n  quiet_hours: 'off'\n"
+    with pytest.raises(RuleSetError) as caught:
+        load_rule_texts([("a.yaml", defaults), ("b.yaml", defaults)])
+    assert str(caught.value) == (
+        "b.yaml:1:1: error: 'defaults' is already set in a.yaml; keep it in one file"
+    )
+
+
+def test_missing_rules_folder(tmp_path: Path) -> None:
+    with pytest.raises(RuleSetError, match="rules folder not found"):
+        load_rules(tmp_path / "nope")

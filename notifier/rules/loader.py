@@ -92,6 +92,36 @@ def _nearest(positions: dict[Loc, Position], loc: Loc) -> Position:
     return (1, 1)
 
 
+def _is_union_tag(part: str | int) -> bool:
+    return isinstance(part, str) and (part[:1].isupper() or part.startswith("literal["))
+
+
+def _without_union_noise(errors: list[Any]) -> list[dict[str, Any]]:
+    """Pydantic reports every branch of a union (``quiet_hours``: a window, or 'off').
+
+    Keep the branch that was meant — the literal when a plain value was given, the model
+    when a mapping was — and take the branch names out of the path.
+    """
+    entries = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        plain = tuple(p for p in loc if not _is_union_tag(p))
+        literal = any(isinstance(p, str) and p.startswith("literal[") for p in loc)
+        entries.append((plain, literal, {**error, "loc": plain}))
+    kept = []
+    for plain, literal, error in entries:
+        rivals = [e for p, lit, e in entries if e is not error and p[: len(plain)] == plain]
+        not_a_mapping = [e for e in rivals if e["type"] in ("model_type", "dict_type")]
+        if literal and rivals and len(not_a_mapping) < len(rivals):
+            continue  # a mapping was given: the model branch's errors are the useful ones
+        if error["type"] in ("model_type", "dict_type") and any(
+            lit for p, lit, e in entries if e is not error and p == plain
+        ):
+            continue  # a plain value was given: the literal branch says what is allowed
+        kept.append(error)
+    return kept
+
+
 def _describe(error: dict[str, Any]) -> str:
     where = ".".join(str(part) for part in error["loc"])
     message = str(error["msg"]).removeprefix("Value error, ")
@@ -128,9 +158,9 @@ def parse_rule_file(
     try:
         parsed = RuleFile.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
+        for err in _without_union_noise(exc.errors()):
             line, column = _nearest(positions, tuple(err["loc"]))
-            errors.append(RuleError(name, line, column, _describe(dict(err))))
+            errors.append(RuleError(name, line, column, _describe(err)))
         return None, errors, positions
     return (None if errors else parsed), errors, positions
 
