@@ -16,11 +16,13 @@ from datetime import UTC, datetime, timedelta
 
 from jinja2 import TemplateError
 
+from notifier.accessibility import excluded_channel, prepare_sms, template_flags
 from notifier.channels.base import Outcome, OutgoingMessage, Transport
-from notifier.models import Channel, HistoryEntry, MessageStatus, PlannedMessage
+from notifier.models import Channel, HistoryEntry, MessageStatus, Need, PlannedMessage
 from notifier.rules.engine import next_in_series, settle
 from notifier.store import CapLimit, Store
 from notifier.templates.renderer import Renderer, TemplateMissingError
+from notifier.templates.sms import Normalization
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +43,11 @@ class RetryPolicy:
         return timedelta(seconds=rng.uniform(ceiling.total_seconds() / 2, ceiling.total_seconds()))
 
 
-def template_context(message: PlannedMessage) -> dict[str, object]:
+def template_context(message: PlannedMessage, channel: Channel | None = None) -> dict[str, object]:
     """What a template may use. Contacts are deliberately absent: a text never needs them."""
     return {
+        "channel": channel.value if channel else None,
+        "needs": template_flags(message.recipient.needs),
         "data": message.data,
         "subject": message.subject,
         "event_type": message.event_type,
@@ -62,6 +66,7 @@ class Deliverer:
         *,
         retry: RetryPolicy = RetryPolicy(),
         recipient_cap: tuple[int, timedelta] | None = (20, timedelta(hours=1)),
+        sms_normalization: Normalization = "gsm",
         send_lease: timedelta = timedelta(seconds=120),
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
@@ -71,6 +76,7 @@ class Deliverer:
         self.transports = transports
         self.retry = retry
         self.recipient_cap = recipient_cap
+        self.sms_normalization = sms_normalization
         self.send_lease = send_lease
         self.clock = clock
         self.rng = rng or random.Random()
@@ -106,20 +112,37 @@ class Deliverer:
                 None,
             )
         tried: list[str] = []
+        needs = message.recipient.needs
         for channel in message.channels:
             address = message.recipient.contacts.address_for(channel)
             transport = self.transports.get(channel)
-            if address is None or transport is None:
-                tried.append(f"{channel.value}: no {'contact' if transport else 'transport'}")
+            excluded = excluded_channel(channel, needs)
+            if excluded or address is None or transport is None:
+                why = excluded or f"no {'contact' if transport else 'transport'}"
+                tried.append(f"{channel.value}: {why}")
                 continue
             try:
                 parts = self.renderer.render(
-                    message.template, channel, message.recipient.locale, template_context(message)
+                    message.template,
+                    channel,
+                    message.recipient.locale,
+                    template_context(message, channel),
+                    easy_read=Need.EASY_READ in needs,
                 )
             except (TemplateMissingError, TemplateError, ValueError) as exc:
                 return self._end(
                     message, claim, MessageStatus.TECHNICAL_FAILURE, f"template: {exc}", channel
                 )
+            metadata: dict[str, str] = {}
+            if channel is Channel.SMS:
+                parts["text"], info, problem = prepare_sms(
+                    parts["text"], needs, self.sms_normalization
+                )
+                if problem:
+                    self._note_failure(message, channel, f"permanent: {problem}")
+                    tried.append(f"{channel.value}: {problem}")
+                    continue
+                metadata = {"encoding": info.encoding, "segments": str(info.segments)}
             result = transport.send(
                 OutgoingMessage(
                     id=message.id,
@@ -128,23 +151,22 @@ class Deliverer:
                     parts=parts,
                     subject=message.subject,
                     rule=message.rule,
+                    expires_at=message.expires_at,
+                    metadata=metadata,
                 )
             )
             if result.outcome is Outcome.SENT:
+                sizes = (
+                    f" ({metadata['encoding']}, {metadata['segments']} segments)"
+                    if metadata
+                    else ""
+                )
                 return self._end(
-                    message, claim, MessageStatus.SENT, result.reference or "", channel
+                    message, claim, MessageStatus.SENT, (result.reference or "") + sizes, channel
                 )
             if result.outcome is Outcome.RETRY:
                 return self._retry(message, claim, lease.attempts, result.reason, channel)
-            self.store.note(
-                message.id,
-                HistoryEntry(
-                    at=self.clock(),
-                    status=MessageStatus.SENDING,
-                    detail=f"{result.outcome.value}: {result.reason}",
-                    channel=channel,
-                ),
-            )
+            self._note_failure(message, channel, f"{result.outcome.value}: {result.reason}")
             tried.append(f"{channel.value}: {result.outcome.value}")
         return self._end(
             message,
@@ -153,6 +175,13 @@ class Deliverer:
             "no channel could deliver (" + "; ".join(tried) + ")",
             None,
         )
+
+    def _note_failure(self, message: PlannedMessage, channel: Channel, detail: str) -> None:
+        """This channel did not work; the history says why before the next one is tried."""
+        entry = HistoryEntry(
+            at=self.clock(), status=MessageStatus.SENDING, detail=detail, channel=channel
+        )
+        self.store.note(message.id, entry)
 
     def _caps(self, message: PlannedMessage) -> list[CapLimit]:
         recipient = message.recipient.id

@@ -52,11 +52,21 @@ class Contacts(Strict):
         return None
 
 
+class Need(StrEnum):
+    """Accessibility needs the citizen declares (a preference, never a diagnosis)."""
+
+    WRITTEN_CONTACT_ONLY = "written_contact_only"  # deaf or hard of hearing: no voice, ever
+    SCREEN_READER = "screen_reader"
+    EASY_READ = "easy_read"  # FALC: short sentences, one idea each, common words
+    NO_SMARTPHONE = "no_smartphone"  # no web push; short GSM-7 SMS that stand on their own
+
+
 class Recipient(Strict):
     id: Identifier
     locale: str = Field(default="fr", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     timezone: str = "Europe/Paris"
     contacts: Contacts = Contacts()
+    needs: frozenset[Need] = Field(default_factory=frozenset)
 
     @field_validator("timezone")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +84,11 @@ class Settings(BaseSettings):
     )
     recipient_cap_window_seconds: int = Field(
         default=3600, description="The window of NOTIFIER_RECIPIENT_CAP_MAX."
+    )
+    sms_normalization: Literal["keep", "gsm"] = Field(
+        default="gsm",
+        description="gsm: rewrite typographic French (« », ’, …, œ, ç) into GSM-7, the cheaper "
+        "encoding; keep: send as written, in UCS-2 when needed.",
     )
     worker_processes: int = Field(default=1, description="Worker processes for `notifier run`.")
     worker_threads: int = Field(default=4, description="Threads per worker process.")

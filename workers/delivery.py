@@ -40,6 +40,7 @@ def deliverer() -> Deliverer:
             if settings.recipient_cap_max
             else None
         ),
+        sms_normalization=settings.sms_normalization,
     )
 
 

@@ -30,6 +30,7 @@ class OutboxTransport:
             "rule": message.rule,
             "sent_at": sent_at.isoformat(),
             "content": message.parts,
+            **message.metadata,
         }
         name = f"{sent_at:%Y%m%dT%H%M%S%f}-{message.id}-{message.channel.value}.json"
         tmp = self.folder / f".{name}.tmp"

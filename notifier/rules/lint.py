@@ -91,7 +91,10 @@ def _budget_findings(
                 continue
             try:
                 text = renderer.render(
-                    message.template, Channel.SMS, event.recipient.locale, template_context(message)
+                    message.template,
+                    Channel.SMS,
+                    event.recipient.locale,
+                    template_context(message, Channel.SMS),
                 )["text"]
             except (TemplateMissingError, TemplateError, ValueError) as exc:
                 findings.setdefault(rule.id, []).append(f"cannot render for {event.id}: {exc}")

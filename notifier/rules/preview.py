@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateError
 
+from notifier.accessibility import excluded_channel, prepare_sms
 from notifier.delivery import template_context
-from notifier.models import Event, PlannedMessage
+from notifier.models import Channel, Event, Need, PlannedMessage
 from notifier.rules.engine import plan
 from notifier.rules.loader import RuleSet
 from notifier.templates.renderer import Renderer, TemplateMissingError
@@ -28,15 +29,23 @@ def _texts(message: PlannedMessage, renderer: Renderer) -> list[str]:
     for channel in message.channels:
         try:
             parts = renderer.render(
-                message.template, channel, message.recipient.locale, template_context(message)
+                message.template,
+                channel,
+                message.recipient.locale,
+                template_context(message, channel),
+                easy_read=Need.EASY_READ in message.recipient.needs,
             )
         except (TemplateMissingError, TemplateError, ValueError) as exc:
             lines.append(f"     {channel.value}: CANNOT RENDER: {exc}")
             continue
         reachable = message.recipient.contacts.address_for(channel) is not None
         note = "" if reachable else " (recipient has no contact for it)"
-        if channel.value == "sms":
-            note = f" ({sms_report(parts['text'])}){note}"
+        excluded = excluded_channel(channel, message.recipient.needs)
+        if excluded:
+            note = f" (not used: {excluded})"
+        if channel is Channel.SMS:
+            parts["text"], _, problem = prepare_sms(parts["text"], message.recipient.needs, "gsm")
+            note = f" ({sms_report(parts['text'])}{'; ' + problem if problem else ''}){note}"
         lines.append(f"     {channel.value}{note}:")
         for name, text in parts.items():
             first, *rest = text.split("\n")

@@ -14,6 +14,8 @@ from babel.dates import format_datetime
 
 _DATE = {"fr": "EEEE d MMMM y", "en": "EEEE d MMMM y"}
 _TIME = {"fr": ("H 'h' mm", "H 'h'"), "en": ("h:mm a", "h a")}
+# Read aloud, "10 h 30" becomes "dix h trente": for screen readers the unit is written out.
+_SPOKEN_TIME = {"fr": ("H 'heures' mm", "H 'heures'"), "en": ("h:mm a", "h a")}
 
 
 def _language(locale: str) -> str:
@@ -28,23 +30,25 @@ def to_datetime(value: datetime | str) -> datetime:
     return moment
 
 
-def format_date(value: datetime | str, locale: str, timezone: str) -> str:
+def format_date(value: datetime | str, locale: str, timezone: str, spoken: bool = False) -> str:
     """``jeudi 12 juin 2026``."""
     language = _language(locale)
     moment = to_datetime(value)
     return format_datetime(moment, _DATE[language], tzinfo=ZoneInfo(timezone), locale=language)
 
 
-def format_time(value: datetime | str, locale: str, timezone: str) -> str:
-    """``10 h 30``, or ``10 h`` on the hour."""
+def format_time(value: datetime | str, locale: str, timezone: str, spoken: bool = False) -> str:
+    """``10 h 30``, or ``10 h`` on the hour; ``10 heures 30`` when ``spoken`` (screen readers)."""
     language = _language(locale)
     local = to_datetime(value).astimezone(ZoneInfo(timezone))
-    with_minutes, on_the_hour = _TIME[language]
+    with_minutes, on_the_hour = (_SPOKEN_TIME if spoken else _TIME)[language]
     pattern = on_the_hour if local.minute == 0 else with_minutes
     return format_datetime(local, pattern, tzinfo=ZoneInfo(timezone), locale=language)
 
 
-def format_when(value: datetime | str, locale: str, timezone: str) -> str:
+def format_when(value: datetime | str, locale: str, timezone: str, spoken: bool = False) -> str:
     """``jeudi 12 juin 2026 à 10 h 30``."""
     joiner = {"fr": " à ", "en": " at "}[_language(locale)]
-    return format_date(value, locale, timezone) + joiner + format_time(value, locale, timezone)
+    return (
+        format_date(value, locale, timezone) + joiner + format_time(value, locale, timezone, spoken)
+    )

@@ -2,10 +2,13 @@
 
 Layout of the templates folder::
 
-    <template>/<locale>/<channel>.<part>.j2     e.g. appointment_reminder/fr/sms.text.j2
+    <template>/<locale>/<channel>.<part>.j2        e.g. appointment_reminder/fr/sms.text.j2
+    <template>/<locale>/easy/<channel>.<part>.j2   the easy-to-read (FALC) variant
+    _layouts/…                                     shared layouts ({% extends %})
 
 Parts per channel: sms → text; email → subject, text, html (optional); webpush → title,
-body, url (optional). A locale without its own files falls back to French.
+body, url (optional). A locale without its own files falls back to French; for a reader who
+asked for easy-to-read, each locale's easy variant comes before its standard text.
 
 Templates are content written by operations staff, not code: they run in Jinja2's sandbox
 (no access to Python internals), a missing variable is an error rather than an empty string
@@ -47,7 +50,8 @@ def _recipient_filter(function: Any) -> Any:
 
     @pass_context
     def apply(context: Context, value: Any) -> str:
-        return str(function(value, context["locale"], context["timezone"]))
+        spoken = bool(context.get("needs", {}).get("screen_reader"))
+        return str(function(value, context["locale"], context["timezone"], spoken))
 
     return apply
 
@@ -77,15 +81,26 @@ class Renderer:
         self.env.filters["time"] = _recipient_filter(format_time)
         self.env.filters["when"] = _recipient_filter(format_when)
 
-    def _template_path(self, name: str, channel: Channel, part: str, locale: str) -> str | None:
+    def template_path(
+        self, name: str, channel: Channel, part: str, locale: str, easy_read: bool = False
+    ) -> str | None:
+        """The file that renders this part, after locale and variant fallback; None if none."""
         for candidate in locale_chain(locale):
-            path = f"{name}/{candidate}/{channel.value}.{part}.j2"
-            if (self.folder / path).is_file():
-                return path
+            folders = [f"{candidate}/easy", candidate] if easy_read else [candidate]
+            for folder in folders:
+                path = f"{name}/{folder}/{channel.value}.{part}.j2"
+                if (self.folder / path).is_file():
+                    return path
         return None
 
     def render(
-        self, name: str, channel: Channel, locale: str, context: dict[str, Any]
+        self,
+        name: str,
+        channel: Channel,
+        locale: str,
+        context: dict[str, Any],
+        *,
+        easy_read: bool = False,
     ) -> dict[str, str]:
         """Every part of ``name`` for ``channel``, rendered; raises if a required part is missing.
 
@@ -93,7 +108,7 @@ class Renderer:
         """
         parts: dict[str, str] = {}
         for part in REQUIRED_PARTS[channel] + OPTIONAL_PARTS[channel]:
-            path = self._template_path(name, channel, part, locale)
+            path = self.template_path(name, channel, part, locale, easy_read)
             if path is None:
                 if part in REQUIRED_PARTS[channel]:
                     raise TemplateMissingError(
