@@ -159,6 +159,43 @@ def cmd_rules_schema(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_templates_preview(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from jinja2 import TemplateError
+
+    from notifier.accessibility import prepare_sms, template_flags
+    from notifier.models import Channel, Need
+    from notifier.templates.renderer import Renderer, TemplateMissingError
+    from notifier.templates.sms import sms_report
+
+    data = json.loads(Path(args.data).read_text(encoding="utf-8")) if args.data else {}
+    data = data.get("data", data)  # an event file works too
+    needs = {Need(n) for n in args.needs or []}
+    channel = Channel(args.channel)
+    context = {
+        "locale": args.locale,
+        "timezone": args.timezone,
+        "needs": template_flags(needs),
+        "channel": channel.value,
+        "data": data,
+    }
+    templates = Path(args.templates) if args.templates else settings.templates_dir
+    try:
+        parts = Renderer(templates).render(
+            args.name, channel, args.locale, context, easy_read=Need.EASY_READ in needs
+        )
+    except (TemplateMissingError, TemplateError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if channel is Channel.SMS:
+        parts["text"], _, problem = prepare_sms(parts["text"], needs, settings.sms_normalization)
+        print(f"# {sms_report(parts['text'])}" + (f"; {problem}" if problem else ""))
+    for name, text in parts.items():
+        print(f"--- {name}\n{text}")
+    return 0
+
+
 def _demo_banner(settings: Settings, redis_url: str) -> str:
     keys = ", ".join(f"{c}={k.get_secret_value()}" for c, k in settings.api_keys.items())
     base = f"http://{settings.api_host}:{settings.api_port}"
@@ -246,6 +283,20 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--dir", help="rules folder (default: NOTIFIER_RULES_DIR)")
     show.add_argument("--templates", help="templates folder (default: NOTIFIER_TEMPLATES_DIR)")
     rules_commands.add_parser("schema", help="print the JSON Schema of rule files")
+    templates = commands.add_parser("templates", help="template tools")
+    templates_commands = templates.add_subparsers(dest="templates_command", required=True)
+    render = templates_commands.add_parser("preview", help="render one template")
+    render.add_argument("name", help="template name, e.g. appointment_reminder")
+    render.add_argument("--channel", choices=["sms", "email", "webpush"], default="sms")
+    render.add_argument("--locale", default="fr")
+    render.add_argument("--timezone", default="Europe/Paris")
+    render.add_argument("--data", help="JSON file: the event's data, or a whole event")
+    render.add_argument(
+        "--needs",
+        nargs="*",
+        choices=["written_contact_only", "screen_reader", "easy_read", "no_smartphone"],
+    )
+    render.add_argument("--templates", help="templates folder (default: NOTIFIER_TEMPLATES_DIR)")
     return parser
 
 
@@ -267,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     if args.command == "rules":
         return RULES_HANDLERS[args.rules_command](settings, args)
+    if args.command == "templates":
+        return cmd_templates_preview(settings, args)
     try:
         return HANDLERS[args.command](settings, args)
     except RuntimeError as exc:

@@ -117,6 +117,8 @@ class Deliverer:
             address = message.recipient.contacts.address_for(channel)
             transport = self.transports.get(channel)
             excluded = excluded_channel(channel, needs)
+            if excluded:
+                self._note_failure(message, channel, f"skipped: {excluded}")
             if excluded or address is None or transport is None:
                 why = excluded or f"no {'contact' if transport else 'transport'}"
                 tried.append(f"{channel.value}: {why}")

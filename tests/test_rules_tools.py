@@ -41,8 +41,8 @@ def test_shipped_rules_have_no_warnings() -> None:
     [
         (rule(template="nope"), "r: unknown template 'nope': no folder"),
         (
-            rule(channels="[sms, webpush]"),
-            "r: template 'procedure_status' lacks webpush title, body for locale 'fr'",
+            rule(template="appointment_reminder", channels="[sms, webpush]"),
+            "r: template 'appointment_reminder' lacks webpush title, body for locale 'fr'",
         ),
         (
             rule("    cancel_on: [x.*]\n"),

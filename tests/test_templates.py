@@ -8,12 +8,13 @@ import pytest
 from jinja2 import UndefinedError
 from jinja2.exceptions import SecurityError
 
+from notifier.accessibility import template_flags
 from notifier.models import Channel
 from notifier.templates.formatting import format_time, format_when
 from notifier.templates.renderer import Renderer, TemplateMissingError, locale_chain
 from tests.conftest import EXAMPLES
 
-PARIS = {"locale": "fr", "timezone": "Europe/Paris"}
+PARIS = {"locale": "fr", "timezone": "Europe/Paris", "needs": template_flags(())}
 
 
 def write(folder: Path, relative: str, text: str) -> None:
@@ -56,9 +57,9 @@ def test_example_reminder_renders_sms_and_email() -> None:
         "text": "Gendarmerie : rappel de votre rendez-vous le vendredi 12 juin 2026 à 10 h 30, "
         "Brigade de Paris 7e, 12 rue Exemple, 75007 Paris. Pensez à votre pièce d'identité."
     }
-    email = renderer.render("appointment_reminder", Channel.EMAIL, "en", context)
+    email = renderer.render("appointment_reminder", Channel.EMAIL, "de", context)
     assert email["subject"] == "Rappel : votre rendez-vous du vendredi 12 juin 2026"
-    assert set(email) == {"subject", "text"}
+    assert set(email) == {"subject", "text", "html"}
 
 
 def test_missing_variable_is_an_error_not_an_empty_string(tmp_path: Path) -> None:
@@ -101,3 +102,20 @@ def test_template_injection_payloads_cannot_reach_python(tmp_path: Path, payload
     write(tmp_path, "t/fr/sms.text.j2", payload)
     with pytest.raises((SecurityError, UndefinedError)):
         Renderer(tmp_path).render("t", Channel.SMS, "fr", {**PARIS, "data": {}})
+
+
+def test_templates_preview_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from notifier.cli import main
+
+    event = str(EXAMPLES / "events" / "appointment-booked.json")
+    args = ["templates", "preview", "appointment_reminder", "--data", event]
+    assert main([*args, "--templates", str(EXAMPLES / "templates")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# GSM-7, 2 segments")
+    assert "rappel de votre rendez-vous le jeudi 10 décembre 2026 à 10 h 30" in out
+    assert main([*args, "--needs", "easy_read", "--channel", "email", "--locale", "en"]) == 0
+    out = capsys.readouterr().out
+    assert "--- subject\nReminder: your appointment on Thursday 10 December 2026" in out
+    assert "--- html\n<!DOCTYPE html>" in out
+    assert main(["templates", "preview", "document_available", "--data", event]) == 1
+    assert "document_label" in capsys.readouterr().err

@@ -1,0 +1,119 @@
+"""Golden tests: every shipped template, in each locale and variant, renders exactly as reviewed.
+
+The expected texts live in ``tests/golden/``. After a deliberate change to a template, run
+``UPDATE_GOLDEN=1 make test`` and review the diff of ``tests/golden/`` like any other change.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from notifier.accessibility import template_flags
+from notifier.models import Channel, Need
+from notifier.templates.renderer import OPTIONAL_PARTS, REQUIRED_PARTS, Renderer
+from tests.conftest import EXAMPLES, ROOT
+
+GOLDEN = ROOT / "tests" / "golden"
+TEMPLATES = EXAMPLES / "templates"
+APPOINTMENT = {
+    "starts_at": "2026-12-10T10:30:00+01:00",
+    "unit": "Brigade de gendarmerie de Paris 7e",
+    "address": "12 rue Exemple, 75007 Paris",
+    "unit_phone": "01 45 00 00 00",
+}
+SAMPLES = {
+    "appointment_confirmation": APPOINTMENT,
+    "appointment_reminder": APPOINTMENT,
+    "appointment_moved": APPOINTMENT,
+    "appointment_cancelled": APPOINTMENT,
+    "procedure_status": {"reference": "PLAINTE-2026-118", "status_label": "transmise au parquet"},
+    "document_available": {
+        "document_label": "récépissé de plainte",
+        "how_to_get": "Il est à retirer à l'accueil de la brigade, du lundi au samedi.",
+    },
+}
+VARIANTS = {"fr": ("fr", False), "en": ("en", False), "fr-easy": ("fr", True)}
+
+
+def shipped_templates() -> list[str]:
+    return sorted(p.name for p in TEMPLATES.iterdir() if p.is_dir() and not p.name.startswith("_"))
+
+
+def render_all(name: str, variant: str) -> dict[str, str]:
+    locale, easy = VARIANTS[variant]
+    renderer = Renderer(TEMPLATES)
+    context = {
+        "locale": locale,
+        "timezone": "Europe/Paris",
+        "needs": template_flags({Need.EASY_READ} if easy else ()),
+        "data": SAMPLES[name],
+    }
+    out = {}
+    for channel in Channel:
+        if renderer.template_path(name, channel, REQUIRED_PARTS[channel][0], locale) is None:
+            continue
+        parts = renderer.render(
+            name, channel, locale, {**context, "channel": channel.value}, easy_read=easy
+        )
+        out |= {f"{channel.value}.{part}": text for part, text in parts.items()}
+    return out
+
+
+CASES = [(name, variant) for name in shipped_templates() for variant in VARIANTS]
+
+
+def test_every_shipped_template_has_a_sample() -> None:
+    assert set(shipped_templates()) == set(SAMPLES)
+
+
+@pytest.mark.parametrize(("name", "variant"), CASES, ids=[f"{n}-{v}" for n, v in CASES])
+def test_golden(name: str, variant: str) -> None:
+    rendered = render_all(name, variant)
+    folder = GOLDEN / name / variant
+    if os.environ.get("UPDATE_GOLDEN"):
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.txt"):
+            old.unlink()
+        for key, text in rendered.items():
+            (folder / f"{key}.txt").write_text(text + "\n", encoding="utf-8")
+    expected = {p.stem: p.read_text(encoding="utf-8")[:-1] for p in folder.glob("*.txt")}
+    assert rendered == expected
+
+
+@pytest.mark.parametrize("name", shipped_templates())
+def test_each_template_covers_fr_en_and_easy_read(name: str) -> None:
+    renderer = Renderer(TEMPLATES)
+    for channel in (Channel.SMS, Channel.EMAIL):
+        for part in REQUIRED_PARTS[channel] + OPTIONAL_PARTS[channel][:1]:
+            assert (TEMPLATES / name / "fr" / f"{channel.value}.{part}.j2").is_file()
+            assert (TEMPLATES / name / "en" / f"{channel.value}.{part}.j2").is_file()
+        for part in REQUIRED_PARTS[channel]:
+            path = renderer.template_path(name, channel, part, "fr", easy_read=True)
+            assert path == f"{name}/fr/easy/{channel.value}.{part}.j2"
+
+
+# Abbreviations a screen reader spells out or misreads, and jargon citizens may not know.
+FORBIDDEN = [
+    r"\bRDV\b",
+    r"\bn°",
+    r"\bN°",
+    r"\bcf\.",
+    r"\betc\.",
+    r"\bmin\b",
+    r"\bTel\b",
+    r"\bTél\b",
+]
+
+
+def shipped_files() -> list[Path]:
+    return sorted(p for p in TEMPLATES.rglob("*.j2"))
+
+
+@pytest.mark.parametrize("path", shipped_files(), ids=lambda p: str(p.relative_to(TEMPLATES)))
+def test_no_abbreviations_in_shipped_templates(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert [p for p in FORBIDDEN if re.search(p, text)] == []
