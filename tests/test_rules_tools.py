@@ -67,6 +67,11 @@ def test_missing_locale_and_french_warnings(tmp_path: Path) -> None:
     found = warnings_for(rule(template="t", channels="[email]"), tmp_path)
     assert any("template 't' has no French (fr) version" in w for w in found)
     assert any("lacks email text for locale 'en' (French will be used)" in w for w in found)
+    (tmp_path / "t" / "fr").mkdir()
+    (tmp_path / "t" / "fr" / "email.subject.j2").write_text("Objet")
+    (tmp_path / "t" / "fr" / "email.text.j2").write_text("Texte")
+    found = warnings_for(rule(template="t", channels="[email]"), tmp_path)
+    assert any("template 't' has no easy-to-read variant (fr/easy/)" in w for w in found)
 
 
 def test_sms_over_budget_is_reported_from_a_sample_event() -> None:

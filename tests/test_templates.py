@@ -96,12 +96,20 @@ def test_html_part_is_autoescaped_text_is_not(tmp_path: Path) -> None:
         "{{ ''.__class__.__mro__[1].__subclasses__() }}",
         "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
         "{{ data.__class__.__init__.__globals__ }}",
+        "{{ self.__init__.__globals__.__builtins__ }}",
+        "{{ lipsum.__globals__['os'].popen('id').read() }}",
+        "{{ joiner.__init__.__globals__.os.system('id') }}",
+        "{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
+        "{{ ().__class__.__bases__[0].__subclasses__() }}",
+        "{{ data.items.__self__.__class__ }}",
+        "{{ config.items() }}",
+        "{{ request.application.__globals__ }}",
     ],
 )
 def test_template_injection_payloads_cannot_reach_python(tmp_path: Path, payload: str) -> None:
     write(tmp_path, "t/fr/sms.text.j2", payload)
     with pytest.raises((SecurityError, UndefinedError)):
-        Renderer(tmp_path).render("t", Channel.SMS, "fr", {**PARIS, "data": {}})
+        Renderer(tmp_path).render("t", Channel.SMS, "fr", {**PARIS, "data": {"k": "v"}})
 
 
 def test_templates_preview_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -58,6 +58,11 @@ def _template_findings(rule: Rule, templates: Path) -> list[str]:
     locales = sorted(p.name for p in folder.iterdir() if p.is_dir())
     if DEFAULT_LOCALE not in locales:
         findings.append(f"template {rule.template!r} has no French ({DEFAULT_LOCALE}) version")
+    elif not (folder / DEFAULT_LOCALE / "easy").is_dir():
+        findings.append(
+            f"template {rule.template!r} has no easy-to-read variant ({DEFAULT_LOCALE}/easy/): "
+            "readers who asked for one get the standard text"
+        )
     for channel in rule.channels:
         for locale in locales:
             missing = [
