@@ -15,6 +15,8 @@ from zoneinfo import available_timezones
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from notifier.phones import is_mobile, normalize_phone
+
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 SUBJECT_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*:[A-Za-z0-9_.:/-]{1,200}$"
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
@@ -40,13 +42,23 @@ class Channel(StrEnum):
 class Contacts(Strict):
     """How a recipient can be reached. Absent means: not by that channel."""
 
-    phone: str | None = Field(default=None, min_length=3, max_length=32)
+    phone: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=32,
+        description="Stored in E.164; national French and overseas numbers are accepted.",
+    )
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+
+    @field_validator("phone")
+    @classmethod
+    def _e164(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_phone(value)
 
     def address_for(self, channel: Channel) -> str | None:
         """The contact to use on ``channel``, or None when the recipient has none."""
         if channel is Channel.SMS:
-            return self.phone
+            return self.phone if self.phone and is_mobile(self.phone) else None
         if channel is Channel.EMAIL:
             return self.email
         return None

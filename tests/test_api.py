@@ -146,3 +146,13 @@ def test_503_with_retry_after_when_redis_is_down(rules_dir: Path) -> None:
         assert response.status_code == 503
         assert response.headers["retry-after"] == "5"
         assert client.get("/healthz").status_code == 503
+
+
+def test_api_refuses_an_invalid_number_naming_the_field(client: TestClient) -> None:
+    body = event_json()
+    body["recipient"]["contacts"]["phone"] = "06 12"
+    response = client.post("/v1/events", json=body, headers=AUTH)
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "recipient", "contacts", "phone"]
+    assert "not a valid number" in error["msg"]

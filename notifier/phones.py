@@ -1,0 +1,46 @@
+"""Phone numbers: parse what citizens and upstream systems type, keep E.164.
+
+France first: a national number (``06 12 34 56 78``) is French unless it only makes sense in
+an overseas region — ``0692…`` is Réunion, ``0690…`` Guadeloupe — so each overseas region
+sharing the French trunk prefix is tried in turn. Numbers of New Caledonia, French
+Polynesia and Wallis-and-Futuna (no trunk 0) are recognised too; any number written with
+``+`` and its country code is taken as written.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType
+
+# France, then the overseas regions: Réunion, Mayotte, Guadeloupe (and Saint-Martin,
+# Saint-Barthélemy), French Guiana, Martinique, Saint-Pierre-and-Miquelon, New Caledonia,
+# French Polynesia, Wallis-and-Futuna.
+REGIONS = ("FR", "RE", "YT", "GP", "MF", "BL", "GF", "MQ", "PM", "NC", "PF", "WF")
+MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+class InvalidPhoneNumber(ValueError):
+    pass
+
+
+def normalize_phone(text: str) -> str:
+    """E.164 form of ``text``; :class:`InvalidPhoneNumber` (says why) if it is not a number."""
+    for region in REGIONS:
+        try:
+            number = phonenumbers.parse(text, region)
+        except NumberParseException:
+            raise InvalidPhoneNumber(
+                "not a phone number; write it like +33 6 12 34 56 78 or 06 12 34 56 78"
+            ) from None
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if text.strip().startswith("+"):
+            break  # an explicit country code: no other region to try
+    raise InvalidPhoneNumber(
+        "not a valid number in France, its overseas regions, or the country its + code names"
+    )
+
+
+def is_mobile(e164: str) -> bool:
+    """Whether an SMS can reach this number (landlines cannot receive them)."""
+    return phonenumbers.number_type(phonenumbers.parse(e164)) in MOBILE_TYPES
