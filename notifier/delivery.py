@@ -168,6 +168,10 @@ class Deliverer:
                 )
             if result.outcome is Outcome.RETRY:
                 return self._retry(message, claim, lease.attempts, result.reason, channel)
+            if result.outcome is Outcome.UNKNOWN:
+                return self._end(
+                    message, claim, MessageStatus.TECHNICAL_FAILURE, result.reason, channel
+                )
             self._note_failure(message, channel, f"{result.outcome.value}: {result.reason}")
             tried.append(f"{channel.value}: {result.outcome.value}")
         return self._end(

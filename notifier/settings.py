@@ -90,6 +90,28 @@ class Settings(BaseSettings):
         description="gsm: rewrite typographic French (« », ’, …, œ, ç) into GSM-7, the cheaper "
         "encoding; keep: send as written, in UCS-2 when needed.",
     )
+    twilio_account_sid: str | None = Field(
+        default=None, description="Twilio account SID; with the auth token, SMS go through Twilio."
+    )
+    twilio_auth_token: SecretStr | None = Field(default=None, description="Twilio auth token.")
+    twilio_from: str | None = Field(
+        default=None,
+        description="SMS sender: an alphanumeric name such as GENDARMERIE (French rules forbid "
+        "06/07 numbers as senders of automated SMS).",
+    )
+    twilio_messaging_service_sid: str | None = Field(
+        default=None, description="Twilio Messaging Service SID, instead of NOTIFIER_TWILIO_FROM."
+    )
+    twilio_status_callback_url: str | None = Field(
+        default=None,
+        description="Public URL of POST /v1/callbacks/twilio, for delivery receipts.",
+    )
+    twilio_api_base_url: str = Field(
+        default="https://api.twilio.com", description="Twilio API base URL (a regional edge)."
+    )
+    provider_timeout_seconds: float = Field(
+        default=10.0, description="Timeout of each request to an SMS, e-mail or push provider."
+    )
     worker_processes: int = Field(default=1, description="Worker processes for `notifier run`.")
     worker_threads: int = Field(default=4, description="Threads per worker process.")
     log_level: str = Field(default="INFO", description="Log level of every process.")

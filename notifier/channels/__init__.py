@@ -11,4 +11,17 @@ from notifier.settings import Settings
 def transports_for(settings: Settings) -> dict[Channel, Transport]:
     """The transport of each channel: its provider when configured, else the dev outbox."""
     outbox = OutboxTransport(settings.outbox_dir)
-    return {channel: outbox for channel in Channel}
+    transports: dict[Channel, Transport] = dict.fromkeys(Channel, outbox)
+    if settings.twilio_account_sid and settings.twilio_auth_token:
+        from notifier.channels.sms import TwilioSmsTransport
+
+        transports[Channel.SMS] = TwilioSmsTransport(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token.get_secret_value(),
+            sender=settings.twilio_from,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            status_callback=settings.twilio_status_callback_url,
+            api_base_url=settings.twilio_api_base_url,
+            timeout=settings.provider_timeout_seconds,
+        )
+    return transports

@@ -19,6 +19,8 @@ class Outcome(StrEnum):
     RETRY = "retry"  # temporary: try again later (``retry_after`` if the provider said)
     PERMANENT = "permanent"  # this contact will not work for this message
     GONE = "gone"  # the contact no longer exists (e.g. an expired push subscription)
+    MISCONFIGURED = "misconfigured"  # our side is wrong (credentials…): the channel stops
+    UNKNOWN = "unknown"  # the provider may or may not have sent it: do not send again
 
 
 @dataclass(frozen=True)

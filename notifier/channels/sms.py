@@ -1,0 +1,135 @@
+"""SMS through Twilio's Messages API, with every error sorted into what to do next.
+
+Twilio's error codes (https://www.twilio.com/docs/api/errors) fall into three groups here:
+
+* this number will not work (invalid, not a mobile, unsubscribed with STOP…): permanent for
+  this contact; the worker falls back to the next channel;
+* our configuration is wrong (bad credentials, sender not allowed for the country): retrying
+  cannot help and would hit the same wall for every message, so the channel stops itself
+  and each message goes straight to its next channel until the process is restarted with a
+  fixed configuration;
+* temporary (rate limited, Twilio unavailable, network down before the request was sent):
+  retry later.
+
+A timeout *after* the request was sent is ambiguous — Twilio may have accepted it — and the
+API has no idempotency key, so the message is not resent blindly: it ends as unknown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from notifier.channels.base import Outcome, OutgoingMessage, SendResult
+
+log = logging.getLogger(__name__)
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)  # it logs request bodies
+
+PERMANENT = {
+    21211: "invalid 'To' number",
+    21614: "'To' is not a mobile number",
+    21610: "the recipient unsubscribed (STOP)",
+    21635: "'To' cannot receive SMS from this sender",
+    21612: "'To' is not reachable from this sender",
+}
+CONFIGURATION = {
+    20003: "authentication failed: check the account SID and auth token",
+    21408: "sending to this region is not enabled on the Twilio account",
+    21606: "the 'From' sender is not allowed to send SMS",
+}
+OPT_OUT = 21610
+TWILIO_API = "https://api.twilio.com"
+# Twilio accepts a validity period of 1 to 36 000 seconds (10 hours).
+MAX_VALIDITY = 36_000
+
+
+class RebasedHttpClient(TwilioHttpClient):
+    """Sends Twilio's requests to another base URL: a regional edge, a proxy, or a test server."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        if url.startswith(TWILIO_API):
+            url = self.base_url + url[len(TWILIO_API) :]
+        return super().request(method, url, *args, **kwargs)
+
+
+class TwilioSmsTransport:
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        sender: str | None = None,
+        messaging_service_sid: str | None = None,
+        status_callback: str | None = None,
+        api_base_url: str = TWILIO_API,
+        timeout: float = 10.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if not sender and not messaging_service_sid:
+            raise ValueError("Twilio needs a sender (From) or a Messaging Service SID")
+        self.client = Client(
+            account_sid, auth_token, http_client=RebasedHttpClient(api_base_url, timeout)
+        )
+        self.sender = sender
+        self.messaging_service_sid = messaging_service_sid
+        self.status_callback = status_callback
+        self.clock = clock
+        self.stopped: str | None = None  # why the channel stopped itself, if it did
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        if self.stopped:
+            return SendResult(Outcome.MISCONFIGURED, reason=self.stopped)
+        params: dict[str, Any] = {"to": message.address, "body": message.parts["text"]}
+        if self.messaging_service_sid:
+            params["messaging_service_sid"] = self.messaging_service_sid
+        else:
+            params["from_"] = self.sender
+        if self.status_callback:
+            params["status_callback"] = f"{self.status_callback}?message_id={message.id}"
+        if message.expires_at is not None:
+            seconds = int((message.expires_at - self.clock()).total_seconds())
+            if seconds < 1:
+                return SendResult(Outcome.PERMANENT, reason="expired before it could be sent")
+            params["validity_period"] = min(seconds, MAX_VALIDITY)
+        try:
+            sent = self.client.messages.create(**params)
+        except TwilioRestException as exc:
+            return self._classify(exc)
+        except requests.ConnectTimeout as exc:
+            return SendResult(Outcome.RETRY, reason=f"could not connect to Twilio: {exc}")
+        except requests.Timeout:
+            return SendResult(
+                Outcome.UNKNOWN,
+                reason="Twilio did not answer after the request was sent; it may have been "
+                "delivered, so it is not resent",
+            )
+        except requests.ConnectionError as exc:
+            return SendResult(Outcome.RETRY, reason=f"network error before sending: {exc}")
+        except TwilioException as exc:  # not a TwilioRestException: no status to go by
+            return SendResult(Outcome.RETRY, reason=f"Twilio client error: {exc}")
+        return SendResult(Outcome.SENT, reference=f"twilio:{sent.sid}")
+
+    def _classify(self, exc: TwilioRestException) -> SendResult:
+        code = exc.code or 0
+        if code in PERMANENT:
+            outcome = Outcome.GONE if code == OPT_OUT else Outcome.PERMANENT
+            return SendResult(outcome, reason=f"Twilio {code}: {PERMANENT[code]}")
+        if code in CONFIGURATION:
+            self.stopped = f"Twilio {code}: {CONFIGURATION[code]}"
+            log.error("SMS channel stopped until restart: %s", self.stopped)
+            return SendResult(Outcome.MISCONFIGURED, reason=self.stopped)
+        if exc.status == 429 or code == 20429 or exc.status >= 500:
+            return SendResult(Outcome.RETRY, reason=f"Twilio {exc.status}/{code}: try later")
+        return SendResult(Outcome.PERMANENT, reason=f"Twilio {exc.status}/{code}: {exc.msg}")
