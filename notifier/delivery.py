@@ -154,6 +154,7 @@ class Deliverer:
                     subject=message.subject,
                     rule=message.rule,
                     expires_at=message.expires_at,
+                    category=message.category,
                     metadata=metadata,
                 )
             )

@@ -167,6 +167,7 @@ class PlannedMessage(Strict):
         default=None, description="(max messages, per seconds) for this rule and recipient."
     )
     series: Series | None = None
+    category: str | None = None
 
 
 class Cancellation(Strict):

@@ -109,6 +109,28 @@ class Settings(BaseSettings):
     twilio_api_base_url: str = Field(
         default="https://api.twilio.com", description="Twilio API base URL (a regional edge)."
     )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server; with NOTIFIER_SMTP_FROM, e-mail goes through it."
+    )
+    smtp_port: int = Field(default=587, description="SMTP port (587 STARTTLS, 465 TLS).")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (required, never opportunistic), tls (implicit), or none "
+        "(a relay on loopback only).",
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login, if any.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_from: str | None = Field(
+        default=None,
+        description='Sender, e.g. "Gendarmerie nationale <ne-pas-repondre@example.fr>".',
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA bundle to trust for the SMTP server (a private CA)."
+    )
+    unsubscribe_url: str | None = Field(
+        default=None,
+        description="Public base URL for one-click unsubscribe links of optional categories.",
+    )
     provider_timeout_seconds: float = Field(
         default=10.0, description="Timeout of each request to an SMS, e-mail or push provider."
     )

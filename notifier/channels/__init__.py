@@ -24,4 +24,21 @@ def transports_for(settings: Settings) -> dict[Channel, Transport]:
             api_base_url=settings.twilio_api_base_url,
             timeout=settings.provider_timeout_seconds,
         )
+    if settings.smtp_host and settings.smtp_from:
+        import ssl
+
+        from notifier.channels.email import SmtpEmailTransport
+
+        cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+        transports[Channel.EMAIL] = SmtpEmailTransport(
+            settings.smtp_host,
+            settings.smtp_port,
+            sender=settings.smtp_from,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            timeout=settings.provider_timeout_seconds,
+            tls_context=ssl.create_default_context(cafile=cafile),
+            unsubscribe_url=settings.unsubscribe_url,
+        )
     return transports

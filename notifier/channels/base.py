@@ -42,6 +42,7 @@ class OutgoingMessage:
     subject: str
     rule: str
     expires_at: datetime | None = None
+    category: str | None = None  # an optional kind of news the citizen may opt out of
     metadata: dict[str, str] = field(default_factory=dict)
 
 

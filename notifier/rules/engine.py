@@ -235,6 +235,7 @@ def _plan_rule(
         quiet_hours=quiet_window(rule, rules),
         cap=(rule.cap.max, int(rule.cap.period.total_seconds())) if rule.cap else None,
         series=series,
+        category=rule.category,
     )
     return _finalize(message) or Skipped(
         rule=rule.id, reason=_why_not(message.model_copy(update={"due_at": settle(due, message)}))

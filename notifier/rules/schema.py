@@ -273,6 +273,12 @@ class Rule(Strict):
     )
     critical: bool = Field(default=False, description="Ignores quiet hours (safety messages).")
     cap: Cap | None = None
+    category: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="Optional news the citizen may opt out of (e-mails then carry "
+        "List-Unsubscribe). None: a service message, always sent.",
+    )
     template: str = Field(pattern=TEMPLATE_NAME_PATTERN)
     channels: tuple[Channel, ...] = Field(min_length=1, description="In order of preference.")
     max_sms_segments: int | None = Field(

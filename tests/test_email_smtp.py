@@ -1,0 +1,146 @@
+"""The e-mail channel through aiosmtplib to a real SMTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from notifier.channels.base import Outcome, OutgoingMessage
+from notifier.channels.email import SmtpEmailTransport
+from notifier.models import Channel
+from tests.conftest import free_port
+from tests.smtp_server import SmtpServer
+
+SENDER = "Gendarmerie nationale <ne-pas-repondre@gendarmerie.example>"
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[SmtpServer]:
+    server = SmtpServer(tmp_path, require_starttls=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def plain_server(tmp_path: Path) -> Iterator[SmtpServer]:
+    server = SmtpServer(tmp_path, require_starttls=False)
+    yield server
+    server.stop()
+
+
+def email(category: str | None = None, html: bool = True) -> OutgoingMessage:
+    parts = {"subject": "Rappel : votre rendez-vous", "text": "Bonjour,\n\nÀ jeudi."}
+    if html:
+        parts["html"] = '<!DOCTYPE html><html lang="fr"><body><p>À jeudi.</p></body></html>'
+    return OutgoingMessage(
+        id="msg-42",
+        channel=Channel.EMAIL,
+        address="jeanne.martin@example.org",
+        parts=parts,
+        subject="appointment:X",
+        rule="r",
+        category=category,
+    )
+
+
+def starttls(server: SmtpServer, **options: object) -> SmtpEmailTransport:
+    return SmtpEmailTransport(
+        "127.0.0.1",
+        server.port,
+        sender=SENDER,
+        security="starttls",
+        tls_context=server.client_context(),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def test_starttls_multipart_message_and_headers(tls_server: SmtpServer) -> None:
+    result = starttls(tls_server).send(email())
+    assert result.outcome is Outcome.SENT, result.reason
+    (received,) = tls_server.inbox.messages
+    assert received["From"] == SENDER and received["To"] == "jeanne.martin@example.org"
+    assert received["Subject"] == "Rappel : votre rendez-vous"
+    message_id = received["Message-ID"].strip()  # a long header may be folded
+    assert message_id.startswith("<") and "msg-42" in message_id
+    assert message_id.endswith("@gendarmerie.example>")
+    assert result.reference == f"smtp:{message_id}"
+    assert received["Auto-Submitted"] == "auto-generated"
+    assert received.get_content_type() == "multipart/alternative"
+    text = received.get_body(("plain",))
+    html = received.get_body(("html",))
+    assert text is not None
+    assert text.get_content().replace("\r\n", "\n").strip() == "Bonjour,\n\nÀ jeudi."
+    assert html is not None and '<html lang="fr">' in html.get_content()
+    assert "List-Unsubscribe" not in received  # a service message: no unsubscribe
+
+
+def test_optional_category_carries_one_click_unsubscribe(tls_server: SmtpServer) -> None:
+    channel = starttls(tls_server, unsubscribe_url="https://notifier.example/v1/unsubscribe/")
+    assert channel.send(email(category="news")).outcome is Outcome.SENT
+    (received,) = tls_server.inbox.messages
+    assert received["List-Unsubscribe"] == "<https://notifier.example/v1/unsubscribe/msg-42>"
+    assert received["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_text_only_when_there_is_no_html(tls_server: SmtpServer) -> None:
+    starttls(tls_server).send(email(html=False))
+    (received,) = tls_server.inbox.messages
+    assert received.get_content_type() == "text/plain"
+
+
+def test_untrusted_certificate_is_refused(tls_server: SmtpServer) -> None:
+    channel = SmtpEmailTransport(
+        "127.0.0.1", tls_server.port, sender=SENDER, tls_context=ssl.create_default_context()
+    )
+    assert channel.send(email()).outcome is Outcome.RETRY
+    assert tls_server.inbox.messages == []
+
+
+def test_starttls_required_even_if_the_server_does_not_offer_it(plain_server: SmtpServer) -> None:
+    result = starttls(plain_server).send(email())
+    assert result.outcome is Outcome.MISCONFIGURED and "STARTTLS" in result.reason
+    assert plain_server.inbox.messages == []
+
+
+def test_plain_relay_on_loopback(plain_server: SmtpServer) -> None:
+    channel = SmtpEmailTransport("127.0.0.1", plain_server.port, sender=SENDER, security="none")
+    assert channel.send(email()).outcome is Outcome.SENT
+    assert len(plain_server.inbox.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("reply", "outcome"),
+    [
+        ("550 5.1.1 No such user", Outcome.PERMANENT),
+        ("553 5.1.3 Bad address", Outcome.PERMANENT),
+        ("450 4.2.1 Mailbox busy", Outcome.RETRY),
+        ("452 4.3.1 Insufficient storage", Outcome.RETRY),
+    ],
+)
+def test_reply_codes(tls_server: SmtpServer, reply: str, outcome: Outcome) -> None:
+    tls_server.inbox.refuse["jeanne.martin@example.org"] = reply
+    result = starttls(tls_server).send(email())
+    assert result.outcome is outcome and reply[:3] in result.reason
+
+
+def test_nothing_listening_is_temporary() -> None:
+    channel = SmtpEmailTransport("127.0.0.1", free_port(), sender=SENDER, timeout=2)
+    assert channel.send(email()).outcome is Outcome.RETRY
+
+
+def test_settings_select_smtp(tls_server: SmtpServer) -> None:
+    from notifier.channels import transports_for
+    from notifier.settings import Settings
+
+    settings = Settings(
+        smtp_host="127.0.0.1",
+        smtp_port=tls_server.port,
+        smtp_from=SENDER,
+        smtp_ca_file=tls_server.cert,
+    )
+    channel = transports_for(settings)[Channel.EMAIL]
+    assert isinstance(channel, SmtpEmailTransport)
+    assert channel.send(email()).outcome is Outcome.SENT
