@@ -196,6 +196,15 @@ def cmd_templates_preview(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vapid_generate(settings: Settings, args: argparse.Namespace) -> int:
+    from notifier.channels.webpush import generate_vapid_keys
+
+    private, public = generate_vapid_keys()
+    print(f"NOTIFIER_VAPID_PRIVATE_KEY={private}")
+    print(f"# public key, for the browser's PushManager.subscribe(applicationServerKey): {public}")
+    return 0
+
+
 def _demo_banner(settings: Settings, redis_url: str) -> str:
     keys = ", ".join(f"{c}={k.get_secret_value()}" for c, k in settings.api_keys.items())
     base = f"http://{settings.api_host}:{settings.api_port}"
@@ -283,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--dir", help="rules folder (default: NOTIFIER_RULES_DIR)")
     show.add_argument("--templates", help="templates folder (default: NOTIFIER_TEMPLATES_DIR)")
     rules_commands.add_parser("schema", help="print the JSON Schema of rule files")
+    vapid = commands.add_parser("vapid", help="web push keys")
+    vapid.add_subparsers(dest="vapid_command", required=True).add_parser(
+        "generate", help="print a new VAPID key pair"
+    )
     templates = commands.add_parser("templates", help="template tools")
     templates_commands = templates.add_subparsers(dest="templates_command", required=True)
     render = templates_commands.add_parser("preview", help="render one template")
@@ -320,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         return RULES_HANDLERS[args.rules_command](settings, args)
     if args.command == "templates":
         return cmd_templates_preview(settings, args)
+    if args.command == "vapid":
+        return cmd_vapid_generate(settings, args)
     try:
         return HANDLERS[args.command](settings, args)
     except RuntimeError as exc:

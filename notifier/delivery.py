@@ -135,7 +135,7 @@ class Deliverer:
                 return self._end(
                     message, claim, MessageStatus.TECHNICAL_FAILURE, f"template: {exc}", channel
                 )
-            metadata: dict[str, str] = {}
+            metadata: dict[str, str] = {"critical": "1"} if message.critical else {}
             if channel is Channel.SMS:
                 parts["text"], info, problem = prepare_sms(
                     parts["text"], needs, self.sms_normalization
@@ -144,7 +144,7 @@ class Deliverer:
                     self._note_failure(message, channel, f"permanent: {problem}")
                     tried.append(f"{channel.value}: {problem}")
                     continue
-                metadata = {"encoding": info.encoding, "segments": str(info.segments)}
+                metadata |= {"encoding": info.encoding, "segments": str(info.segments)}
             result = transport.send(
                 OutgoingMessage(
                     id=message.id,
@@ -168,7 +168,9 @@ class Deliverer:
                     message, claim, MessageStatus.SENT, (result.reference or "") + sizes, channel
                 )
             if result.outcome is Outcome.RETRY:
-                return self._retry(message, claim, lease.attempts, result.reason, channel)
+                return self._retry(
+                    message, claim, lease.attempts, result.reason, channel, result.retry_after
+                )
             if result.outcome is Outcome.UNKNOWN:
                 return self._end(
                     message, claim, MessageStatus.TECHNICAL_FAILURE, result.reason, channel
@@ -224,8 +226,15 @@ class Deliverer:
         return status
 
     def _retry(
-        self, message: PlannedMessage, claim: int, attempts: int, reason: str, channel: Channel
+        self,
+        message: PlannedMessage,
+        claim: int,
+        attempts: int,
+        reason: str,
+        channel: Channel,
+        retry_after: timedelta | None = None,
     ) -> MessageStatus:
+        """Reschedule after a temporary failure: backoff, or later if the provider asked."""
         if attempts + 1 >= self.retry.max_attempts:
             return self._end(
                 message,
@@ -235,7 +244,8 @@ class Deliverer:
                 channel,
             )
         now = self.clock()
-        retry_at = settle(now + self.retry.delay(attempts, self.rng), message)
+        delay = max(self.retry.delay(attempts, self.rng), retry_after or timedelta(0))
+        retry_at = settle(now + delay, message)
         if message.expires_at is not None and retry_at >= message.expires_at:
             return self._end(
                 message, claim, MessageStatus.EXPIRED, f"{reason}; no retry before expiry", channel

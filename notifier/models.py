@@ -39,6 +39,18 @@ class Channel(StrEnum):
     WEBPUSH = "webpush"
 
 
+class PushKeys(Strict):
+    p256dh: str = Field(min_length=16, max_length=256, pattern=r"^[A-Za-z0-9_=-]+$")
+    auth: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_=-]+$")
+
+
+class PushSubscription(Strict):
+    """What the browser's ``PushManager.subscribe()`` returns (``subscription.toJSON()``)."""
+
+    endpoint: str = Field(pattern=r"^https?://", max_length=2048)
+    keys: PushKeys
+
+
 class Contacts(Strict):
     """How a recipient can be reached. Absent means: not by that channel."""
 
@@ -49,6 +61,7 @@ class Contacts(Strict):
         description="Stored in E.164; national French and overseas numbers are accepted.",
     )
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    push: PushSubscription | None = None
 
     @field_validator("phone")
     @classmethod
@@ -61,7 +74,7 @@ class Contacts(Strict):
             return self.phone if self.phone and is_mobile(self.phone) else None
         if channel is Channel.EMAIL:
             return self.email
-        return None
+        return self.push.model_dump_json() if self.push else None
 
 
 class Need(StrEnum):
@@ -168,6 +181,7 @@ class PlannedMessage(Strict):
     )
     series: Series | None = None
     category: str | None = None
+    critical: bool = False
 
 
 class Cancellation(Strict):

@@ -131,6 +131,14 @@ class Settings(BaseSettings):
         default=None,
         description="Public base URL for one-click unsubscribe links of optional categories.",
     )
+    vapid_private_key: SecretStr | None = Field(
+        default=None,
+        description="VAPID private key (`notifier vapid generate`); with the subject, web push "
+        "goes to the browsers' push services.",
+    )
+    vapid_subject: str | None = Field(
+        default=None, description="VAPID contact: mailto: or https: URL of the sender."
+    )
     provider_timeout_seconds: float = Field(
         default=10.0, description="Timeout of each request to an SMS, e-mail or push provider."
     )

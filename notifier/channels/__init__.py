@@ -41,4 +41,12 @@ def transports_for(settings: Settings) -> dict[Channel, Transport]:
             tls_context=ssl.create_default_context(cafile=cafile),
             unsubscribe_url=settings.unsubscribe_url,
         )
+    if settings.vapid_private_key and settings.vapid_subject:
+        from notifier.channels.webpush import WebPushTransport
+
+        transports[Channel.WEBPUSH] = WebPushTransport(
+            settings.vapid_private_key.get_secret_value(),
+            settings.vapid_subject,
+            timeout=settings.provider_timeout_seconds,
+        )
     return transports

@@ -236,6 +236,7 @@ def _plan_rule(
         cap=(rule.cap.max, int(rule.cap.period.total_seconds())) if rule.cap else None,
         series=series,
         category=rule.category,
+        critical=rule.critical,
     )
     return _finalize(message) or Skipped(
         rule=rule.id, reason=_why_not(message.model_copy(update={"due_at": settle(due, message)}))
