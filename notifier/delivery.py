@@ -88,6 +88,15 @@ class Deliverer:
             log.info("message %s: skipped (cancelled, already sent, or a stale claim)", message_id)
             return None
         message = lease.message
+        if lease.interrupted_call:
+            return self._end(
+                message,
+                claim,
+                MessageStatus.TECHNICAL_FAILURE,
+                f"a worker stopped during the call to the {lease.interrupted_call} provider; "
+                "it may have been delivered, so it is not sent again",
+                Channel(lease.interrupted_call),
+            )
         now = self.clock()
         if message.expires_at is not None and now >= message.expires_at:
             return self._end(message, claim, MessageStatus.EXPIRED, "past its expiry", None)
@@ -145,6 +154,7 @@ class Deliverer:
                     tried.append(f"{channel.value}: {problem}")
                     continue
                 metadata |= {"encoding": info.encoding, "segments": str(info.segments)}
+            self.store.provider_call(message.id, channel.value)  # cleared by finish
             result = transport.send(
                 OutgoingMessage(
                     id=message.id,

@@ -146,7 +146,7 @@ _BEGIN_SEND = (
     _LUA_HELPERS
     + """
 local id = ARGV[1]
-local f = redis.call('HMGET', mkey(id), 'status', 'claim', 'body', 'attempts')
+local f = redis.call('HMGET', mkey(id), 'status', 'claim', 'body', 'attempts', 'provider_call')
 if not f[1] then return {'missing'} end
 if f[2] ~= ARGV[2] then return {'stale', f[1]} end
 if f[1] ~= 'queued' and f[1] ~= 'sending' then return {'final', f[1]} end
@@ -155,7 +155,7 @@ if f[1] == 'sending' then detail = 'redelivered after an interrupted attempt' en
 redis.call('HSET', mkey(id), 'status', 'sending')
 redis.call('ZADD', prefix .. 'inflight', tonumber(ARGV[3]) + tonumber(ARGV[5]), id)
 history(id, ARGV[4], 'sending', detail)
-return {'ok', f[3], f[4]}
+return {'ok', f[3], f[4], f[5] or ''}
 """
 )
 
@@ -168,6 +168,7 @@ _FINISH = (
 local id = ARGV[1]
 if redis.call('HGET', mkey(id), 'claim') ~= ARGV[2] then return 0 end
 redis.call('HSET', mkey(id), 'status', ARGV[3])
+redis.call('HDEL', mkey(id), 'provider_call')
 history(id, ARGV[4], ARGV[3], ARGV[5], ARGV[6])
 if ARGV[9] then
   local nid, due, subject, rule, body = ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13]
@@ -250,6 +251,7 @@ class SendLease:
 
     message: PlannedMessage
     attempts: int
+    interrupted_call: str | None = None  # channel of a provider call with no known outcome
 
 
 @dataclass(frozen=True)
@@ -343,7 +345,17 @@ class Store:
         )
         if result[0] != "ok":
             return None
-        return SendLease(PlannedMessage.model_validate_json(result[1]), int(result[2]))
+        return SendLease(
+            PlannedMessage.model_validate_json(result[1]), int(result[2]), result[3] or None
+        )
+
+    def provider_call(self, message_id: str, channel: str) -> None:
+        """Mark a provider call about to start; :meth:`finish` clears the mark.
+
+        A worker killed between the two leaves it behind: the redelivered message then knows
+        the provider may already have sent it, and does not send it again.
+        """
+        self.redis.hset(f"{PREFIX}msg:{message_id}", "provider_call", channel)
 
     def finish(
         self,

@@ -12,6 +12,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
 from notifier.channels.outbox import OutboxTransport
 from notifier.delivery import Deliverer, RetryPolicy
@@ -262,3 +264,36 @@ def test_stop_event_during_a_send_ends_the_series(store: Store) -> None:
     # the worker, already sending, finishes: no next occurrence may appear
     assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
     assert store.pending_count() == 0
+
+
+def test_worker_killed_after_the_provider_call_does_not_send_twice(
+    store: Store, tmp_path: Path
+) -> None:
+    """The provider accepted the SMS, then the worker died before recording it."""
+
+    class DiesAfterSending(ScriptedTransport):
+        def send(self, message: OutgoingMessage) -> SendResult:
+            super().send(message)
+            raise SystemExit("worker killed")
+
+    claimed = schedule(store)
+    dying = DiesAfterSending(SendResult(Outcome.SENT))
+    with pytest.raises(SystemExit):
+        deliverer(store, {Channel.SMS: dying}).deliver(claimed.message_id, claimed.claim)
+    # Dramatiq redelivers the same message (same claim) to another worker
+    sms = ScriptedTransport(SendResult(Outcome.SENT))
+    status = deliverer(store, {Channel.SMS: sms}).deliver(claimed.message_id, claimed.claim)
+    assert status is MessageStatus.TECHNICAL_FAILURE
+    assert len(dying.sent) == 1 and sms.sent == []
+    record = store.get(claimed.message_id)
+    assert record is not None and "not sent again" in (record.history[-1].detail or "")
+
+
+def test_worker_killed_before_any_provider_call_sends_on_redelivery(store: Store) -> None:
+    claimed = schedule(store)
+    store.begin_send(claimed.message_id, claimed.claim, DUE, lease=timedelta(minutes=1))
+    sms = ScriptedTransport(SendResult(Outcome.SENT))
+    assert deliverer(store, {Channel.SMS: sms}).deliver(claimed.message_id, claimed.claim) is (
+        MessageStatus.SENT
+    )
+    assert len(sms.sent) == 1
