@@ -14,12 +14,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 import redis
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from twilio.request_validator import RequestValidator
 
 from notifier.delivery import utcnow
 from notifier.models import Event, HistoryEntry, MessageStatus
@@ -173,6 +175,38 @@ def create_app(
             "rules_version": record.message.rules_version,
             "history": record.history,
         }
+
+    @app.post("/v1/callbacks/twilio", status_code=status.HTTP_204_NO_CONTENT)
+    async def twilio_callback(request: Request, message_id: str) -> None:
+        """Twilio's delivery receipt. Authenticated by ``X-Twilio-Signature`` over the public
+        URL Twilio called (NOTIFIER_TWILIO_STATUS_CALLBACK_URL, not the address this process
+        sees behind a proxy) and the form fields."""
+        token = settings.twilio_auth_token
+        base = settings.twilio_status_callback_url
+        if token is None or base is None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "Twilio callbacks are not configured")
+        params = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        called = f"{base}?{request.url.query}" if request.url.query else base
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not RequestValidator(token.get_secret_value()).validate(called, params, signature):
+            log.warning("refused a Twilio callback with an invalid signature")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid X-Twilio-Signature")
+        reported = params.get("MessageStatus", "")
+        if reported not in ("delivered", "undelivered", "failed"):
+            return None  # queued, sending, sent…: nothing to record yet
+        detail = f"Twilio {reported}" + (
+            f", error {params['ErrorCode']}" if params.get("ErrorCode") else ""
+        )
+        outcome = store.receipt(
+            message_id,
+            delivered=reported == "delivered",
+            channel="sms",
+            now=clock(),
+            detail=detail,
+            reference=f"twilio:{params.get('MessageSid', '')}",
+        )
+        log.info("message %s: Twilio receipt %s (%s)", message_id, reported, outcome)
+        return None
 
     @app.get("/v1/rules")
     def get_rules(client: Client) -> dict[str, Any]:

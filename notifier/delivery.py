@@ -125,7 +125,9 @@ class Deliverer:
         for channel in message.channels:
             address = message.recipient.contacts.address_for(channel)
             transport = self.transports.get(channel)
-            excluded = excluded_channel(channel, needs)
+            excluded = excluded_channel(channel, needs) or (
+                "the provider reported it undelivered" if channel.value in lease.excluded else None
+            )
             if excluded:
                 self._note_failure(message, channel, f"skipped: {excluded}")
             if excluded or address is None or transport is None:
@@ -175,7 +177,12 @@ class Deliverer:
                     else ""
                 )
                 return self._end(
-                    message, claim, MessageStatus.SENT, (result.reference or "") + sizes, channel
+                    message,
+                    claim,
+                    MessageStatus.SENT,
+                    (result.reference or "") + sizes,
+                    channel,
+                    reference=result.reference or "",
                 )
             if result.outcome is Outcome.RETRY:
                 return self._retry(
@@ -219,6 +226,7 @@ class Deliverer:
         status: MessageStatus,
         detail: str,
         channel: Channel | None,
+        reference: str = "",
     ) -> MessageStatus:
         """Record a final status; a recurring message's next occurrence is planned with it."""
         self.store.finish(
@@ -229,6 +237,7 @@ class Deliverer:
             detail=detail,
             channel=channel.value if channel else "",
             following=next_in_series(message),
+            reference=reference,
         )
         log.info(
             "message %s: %s via %s", message.id, status.value, channel.value if channel else "-"

@@ -146,7 +146,8 @@ _BEGIN_SEND = (
     _LUA_HELPERS
     + """
 local id = ARGV[1]
-local f = redis.call('HMGET', mkey(id), 'status', 'claim', 'body', 'attempts', 'provider_call')
+local f = redis.call('HMGET', mkey(id), 'status', 'claim', 'body', 'attempts', 'provider_call',
+                    'excluded')
 if not f[1] then return {'missing'} end
 if f[2] ~= ARGV[2] then return {'stale', f[1]} end
 if f[1] ~= 'queued' and f[1] ~= 'sending' then return {'final', f[1]} end
@@ -155,12 +156,13 @@ if f[1] == 'sending' then detail = 'redelivered after an interrupted attempt' en
 redis.call('HSET', mkey(id), 'status', 'sending')
 redis.call('ZADD', prefix .. 'inflight', tonumber(ARGV[3]) + tonumber(ARGV[5]), id)
 history(id, ARGV[4], 'sending', detail)
-return {'ok', f[3], f[4], f[5] or ''}
+return {'ok', f[3], f[4], f[5] or '', f[6] or ''}
 """
 )
 
 # ARGV: id, claim, status, now iso, detail, channel, retention s, retry at ms ('' if final),
-# then optionally the next occurrence of a series: id, due ms, subject, rule, body.
+# provider reference ('' if none), then optionally the next occurrence of a series:
+# id, due ms, subject, rule, body.
 # A series whose rule was cancelled on its subject meanwhile gets no next occurrence.
 _FINISH = (
     _LUA_HELPERS
@@ -169,9 +171,10 @@ local id = ARGV[1]
 if redis.call('HGET', mkey(id), 'claim') ~= ARGV[2] then return 0 end
 redis.call('HSET', mkey(id), 'status', ARGV[3])
 redis.call('HDEL', mkey(id), 'provider_call')
+if ARGV[9] ~= '' then redis.call('HSET', mkey(id), 'reference', ARGV[9]) end
 history(id, ARGV[4], ARGV[3], ARGV[5], ARGV[6])
-if ARGV[9] then
-  local nid, due, subject, rule, body = ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13]
+if ARGV[10] then
+  local nid, due, subject, rule, body = ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]
   if redis.call('EXISTS', prefix .. 'stopped:' .. subject .. ':' .. rule) == 0 then
     redis.call('DEL', mkey(nid), hkey(nid))
     redis.call('HSET', mkey(nid), 'body', body, 'status', 'scheduled', 'claim', 0,
@@ -221,6 +224,36 @@ class CapLimit:
     period: timedelta
 
 
+# A provider's delivery receipt. ARGV: id, 'delivered' or 'failed', channel, now iso, now ms,
+# detail, reference. A failure re-opens a sent message for its next channel, due now.
+_RECEIPT = (
+    _LUA_HELPERS
+    + """
+local id, outcome, channel = ARGV[1], ARGV[2], ARGV[3]
+local f = redis.call('HMGET', mkey(id), 'status', 'subject', 'excluded', 'reference')
+if not f[1] then return 'missing' end
+if f[4] and ARGV[7] ~= '' and f[4] ~= ARGV[7] then return 'other-attempt' end
+if outcome == 'delivered' then
+  if f[1] ~= 'sent' then return 'ignored' end
+  redis.call('HSET', mkey(id), 'status', 'delivered')
+  history(id, ARGV[4], 'delivered', ARGV[6], channel)
+  return 'delivered'
+end
+if f[1] ~= 'sent' and f[1] ~= 'delivered' then return 'ignored' end
+local excluded = f[3] and (f[3] .. ',' .. channel) or channel
+redis.call('HSET', mkey(id), 'status', 'scheduled', 'excluded', excluded, 'due', ARGV[5])
+redis.call('HDEL', mkey(id), 'reference')
+redis.call('PERSIST', mkey(id))
+redis.call('PERSIST', hkey(id))
+redis.call('ZADD', prefix .. 'due', ARGV[5], id)
+redis.call('SADD', prefix .. 'subject:' .. f[2], id)
+history(id, ARGV[4], 'scheduled', 'not delivered on ' .. channel .. ': ' .. ARGV[6] ..
+        '; trying the next channel', channel)
+return 'fallback'
+"""
+)
+
+
 def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -252,6 +285,7 @@ class SendLease:
     message: PlannedMessage
     attempts: int
     interrupted_call: str | None = None  # channel of a provider call with no known outcome
+    excluded: frozenset[str] = frozenset()  # channels a delivery receipt reported as failed
 
 
 @dataclass(frozen=True)
@@ -286,6 +320,7 @@ class Store:
         self._begin_send = client.register_script(_BEGIN_SEND)
         self._finish = client.register_script(_FINISH)
         self._take_caps = client.register_script(_TAKE_CAPS)
+        self._receipt = client.register_script(_RECEIPT)
 
     @classmethod
     def from_url(cls, url: str, *, retention: timedelta = timedelta(days=30)) -> Store:
@@ -346,7 +381,10 @@ class Store:
         if result[0] != "ok":
             return None
         return SendLease(
-            PlannedMessage.model_validate_json(result[1]), int(result[2]), result[3] or None
+            PlannedMessage.model_validate_json(result[1]),
+            int(result[2]),
+            result[3] or None,
+            frozenset(c for c in result[4].split(",") if c),
         )
 
     def provider_call(self, message_id: str, channel: str) -> None:
@@ -368,6 +406,7 @@ class Store:
         channel: str = "",
         retry_at: datetime | None = None,
         following: PlannedMessage | None = None,
+        reference: str = "",
     ) -> bool:
         """Record the outcome of an attempt; ``retry_at`` puts the message back in the schedule.
 
@@ -383,6 +422,7 @@ class Store:
             channel,
             self.retention_seconds,
             to_ms(retry_at) if retry_at else "",
+            reference,
         ]
         if following is not None:
             args += [
@@ -406,6 +446,25 @@ class Store:
             args += [limit.max, int(limit.period.total_seconds() * 1000)]
         full = int(self._take_caps(keys=[f"{PREFIX}cap:{c.key}" for c in limits], args=args))
         return limits[full - 1] if full else None
+
+    def receipt(
+        self,
+        message_id: str,
+        *,
+        delivered: bool,
+        channel: str,
+        now: datetime,
+        detail: str = "",
+        reference: str = "",
+    ) -> str:
+        """Apply a provider's delivery receipt; what it did: delivered, fallback, ignored…
+
+        ``reference`` (the provider's id) guards against a late receipt of an earlier
+        attempt on another channel.
+        """
+        outcome = "delivered" if delivered else "failed"
+        args = [message_id, outcome, channel, now.isoformat(), to_ms(now), detail, reference]
+        return str(self._receipt(args=args))
 
     def note(self, message_id: str, entry: HistoryEntry) -> None:
         """Add an entry to a message's history without changing its status (a failed channel)."""

@@ -1,0 +1,125 @@
+"""Twilio delivery receipts: signatures checked, delivered recorded, undelivered falls back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from twilio.request_validator import RequestValidator
+
+from notifier.api import create_app
+from notifier.channels.base import Outcome, SendResult
+from notifier.delivery import Deliverer
+from notifier.models import Channel, MessageStatus
+from notifier.rules.holder import RulesHolder
+from notifier.settings import Settings
+from notifier.store import Store
+from notifier.templates.renderer import Renderer
+from tests.conftest import EXAMPLES, NOW, REMINDER_RULES
+from tests.test_delivery import DUE, ScriptedTransport, schedule
+
+PUBLIC = "https://notifier.example.fr/v1/callbacks/twilio"
+TOKEN = "twilio-auth-token"
+
+
+@pytest.fixture
+def api(store: Store, tmp_path: Path) -> Iterator[TestClient]:
+    (tmp_path / "r.yaml").write_text(REMINDER_RULES)
+    settings = Settings(
+        api_keys={"t": "a-long-key"},
+        twilio_auth_token=TOKEN,
+        twilio_status_callback_url=PUBLIC,
+        rules_reload_seconds=0,
+    )
+    app = create_app(settings, store, RulesHolder(tmp_path), clock=lambda: DUE)
+    with TestClient(app) as client:
+        yield client
+
+
+def sent_sms(store: Store) -> tuple[str, str]:
+    """A message sent by SMS with Twilio reference SM123: (message id, Twilio SID)."""
+    claimed = schedule(store)
+    sms = ScriptedTransport(SendResult(Outcome.SENT, reference="twilio:SM123"))
+    worker = Deliverer(
+        store, Renderer(EXAMPLES / "templates"), {Channel.SMS: sms}, clock=lambda: DUE
+    )
+    assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
+    return claimed.message_id, "SM123"
+
+
+def post(
+    client: TestClient, message_id: str, form: dict[str, str], signature: str | None = None
+) -> httpx.Response:
+    url = f"{PUBLIC}?message_id={message_id}"
+    if signature is None:
+        signature = RequestValidator(TOKEN).compute_signature(url, form)
+    return client.post(
+        f"/v1/callbacks/twilio?message_id={message_id}",
+        content=urlencode(form),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature,
+        },
+    )
+
+
+def test_signed_delivered_receipt_is_recorded(api: TestClient, store: Store) -> None:
+    message_id, sid = sent_sms(store)
+    response = post(api, message_id, {"MessageSid": sid, "MessageStatus": "delivered"})
+    assert response.status_code == 204
+    record = store.get(message_id)
+    assert record is not None and record.status is MessageStatus.DELIVERED
+
+
+def test_forged_receipt_is_refused(api: TestClient, store: Store) -> None:
+    message_id, sid = sent_sms(store)
+    form = {"MessageSid": sid, "MessageStatus": "delivered"}
+    assert post(api, message_id, form, signature="forged").status_code == 403
+    assert post(api, message_id, form, signature="").status_code == 403
+    # signed for another message: the query string is part of what is signed
+    other = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}?message_id=other", form)
+    assert post(api, message_id, form, signature=other).status_code == 403
+    record = store.get(message_id)
+    assert record is not None and record.status is MessageStatus.SENT
+
+
+def test_undelivered_falls_back_to_the_next_channel(api: TestClient, store: Store) -> None:
+    message_id, sid = sent_sms(store)
+    form = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    assert post(api, message_id, form).status_code == 204
+    (again,) = store.claim_due(DUE + timedelta(seconds=1), limit=5, lease=timedelta(minutes=5))
+    sms = ScriptedTransport(SendResult(Outcome.SENT))
+    email = ScriptedTransport(SendResult(Outcome.SENT, reference="smtp:<x>"))
+    worker = Deliverer(
+        store,
+        Renderer(EXAMPLES / "templates"),
+        {Channel.SMS: sms, Channel.EMAIL: email},
+        clock=lambda: DUE,
+    )
+    assert worker.deliver(again.message_id, again.claim) is MessageStatus.SENT
+    assert sms.sent == [] and len(email.sent) == 1
+    record = store.get(message_id)
+    assert record is not None
+    details = [h.detail or "" for h in record.history]
+    assert any("not delivered on sms: Twilio undelivered, error 30003" in d for d in details)
+
+
+def test_receipt_of_an_earlier_attempt_is_ignored(api: TestClient, store: Store) -> None:
+    message_id, _ = sent_sms(store)
+    form = {"MessageSid": "SMold", "MessageStatus": "failed"}
+    assert post(api, message_id, form).status_code == 204
+    record = store.get(message_id)
+    assert record is not None and record.status is MessageStatus.SENT
+
+
+def test_callbacks_refused_when_not_configured(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(REMINDER_RULES)
+    settings = Settings(api_keys={"t": "a-long-key"})
+    app = create_app(settings, store, RulesHolder(tmp_path), clock=lambda: NOW)
+    with TestClient(app) as client:
+        assert post(client, "x", {"MessageStatus": "delivered"}).status_code == 403
