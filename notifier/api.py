@@ -24,7 +24,8 @@ from pydantic import BaseModel
 from twilio.request_validator import RequestValidator
 
 from notifier.delivery import utcnow
-from notifier.models import Event, HistoryEntry, MessageStatus
+from notifier.models import Event, HistoryEntry, MessageStatus, PushSubscription, Recipient
+from notifier.recipients import RecipientStore
 from notifier.rules.engine import EventDataError, plan
 from notifier.rules.holder import RulesHolder
 from notifier.settings import Settings
@@ -121,23 +122,29 @@ def create_app(
             headers={"Retry-After": "5"},
         )
 
+    recipients = RecipientStore(store.redis)
+
+    def unprocessable(loc: list[str], message: str) -> HTTPException:
+        detail = [{"loc": loc, "msg": message, "type": "value_error"}]
+        return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+
     @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=EventAccepted)
     def post_event(event: Event, client: Client) -> dict[str, Any]:
         ruleset = rules.current
         now = clock()
+        if event.recipient.model_fields_set == {"id"}:  # a reference to a registered recipient
+            stored = recipients.get(event.recipient.id)
+            if stored is None:
+                raise unprocessable(
+                    ["body", "recipient", "id"],
+                    "unknown recipient: send its contacts, or register it first with "
+                    "PUT /v1/recipients/{id}",
+                )
+            event = event.model_copy(update={"recipient": stored})
         try:
             decided = plan(event, ruleset, now, client=client)
         except EventDataError as exc:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                [
-                    {
-                        "loc": ["body", *exc.field.split(".")],
-                        "msg": str(exc),
-                        "type": "value_error",
-                    }
-                ],
-            ) from None
+            raise unprocessable(["body", *exc.field.split(".")], str(exc)) from None
         accepted = store.accept(
             f"{client}:{event.id}", decided, now, ttl=settings.idempotency_ttl_seconds
         )
@@ -158,6 +165,37 @@ def create_app(
             "skipped": accepted.skipped,
             "cancelled": accepted.cancelled,
         }
+
+    @app.put("/v1/recipients/{recipient_id}", response_model=Recipient)
+    def put_recipient(recipient_id: str, recipient: Recipient, client: Client) -> Recipient:
+        if recipient.id != recipient_id:
+            raise unprocessable(["body", "id"], f"must be {recipient_id!r}, the id in the URL")
+        recipients.put(recipient)
+        stored = recipients.get(recipient_id)
+        assert stored is not None
+        return stored
+
+    @app.get("/v1/recipients/{recipient_id}", response_model=Recipient)
+    def get_recipient(recipient_id: str, client: Client) -> Recipient:
+        stored = recipients.get(recipient_id)
+        if stored is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
+        return stored
+
+    @app.delete("/v1/recipients/{recipient_id}")
+    def erase_recipient(recipient_id: str, client: Client) -> dict[str, Any]:
+        """Erase the recipient and every message about them, pending ones included."""
+        removed = recipients.erase(recipient_id)
+        log.info("recipient %s erased with %d message keys", recipient_id, removed)
+        return {"erased": recipient_id, "message_keys_removed": removed}
+
+    @app.post("/v1/recipients/{recipient_id}/push-subscriptions", status_code=201)
+    def add_push_subscription(
+        recipient_id: str, subscription: PushSubscription, client: Client
+    ) -> dict[str, str]:
+        if not recipients.add_push(recipient_id, subscription, clock().timestamp()):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
+        return {"recipient": recipient_id, "endpoint": subscription.endpoint}
 
     @app.get("/v1/messages/{message_id}", response_model=MessageOut)
     def get_message(message_id: str, client: Client) -> dict[str, Any]:

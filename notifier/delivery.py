@@ -8,6 +8,7 @@ propagates so that Dramatiq's retries take over, and the message's claim still f
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from jinja2 import TemplateError
 from notifier.accessibility import excluded_channel, prepare_sms, template_flags
 from notifier.channels.base import Outcome, OutgoingMessage, Transport
 from notifier.models import Channel, HistoryEntry, MessageStatus, Need, PlannedMessage
+from notifier.recipients import RecipientStore
 from notifier.rules.engine import next_in_series, settle
 from notifier.store import CapLimit, Store
 from notifier.templates.renderer import Renderer, TemplateMissingError
@@ -66,6 +68,7 @@ class Deliverer:
         *,
         retry: RetryPolicy = RetryPolicy(),
         recipient_cap: tuple[int, timedelta] | None = (20, timedelta(hours=1)),
+        recipients: RecipientStore | None = None,
         sms_normalization: Normalization = "gsm",
         send_lease: timedelta = timedelta(seconds=120),
         clock: Callable[[], datetime] = utcnow,
@@ -76,6 +79,7 @@ class Deliverer:
         self.transports = transports
         self.retry = retry
         self.recipient_cap = recipient_cap
+        self.recipients = recipients
         self.sms_normalization = sms_normalization
         self.send_lease = send_lease
         self.clock = clock
@@ -121,12 +125,21 @@ class Deliverer:
                 None,
             )
         tried: list[str] = []
-        needs = message.recipient.needs
+        # A registered recipient's current contacts and choices win over the planning snapshot.
+        stored = self.recipients.get(message.recipient.id) if self.recipients else None
+        recipient = stored or message.recipient
+        needs = recipient.needs
         for channel in message.channels:
-            address = message.recipient.contacts.address_for(channel)
+            address = recipient.contacts.address_for(channel)
             transport = self.transports.get(channel)
-            excluded = excluded_channel(channel, needs) or (
-                "the provider reported it undelivered" if channel.value in lease.excluded else None
+            excluded = (
+                excluded_channel(channel, needs)
+                or recipient.refusal(channel, message.category)
+                or (
+                    "the provider reported it undelivered"
+                    if channel.value in lease.excluded
+                    else None
+                )
             )
             if excluded:
                 self._note_failure(message, channel, f"skipped: {excluded}")
@@ -193,6 +206,8 @@ class Deliverer:
                     message, claim, MessageStatus.TECHNICAL_FAILURE, result.reason, channel
                 )
             self._note_failure(message, channel, f"{result.outcome.value}: {result.reason}")
+            if result.outcome is Outcome.GONE and self.recipients is not None:
+                self._forget_contact(recipient.id, channel, address)
             tried.append(f"{channel.value}: {result.outcome.value}")
         return self._end(
             message,
@@ -200,6 +215,19 @@ class Deliverer:
             MessageStatus.PERMANENT_FAILURE,
             "no channel could deliver (" + "; ".join(tried) + ")",
             None,
+        )
+
+    def _forget_contact(self, recipient_id: str, channel: Channel, address: str) -> None:
+        """The provider says this contact is gone: a dead push subscription, an SMS STOP."""
+        assert self.recipients is not None
+        if channel is Channel.WEBPUSH:
+            self.recipients.remove_push(recipient_id, json.loads(address)["endpoint"])
+        else:
+            self.recipients.block(recipient_id, channel)
+        log.info(
+            "recipient %s: %s contact removed after the provider's answer",
+            recipient_id,
+            channel.value,
         )
 
     def _note_failure(self, message: PlannedMessage, channel: Channel, detail: str) -> None:

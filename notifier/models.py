@@ -86,12 +86,43 @@ class Need(StrEnum):
     NO_SMARTPHONE = "no_smartphone"  # no web push; short GSM-7 SMS that stand on their own
 
 
+class OptOut(Strict):
+    """The citizen does not want this category of optional news on these channels."""
+
+    category: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    channels: frozenset[Channel] = Field(default_factory=lambda: frozenset(Channel))
+
+
 class Recipient(Strict):
+    """A citizen: inline in an event, or registered with ``PUT /v1/recipients/{id}``.
+
+    An event whose recipient has only an ``id`` refers to the registered one.
+    """
+
     id: Identifier
     locale: str = Field(default="fr", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     timezone: str = "Europe/Paris"
     contacts: Contacts = Contacts()
     needs: frozenset[Need] = Field(default_factory=frozenset)
+    opt_outs: tuple[OptOut, ...] = ()
+    blocked: frozenset[Channel] = Field(
+        default_factory=frozenset,
+        description="Channels the provider says are closed (an SMS STOP); set by notifier.",
+    )
+
+    def refusal(self, channel: Channel, category: str | None) -> str | None:
+        """Why this recipient must not get a message of ``category`` on ``channel``, if so.
+
+        A message without category is a service message: it ignores opt-outs, never a
+        blocked channel.
+        """
+        if channel in self.blocked:
+            return f"{channel.value} is closed for this recipient (provider opt-out)"
+        if category and any(
+            o.category == category and channel in o.channels for o in self.opt_outs
+        ):
+            return f"the recipient opted out of {category!r} on {channel.value}"
+        return None
 
     @field_validator("timezone")
     @classmethod

@@ -54,7 +54,8 @@ local pending = {scheduled = true, queued = true, ['temporary-failure'] = true}
 """.replace("PREFIX", PREFIX)
 
 # KEYS[1] idempotency key. ARGV: idem ttl, now iso, retention, answer json,
-# n cancellations, (subject, rule or '', reason)*, n messages, (id, due ms, subject, rule, body)*
+# n cancellations, (subject, rule or '', reason)*, n messages,
+# (id, due ms, subject, rule, body, recipient id)*
 _ACCEPT = (
     _LUA_HELPERS
     + """
@@ -86,7 +87,8 @@ local count = tonumber(ARGV[i])
 i = i + 1
 for _ = 1, count do
   local id, due, subject, rule, body = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  i = i + 5
+  redis.call('SADD', prefix .. 'recipient:' .. ARGV[i + 5] .. ':messages', id)
+  i = i + 6
   redis.call('DEL', mkey(id), hkey(id), prefix .. 'stopped:' .. subject .. ':' .. rule)
   redis.call('HSET', mkey(id), 'body', body, 'status', 'scheduled', 'claim', 0,
              'attempts', 0, 'rule', rule, 'subject', subject, 'due', due)
@@ -181,6 +183,7 @@ if ARGV[10] then
                'attempts', 0, 'rule', rule, 'subject', subject, 'due', due)
     redis.call('ZADD', prefix .. 'due', due, nid)
     redis.call('SADD', prefix .. 'subject:' .. subject, nid)
+    redis.call('SADD', prefix .. 'recipient:' .. ARGV[15] .. ':messages', nid)
     history(nid, ARGV[4], 'scheduled', 'next in series after ' .. id)
   end
 end
@@ -349,7 +352,7 @@ class Store:
             args += [c.subject, c.rule or "", c.reason]
         args.append(len(plan.messages))
         for m in plan.messages:
-            args += [m.id, to_ms(m.due_at), m.subject, m.rule, m.model_dump_json()]
+            args += [m.id, to_ms(m.due_at), m.subject, m.rule, m.model_dump_json(), m.recipient.id]
         fresh, answer_json, cancelled = self._accept(
             keys=[f"{PREFIX}idem:{idempotency_key}"], args=args
         )
@@ -431,6 +434,7 @@ class Store:
                 following.subject,
                 following.rule,
                 following.model_dump_json(),
+                following.recipient.id,
             ]
         return bool(self._finish(args=args))
 

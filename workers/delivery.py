@@ -15,6 +15,7 @@ import dramatiq
 from notifier.broker import DELIVERY_ACTOR, DELIVERY_QUEUE, require_redis_url
 from notifier.channels import transports_for
 from notifier.delivery import Deliverer, RetryPolicy
+from notifier.recipients import RecipientStore
 from notifier.settings import get_settings
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
@@ -41,6 +42,7 @@ def deliverer() -> Deliverer:
             else None
         ),
         sms_normalization=settings.sms_normalization,
+        recipients=RecipientStore(store.redis),
     )
 
 

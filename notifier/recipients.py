@@ -1,0 +1,94 @@
+"""Registered recipients: contacts, preferences, push subscriptions, and erasure.
+
+``notifier:recipient:{id}`` is a hash: ``profile`` (the recipient as JSON, as last PUT),
+``blocked`` (channels a provider closed, e.g. an SMS STOP) and one ``push:{digest}`` field
+per browser subscription. ``notifier:recipient:{id}:messages`` lists the recipient's message
+ids, so that erasing a recipient also erases every message record that names them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import redis
+
+from notifier.models import Channel, PushSubscription, Recipient
+from notifier.store import PREFIX
+
+# KEYS: recipient hash, its message index. Cancels what is pending, deletes every record.
+_ERASE = """
+local count = 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local mkey = '{p}msg:' .. id
+  local subject = redis.call('HGET', mkey, 'subject')
+  if subject then redis.call('SREM', '{p}subject:' .. subject, id) end
+  redis.call('ZREM', '{p}due', id)
+  redis.call('ZREM', '{p}inflight', id)
+  count = count + redis.call('DEL', mkey, mkey .. ':history')
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+return count
+""".replace("{p}", PREFIX)
+
+
+def _push_field(endpoint: str) -> str:
+    return "push:" + hashlib.sha256(endpoint.encode()).hexdigest()[:16]
+
+
+def recipient_key(recipient_id: str) -> str:
+    return f"{PREFIX}recipient:{recipient_id}"
+
+
+class RecipientStore:
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+        self._erase = client.register_script(_ERASE)
+
+    def put(self, recipient: Recipient) -> None:
+        """Register or replace a recipient; subscriptions and provider blocks are kept."""
+        profile = recipient.model_dump_json(exclude={"blocked"})
+        self.redis.hset(recipient_key(recipient.id), "profile", profile)
+
+    def get(self, recipient_id: str) -> Recipient | None:
+        fields = self.redis.hgetall(recipient_key(recipient_id))
+        if "profile" not in fields:
+            return None
+        recipient = Recipient.model_validate_json(fields["profile"])
+        pushes = [json.loads(v) for k, v in fields.items() if k.startswith("push:")]
+        latest = max(pushes, key=lambda p: p["added"], default=None)
+        push = PushSubscription.model_validate(latest["subscription"]) if latest else None
+        blocked = frozenset(Channel(c) for c in fields.get("blocked", "").split(",") if c)
+        return recipient.model_copy(
+            update={
+                "contacts": recipient.contacts.model_copy(update={"push": push}),
+                "blocked": blocked,
+            }
+        )
+
+    def add_push(self, recipient_id: str, subscription: PushSubscription, added: float) -> bool:
+        """Add a browser's subscription; False if the recipient is not registered."""
+        key = recipient_key(recipient_id)
+        if not self.redis.hexists(key, "profile"):
+            return False
+        value = json.dumps({"subscription": subscription.model_dump(), "added": added})
+        self.redis.hset(key, _push_field(subscription.endpoint), value)
+        return True
+
+    def remove_push(self, recipient_id: str, endpoint: str) -> None:
+        """Forget a subscription the push service says is gone (404/410)."""
+        self.redis.hdel(recipient_key(recipient_id), _push_field(endpoint))
+
+    def block(self, recipient_id: str, channel: Channel) -> None:
+        """Close a channel for a registered recipient (an SMS STOP): never used again."""
+        key = recipient_key(recipient_id)
+        if not self.redis.hexists(key, "profile"):
+            return
+        current = self.redis.hget(key, "blocked") or ""
+        channels = {c for c in current.split(",") if c} | {channel.value}
+        self.redis.hset(key, "blocked", ",".join(sorted(channels)))
+
+    def erase(self, recipient_id: str) -> int:
+        """Delete the recipient and every message record about them; how many were removed."""
+        keys = [recipient_key(recipient_id), f"{recipient_key(recipient_id)}:messages"]
+        return int(self._erase(keys=keys))
