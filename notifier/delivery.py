@@ -20,6 +20,7 @@ from jinja2 import TemplateError
 from notifier.accessibility import excluded_channel, prepare_sms, template_flags
 from notifier.channels.base import Outcome, OutgoingMessage, Transport
 from notifier.models import Channel, HistoryEntry, MessageStatus, Need, PlannedMessage
+from notifier.ratelimit import ChannelRateLimit
 from notifier.recipients import RecipientStore
 from notifier.rules.engine import next_in_series, settle
 from notifier.store import CapLimit, Store
@@ -69,6 +70,7 @@ class Deliverer:
         retry: RetryPolicy = RetryPolicy(),
         recipient_cap: tuple[int, timedelta] | None = (20, timedelta(hours=1)),
         recipients: RecipientStore | None = None,
+        rate_limits: Mapping[Channel, ChannelRateLimit] | None = None,
         sms_normalization: Normalization = "gsm",
         send_lease: timedelta = timedelta(seconds=120),
         clock: Callable[[], datetime] = utcnow,
@@ -80,6 +82,7 @@ class Deliverer:
         self.retry = retry
         self.recipient_cap = recipient_cap
         self.recipients = recipients
+        self.rate_limits = rate_limits or {}
         self.sms_normalization = sms_normalization
         self.send_lease = send_lease
         self.clock = clock
@@ -169,6 +172,9 @@ class Deliverer:
                     tried.append(f"{channel.value}: {problem}")
                     continue
                 metadata |= {"encoding": info.encoding, "segments": str(info.segments)}
+            limit = self.rate_limits.get(channel)
+            if limit is not None and not limit.wait():
+                return self._wait_for_capacity(message, claim, channel)
             self.store.provider_call(message.id, channel.value)  # cleared by finish
             result = transport.send(
                 OutgoingMessage(
@@ -216,6 +222,22 @@ class Deliverer:
             "no channel could deliver (" + "; ".join(tried) + ")",
             None,
         )
+
+    def _wait_for_capacity(
+        self, message: PlannedMessage, claim: int, channel: Channel
+    ) -> MessageStatus:
+        """The channel stayed at its rate limit: back to the schedule, no attempt spent."""
+        retry_at = self.clock() + timedelta(seconds=1)
+        self.store.finish(
+            message.id,
+            claim,
+            MessageStatus.SCHEDULED,
+            self.clock(),
+            detail=f"{channel.value} at its rate limit; waiting",
+            channel=channel.value,
+            retry_at=retry_at,
+        )
+        return MessageStatus.SCHEDULED
 
     def _forget_contact(self, recipient_id: str, channel: Channel, address: str) -> None:
         """The provider says this contact is gone: a dead push subscription, an SMS STOP."""

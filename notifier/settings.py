@@ -139,6 +139,15 @@ class Settings(BaseSettings):
     vapid_subject: str | None = Field(
         default=None, description="VAPID contact: mailto: or https: URL of the sender."
     )
+    rate_limit_sms_per_second: int = Field(
+        default=10, description="SMS sent per second, all workers together (0: no limit)."
+    )
+    rate_limit_email_per_second: int = Field(
+        default=50, description="E-mails sent per second, all workers together (0: no limit)."
+    )
+    rate_limit_webpush_per_second: int = Field(
+        default=100, description="Web pushes sent per second, all workers together (0: no limit)."
+    )
     provider_timeout_seconds: float = Field(
         default=10.0, description="Timeout of each request to an SMS, e-mail or push provider."
     )

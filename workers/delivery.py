@@ -15,6 +15,8 @@ import dramatiq
 from notifier.broker import DELIVERY_ACTOR, DELIVERY_QUEUE, require_redis_url
 from notifier.channels import transports_for
 from notifier.delivery import Deliverer, RetryPolicy
+from notifier.models import Channel
+from notifier.ratelimit import rate_limits
 from notifier.recipients import RecipientStore
 from notifier.settings import get_settings
 from notifier.store import Store
@@ -43,6 +45,14 @@ def deliverer() -> Deliverer:
         ),
         sms_normalization=settings.sms_normalization,
         recipients=RecipientStore(store.redis),
+        rate_limits=rate_limits(
+            require_redis_url(settings),
+            {
+                Channel.SMS: settings.rate_limit_sms_per_second,
+                Channel.EMAIL: settings.rate_limit_email_per_second,
+                Channel.WEBPUSH: settings.rate_limit_webpush_per_second,
+            },
+        ),
     )
 
 

@@ -1,0 +1,97 @@
+"""Channel rate limits shared through Redis: two workers together stay under the limit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+from dramatiq.rate_limits.backends import RedisBackend
+
+from notifier.channels.base import Outcome, OutgoingMessage, SendResult
+from notifier.delivery import Deliverer
+from notifier.models import Channel, MessageStatus
+from notifier.ratelimit import ChannelRateLimit
+from notifier.rules.engine import plan
+from notifier.store import Store
+from notifier.templates.renderer import Renderer
+from tests.conftest import EXAMPLES, make_event, rules_from
+
+RULES = rules_from(
+    """
+rules:
+  - {id: news, trigger: [x.y], template: procedure_status, channels: [sms],
+     replace_pending: false, quiet_hours: "off"}
+"""
+)
+
+
+class TimedTransport:
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.lock = threading.Lock()
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        with self.lock:
+            self.times.append(time.time())
+        return SendResult(Outcome.SENT)
+
+
+def test_two_workers_share_the_limit(store: Store, redis_url: str) -> None:
+    now = datetime.now(UTC)
+    for n in range(24):
+        event = make_event(
+            id=f"r{n}",
+            type="x.y",
+            recipient={"id": f"c{n}", "contacts": {"phone": "+33612345678"}},
+            data={"reference": "R", "status_label": "S"},
+        )
+        store.accept(f"c:r{n}", plan(event, RULES, now), now, ttl=60)
+    claimed = store.claim_due(now, limit=100, lease=timedelta(minutes=5))
+    assert len(claimed) == 24
+    transport = TimedTransport()
+
+    def worker(items: list) -> None:  # type: ignore[type-arg]
+        limit = ChannelRateLimit(RedisBackend(url=redis_url), Channel.SMS, 8)
+        deliverer = Deliverer(
+            store,
+            Renderer(EXAMPLES / "templates"),
+            {Channel.SMS: transport},
+            rate_limits={Channel.SMS: limit},
+        )
+        for item in items:
+            assert deliverer.deliver(item.message_id, item.claim) is MessageStatus.SENT
+
+    threads = [threading.Thread(target=worker, args=(claimed[i::2],)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(transport.times) == 24
+    per_second: dict[int, int] = {}
+    for moment in transport.times:
+        per_second[int(moment)] = per_second.get(int(moment), 0) + 1
+    assert max(per_second.values()) <= 8
+    assert len(per_second) >= 3  # 24 sends at 8 per second need at least three seconds
+
+
+def test_waiting_too_long_reschedules_without_spending_an_attempt(
+    store: Store, redis_url: str
+) -> None:
+    now = datetime.now(UTC)
+    event = make_event(type="x.y", data={"reference": "R", "status_label": "S"})
+    store.accept("c:1", plan(event, RULES, now), now, ttl=60)
+    (claimed,) = store.claim_due(now, limit=1, lease=timedelta(minutes=5))
+    full = ChannelRateLimit(RedisBackend(url=redis_url), Channel.SMS, 1, max_wait=0.0)
+    time.sleep(1.02 - time.time() % 1)  # start of a second: the window will not turn meanwhile
+    assert full.wait()  # takes the only slot of this second
+    deliverer = Deliverer(
+        store,
+        Renderer(EXAMPLES / "templates"),
+        {Channel.SMS: TimedTransport()},
+        rate_limits={Channel.SMS: full},
+    )
+    assert deliverer.deliver(claimed.message_id, claimed.claim) is MessageStatus.SCHEDULED
+    record = store.get(claimed.message_id)
+    assert record is not None and record.attempts == 0
+    assert "rate limit" in (record.history[-1].detail or "")
