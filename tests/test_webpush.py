@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notifier.channels.base import Outcome, OutgoingMessage
+from notifier.channels.base import Outcome, OutgoingMessage, SendResult
 from notifier.channels.webpush import WebPushTransport, generate_vapid_keys, topic_for
 from notifier.models import Channel
 from tests.fake_push import FakePushService
@@ -125,3 +125,45 @@ def test_critical_messages_are_urgent(push: FakePushService) -> None:
     browser = push.subscribe("abc")
     transport().send(message(browser.subscription(), metadata={"critical": "1"}))
     assert push.delivered[0].headers["urgency"] == "high"
+
+
+def test_410_deletes_the_registered_subscription_and_falls_back(
+    push: FakePushService, store: object
+) -> None:
+    """A real 410 from the push service, through the worker: the subscription is forgotten."""
+    from notifier.delivery import Deliverer
+    from notifier.models import MessageStatus, PushSubscription, Recipient
+    from notifier.recipients import RecipientStore
+    from notifier.rules.engine import plan
+    from notifier.store import Store
+    from notifier.templates.renderer import Renderer
+    from tests.conftest import EXAMPLES, make_event, rules_from
+    from tests.test_delivery import ScriptedTransport
+
+    assert isinstance(store, Store)
+    recipients = RecipientStore(store.redis)
+    recipients.put(Recipient(id="c-1", contacts={"phone": "+33612345678"}))  # type: ignore[arg-type]
+    browser = push.subscribe("old")
+    recipients.add_push("c-1", PushSubscription.model_validate(browser.subscription()), 1.0)
+    push.replies["old"] = [(410, {})]
+    rules = rules_from(
+        "rules:\n  - {id: n, trigger: [x.y], template: procedure_status, "
+        "channels: [webpush, sms], quiet_hours: 'off'}\n"
+    )
+    event = make_event(
+        type="x.y", recipient={"id": "c-1"}, data={"reference": "R", "status_label": "S"}
+    )
+    store.accept("c:1", plan(event, rules, NOW), NOW, ttl=60)
+    (claimed,) = store.claim_due(NOW, limit=1, lease=timedelta(minutes=5))
+    sms = ScriptedTransport(SendResult(Outcome.SENT))
+    worker = Deliverer(
+        store,
+        Renderer(EXAMPLES / "templates"),
+        {Channel.WEBPUSH: transport(), Channel.SMS: sms},  # type: ignore[dict-item]
+        clock=lambda: NOW,
+        recipients=recipients,
+    )
+    assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
+    assert len(sms.sent) == 1
+    stored = recipients.get("c-1")
+    assert stored is not None and stored.contacts.push is None
