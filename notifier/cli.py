@@ -11,12 +11,15 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notifier.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from notifier.store import Store
 
-def _store(settings: Settings):  # type: ignore[no-untyped-def]
+
+def _store(settings: Settings) -> Store:
     from notifier.broker import require_redis_url
     from notifier.store import Store
 

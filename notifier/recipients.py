@@ -51,7 +51,7 @@ class RecipientStore:
         self.redis.hset(recipient_key(recipient.id), "profile", profile)
 
     def get(self, recipient_id: str) -> Recipient | None:
-        fields = self.redis.hgetall(recipient_key(recipient_id))
+        fields: dict[str, str] = self.redis.hgetall(recipient_key(recipient_id))  # type: ignore[assignment]
         if "profile" not in fields:
             return None
         recipient = Recipient.model_validate_json(fields["profile"])
@@ -84,7 +84,7 @@ class RecipientStore:
         key = recipient_key(recipient_id)
         if not self.redis.hexists(key, "profile"):
             return
-        current = self.redis.hget(key, "blocked") or ""
+        current = str(self.redis.hget(key, "blocked") or "")
         channels = {c for c in current.split(",") if c} | {channel.value}
         self.redis.hset(key, "blocked", ",".join(sorted(channels)))
 

@@ -467,7 +467,15 @@ class Store:
         attempt on another channel.
         """
         outcome = "delivered" if delivered else "failed"
-        args = [message_id, outcome, channel, now.isoformat(), to_ms(now), detail, reference]
+        args: list[Any] = [
+            message_id,
+            outcome,
+            channel,
+            now.isoformat(),
+            to_ms(now),
+            detail,
+            reference,
+        ]
         return str(self._receipt(args=args))
 
     def note(self, message_id: str, entry: HistoryEntry) -> None:
@@ -494,7 +502,7 @@ class Store:
 
     def next_due(self) -> datetime | None:
         first = self.redis.zrange(f"{PREFIX}due", 0, 0, withscores=True)
-        return from_ms(first[0][1]) if first else None
+        return from_ms(float(first[0][1])) if first else None
 
     def pending_count(self) -> int:
         return int(self.redis.zcard(f"{PREFIX}due"))

@@ -136,7 +136,7 @@ def _describe(error: dict[str, Any]) -> str:
 
 def parse_rule_file(
     name: str, text: str
-) -> tuple[list[Rule], list[RuleError], dict[Loc, Position]]:
+) -> tuple[RuleFile | None, list[RuleError], dict[Loc, Position]]:
     """Parse one file's text; never raises for bad content, returns the errors instead."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
