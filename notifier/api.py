@@ -11,7 +11,7 @@ import hmac
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -21,6 +21,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from twilio.request_validator import RequestValidator
 
 from notifier.delivery import utcnow
@@ -67,6 +68,58 @@ class MessageOut(BaseModel):
     history: list[HistoryEntry]
 
 
+class BodySizeLimit:
+    """Refuses request bodies over ``limit`` bytes with a 413, before they are parsed.
+
+    Checked on the declared Content-Length and again on the bytes actually received (a
+    chunked body has no length to declare).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        too_large = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                too_large = True
+                raise _TooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not too_large:  # once over the limit, the app's own answer is replaced
+                await send(message)
+
+        with suppress(_TooLarge):  # the app may also turn it into its own error: replaced
+            await self.app(scope, counting_receive, guarded_send)
+        if too_large:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"request body over {self.limit} bytes"},
+            status_code=status.HTTP_413_CONTENT_TOO_LARGE,
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -108,6 +161,7 @@ def create_app(
         stop.set()
 
     app = FastAPI(title="notifier", version="1", description=__doc__, lifespan=lifespan)
+    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
     app.state.api_keys = {
         client: key.get_secret_value().encode() for client, key in settings.api_keys.items()
     }

@@ -7,6 +7,7 @@ silently dropped, and times must carry a time zone.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
@@ -22,6 +23,18 @@ SUBJECT_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*:[A-Za-z0-9_.:/-]{1,200}$"
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+
+
+MAX_DATA_BYTES = 16_384
+MAX_DATA_DEPTH = 8
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
 
 
 @cache
@@ -146,7 +159,20 @@ class Event(Strict):
         examples=["appointment:BRG-75-00042"],
     )
     recipient: Recipient
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        description=f"Free-form, copied into each planned message: at most {MAX_DATA_BYTES} "
+        f"bytes as JSON and {MAX_DATA_DEPTH} levels deep.",
+    )
+
+    @field_validator("data")
+    @classmethod
+    def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if _depth(value) > MAX_DATA_DEPTH:
+            raise ValueError(f"nested more than {MAX_DATA_DEPTH} levels deep")
+        if len(json.dumps(value, default=str)) > MAX_DATA_BYTES:
+            raise ValueError(f"larger than {MAX_DATA_BYTES} bytes as JSON; send references")
+        return value
 
 
 class MessageStatus(StrEnum):

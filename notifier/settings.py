@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     )
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP API binds to.")
     api_port: int = Field(default=8000, description="Port of the HTTP API.")
+    max_request_bytes: int = Field(
+        default=65_536, description="Larger request bodies are refused with a 413."
+    )
     api_keys: dict[str, SecretStr] = Field(
         default_factory=dict,
         description='Accepted API keys as JSON, client name → key: {"crm": "s3cret"}.',

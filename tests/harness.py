@@ -124,9 +124,10 @@ class EngineProcesses:
             self.stop(name)
         self.http.close()
 
-    def logs(self) -> str:
+    def logs(self, tail: int | None = 4000) -> str:
+        """Every process's log (the last ``tail`` characters of each, or all of it)."""
         return "\n".join(
-            f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}"
+            f"--- {path.name}\n{path.read_text(errors='replace')[-(tail or 0) :]}"
             for path in sorted(self.workdir.glob("*.log"))
         )
 

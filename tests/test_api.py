@@ -156,3 +156,53 @@ def test_api_refuses_an_invalid_number_naming_the_field(client: TestClient) -> N
     (error,) = response.json()["detail"]
     assert error["loc"] == ["body", "recipient", "contacts", "phone"]
     assert "not a valid number" in error["msg"]
+
+
+def test_body_over_the_limit_is_413(client: TestClient, store: Store) -> None:
+    body = event_json()
+    body["data"]["notes"] = "x" * 70_000
+    response = client.post("/v1/events", json=body, headers=AUTH)
+    assert response.status_code == 413
+    assert store.pending_count() == 0
+
+
+def test_chunked_body_over_the_limit_is_413(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"id": "x", "data": {"notes": "'
+        for _ in range(100):
+            yield b"x" * 1000
+        yield b'"}}'
+
+    response = client.post(
+        "/v1/events",
+        content=chunks(),
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": 1}}}}}}}}}, "levels deep"),
+        ({"notes": "x" * 20_000}, "larger than 16384 bytes"),
+    ],
+)
+def test_oversized_data_is_422_naming_data(
+    client: TestClient, data: dict[str, Any], message: str
+) -> None:
+    response = client.post("/v1/events", json=event_json() | {"data": data}, headers=AUTH)
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "data"] and message in error["msg"]
+
+
+def test_malformed_and_deeply_nested_json_are_4xx(client: TestClient) -> None:
+    headers = {**AUTH, "Content-Type": "application/json"}
+    response = client.post("/v1/events", content=b'{"id": ', headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+    deep = b'{"data": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"
+    assert client.post("/v1/events", content=deep, headers=headers).status_code in (400, 422)
+    not_an_object = client.post("/v1/events", content=b"[1, 2]", headers=headers)
+    assert not_an_object.status_code == 422
