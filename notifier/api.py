@@ -7,7 +7,6 @@ gets a 422 naming the field; an unreachable Redis a 503 with ``Retry-After``, ne
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +23,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from twilio.request_validator import RequestValidator
 
+from notifier.apikeys import ApiClient, ApiKeys
 from notifier.delivery import utcnow
 from notifier.models import Event, HistoryEntry, MessageStatus, PushSubscription, Recipient
 from notifier.recipients import RecipientStore
@@ -126,23 +126,20 @@ _bearer = HTTPBearer(auto_error=False)
 def client_name(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The client whose key was presented; every key is compared, in constant time."""
-    presented = credentials.credentials.encode() if credentials else b""
-    found = None
-    for client, key in request.app.state.api_keys.items():
-        if hmac.compare_digest(presented, key):
-            found = client
+) -> ApiClient:
+    """The client whose key was presented (401 otherwise)."""
+    keys: ApiKeys = request.app.state.api_keys
+    found = keys.identify(credentials.credentials) if credentials else None
     if found is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing or invalid API key: send 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return str(found)
+    return found
 
 
-Client = Annotated[str, Depends(client_name)]
+Client = Annotated[ApiClient, Depends(client_name)]
 
 
 def create_app(
@@ -162,9 +159,9 @@ def create_app(
 
     app = FastAPI(title="notifier", version="1", description=__doc__, lifespan=lifespan)
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
-    app.state.api_keys = {
-        client: key.get_secret_value().encode() for client, key in settings.api_keys.items()
-    }
+    app.state.api_keys = ApiKeys(
+        store.redis, {name: key.get_secret_value() for name, key in settings.api_keys.items()}
+    )
 
     @app.exception_handler(redis.ConnectionError)
     @app.exception_handler(redis.TimeoutError)
@@ -184,6 +181,11 @@ def create_app(
 
     @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=EventAccepted)
     def post_event(event: Event, client: Client) -> dict[str, Any]:
+        if not client.may_post(event.type):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"client {client.name!r} may not post {event.type!r} events",
+            )
         ruleset = rules.current
         now = clock()
         if event.recipient.model_fields_set == {"id"}:  # a reference to a registered recipient
@@ -196,17 +198,17 @@ def create_app(
                 )
             event = event.model_copy(update={"recipient": stored})
         try:
-            decided = plan(event, ruleset, now, client=client)
+            decided = plan(event, ruleset, now, client=client.name)
         except EventDataError as exc:
             raise unprocessable(["body", *exc.field.split(".")], str(exc)) from None
         accepted = store.accept(
-            f"{client}:{event.id}", decided, now, ttl=settings.idempotency_ttl_seconds
+            f"{client.name}:{event.id}", decided, now, ttl=settings.idempotency_ttl_seconds
         )
         log.info(
             "event %s (%s) from %s: %d planned, %d cancelled%s",
             event.id,
             event.type,
-            client,
+            client.name,
             len(accepted.planned),
             len(accepted.cancelled),
             " (duplicate)" if accepted.duplicate else "",

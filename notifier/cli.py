@@ -32,17 +32,20 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from notifier.api import create_app
+    from notifier.apikeys import ApiKeys
     from notifier.logs import configure_logging
     from notifier.rules.holder import RulesHolder
 
     configure_logging(settings.log_level, "api")
-    if not settings.api_keys:
+    store = _store(settings)
+    if not settings.api_keys and not ApiKeys(store.redis, {}).clients():
         print(
-            'error: no API key configured; set NOTIFIER_API_KEYS=\'{"client": "key"}\'',
+            "error: no API key: create one with `notifier keys add CLIENT`, or set "
+            'NOTIFIER_API_KEYS=\'{"client": "key"}\'',
             file=sys.stderr,
         )
         return 2
-    app = create_app(settings, _store(settings), RulesHolder(settings.rules_dir))
+    app = create_app(settings, store, RulesHolder(settings.rules_dir))
     uvicorn.run(
         app,
         host=settings.api_host,
@@ -199,6 +202,27 @@ def cmd_templates_preview(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from notifier.apikeys import ApiKeys
+
+    keys = ApiKeys(_store(settings).redis, {})
+    if args.keys_command == "add":
+        key = keys.add(args.client, args.events or [])
+        print(key)
+        print(
+            f"# the API key of {args.client}: shown once, only its digest is stored",
+            file=sys.stderr,
+        )
+    elif args.keys_command == "revoke":
+        count = keys.revoke(args.client)
+        print(f"{count} key(s) of {args.client} revoked")
+        return 0 if count else 1
+    else:
+        for client in keys.clients():
+            print(f"{client.name}\t{' '.join(client.events)}")
+    return 0
+
+
 def cmd_vapid_generate(settings: Settings, args: argparse.Namespace) -> int:
     from notifier.channels.webpush import generate_vapid_keys
 
@@ -302,6 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--dir", help="rules folder (default: NOTIFIER_RULES_DIR)")
     show.add_argument("--templates", help="templates folder (default: NOTIFIER_TEMPLATES_DIR)")
     rules_commands.add_parser("schema", help="print the JSON Schema of rule files")
+    keys = commands.add_parser("keys", help="API keys of upstream clients")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    add = keys_commands.add_parser("add", help="create a key; printed once")
+    add.add_argument("client")
+    add.add_argument("--events", nargs="*", help="allowed event types, e.g. 'appointment.*'")
+    keys_commands.add_parser("revoke", help="remove a client's keys").add_argument("client")
+    keys_commands.add_parser("list", help="clients and the event types they may post")
     vapid = commands.add_parser("vapid", help="web push keys")
     vapid.add_subparsers(dest="vapid_command", required=True).add_parser(
         "generate", help="print a new VAPID key pair"
@@ -345,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_templates_preview(settings, args)
     if args.command == "vapid":
         return cmd_vapid_generate(settings, args)
+    if args.command == "keys":
+        return cmd_keys(settings, args)
     try:
         return HANDLERS[args.command](settings, args)
     except RuntimeError as exc:

@@ -1,0 +1,80 @@
+"""API keys: hashed at rest, per-client event types, managed from the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from notifier.api import create_app
+from notifier.apikeys import KEY, ApiKeys, digest
+from notifier.cli import main
+from notifier.rules.holder import RulesHolder
+from notifier.settings import Settings
+from notifier.store import Store
+from tests.conftest import NOW, REMINDER_RULES, make_event
+
+
+@pytest.fixture
+def client(store: Store, tmp_path: Path) -> Iterator[TestClient]:
+    (tmp_path / "r.yaml").write_text(REMINDER_RULES)
+    settings = Settings(api_keys={"dev": "dev-key-12345"}, rules_reload_seconds=0)
+    app = create_app(settings, store, RulesHolder(tmp_path), clock=lambda: NOW)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def post(client: TestClient, key: str, event_type: str, event_id: str = "k1") -> int:
+    body = make_event(id=event_id, type=event_type).model_dump(mode="json")
+    return client.post(
+        "/v1/events", json=body, headers={"Authorization": f"Bearer {key}"}
+    ).status_code
+
+
+def test_stored_key_limited_to_its_event_types(client: TestClient, store: Store) -> None:
+    keys = ApiKeys(store.redis, {})
+    key = keys.add("booking", ["appointment.*"])
+    assert post(client, key, "appointment.booked") == 202
+    assert post(client, key, "procedure.status_changed", "k2") == 403
+    assert post(client, "dev-key-12345", "procedure.status_changed", "k3") == 202
+    assert keys.revoke("booking") == 1
+    assert post(client, key, "appointment.booked", "k4") == 401
+
+
+def test_only_the_digest_is_stored(store: Store) -> None:
+    key = ApiKeys(store.redis, {}).add("crm", [])
+    stored = store.redis.hgetall(KEY)
+    assert list(stored) == [digest(key)]
+    assert key not in str(stored)
+
+
+def test_idempotency_is_per_client(client: TestClient, store: Store) -> None:
+    other = ApiKeys(store.redis, {}).add("other", [])
+    body = make_event(id="same-id").model_dump(mode="json")
+    answers = [
+        client.post("/v1/events", json=body, headers={"Authorization": f"Bearer {key}"}).json()
+        for key in ("dev-key-12345", other, other)
+    ]
+    assert [a["duplicate"] for a in answers] == [False, False, True]
+    assert answers[0]["planned"][0]["id"] != answers[1]["planned"][0]["id"]
+
+
+def test_keys_command(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from notifier.settings import get_settings
+
+    monkeypatch.setenv("NOTIFIER_REDIS_URL", redis_url)
+    get_settings.cache_clear()
+    try:
+        assert main(["keys", "add", "crm", "--events", "appointment.*", "document.*"]) == 0
+        key = capsys.readouterr().out.strip()
+        assert key.startswith("nk_") and len(key) > 40
+        assert main(["keys", "list"]) == 0
+        assert capsys.readouterr().out == "crm\tappointment.* document.*\n"
+        assert main(["keys", "revoke", "crm"]) == 0
+        assert main(["keys", "revoke", "crm"]) == 1
+    finally:
+        get_settings.cache_clear()
