@@ -25,7 +25,6 @@ from notifier.rules.schema import event_matches
 from notifier.store import PREFIX
 
 KEY = f"{PREFIX}apikeys"
-ANY_EVENT = ("*.*", "*.*.*", "*.*.*.*")
 
 
 def digest(key: str) -> str:
@@ -35,9 +34,11 @@ def digest(key: str) -> str:
 @dataclass(frozen=True)
 class ApiClient:
     name: str
-    events: tuple[str, ...] = ANY_EVENT
+    events: tuple[str, ...] | None = None  # None: any event type
 
     def may_post(self, event_type: str) -> bool:
+        if self.events is None:
+            return True
         return any(event_matches(event_type, pattern) for pattern in self.events)
 
 
@@ -59,12 +60,12 @@ class ApiKeys:
         if stored is None:
             return None
         record = json.loads(stored)
-        return ApiClient(record["client"], tuple(record["events"]))
+        return ApiClient(record["client"], tuple(record["events"]) if record["events"] else None)
 
     def add(self, name: str, events: Iterable[str]) -> str:
         """Create a key for ``name`` and return it; only its digest is stored."""
         key = "nk_" + secrets.token_urlsafe(32)
-        record = {"client": name, "events": list(events) or list(ANY_EVENT)}
+        record = {"client": name, "events": list(events)}
         self.redis.hset(KEY, digest(key), json.dumps(record))
         return key
 

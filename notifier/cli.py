@@ -219,7 +219,7 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
         return 0 if count else 1
     else:
         for client in keys.clients():
-            print(f"{client.name}\t{' '.join(client.events)}")
+            print(f"{client.name}\t{' '.join(client.events or ['(any event type)'])}")
     return 0
 
 
