@@ -30,7 +30,7 @@ from notifier.recipients import RecipientStore
 from notifier.rules.engine import EventDataError, plan
 from notifier.rules.holder import RulesHolder
 from notifier.settings import Settings
-from notifier.store import Store
+from notifier.store import UNAVAILABLE, Store
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +165,7 @@ def create_app(
 
     @app.exception_handler(redis.ConnectionError)
     @app.exception_handler(redis.TimeoutError)
+    @app.exception_handler(redis.exceptions.BusyLoadingError)
     async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.error("redis unavailable during %s %s: %s", request.method, request.url.path, exc)
         return JSONResponse(
@@ -319,7 +320,7 @@ def create_app(
         try:
             store.ping()
             body["redis"] = "ok"
-        except (redis.ConnectionError, redis.TimeoutError):
+        except UNAVAILABLE:
             body["redis"] = "unavailable"
         if rules.last_error is not None:
             body["rules_reload_error"] = str(rules.last_error)

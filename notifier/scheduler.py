@@ -13,10 +13,8 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import redis
-
 from notifier.delivery import utcnow
-from notifier.store import Claimed, Store
+from notifier.store import UNAVAILABLE, Claimed, Store
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +65,7 @@ class Scheduler:
                     continue  # more may be due right now
                 failures = 0
                 stop.wait(self.pause())
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
+            except UNAVAILABLE as exc:
                 failures += 1
                 wait = min(5.0, 0.2 * 2**failures)
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, wait)

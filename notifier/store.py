@@ -32,6 +32,9 @@ from notifier.models import HistoryEntry, MessageStatus, Plan, PlannedMessage
 
 PREFIX = "notifier:"
 
+# The server is down, unreachable, or still loading its data after a restart: try later.
+UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)
+
 _LUA_HELPERS = """
 local prefix = 'PREFIX'
 local function mkey(id) return prefix .. 'msg:' .. id end
