@@ -30,6 +30,7 @@ def configure_broker(settings: Settings) -> RedisBroker:
     broker = RedisBroker(
         url=settings.broker_url(require_redis_url(settings)),
         heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
+        maintenance_chance=settings.broker_maintenance_chance,
     )
     dramatiq.set_broker(broker)
     return broker

@@ -28,8 +28,13 @@ class Settings(BaseSettings):
         description="Logical database for Dramatiq's keys (its maintenance scans with KEYS).",
     )
     broker_heartbeat_timeout_ms: int = Field(
-        default=60_000,
+        default=10_000,
         description="A worker silent this long is presumed dead; its messages are redelivered.",
+    )
+    broker_maintenance_chance: int = Field(
+        default=50_000,
+        description="Per million broker commands, how many also look for dead workers' "
+        "messages to redeliver; with the heartbeat, sets how fast a crash is recovered.",
     )
     data_dir: Path = Field(
         default=Path("var"),

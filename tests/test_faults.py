@@ -93,3 +93,65 @@ def test_redis_outage_503_then_everything_resumes(server: EmbeddedValkey, tmp_pa
         raise
     finally:
         engine.stop_all()
+
+
+def test_sigkill_a_worker_mid_burst(server: EmbeddedValkey, tmp_path: Path) -> None:
+    """2 000 messages, two worker processes, one killed with SIGKILL mid-burst."""
+    import os
+    import signal
+
+    from notifier.rules.engine import plan
+    from notifier.rules.loader import load_rule_texts
+    from notifier.store import Store
+
+    engine = EngineProcesses(tmp_path / "engine", server.connection_url, rules=RULES)
+    engine.env |= {"NOTIFIER_RATE_LIMIT_SMS_PER_SECOND": "0", "NOTIFIER_RECIPIENT_CAP_MAX": "0"}
+    try:
+        engine.start_worker("worker-a")
+        engine.start_worker("worker-b")
+        store = Store.from_url(engine.redis_url)
+        ruleset = load_rule_texts([("rules.yaml", RULES)])
+        now = datetime.now(UTC)
+        ids: set[str] = set()
+        pipe_args = []
+        for n in range(2000):
+            event = make_event(
+                id=f"burst-{n}",
+                subject=f"appointment:B-{n}",
+                recipient={"id": f"c-{n}", "contacts": {"phone": "+33612345678"}},
+                data={
+                    "starts_at": (now + timedelta(seconds=8)).isoformat(),
+                    "unit": "Brigade",
+                    "address": "1 rue X",
+                },
+            )
+            pipe_args.append((f"e:{event.id}", plan(event, ruleset, now)))
+        for key, decided in pipe_args:
+            ids.update(m.id for m in decided.messages)
+            store.accept(key, decided, now, ttl=600)
+        engine.start("scheduler", "scheduler")
+        wait_for(lambda: len(engine.sent_for(ids)) >= 300, 60, "300 deliveries", step=0.2)
+        victim = engine.processes.pop("worker-a")
+        os.killpg(victim.pid, signal.SIGKILL)
+        killed_at = time.time()
+        victim.wait()
+        wait_for(lambda: len({m["id"] for m in engine.sent_for(ids)}) >= 2000, 120, "all", step=0.5)
+        time.sleep(2)
+        sent = engine.sent_for(ids)
+        delivered = {m["id"] for m in sent}
+        duplicates = len(sent) - len(delivered)
+        last = max(datetime.fromisoformat(m["sent_at"]).timestamp() for m in sent)
+        statuses = [store.get(i).status.value for i in ids]  # type: ignore[union-attr]
+        print(
+            f"\nSIGKILL burst: {len(delivered)}/2000 delivered, {duplicates} duplicates, "
+            f"last delivery {last - killed_at:.1f}s after the kill, "
+            f"{statuses.count('technical-failure')} ended as interrupted"
+        )
+        assert delivered == ids
+        assert duplicates == 0
+        assert last - killed_at <= 20  # heartbeat 10 s + maintenance + the rest of the burst
+    except AssertionError:
+        print(engine.logs())
+        raise
+    finally:
+        engine.stop_all()
