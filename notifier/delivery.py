@@ -29,6 +29,10 @@ from notifier.templates.sms import Normalization
 
 log = logging.getLogger(__name__)
 
+# Less time than this before its expiry, a message is not handed to a provider (Twilio's
+# shortest validity period is one second).
+MIN_LIFETIME = timedelta(seconds=1)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -105,7 +109,7 @@ class Deliverer:
                 Channel(lease.interrupted_call),
             )
         now = self.clock()
-        if message.expires_at is not None and now >= message.expires_at:
+        if self._expired(message):
             return self._end(message, claim, MessageStatus.EXPIRED, "past its expiry", None)
         after_quiet = settle(now, message)
         if after_quiet > now:
@@ -175,6 +179,8 @@ class Deliverer:
             limit = self.rate_limits.get(channel)
             if limit is not None and not limit.wait():
                 return self._wait_for_capacity(message, claim, channel)
+            if self._expired(message):  # waiting, or a previous channel, may have taken long
+                return self._end(message, claim, MessageStatus.EXPIRED, "past its expiry", channel)
             self.store.provider_call(message.id, channel.value)  # cleared by finish
             result = transport.send(
                 OutgoingMessage(
@@ -222,6 +228,12 @@ class Deliverer:
             "no channel could deliver (" + "; ".join(tried) + ")",
             None,
         )
+
+    def _expired(self, message: PlannedMessage) -> bool:
+        """Past its expiry, or too close to it for a provider to deliver in time."""
+        if message.expires_at is None:
+            return False
+        return message.expires_at - self.clock() < MIN_LIFETIME
 
     def _wait_for_capacity(
         self, message: PlannedMessage, claim: int, channel: Channel

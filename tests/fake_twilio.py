@@ -31,6 +31,7 @@ class Reply:
 class FakeTwilio:
     replies: list[Reply] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    outage_until: float = 0.0  # time.time() before which every request gets a 503
 
     def __post_init__(self) -> None:
         fake = self
@@ -44,9 +45,11 @@ class FakeTwilio:
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 expected = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
                 reply = fake.replies.pop(0) if fake.replies else Reply()
+                if time.time() < fake.outage_until:
+                    reply = Reply(503, 20503)
                 if self.headers.get("Authorization") != f"Basic {expected}":
                     reply = Reply(401, 20003)
-                fake.requests.append({"path": self.path, "form": form})
+                fake.requests.append({"path": self.path, "form": form, "at": time.time()})
                 time.sleep(reply.delay)
                 if reply.code is None:
                     body = {"sid": f"SM{len(fake.requests):032d}", "status": "queued", **form}

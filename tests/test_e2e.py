@@ -148,7 +148,7 @@ def test_no_personal_data_in_any_log(engine: EngineProcesses) -> None:
         assert secret not in logs, secret
 
 
-def test_two_schedulers_deliver_500_due_messages_exactly_once(
+def test_two_schedulers_and_two_workers_deliver_500_due_messages_exactly_once(
     redis_base_url: str, tmp_path: Path
 ) -> None:
     processes = EngineProcesses(tmp_path, redis_base_url, rules=RULES, engine_db=2)
@@ -156,6 +156,7 @@ def test_two_schedulers_deliver_500_due_messages_exactly_once(
     processes.env["NOTIFIER_RATE_LIMIT_SMS_PER_SECOND"] = "0"  # exactly-once is the point here
     try:
         processes.start_worker(threads=8)
+        processes.start_worker("worker-2", threads=8)
         processes.start("scheduler-a", "scheduler")
         processes.start("scheduler-b", "scheduler")
         store = Store.from_url(processes.redis_url)

@@ -1,9 +1,12 @@
-"""Faults, on real processes and a real server: Redis goes away and comes back.
+"""Faults, on real processes and a dedicated real server, each bounded in time.
 
-A dedicated Valkey server (append-only file) is stopped for 30 s with reminders pending,
-one due during the outage, and restarted from its files. Meanwhile the API answers 503 with
-Retry-After (never a 500, never half a plan); afterwards everything resumes by itself and
-every accepted reminder is delivered exactly once.
+* Redis stopped for 30 s with reminders pending, one due during the outage: the API
+  answers 503 with Retry-After meanwhile, everything resumes by itself afterwards, each
+  reminder is delivered exactly once.
+* A worker SIGKILLed in a 2 000-message burst: every message delivered, none twice, and
+  the time to recover reported.
+* The SMS provider answering 503 for a while: delivered after it recovers, never after a
+  message's expiry.
 """
 
 from __future__ import annotations
@@ -155,3 +158,63 @@ def test_sigkill_a_worker_mid_burst(server: EmbeddedValkey, tmp_path: Path) -> N
         raise
     finally:
         engine.stop_all()
+
+
+def test_provider_outage_then_recovery(server: EmbeddedValkey, tmp_path: Path) -> None:
+    """Twilio answers 503 for 8 s: messages go out after it recovers, none after its expiry."""
+    from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+
+    rules = (
+        RULES
+        + """
+  - id: short-lived
+    trigger: [procedure.status_changed]
+    expires: 4s after occurred_at
+    template: procedure_status
+    channels: [sms]
+    quiet_hours: "off"
+"""
+    )
+    twilio = FakeTwilio(outage_until=time.time() + 8)
+    engine = EngineProcesses(tmp_path / "engine", server.connection_url, rules=rules)
+    engine.env |= {
+        "NOTIFIER_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "NOTIFIER_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "NOTIFIER_TWILIO_FROM": "GENDARMERIE",
+        "NOTIFIER_TWILIO_API_BASE_URL": twilio.url,
+        "NOTIFIER_RETRY_BASE_SECONDS": "1",
+    }
+    try:
+        engine.start_worker()
+        engine.start_api()
+        engine.start("scheduler", "scheduler")
+        reminders = [engine.post(booked(f"o-{n}", starts_in=5 + 1)) for n in range(5)]
+        ids = {r.json()["planned"][0]["id"] for r in reminders}
+        news = make_event(
+            id="news-1",
+            type="procedure.status_changed",
+            occurred_at=datetime.now(UTC).isoformat(),
+            data={"reference": "R-1", "status_label": "transmise"},
+        )
+        (short,) = engine.post(news.model_dump(mode="json")).json()["planned"]
+
+        def final(message_id: str) -> str | None:
+            status = engine.http.get(f"/v1/messages/{message_id}").json()["status"]
+            return status if status in ("sent", "expired", "permanent-failure") else None
+
+        wait_for(lambda: all(final(i) for i in ids | {short["id"]}), 60, "final statuses", 0.5)
+        assert {final(i) for i in ids} == {"sent"}
+        assert final(short["id"]) == "expired"
+        during = [r for r in twilio.requests if r["at"] < twilio.outage_until]
+        assert during, "the outage was exercised"
+        after = [r["form"]["Body"] for r in twilio.requests if r["at"] >= twilio.outage_until]
+        assert len(after) == 5  # each reminder once after recovery, the expired one never
+        assert not any("R-1" in body for body in after)
+        history = engine.http.get(f"/v1/messages/{next(iter(ids))}").json()["history"]
+        assert "temporary-failure" in [h["status"] for h in history]
+    except AssertionError:
+        print(engine.logs())
+        raise
+    finally:
+        engine.stop_all()
+        twilio.close()
