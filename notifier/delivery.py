@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from jinja2 import TemplateError
 
 from notifier.accessibility import excluded_channel, prepare_sms, template_flags
-from notifier.channels.base import Outcome, OutgoingMessage, Transport
+from notifier.channels.base import Outcome, OutgoingMessage, Transport, already_sent
 from notifier.models import Channel, HistoryEntry, MessageStatus, Need, PlannedMessage
 from notifier.ratelimit import ChannelRateLimit
 from notifier.recipients import RecipientStore
@@ -100,14 +100,9 @@ class Deliverer:
             return None
         message = lease.message
         if lease.interrupted_call:
-            return self._end(
-                message,
-                claim,
-                MessageStatus.TECHNICAL_FAILURE,
-                f"a worker stopped during the call to the {lease.interrupted_call} provider; "
-                "it may have been delivered, so it is not sent again",
-                Channel(lease.interrupted_call),
-            )
+            resumed = self._after_interruption(message, claim, Channel(lease.interrupted_call))
+            if resumed is not None:
+                return resumed
         now = self.clock()
         if self._expired(message):
             return self._end(message, claim, MessageStatus.EXPIRED, "past its expiry", None)
@@ -227,6 +222,36 @@ class Deliverer:
             MessageStatus.PERMANENT_FAILURE,
             "no channel could deliver (" + "; ".join(tried) + ")",
             None,
+        )
+
+    def _after_interruption(
+        self, message: PlannedMessage, claim: int, channel: Channel
+    ) -> MessageStatus | None:
+        """A worker died during a provider call: find out whether the message went out.
+
+        Sent: record it. Not sent: None, the delivery goes on normally. Unknowable (most
+        providers cannot be asked): end as a technical failure rather than risk sending twice.
+        """
+        transport = self.transports.get(channel)
+        found = already_sent(transport, message.id, channel) if transport else None
+        if found is False:
+            return None
+        if found:
+            return self._end(
+                message,
+                claim,
+                MessageStatus.SENT,
+                f"{found} (found after an interrupted attempt)",
+                channel,
+                reference=str(found),
+            )
+        return self._end(
+            message,
+            claim,
+            MessageStatus.TECHNICAL_FAILURE,
+            f"a worker stopped during the call to the {channel.value} provider; "
+            "it may have been delivered, so it is not sent again",
+            channel,
         )
 
     def _expired(self, message: PlannedMessage) -> bool:

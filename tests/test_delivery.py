@@ -297,3 +297,34 @@ def test_worker_killed_before_any_provider_call_sends_on_redelivery(store: Store
         MessageStatus.SENT
     )
     assert len(sms.sent) == 1
+
+
+def test_interrupted_outbox_send_is_recovered_without_a_duplicate(
+    store: Store, tmp_path: Path
+) -> None:
+    """A transport that can be asked (the outbox can): written → recorded, not written → sent."""
+    written = schedule(store)
+    outbox = OutboxTransport(tmp_path)
+
+    class DiesAfterWriting(OutboxTransport):
+        def send(self, message: OutgoingMessage) -> SendResult:
+            super().send(message)
+            raise SystemExit("worker killed")
+
+    with pytest.raises(SystemExit):
+        deliverer(store, {Channel.SMS: DiesAfterWriting(tmp_path)}).deliver(
+            written.message_id, written.claim
+        )
+    worker = deliverer(store, {Channel.SMS: outbox, Channel.EMAIL: outbox})
+    assert worker.deliver(written.message_id, written.claim) is MessageStatus.SENT
+    assert len(list(tmp_path.glob("*.json"))) == 1
+    record = store.get(written.message_id)
+    assert record is not None and "found after an interrupted attempt" in (
+        record.history[-1].detail or ""
+    )
+
+    not_written = schedule_with(store, REMINDER_RULES, NOW, id="evt-2", subject="appointment:Z-2")
+    store.begin_send(not_written.message_id, not_written.claim, DUE, lease=timedelta(minutes=1))
+    store.provider_call(not_written.message_id, "sms")  # killed before the file was written
+    assert worker.deliver(not_written.message_id, not_written.claim) is MessageStatus.SENT
+    assert len(list(tmp_path.glob(f"*-{not_written.message_id}-sms.json"))) == 1

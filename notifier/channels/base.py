@@ -50,3 +50,13 @@ class Transport(Protocol):
     """Sends on one or more channels; ``send`` must not raise for provider errors."""
 
     def send(self, message: OutgoingMessage) -> SendResult: ...
+
+
+def already_sent(transport: Transport, message_id: str, channel: Channel) -> str | bool | None:
+    """Ask a transport whether an interrupted send of this message went through.
+
+    A transport that can tell implements ``lookup(message_id, channel)``, returning the
+    provider reference if it was sent, or False if it was not. None: it cannot tell.
+    """
+    lookup = getattr(transport, "lookup", None)
+    return None if lookup is None else lookup(message_id, channel)

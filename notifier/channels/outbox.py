@@ -13,11 +13,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
+from notifier.models import Channel
 
 
 class OutboxTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+
+    def lookup(self, message_id: str, channel: Channel) -> str | bool:
+        """The file of a message already written on ``channel``, or False: sends are checkable."""
+        if self.folder.is_dir():
+            for path in self.folder.glob(f"*-{message_id}-{channel.value}.json"):
+                return f"outbox:{path.name}"
+        return False
 
     def send(self, message: OutgoingMessage) -> SendResult:
         self.folder.mkdir(parents=True, exist_ok=True)
