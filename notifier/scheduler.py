@@ -36,17 +36,24 @@ class Scheduler:
         self.lease = lease
         self.poll = poll
         self.clock = clock
+        # Claimed but not yet enqueued (the broker failed mid-batch): enqueued first next time.
+        # Their claims stay valid; if this process dies, their leases bring them back.
+        self.backlog: list[Claimed] = []
 
     def tick(self) -> int:
         """Reap, claim and enqueue once; the number of messages enqueued."""
         now = self.clock()
         self.store.reap_expired(now)
-        claimed = self.store.claim_due(now, limit=self.batch_size, lease=self.lease)
-        for item in claimed:
-            self.enqueue(item)
-        if claimed:
-            log.info("enqueued %d due messages", len(claimed))
-        return len(claimed)
+        if not self.backlog:
+            self.backlog = self.store.claim_due(now, limit=self.batch_size, lease=self.lease)
+        count = 0
+        while self.backlog:
+            self.enqueue(self.backlog[0])
+            self.backlog.pop(0)
+            count += 1
+        if count:
+            log.info("enqueued %d due messages", count)
+        return count
 
     def pause(self) -> float:
         """Seconds to wait before the next tick: until the next due message, at most ``poll``."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from notifier.models import MessageStatus
 from notifier.rules.engine import plan
 from notifier.store import PREFIX, Store
@@ -152,3 +154,26 @@ def test_cancel_reaches_queued_messages(store: Store) -> None:
     accept(store, id="evt-2", type="appointment.cancelled")
     assert store.begin_send(claimed.message_id, claimed.claim, NOW, lease=LEASE) is None
     assert claimed.message_id in {p["id"] for p in booked.planned}
+
+
+def test_scheduler_keeps_claims_the_broker_refused_and_enqueues_them_next(store: Store) -> None:
+    import redis as redis_module
+
+    from notifier.scheduler import Scheduler
+
+    accept(store)
+    sent: list[str] = []
+    failures = [True]
+
+    def enqueue(item: object) -> None:
+        if failures and len(sent) == 1:
+            failures.pop()
+            raise redis_module.ConnectionError("broker went away")
+        sent.append(item.message_id)  # type: ignore[attr-defined]
+
+    scheduler = Scheduler(store, enqueue, clock=lambda: NOW + timedelta(days=3))
+    with pytest.raises(redis_module.ConnectionError):
+        scheduler.tick()
+    assert len(sent) == 1 and len(scheduler.backlog) == 1
+    assert scheduler.tick() == 1
+    assert len(set(sent)) == 2 and scheduler.backlog == []
