@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
 
 from notifier.models import Event
 from notifier.redis_server import embedded_server
@@ -86,6 +88,24 @@ def make_event(**overrides: Any) -> Event:
     }
     base.update(overrides)
     return Event.model_validate(base)
+
+
+@contextmanager
+def api_client(
+    store: Store, rules_yaml: str, folder: Path, keys: dict[str, str], **settings: Any
+) -> Iterator[TestClient]:
+    """The HTTP API in-process over ``store``, with ``rules_yaml`` as its only rule file and
+    the clock at :data:`NOW` (override with ``clock=``)."""
+    from notifier.api import create_app
+    from notifier.rules.holder import RulesHolder
+    from notifier.settings import Settings
+
+    clock = settings.pop("clock", lambda: NOW)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "rules.yaml").write_text(rules_yaml)
+    config = Settings(api_keys=keys, rules_reload_seconds=0, **settings)
+    with TestClient(create_app(config, store, RulesHolder(folder), clock=clock)) as client:
+        yield client
 
 
 def rules_from(yaml_text: str, name: str = "test.yaml") -> RuleSet:

@@ -8,21 +8,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from notifier.api import create_app
 from notifier.apikeys import KEY, ApiKeys, digest
 from notifier.cli import main
-from notifier.rules.holder import RulesHolder
-from notifier.settings import Settings
 from notifier.store import Store
-from tests.conftest import NOW, REMINDER_RULES, make_event
+from tests.conftest import REMINDER_RULES, api_client, make_event
 
 
 @pytest.fixture
 def client(store: Store, tmp_path: Path) -> Iterator[TestClient]:
-    (tmp_path / "r.yaml").write_text(REMINDER_RULES)
-    settings = Settings(api_keys={"dev": "dev-key-12345"}, rules_reload_seconds=0)
-    app = create_app(settings, store, RulesHolder(tmp_path), clock=lambda: NOW)
-    with TestClient(app) as test_client:
+    with api_client(store, REMINDER_RULES, tmp_path, {"dev": "dev-key-12345"}) as test_client:
         yield test_client
 
 

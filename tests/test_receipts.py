@@ -12,15 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from notifier.api import create_app
 from notifier.channels.base import Outcome, SendResult
 from notifier.delivery import Deliverer
 from notifier.models import Channel, MessageStatus
-from notifier.rules.holder import RulesHolder
-from notifier.settings import Settings
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
-from tests.conftest import EXAMPLES, NOW, REMINDER_RULES
+from tests.conftest import EXAMPLES, REMINDER_RULES, api_client
 from tests.test_delivery import DUE, ScriptedTransport, schedule
 
 PUBLIC = "https://notifier.example.fr/v1/callbacks/twilio"
@@ -29,15 +26,15 @@ TOKEN = "twilio-auth-token"
 
 @pytest.fixture
 def api(store: Store, tmp_path: Path) -> Iterator[TestClient]:
-    (tmp_path / "r.yaml").write_text(REMINDER_RULES)
-    settings = Settings(
-        api_keys={"t": "a-long-key"},
+    with api_client(
+        store,
+        REMINDER_RULES,
+        tmp_path,
+        {"t": "a-long-key"},
         twilio_auth_token=TOKEN,
         twilio_status_callback_url=PUBLIC,
-        rules_reload_seconds=0,
-    )
-    app = create_app(settings, store, RulesHolder(tmp_path), clock=lambda: DUE)
-    with TestClient(app) as client:
+        clock=lambda: DUE,
+    ) as client:
         yield client
 
 
@@ -118,8 +115,5 @@ def test_receipt_of_an_earlier_attempt_is_ignored(api: TestClient, store: Store)
 
 
 def test_callbacks_refused_when_not_configured(store: Store, tmp_path: Path) -> None:
-    (tmp_path / "r.yaml").write_text(REMINDER_RULES)
-    settings = Settings(api_keys={"t": "a-long-key"})
-    app = create_app(settings, store, RulesHolder(tmp_path), clock=lambda: NOW)
-    with TestClient(app) as client:
+    with api_client(store, REMINDER_RULES, tmp_path, {"t": "a-long-key"}) as client:
         assert post(client, "x", {"MessageStatus": "delivered"}).status_code == 403

@@ -11,16 +11,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from notifier.api import create_app
 from notifier.channels.base import Outcome, SendResult
 from notifier.delivery import Deliverer
 from notifier.models import Channel, MessageStatus
 from notifier.recipients import RecipientStore
-from notifier.rules.holder import RulesHolder
-from notifier.settings import Settings
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
-from tests.conftest import EXAMPLES, NOW, make_event
+from tests.conftest import EXAMPLES, NOW, api_client, make_event
 from tests.test_delivery import ScriptedTransport
 
 KEY = {"Authorization": "Bearer recipients-key"}
@@ -54,10 +51,7 @@ STATUS = {"reference": "P-1", "status_label": "transmise"}
 
 @pytest.fixture
 def api(store: Store, tmp_path: Path) -> Iterator[TestClient]:
-    (tmp_path / "rules.yaml").write_text(RULES)
-    settings = Settings(api_keys={"t": "recipients-key"}, rules_reload_seconds=0)
-    app = create_app(settings, store, RulesHolder(tmp_path), clock=lambda: NOW)
-    with TestClient(app) as client:
+    with api_client(store, RULES, tmp_path, {"t": "recipients-key"}) as client:
         yield client
 
 
