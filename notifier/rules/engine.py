@@ -238,24 +238,17 @@ def _plan_rule(
         category=rule.category,
         critical=rule.critical,
     )
-    return _finalize(message) or Skipped(
-        rule=rule.id, reason=_why_not(message.model_copy(update={"due_at": settle(due, message)}))
-    )
+    final = _finalize(message)
+    return Skipped(rule=rule.id, reason=final) if isinstance(final, str) else final
 
 
-def _why_not(message: PlannedMessage) -> str:
-    if message.series and message.series.until and message.due_at > message.series.until:
-        return "the series ends before its first occurrence"
-    return f"it would arrive after its expiry ({message.expires_at.isoformat()})"  # type: ignore[union-attr]
-
-
-def _finalize(message: PlannedMessage) -> PlannedMessage | None:
-    """Defer out of quiet hours; None if the message would then be expired or past its series."""
+def _finalize(message: PlannedMessage) -> PlannedMessage | str:
+    """Defer out of quiet hours; or say why the message would then be pointless."""
     due = settle(message.due_at, message)
     if message.expires_at is not None and due >= message.expires_at:
-        return None
+        return f"it would arrive after its expiry ({message.expires_at.isoformat()})"
     if message.series and message.series.until and due > message.series.until:
-        return None
+        return "the series ends before this occurrence"
     return message.model_copy(update={"due_at": due})
 
 
@@ -279,4 +272,5 @@ def next_in_series(message: PlannedMessage) -> PlannedMessage | None:
             "series": series.model_copy(update={"index": index, "nominal_at": due}),
         }
     )
-    return _finalize(following)
+    final = _finalize(following)
+    return None if isinstance(final, str) else final
