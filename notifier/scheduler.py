@@ -36,24 +36,28 @@ class Scheduler:
         self.lease = lease
         self.poll = poll
         self.clock = clock
-        # Claimed but not yet enqueued (the broker failed mid-batch): enqueued first next time.
-        # Their claims stay valid; if this process dies, their leases bring them back.
-        self.backlog: list[Claimed] = []
+        # Claimed, but the broker failed before taking them all: released (re-claimed with a
+        # new token, so a copy the broker did take is stale) as soon as Redis answers again.
+        # If this process dies first, their leases bring them back.
+        self.unsent: list[Claimed] = []
 
     def tick(self) -> int:
         """Reap, claim and enqueue once; the number of messages enqueued."""
         now = self.clock()
+        if self.unsent:
+            self.store.release(self.unsent, now)
+            self.unsent = []
         self.store.reap_expired(now)
-        if not self.backlog:
-            self.backlog = self.store.claim_due(now, limit=self.batch_size, lease=self.lease)
-        count = 0
-        while self.backlog:
-            self.enqueue(self.backlog[0])
-            self.backlog.pop(0)
-            count += 1
-        if count:
-            log.info("enqueued %d due messages", count)
-        return count
+        claimed = self.store.claim_due(now, limit=self.batch_size, lease=self.lease)
+        for n, item in enumerate(claimed):
+            try:
+                self.enqueue(item)
+            except Exception:
+                self.unsent = claimed[n:]
+                raise
+        if claimed:
+            log.info("enqueued %d due messages", len(claimed))
+        return len(claimed)
 
     def pause(self) -> float:
         """Seconds to wait before the next tick: until the next due message, at most ``poll``."""

@@ -146,6 +146,25 @@ return #ids
 """
 )
 
+# ARGV: now ms, now iso, then (id, claim)*. Claims the broker may not have received go back
+# to the schedule; the next claim gets a new token, so a copy that did arrive is stale.
+_RELEASE = (
+    _LUA_HELPERS
+    + """
+for i = 3, #ARGV, 2 do
+  local id = ARGV[i]
+  local f = redis.call('HMGET', mkey(id), 'status', 'claim')
+  if f[1] == 'queued' and f[2] == ARGV[i + 1] then
+    redis.call('HSET', mkey(id), 'status', 'scheduled')
+    redis.call('ZREM', prefix .. 'inflight', id)
+    redis.call('ZADD', prefix .. 'due', ARGV[1], id)
+    history(id, ARGV[2], 'scheduled', 'enqueue failed; claimed again')
+  end
+end
+return 1
+"""
+)
+
 # ARGV: id, claim, now ms, now iso, lease ms.
 _BEGIN_SEND = (
     _LUA_HELPERS
@@ -323,6 +342,7 @@ class Store:
         self._accept = client.register_script(_ACCEPT)
         self._claim = client.register_script(_CLAIM)
         self._reap = client.register_script(_REAP)
+        self._release = client.register_script(_RELEASE)
         self._begin_send = client.register_script(_BEGIN_SEND)
         self._finish = client.register_script(_FINISH)
         self._take_caps = client.register_script(_TAKE_CAPS)
@@ -376,6 +396,13 @@ class Store:
     def reap_expired(self, now: datetime, *, limit: int = 1000) -> int:
         """Return messages whose claim lease ran out to the schedule; how many were seen."""
         return int(self._reap(args=[to_ms(now), now.isoformat(), limit]))
+
+    def release(self, claims: list[Claimed], now: datetime) -> None:
+        """Return claims that may not have reached the broker to the schedule, due now."""
+        args: list[Any] = [to_ms(now), now.isoformat()]
+        for item in claims:
+            args += [item.message_id, item.claim]
+        self._release(args=args)
 
     def begin_send(
         self, message_id: str, claim: int, now: datetime, *, lease: timedelta

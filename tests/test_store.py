@@ -156,24 +156,25 @@ def test_cancel_reaches_queued_messages(store: Store) -> None:
     assert claimed.message_id in {p["id"] for p in booked.planned}
 
 
-def test_scheduler_keeps_claims_the_broker_refused_and_enqueues_them_next(store: Store) -> None:
+def test_scheduler_releases_claims_the_broker_may_not_have_taken(store: Store) -> None:
     import redis as redis_module
 
     from notifier.scheduler import Scheduler
 
     accept(store)
-    sent: list[str] = []
+    sent: list[tuple[str, int]] = []
     failures = [True]
 
     def enqueue(item: object) -> None:
         if failures and len(sent) == 1:
             failures.pop()
             raise redis_module.ConnectionError("broker went away")
-        sent.append(item.message_id)  # type: ignore[attr-defined]
+        sent.append((item.message_id, item.claim))  # type: ignore[attr-defined]
 
     scheduler = Scheduler(store, enqueue, clock=lambda: NOW + timedelta(days=3))
     with pytest.raises(redis_module.ConnectionError):
         scheduler.tick()
-    assert len(sent) == 1 and len(scheduler.backlog) == 1
-    assert scheduler.tick() == 1
-    assert len(set(sent)) == 2 and scheduler.backlog == []
+    assert len(sent) == 1 and len(scheduler.unsent) == 1
+    assert scheduler.tick() == 1  # released, then claimed again with a new token
+    (first_id, _), (again_id, again_claim) = sent
+    assert again_id != first_id and again_claim == 2 and scheduler.unsent == []
