@@ -19,20 +19,30 @@ import redis
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from twilio.request_validator import RequestValidator
 
 from notifier.apikeys import ApiClient, ApiKeys
 from notifier.delivery import utcnow
-from notifier.models import Event, HistoryEntry, MessageStatus, PushSubscription, Recipient
+from notifier.models import (
+    Event,
+    HistoryEntry,
+    MessageStatus,
+    Plan,
+    PushSubscription,
+    Recipient,
+)
 from notifier.recipients import RecipientStore
 from notifier.rules.engine import EventDataError, plan
 from notifier.rules.holder import RulesHolder
+from notifier.rules.loader import RuleSet
 from notifier.settings import Settings
-from notifier.store import UNAVAILABLE, Store
+from notifier.store import UNAVAILABLE, Accepted, Store
 
 log = logging.getLogger(__name__)
+
+MAX_BATCH = 1000  # events per POST /v1/events/batch
 
 
 class PlannedOut(BaseModel):
@@ -56,6 +66,34 @@ class EventAccepted(BaseModel):
     cancelled: list[str]
 
 
+class EventBatch(BaseModel):
+    """Events validated one by one, so that one bad event is answered alone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchItem(BaseModel):
+    """The single endpoint's answer for one event (202), or its error (403, 422)."""
+
+    index: int
+    status: int
+    event_id: str | None = None
+    duplicate: bool | None = None
+    rules_version: str | None = None
+    planned: list[PlannedOut] | None = None
+    skipped: list[SkippedOut] | None = None
+    cancelled: list[str] | None = None
+    detail: Any = None
+
+
+class BatchAnswer(BaseModel):
+    accepted: int
+    refused: int
+    results: list[BatchItem]
+
+
 class MessageOut(BaseModel):
     id: str
     status: MessageStatus
@@ -75,17 +113,19 @@ class BodySizeLimit:
     chunked body has no length to declare).
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, *, per_path: dict[str, int] | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.per_path = per_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope["path"], self.default)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(limit, scope, receive, send)
             return
         received = 0
         too_large = False
@@ -94,7 +134,7 @@ class BodySizeLimit:
             nonlocal received, too_large
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.limit:
+            if received > limit:
                 too_large = True
                 raise _TooLarge
             return message
@@ -106,11 +146,11 @@ class BodySizeLimit:
         with suppress(_TooLarge):  # the app may also turn it into its own error: replaced
             await self.app(scope, counting_receive, guarded_send)
         if too_large:
-            await self._refuse(scope, receive, send)
+            await self._refuse(limit, scope, receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse(
-            {"detail": f"request body over {self.limit} bytes"},
+            {"detail": f"request body over {limit} bytes"},
             status_code=status.HTTP_413_CONTENT_TOO_LARGE,
         )
         await response(scope, receive, send)
@@ -158,7 +198,11 @@ def create_app(
         stop.set()
 
     app = FastAPI(title="notifier", version="1", description=__doc__, lifespan=lifespan)
-    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.max_request_bytes,
+        per_path={"/v1/events/batch": settings.max_batch_request_bytes},
+    )
     app.state.api_keys = ApiKeys(
         store.redis, {name: key.get_secret_value() for name, key in settings.api_keys.items()}
     )
@@ -180,15 +224,13 @@ def create_app(
         detail = [{"loc": loc, "msg": message, "type": "value_error"}]
         return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
 
-    @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=EventAccepted)
-    def post_event(event: Event, client: Client) -> dict[str, Any]:
+    def planned_for(event: Event, client: ApiClient, ruleset: RuleSet, now: datetime) -> Plan:
+        """What the rules plan for ``event``; an HTTPException (403, 422) if it is refused."""
         if not client.may_post(event.type):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 f"client {client.name!r} may not post {event.type!r} events",
             )
-        ruleset = rules.current
-        now = clock()
         if event.recipient.model_fields_set == {"id"}:  # a reference to a registered recipient
             stored = recipients.get(event.recipient.id)
             if stored is None:
@@ -199,12 +241,11 @@ def create_app(
                 )
             event = event.model_copy(update={"recipient": stored})
         try:
-            decided = plan(event, ruleset, now, client=client.name)
+            return plan(event, ruleset, now, client=client.name)
         except EventDataError as exc:
             raise unprocessable(["body", *exc.field.split(".")], str(exc)) from None
-        accepted = store.accept(
-            f"{client.name}:{event.id}", decided, now, ttl=settings.idempotency_ttl_seconds
-        )
+
+    def answer(event: Event, accepted: Accepted, client: ApiClient, version: str) -> dict[str, Any]:
         log.info(
             "event %s (%s) from %s: %d planned, %d cancelled%s",
             event.id,
@@ -217,10 +258,63 @@ def create_app(
         return {
             "event_id": event.id,
             "duplicate": accepted.duplicate,
-            "rules_version": ruleset.version,
+            "rules_version": version,
             "planned": accepted.planned,
             "skipped": accepted.skipped,
             "cancelled": accepted.cancelled,
+        }
+
+    @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=EventAccepted)
+    def post_event(event: Event, client: Client) -> dict[str, Any]:
+        now = clock()
+        ruleset = rules.current
+        decided = planned_for(event, client, ruleset, now)
+        accepted = store.accept(
+            f"{client.name}:{event.id}", decided, now, ttl=settings.idempotency_ttl_seconds
+        )
+        return answer(event, accepted, client, ruleset.version)
+
+    @app.post("/v1/events/batch", response_model=BatchAnswer)
+    def post_events(batch: EventBatch, client: Client) -> dict[str, Any]:
+        """Up to 1 000 events, each answered on its own: one refused event refuses no other.
+
+        Each item gets the status the single endpoint would have answered (202, 403, 422),
+        and is idempotent in the same way. The accepted ones are stored in one round trip.
+        """
+        now = clock()
+        ruleset = rules.current
+        results: list[dict[str, Any]] = [{} for _ in batch.events]
+        valid: list[tuple[int, Event, Plan]] = []
+        for index, item in enumerate(batch.events):
+            where = ["body", "events", index]
+            try:
+                event = Event.model_validate(item)
+                valid.append((index, event, planned_for(event, client, ruleset, now)))
+            except ValidationError as exc:
+                detail = [
+                    {**e, "loc": [*where, *e["loc"]]}
+                    for e in exc.errors(include_url=False, include_context=False)
+                ]
+                results[index] = {"index": index, "status": 422, "detail": detail}
+            except HTTPException as exc:
+                if isinstance(exc.detail, list):  # 422 from planning: locate it in the batch
+                    exc.detail = [{**e, "loc": [*where, *e["loc"][1:]]} for e in exc.detail]
+                results[index] = {"index": index, "status": exc.status_code, "detail": exc.detail}
+        stored = store.accept_many(
+            [(f"{client.name}:{event.id}", decided) for _, event, decided in valid],
+            now,
+            ttl=settings.idempotency_ttl_seconds,
+        )
+        for (index, event, _), accepted in zip(valid, stored, strict=True):
+            results[index] = {
+                "index": index,
+                "status": 202,
+                **answer(event, accepted, client, ruleset.version),
+            }
+        return {
+            "accepted": len(valid),
+            "refused": len(batch.events) - len(valid),
+            "results": results,
         }
 
     @app.put("/v1/recipients/{recipient_id}", response_model=Recipient)

@@ -57,7 +57,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
-    from notifier.broker import configure_broker, enqueue_delivery
+    from notifier.broker import configure_broker, enqueue_deliveries
     from notifier.logs import configure_logging
     from notifier.scheduler import Scheduler
 
@@ -65,7 +65,7 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
     broker = configure_broker(settings)
     scheduler = Scheduler(
         _store(settings),
-        lambda claimed: enqueue_delivery(broker, claimed.message_id, claimed.claim),
+        lambda claims: enqueue_deliveries(broker, claims),
         batch_size=settings.scheduler_batch_size,
         lease=timedelta(seconds=settings.claim_lease_seconds),
         poll=timedelta(seconds=settings.scheduler_poll_seconds),

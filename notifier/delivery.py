@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import random
+import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,11 +21,12 @@ from jinja2 import TemplateError
 
 from notifier.accessibility import excluded_channel, prepare_sms, template_flags
 from notifier.channels.base import Outcome, OutgoingMessage, Transport, already_sent
+from notifier.channels.base import call_window as channel_call_window
 from notifier.models import Channel, HistoryEntry, MessageStatus, Need, PlannedMessage
 from notifier.ratelimit import ChannelRateLimit
 from notifier.recipients import RecipientStore
 from notifier.rules.engine import next_in_series, settle
-from notifier.store import CapLimit, Store
+from notifier.store import Busy, CapLimit, SendLease, Store, TakenOver
 from notifier.templates.renderer import Renderer, TemplateMissingError
 from notifier.templates.sms import Normalization
 
@@ -77,7 +80,9 @@ class Deliverer:
         rate_limits: Mapping[Channel, ChannelRateLimit] | None = None,
         sms_normalization: Normalization = "gsm",
         send_lease: timedelta = timedelta(seconds=120),
+        call_window: timedelta | None = None,
         clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
         self.store = store
@@ -89,14 +94,16 @@ class Deliverer:
         self.rate_limits = rate_limits or {}
         self.sms_normalization = sms_normalization
         self.send_lease = send_lease
+        self.call_window = call_window or channel_call_window(transports.values())
         self.clock = clock
+        self.sleep = sleep
         self.rng = rng or random.Random()
 
     def deliver(self, message_id: str, claim: int) -> MessageStatus | None:
         """Attempt ``message_id`` under ``claim``; the final or retry status, None if skipped."""
-        lease = self.store.begin_send(message_id, claim, self.clock(), lease=self.send_lease)
+        attempt = secrets.token_hex(8)
+        lease = self._begin(message_id, claim, attempt)
         if lease is None:
-            log.info("message %s: skipped (cancelled, already sent, or a stale claim)", message_id)
             return None
         message = lease.message
         if lease.interrupted_call:
@@ -117,19 +124,9 @@ class Deliverer:
                 retry_at=after_quiet,
             )
             return MessageStatus.SCHEDULED
-        full = self.store.take_caps(message.id, self._caps(message), now)
-        if full is not None:
-            return self._end(
-                message,
-                claim,
-                MessageStatus.CANCELLED,
-                f"cap reached: at most {full.max} per {full.period}",
-                None,
-            )
         tried: list[str] = []
         # A registered recipient's current contacts and choices win over the planning snapshot.
-        stored = self.recipients.get(message.recipient.id) if self.recipients else None
-        recipient = stored or message.recipient
+        recipient = RecipientStore.from_fields(lease.registered) or message.recipient
         needs = recipient.needs
         for channel in message.channels:
             address = recipient.contacts.address_for(channel)
@@ -176,7 +173,21 @@ class Deliverer:
                 return self._wait_for_capacity(message, claim, channel)
             if self._expired(message):  # waiting, or a previous channel, may have taken long
                 return self._end(message, claim, MessageStatus.EXPIRED, "past its expiry", channel)
-            self.store.provider_call(message.id, channel.value)  # cleared by finish
+            try:
+                full = self.store.provider_call(
+                    message.id, claim, attempt, channel.value, self.clock(), self._caps(message)
+                )
+            except TakenOver:
+                log.info("message %s: skipped (a later attempt took it over)", message_id)
+                return None
+            if full is not None:
+                return self._end(
+                    message,
+                    claim,
+                    MessageStatus.CANCELLED,
+                    f"cap reached: at most {full.max} per {full.period}",
+                    None,
+                )
             result = transport.send(
                 OutgoingMessage(
                     id=message.id,
@@ -223,6 +234,34 @@ class Deliverer:
             "no channel could deliver (" + "; ".join(tried) + ")",
             None,
         )
+
+    def _begin(self, message_id: str, claim: int, attempt: str) -> SendLease | None:
+        """Start the attempt; while another one may be mid-call, wait for it (a few times).
+
+        Giving up is safe: if that other attempt is dead, its lease expires and the scheduler
+        claims the message again.
+        """
+        for _ in range(3):
+            now = self.clock()
+            lease = self.store.begin_send(
+                message_id,
+                claim,
+                now,
+                lease=self.send_lease,
+                attempt=attempt,
+                call_window=self.call_window,
+            )
+            if not isinstance(lease, Busy):
+                if lease is None:
+                    log.info(
+                        "message %s: skipped (cancelled, already sent, or a stale claim)",
+                        message_id,
+                    )
+                return lease
+            wait = (lease.until - now).total_seconds()
+            self.sleep(max(0.0, min(wait, self.call_window.total_seconds())))
+        log.info("message %s: skipped (another attempt is calling a provider)", message_id)
+        return None
 
     def _after_interruption(
         self, message: PlannedMessage, claim: int, channel: Channel

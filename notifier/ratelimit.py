@@ -11,10 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import redis
 from dramatiq.rate_limits import WindowRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend
 
 from notifier.models import Channel
+from notifier.store import patient_retry
 
 
 class ChannelRateLimit:
@@ -45,9 +47,14 @@ class ChannelRateLimit:
             self.sleep(0.02)
 
 
-def rate_limits(redis_url: str, per_second: dict[Channel, int]) -> dict[Channel, ChannelRateLimit]:
-    """The limits of the channels that have one (0 means unlimited)."""
-    backend = RedisBackend(url=redis_url)
+def rate_limits(
+    redis_url: str, *, per_second: dict[Channel, int], outage_wait: float = 0.0
+) -> dict[Channel, ChannelRateLimit]:
+    """The limits of the channels that have one (0 means unlimited).
+
+    ``outage_wait``: how long a command waits for Redis, as for :meth:`Store.from_url`.
+    """
+    backend = RedisBackend(client=redis.Redis.from_url(redis_url, retry=patient_retry(outage_wait)))
     return {
         channel: ChannelRateLimit(backend, channel, limit)
         for channel, limit in per_second.items()

@@ -52,6 +52,11 @@ class RecipientStore:
 
     def get(self, recipient_id: str) -> Recipient | None:
         fields: dict[str, str] = self.redis.hgetall(recipient_key(recipient_id))  # type: ignore[assignment]
+        return self.from_fields(fields)
+
+    @staticmethod
+    def from_fields(fields: dict[str, str]) -> Recipient | None:
+        """The recipient in its stored hash (as :meth:`Store.begin_send` also returns it)."""
         if "profile" not in fields:
             return None
         recipient = Recipient.model_validate_json(fields["profile"])

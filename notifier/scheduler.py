@@ -2,8 +2,9 @@
 
 Each tick returns expired claim leases to the schedule, then claims a batch of due messages
 (one Lua script: atomic, so any number of schedulers can run side by side) and enqueues one
-Dramatiq message per claim, with no ``delay=``: the waiting happened in Redis, where a
-reminder three weeks ahead costs a few hundred bytes and can still be cancelled.
+Dramatiq message per claim, the whole batch in one round trip, with no ``delay=``: the
+waiting happened in Redis, where a reminder three weeks ahead costs a few hundred bytes and
+can still be cancelled.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class Scheduler:
     def __init__(
         self,
         store: Store,
-        enqueue: Callable[[Claimed], None],
+        enqueue: Callable[[list[Claimed]], None],
         *,
         batch_size: int = 500,
         lease: timedelta = timedelta(minutes=5),
@@ -36,8 +37,8 @@ class Scheduler:
         self.lease = lease
         self.poll = poll
         self.clock = clock
-        # Claimed, but the broker failed before taking them all: released (re-claimed with a
-        # new token, so a copy the broker did take is stale) as soon as Redis answers again.
+        # Claimed, but the broker failed while taking them: released (re-claimed with a new
+        # token, so a copy the broker did take is stale) as soon as Redis answers again.
         # If this process dies first, their leases bring them back.
         self.unsent: list[Claimed] = []
 
@@ -49,11 +50,11 @@ class Scheduler:
             self.unsent = []
         self.store.reap_expired(now)
         claimed = self.store.claim_due(now, limit=self.batch_size, lease=self.lease)
-        for n, item in enumerate(claimed):
+        if claimed:
             try:
-                self.enqueue(item)
+                self.enqueue(claimed)
             except Exception:
-                self.unsent = claimed[n:]
+                self.unsent = claimed  # the broker may have taken some: all get new claims
                 raise
         if claimed:
             log.info("enqueued %d due messages", len(claimed))

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         default=65_536, description="Larger request bodies are refused with a 413."
     )
+    max_batch_request_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        description="Larger bodies of POST /v1/events/batch are refused with a 413.",
+    )
     api_keys: dict[str, SecretStr] = Field(
         default_factory=dict,
         description='Accepted API keys as JSON, client name → key: {"crm": "s3cret"}.',
@@ -158,6 +162,11 @@ class Settings(BaseSettings):
     )
     provider_timeout_seconds: float = Field(
         default=10.0, description="Timeout of each request to an SMS, e-mail or push provider."
+    )
+    worker_redis_wait_seconds: float = Field(
+        default=120.0,
+        description="How long a worker waits for Redis to come back in the middle of a delivery "
+        "before handing the message to Dramatiq's retries.",
     )
     worker_processes: int = Field(default=1, description="Worker processes for `notifier run`.")
     worker_threads: int = Field(default=4, description="Threads per worker process.")

@@ -22,11 +22,14 @@ server (or Sentinel) is what the design card asks for.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from notifier.models import HistoryEntry, MessageStatus, Plan, PlannedMessage
 
@@ -90,11 +93,12 @@ local count = tonumber(ARGV[i])
 i = i + 1
 for _ = 1, count do
   local id, due, subject, rule, body = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  redis.call('SADD', prefix .. 'recipient:' .. ARGV[i + 5] .. ':messages', id)
+  local recipient = ARGV[i + 5]
+  redis.call('SADD', prefix .. 'recipient:' .. recipient .. ':messages', id)
   i = i + 6
   redis.call('DEL', mkey(id), hkey(id), prefix .. 'stopped:' .. subject .. ':' .. rule)
   redis.call('HSET', mkey(id), 'body', body, 'status', 'scheduled', 'claim', 0,
-             'attempts', 0, 'rule', rule, 'subject', subject, 'due', due)
+             'attempts', 0, 'rule', rule, 'subject', subject, 'due', due, 'recipient', recipient)
   redis.call('ZADD', prefix .. 'due', due, id)
   redis.call('SADD', prefix .. 'subject:' .. subject, id)
   history(id, now_iso, 'scheduled')
@@ -166,21 +170,58 @@ return 1
 )
 
 # ARGV: id, claim, now ms, now iso, lease ms.
+# ARGV: id, claim, now ms, now iso, lease ms, attempt token, call window ms. With the message,
+# the registered recipient's hash (current contacts and choices), saving a round trip.
+# A provider call marked less than the call window ago may still be under way in another
+# attempt (Dramatiq redelivers the messages of a worker it believes dead, which after a Redis
+# outage may be alive): 'busy' with the mark's time, and this attempt takes nothing over.
 _BEGIN_SEND = (
     _LUA_HELPERS
     + """
 local id = ARGV[1]
 local f = redis.call('HMGET', mkey(id), 'status', 'claim', 'body', 'attempts', 'provider_call',
-                    'excluded')
+                    'excluded', 'provider_call_at', 'recipient')
 if not f[1] then return {'missing'} end
 if f[2] ~= ARGV[2] then return {'stale', f[1]} end
 if f[1] ~= 'queued' and f[1] ~= 'sending' then return {'final', f[1]} end
+if f[5] and tonumber(ARGV[3]) < tonumber(f[7] or 0) + tonumber(ARGV[7]) then
+  return {'busy', f[7] or '0'}
+end
 local detail = nil
 if f[1] == 'sending' then detail = 'redelivered after an interrupted attempt' end
-redis.call('HSET', mkey(id), 'status', 'sending')
+redis.call('HSET', mkey(id), 'status', 'sending', 'attempt', ARGV[6])
 redis.call('ZADD', prefix .. 'inflight', tonumber(ARGV[3]) + tonumber(ARGV[5]), id)
 history(id, ARGV[4], 'sending', detail)
-return {'ok', f[3], f[4], f[5] or '', f[6] or ''}
+local recipient = f[8] or cjson.decode(f[3])['recipient']['id']
+local registered = redis.call('HGETALL', prefix .. 'recipient:' .. recipient)
+return {'ok', f[3], f[4], f[5] or '', f[6] or '', registered}
+"""
+)
+
+# KEYS: cap counters (sliding windows). ARGV: id, claim, attempt token, channel, now ms, then
+# (max, period ms) per key. Marks a provider call about to start, and counts the message in
+# every window (once: a message already counted passes again), if this attempt still owns the
+# message (a later attempt of the same claim takes it over). Returns 1 if marked, 0 if taken
+# over, -i if window i is full (then nothing is counted or marked).
+_PROVIDER_CALL = (
+    _LUA_HELPERS
+    + """
+local id, now = ARGV[1], tonumber(ARGV[5])
+local f = redis.call('HMGET', mkey(id), 'claim', 'attempt')
+if f[1] ~= ARGV[2] or f[2] ~= ARGV[3] then return 0 end
+for i, key in ipairs(KEYS) do
+  local max, period = tonumber(ARGV[4 + 2 * i]), tonumber(ARGV[5 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
+  if redis.call('ZCARD', key) >= max and redis.call('ZSCORE', key, id) == false then
+    return -i
+  end
+end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, id)
+  redis.call('PEXPIRE', key, tonumber(ARGV[5 + 2 * i]))
+end
+redis.call('HSET', mkey(id), 'provider_call', ARGV[4], 'provider_call_at', ARGV[5])
+return 1
 """
 )
 
@@ -192,9 +233,12 @@ _FINISH = (
     _LUA_HELPERS
     + """
 local id = ARGV[1]
-if redis.call('HGET', mkey(id), 'claim') ~= ARGV[2] then return 0 end
+local f = redis.call('HMGET', mkey(id), 'claim', 'status')
+if f[1] ~= ARGV[2] then return 0 end
+-- two attempts of one claim may both finish (see _BEGIN_SEND): a send, once recorded, stays
+if f[2] == 'sent' and ARGV[3] ~= 'sent' then return 0 end
 redis.call('HSET', mkey(id), 'status', ARGV[3])
-redis.call('HDEL', mkey(id), 'provider_call')
+redis.call('HDEL', mkey(id), 'provider_call', 'provider_call_at')
 if ARGV[9] ~= '' then redis.call('HSET', mkey(id), 'reference', ARGV[9]) end
 history(id, ARGV[4], ARGV[3], ARGV[5], ARGV[6])
 if ARGV[10] then
@@ -202,7 +246,8 @@ if ARGV[10] then
   if redis.call('EXISTS', prefix .. 'stopped:' .. subject .. ':' .. rule) == 0 then
     redis.call('DEL', mkey(nid), hkey(nid))
     redis.call('HSET', mkey(nid), 'body', body, 'status', 'scheduled', 'claim', 0,
-               'attempts', 0, 'rule', rule, 'subject', subject, 'due', due)
+               'attempts', 0, 'rule', rule, 'subject', subject, 'due', due,
+               'recipient', ARGV[15])
     redis.call('ZADD', prefix .. 'due', due, nid)
     redis.call('SADD', prefix .. 'subject:' .. subject, nid)
     redis.call('SADD', prefix .. 'recipient:' .. ARGV[15] .. ':messages', nid)
@@ -220,24 +265,6 @@ end
 return 1
 """
 )
-
-# KEYS: sliding-window counters. ARGV: now ms, member, then (max, period ms) per key.
-# Returns 0 and counts the message in every window, or the 1-based index of a full window.
-_TAKE_CAPS = """
-local now = tonumber(ARGV[1])
-for i, key in ipairs(KEYS) do
-  local max, period = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
-  if redis.call('ZCARD', key) >= max and redis.call('ZSCORE', key, ARGV[2]) == false then
-    return i
-  end
-end
-for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, now, ARGV[2])
-  redis.call('PEXPIRE', key, tonumber(ARGV[2 + 2 * i]))
-end
-return 0
-"""
 
 
 @dataclass(frozen=True)
@@ -311,6 +338,18 @@ class SendLease:
     attempts: int
     interrupted_call: str | None = None  # channel of a provider call with no known outcome
     excluded: frozenset[str] = frozenset()  # channels a delivery receipt reported as failed
+    registered: dict[str, str] = field(default_factory=dict)  # the recipient's stored hash
+
+
+class TakenOver(Exception):
+    """A later attempt of the same claim owns the message: this one must not send."""
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Another attempt may be calling a provider for this message until ``until``."""
+
+    until: datetime
 
 
 @dataclass(frozen=True)
@@ -333,6 +372,16 @@ def planned_summary(message: PlannedMessage) -> dict[str, Any]:
     }
 
 
+def patient_retry(seconds: float) -> Retry:
+    """Retry a command on connection errors for about ``seconds``, polling at most every second.
+
+    Every script here is safe to run again after a lost reply: each checks the claim (and
+    the attempt) it is given, and counts a message in a cap window once.
+    """
+    backoff = ExponentialBackoff(cap=1.0, base=0.05)
+    return Retry(backoff, retries=round(seconds) + 5 if seconds > 0 else 0)
+
+
 class Store:
     """All of the engine's Redis I/O, behind methods that each do one atomic step."""
 
@@ -344,14 +393,26 @@ class Store:
         self._reap = client.register_script(_REAP)
         self._release = client.register_script(_RELEASE)
         self._begin_send = client.register_script(_BEGIN_SEND)
+        self._provider_call = client.register_script(_PROVIDER_CALL)
         self._finish = client.register_script(_FINISH)
-        self._take_caps = client.register_script(_TAKE_CAPS)
         self._receipt = client.register_script(_RECEIPT)
 
     @classmethod
-    def from_url(cls, url: str, *, retention: timedelta = timedelta(days=30)) -> Store:
+    def from_url(
+        cls, url: str, *, retention: timedelta = timedelta(days=30), outage_wait: float = 0.0
+    ) -> Store:
+        """A store on ``url``; with ``outage_wait``, each command waits that long for Redis.
+
+        Workers wait: a delivery half done when Redis stops resumes where it was once the
+        server is back, instead of failing into Dramatiq's retries (minutes of backoff). The
+        API does not: it answers 503 at once.
+        """
         client = redis.Redis.from_url(
-            url, decode_responses=True, health_check_interval=30, socket_timeout=10
+            url,
+            decode_responses=True,
+            health_check_interval=30,
+            socket_timeout=10,
+            retry=patient_retry(outage_wait),
         )
         return cls(client, retention=retention)
 
@@ -363,6 +424,30 @@ class Store:
 
         If the key is already known, nothing changes and the first answer is returned.
         """
+        return self.accept_many([(idempotency_key, plan)], now, ttl=ttl)[0]
+
+    def accept_many(
+        self, plans: list[tuple[str, Plan]], now: datetime, *, ttl: int
+    ) -> list[Accepted]:
+        """:meth:`accept` for many plans in one round trip; each is still its own atomic step."""
+        pipe = self.redis.pipeline(transaction=False)
+        for idempotency_key, plan in plans:
+            self._accept(
+                keys=[f"{PREFIX}idem:{idempotency_key}"],
+                args=self._accept_args(plan, now, ttl),
+                client=pipe,
+            )
+        return [
+            Accepted(
+                duplicate=not int(fresh),
+                planned=(stored := json.loads(answer_json))["planned"],
+                skipped=stored["skipped"],
+                cancelled=[c for c in (cancelled or "").split(",") if c],
+            )
+            for fresh, answer_json, cancelled in pipe.execute()
+        ]
+
+    def _accept_args(self, plan: Plan, now: datetime, ttl: int) -> list[Any]:
         answer = json.dumps(
             {
                 "planned": [planned_summary(m) for m in plan.messages],
@@ -376,16 +461,7 @@ class Store:
         args.append(len(plan.messages))
         for m in plan.messages:
             args += [m.id, to_ms(m.due_at), m.subject, m.rule, m.model_dump_json(), m.recipient.id]
-        fresh, answer_json, cancelled = self._accept(
-            keys=[f"{PREFIX}idem:{idempotency_key}"], args=args
-        )
-        stored = json.loads(answer_json)
-        return Accepted(
-            duplicate=not int(fresh),
-            planned=stored["planned"],
-            skipped=stored["skipped"],
-            cancelled=[c for c in (cancelled or "").split(",") if c],
-        )
+        return args
 
     def claim_due(self, now: datetime, *, limit: int, lease: timedelta) -> list[Claimed]:
         flat = self._claim(
@@ -405,12 +481,33 @@ class Store:
         self._release(args=args)
 
     def begin_send(
-        self, message_id: str, claim: int, now: datetime, *, lease: timedelta
-    ) -> SendLease | None:
-        """Mark the message as being sent, if ``claim`` is still current and it is not final."""
+        self,
+        message_id: str,
+        claim: int,
+        now: datetime,
+        *,
+        lease: timedelta,
+        attempt: str,
+        call_window: timedelta = timedelta(0),
+    ) -> SendLease | Busy | None:
+        """Mark the message as being sent by ``attempt``, if ``claim`` is current and not final.
+
+        :class:`Busy` if another attempt marked a provider call less than ``call_window`` ago:
+        it may still be running, and only it knows whether the message went out.
+        """
         result = self._begin_send(
-            args=[message_id, claim, to_ms(now), now.isoformat(), int(lease.total_seconds() * 1000)]
+            args=[
+                message_id,
+                claim,
+                to_ms(now),
+                now.isoformat(),
+                int(lease.total_seconds() * 1000),
+                attempt,
+                int(call_window.total_seconds() * 1000),
+            ]
         )
+        if result[0] == "busy":
+            return Busy(from_ms(int(result[1])) + call_window)
         if result[0] != "ok":
             return None
         return SendLease(
@@ -418,15 +515,33 @@ class Store:
             int(result[2]),
             result[3] or None,
             frozenset(c for c in result[4].split(",") if c),
+            dict(zip(result[5][::2], result[5][1::2], strict=True)),
         )
 
-    def provider_call(self, message_id: str, channel: str) -> None:
-        """Mark a provider call about to start; :meth:`finish` clears the mark.
+    def provider_call(
+        self,
+        message_id: str,
+        claim: int,
+        attempt: str,
+        channel: str,
+        now: datetime,
+        caps: Sequence[CapLimit] = (),
+    ) -> CapLimit | None:
+        """Mark a provider call about to start and count the message in its ``caps``.
 
-        A worker killed between the two leaves it behind: the redelivered message then knows
-        the provider may already have sent it, and does not send it again.
+        Returns the first full cap instead (nothing marked or counted); raises
+        :class:`TakenOver` if a later attempt owns the message now. :meth:`finish` clears the
+        mark. A worker killed between the two leaves it behind: the redelivered message then
+        knows the provider may already have sent it.
         """
-        self.redis.hset(f"{PREFIX}msg:{message_id}", "provider_call", channel)
+        args: list[Any] = [message_id, claim, attempt, channel, to_ms(now)]
+        for cap in caps:
+            args += [cap.max, int(cap.period.total_seconds() * 1000)]
+        keys = [f"{PREFIX}cap:{cap.key}" for cap in caps]
+        result = int(self._provider_call(keys=keys, args=args))
+        if result == 0:
+            raise TakenOver(message_id)
+        return caps[-result - 1] if result < 0 else None
 
     def finish(
         self,
@@ -467,19 +582,6 @@ class Store:
                 following.recipient.id,
             ]
         return bool(self._finish(args=args))
-
-    def take_caps(self, message_id: str, limits: list[CapLimit], now: datetime) -> CapLimit | None:
-        """Count the message in every window, or return the first full one (counting nothing).
-
-        A message already counted (a redelivery) passes again without counting twice.
-        """
-        if not limits:
-            return None
-        args: list[Any] = [to_ms(now), message_id]
-        for limit in limits:
-            args += [limit.max, int(limit.period.total_seconds() * 1000)]
-        full = int(self._take_caps(keys=[f"{PREFIX}cap:{c.key}" for c in limits], args=args))
-        return limits[full - 1] if full else None
 
     def receipt(
         self,

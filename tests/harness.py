@@ -131,6 +131,26 @@ class EngineProcesses:
             for path in sorted(self.workdir.glob("*.log"))
         )
 
+    def explain(self, message_ids: set[str]) -> str:
+        """Status and recent history of messages, and the broker's queues: for failure reports."""
+        lines = []
+        for message_id in sorted(message_ids):
+            record = self.http.get(f"/v1/messages/{message_id}").json()
+            steps = [
+                f"{h['at'][11:23]} {h['status']} {h.get('detail') or ''}".rstrip()
+                for h in record.get("history", [])[-4:]
+            ]
+            lines.append(f"{message_id} {record.get('status')}: " + " | ".join(steps))
+        broker = redis.Redis.from_url(
+            f"{self.redis_base_url}/{self.env['NOTIFIER_BROKER_REDIS_DB']}", decode_responses=True
+        )
+        for key in sorted(broker.keys("dramatiq:*")):
+            kind = broker.type(key)
+            size = {"list": broker.llen, "zset": broker.zcard, "set": broker.scard}.get(kind)
+            lines.append(f"{key} ({kind}): {size(key) if size else ''}")
+        broker.close()
+        return "\n".join(lines)
+
     def post(self, event: dict[str, Any]) -> httpx.Response:
         return self.http.post("/v1/events", json=event)
 

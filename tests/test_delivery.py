@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from notifier.channels.outbox import OutboxTransport
 from notifier.delivery import Deliverer, RetryPolicy
 from notifier.models import Channel, MessageStatus
 from notifier.rules.engine import plan
-from notifier.store import Claimed, Store
+from notifier.store import Busy, Claimed, SendLease, Store, TakenOver
 from notifier.templates.renderer import Renderer
 from tests.conftest import EXAMPLES, NOW, REMINDER_RULES, make_event, rules_from
 
@@ -28,6 +29,8 @@ DUE = NOW + timedelta(days=1)
 
 
 class ScriptedTransport:
+    timeout = 0.0
+
     def __init__(self, *outcomes: SendResult) -> None:
         self.outcomes = list(outcomes)
         self.sent: list[OutgoingMessage] = []
@@ -45,13 +48,20 @@ def schedule(store: Store, **event_fields: object) -> Claimed:
     return claimed[0]
 
 
-def deliverer(store: Store, transports: dict[Channel, object]) -> Deliverer:
+def deliverer(
+    store: Store,
+    transports: dict[Channel, object],
+    *,
+    at: datetime = DUE,
+    sleep: Callable[[float], None] = lambda seconds: None,
+) -> Deliverer:
     return Deliverer(
         store,
         Renderer(EXAMPLES / "templates"),
         transports,  # type: ignore[arg-type]
         retry=RetryPolicy(base=timedelta(seconds=10), max_attempts=3),
-        clock=lambda: DUE,
+        clock=lambda: at,
+        sleep=sleep,
         rng=random.Random(1),
     )
 
@@ -258,7 +268,9 @@ def test_stop_event_during_a_send_ends_the_series(store: Store) -> None:
     claimed = schedule_with(store, SERIES, NOW, type="procedure.opened", data=data)
     monday = datetime(2026, 6, 15, 7, 0, tzinfo=UTC)
     worker = at(monday, store, ScriptedTransport(SendResult(Outcome.SENT)))
-    store.begin_send(claimed.message_id, claimed.claim, monday, lease=timedelta(minutes=1))
+    store.begin_send(
+        claimed.message_id, claimed.claim, monday, lease=timedelta(minutes=1), attempt="x"
+    )
     closed = make_event(id="close", type="procedure.closed", data=data)
     store.accept("c:close", plan(closed, rules_from(SERIES), monday), monday, ttl=60)
     # the worker, already sending, finishes: no next occurrence may appear
@@ -280,9 +292,13 @@ def test_worker_killed_after_the_provider_call_does_not_send_twice(
     dying = DiesAfterSending(SendResult(Outcome.SENT))
     with pytest.raises(SystemExit):
         deliverer(store, {Channel.SMS: dying}).deliver(claimed.message_id, claimed.claim)
-    # Dramatiq redelivers the same message (same claim) to another worker
+    # Dramatiq redelivers the same message (same claim) to another worker, after the time
+    # any provider call takes
     sms = ScriptedTransport(SendResult(Outcome.SENT))
-    status = deliverer(store, {Channel.SMS: sms}).deliver(claimed.message_id, claimed.claim)
+    later = DUE + timedelta(minutes=1)
+    status = deliverer(store, {Channel.SMS: sms}, at=later).deliver(
+        claimed.message_id, claimed.claim
+    )
     assert status is MessageStatus.TECHNICAL_FAILURE
     assert len(dying.sent) == 1 and sms.sent == []
     record = store.get(claimed.message_id)
@@ -291,12 +307,79 @@ def test_worker_killed_after_the_provider_call_does_not_send_twice(
 
 def test_worker_killed_before_any_provider_call_sends_on_redelivery(store: Store) -> None:
     claimed = schedule(store)
-    store.begin_send(claimed.message_id, claimed.claim, DUE, lease=timedelta(minutes=1))
+    store.begin_send(
+        claimed.message_id, claimed.claim, DUE, lease=timedelta(minutes=1), attempt="x"
+    )
     sms = ScriptedTransport(SendResult(Outcome.SENT))
     assert deliverer(store, {Channel.SMS: sms}).deliver(claimed.message_id, claimed.claim) is (
         MessageStatus.SENT
     )
     assert len(sms.sent) == 1
+
+
+def test_a_redelivery_waits_while_the_first_attempt_may_still_be_calling(store: Store) -> None:
+    """Dramatiq may redeliver a live worker's message (after a Redis outage longer than the
+    heartbeat timeout). The second attempt must not send while the first is mid-call."""
+    claimed = schedule(store)
+    lease = timedelta(minutes=1)
+    store.begin_send(claimed.message_id, claimed.claim, DUE, lease=lease, attempt="first")
+    assert store.provider_call(claimed.message_id, claimed.claim, "first", "sms", DUE) is None
+    window = timedelta(seconds=5)
+    busy = store.begin_send(
+        claimed.message_id, claimed.claim, DUE, lease=lease, attempt="second", call_window=window
+    )
+    assert busy == Busy(DUE + window)
+
+    def first_attempt_finishes(seconds: float) -> None:
+        assert seconds == 1.0  # the window of a transport that never waits
+        store.finish(claimed.message_id, claimed.claim, MessageStatus.SENT, DUE, channel="sms")
+
+    sms = ScriptedTransport(SendResult(Outcome.SENT))
+    second = deliverer(store, {Channel.SMS: sms}, sleep=first_attempt_finishes)
+    assert second.deliver(claimed.message_id, claimed.claim) is None
+    assert sms.sent == []
+    record = store.get(claimed.message_id)
+    assert record is not None and record.status is MessageStatus.SENT
+
+
+def test_a_redelivery_gives_up_while_the_first_attempt_stays_mid_call(store: Store) -> None:
+    claimed = schedule(store)
+    store.begin_send(
+        claimed.message_id, claimed.claim, DUE, lease=timedelta(minutes=1), attempt="first"
+    )
+    assert store.provider_call(claimed.message_id, claimed.claim, "first", "sms", DUE) is None
+    naps: list[float] = []
+    sms = ScriptedTransport(SendResult(Outcome.SENT))
+    assert (
+        deliverer(store, {Channel.SMS: sms}, sleep=naps.append).deliver(
+            claimed.message_id, claimed.claim
+        )
+        is None
+    )
+    assert sms.sent == [] and naps == [1.0, 1.0, 1.0]
+    # the first attempt's send lease expires if it died: the scheduler claims it again
+    assert store.reap_expired(DUE + timedelta(minutes=2)) == 1
+
+
+def test_a_later_attempt_takes_over_before_any_provider_call(store: Store) -> None:
+    claimed = schedule(store)
+    lease = timedelta(minutes=1)
+    first = store.begin_send(claimed.message_id, claimed.claim, DUE, lease=lease, attempt="1")
+    second = store.begin_send(claimed.message_id, claimed.claim, DUE, lease=lease, attempt="2")
+    assert isinstance(first, SendLease) and isinstance(second, SendLease)
+    with pytest.raises(TakenOver):
+        store.provider_call(claimed.message_id, claimed.claim, "1", "sms", DUE)
+    assert store.provider_call(claimed.message_id, claimed.claim, "2", "sms", DUE) is None
+    with pytest.raises(TakenOver):
+        store.provider_call(claimed.message_id, claimed.claim + 1, "2", "sms", DUE)
+
+
+def test_a_recorded_send_is_never_overwritten_by_a_concurrent_attempt(store: Store) -> None:
+    claimed = schedule(store)
+    for status in (MessageStatus.SENT, MessageStatus.TECHNICAL_FAILURE):
+        store.finish(claimed.message_id, claimed.claim, status, DUE, channel="sms")
+    record = store.get(claimed.message_id)
+    assert record is not None and record.status is MessageStatus.SENT
 
 
 def test_interrupted_outbox_send_is_recovered_without_a_duplicate(
@@ -315,7 +398,8 @@ def test_interrupted_outbox_send_is_recovered_without_a_duplicate(
         deliverer(store, {Channel.SMS: DiesAfterWriting(tmp_path)}).deliver(
             written.message_id, written.claim
         )
-    worker = deliverer(store, {Channel.SMS: outbox, Channel.EMAIL: outbox})
+    later = DUE + timedelta(minutes=1)
+    worker = deliverer(store, {Channel.SMS: outbox, Channel.EMAIL: outbox}, at=later)
     assert worker.deliver(written.message_id, written.claim) is MessageStatus.SENT
     assert len(list(tmp_path.glob("*.json"))) == 1
     record = store.get(written.message_id)
@@ -324,7 +408,10 @@ def test_interrupted_outbox_send_is_recovered_without_a_duplicate(
     )
 
     not_written = schedule_with(store, REMINDER_RULES, NOW, id="evt-2", subject="appointment:Z-2")
-    store.begin_send(not_written.message_id, not_written.claim, DUE, lease=timedelta(minutes=1))
-    store.provider_call(not_written.message_id, "sms")  # killed before the file was written
+    store.begin_send(
+        not_written.message_id, not_written.claim, DUE, lease=timedelta(minutes=1), attempt="x"
+    )
+    # killed before the file was written
+    assert store.provider_call(not_written.message_id, not_written.claim, "x", "sms", DUE) is None
     assert worker.deliver(not_written.message_id, not_written.claim) is MessageStatus.SENT
     assert len(list(tmp_path.glob(f"*-{not_written.message_id}-sms.json"))) == 1

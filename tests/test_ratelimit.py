@@ -27,6 +27,8 @@ rules:
 
 
 class TimedTransport:
+    timeout = 0.0
+
     def __init__(self) -> None:
         self.times: list[float] = []
         self.lock = threading.Lock()

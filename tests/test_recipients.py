@@ -15,7 +15,7 @@ from notifier.channels.base import Outcome, SendResult
 from notifier.delivery import Deliverer
 from notifier.models import Channel, MessageStatus
 from notifier.recipients import RecipientStore
-from notifier.store import Store
+from notifier.store import PREFIX, Store
 from notifier.templates.renderer import Renderer
 from tests.conftest import EXAMPLES, NOW, api_client, make_event
 from tests.test_delivery import ScriptedTransport
@@ -169,3 +169,24 @@ def test_gone_push_subscription_is_deleted_and_sms_used(api: TestClient, store: 
     assert deliver_due(store, {Channel.WEBPUSH: push, Channel.SMS: sms}) == [MessageStatus.SENT]
     assert len(push.sent) == len(sms.sent) == 1
     assert api.get("/v1/recipients/citizen-7", headers=KEY).json()["contacts"]["push"] is None
+
+
+@pytest.mark.parametrize("stored_before_the_field", [False, True])
+def test_choices_made_after_planning_apply_at_send_time(
+    api: TestClient, store: Store, stored_before_the_field: bool
+) -> None:
+    """The worker reads the registered recipient when it starts sending, not the snapshot.
+
+    Messages stored before the ``recipient`` field existed find it in their body."""
+    api.put("/v1/recipients/citizen-7", json=CITIZEN, headers=KEY)
+    api.post("/v1/events", json=event("procedure.status_changed", STATUS), headers=KEY)
+    if stored_before_the_field:
+        for key in store.redis.scan_iter(f"{PREFIX}msg:*"):
+            if not key.endswith(":history"):
+                assert store.redis.hdel(key, "recipient") == 1
+    opted = CITIZEN | {"opt_outs": [{"category": "news", "channels": ["sms"]}]}
+    api.put("/v1/recipients/citizen-7", json=opted, headers=KEY)
+    sms = ScriptedTransport(SendResult(Outcome.SENT))
+    email = ScriptedTransport(SendResult(Outcome.SENT))
+    assert deliver_due(store, {Channel.SMS: sms, Channel.EMAIL: email}) == [MessageStatus.SENT]
+    assert sms.sent == [] and len(email.sent) == 1

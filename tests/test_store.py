@@ -8,7 +8,7 @@ import pytest
 
 from notifier.models import MessageStatus
 from notifier.rules.engine import plan
-from notifier.store import PREFIX, Store
+from notifier.store import PREFIX, Claimed, Store
 from tests.conftest import NOW, REMINDER_RULES, make_event, rules_from
 
 RULES = rules_from(REMINDER_RULES)
@@ -86,12 +86,17 @@ def test_claim_takes_only_due_messages_once(store: Store) -> None:
 def test_send_cycle_and_fencing(store: Store) -> None:
     accept(store)
     (claimed,) = store.claim_due(NOW + timedelta(days=1), limit=10, lease=LEASE)
-    assert store.begin_send(claimed.message_id, claimed.claim + 1, NOW, lease=LEASE) is None
-    lease = store.begin_send(claimed.message_id, claimed.claim, NOW, lease=LEASE)
+    assert (
+        store.begin_send(claimed.message_id, claimed.claim + 1, NOW, lease=LEASE, attempt="a")
+        is None
+    )
+    lease = store.begin_send(claimed.message_id, claimed.claim, NOW, lease=LEASE, attempt="a")
     assert lease is not None and lease.message.rule == "reminder-48h"
     assert store.finish(claimed.message_id, claimed.claim, MessageStatus.SENT, NOW, channel="sms")
     # a redelivered broker message finds it sent and does nothing
-    assert store.begin_send(claimed.message_id, claimed.claim, NOW, lease=LEASE) is None
+    assert (
+        store.begin_send(claimed.message_id, claimed.claim, NOW, lease=LEASE, attempt="a") is None
+    )
     record = store.get(claimed.message_id)
     assert record is not None
     assert [h.status for h in record.history] == [
@@ -111,8 +116,8 @@ def test_interrupted_send_can_resume_under_the_same_claim(store: Store) -> None:
     """A worker killed mid-send: Dramatiq redelivers the same claim, which may try again."""
     accept(store)
     (claimed,) = store.claim_due(NOW + timedelta(days=1), limit=10, lease=LEASE)
-    assert store.begin_send(claimed.message_id, claimed.claim, NOW, lease=LEASE)
-    again = store.begin_send(claimed.message_id, claimed.claim, NOW, lease=LEASE)
+    assert store.begin_send(claimed.message_id, claimed.claim, NOW, lease=LEASE, attempt="a")
+    again = store.begin_send(claimed.message_id, claimed.claim, NOW, lease=LEASE, attempt="a")
     assert again is not None
 
 
@@ -125,14 +130,14 @@ def test_expired_lease_returns_message_to_schedule_with_a_new_claim(store: Store
     (second,) = store.claim_due(due + LEASE, limit=10, lease=LEASE)
     assert second.message_id == first.message_id and second.claim == first.claim + 1
     # the stale claim can no longer send or finish
-    assert store.begin_send(first.message_id, first.claim, due, lease=LEASE) is None
+    assert store.begin_send(first.message_id, first.claim, due, lease=LEASE, attempt="a") is None
     assert not store.finish(first.message_id, first.claim, MessageStatus.SENT, due)
 
 
 def test_retry_puts_message_back_in_schedule(store: Store) -> None:
     accept(store)
     (claimed,) = store.claim_due(NOW + timedelta(days=1), limit=10, lease=LEASE)
-    store.begin_send(claimed.message_id, claimed.claim, NOW, lease=LEASE)
+    store.begin_send(claimed.message_id, claimed.claim, NOW, lease=LEASE, attempt="a")
     retry_at = NOW + timedelta(days=1, minutes=1)
     store.finish(
         claimed.message_id,
@@ -152,7 +157,9 @@ def test_cancel_reaches_queued_messages(store: Store) -> None:
     booked = accept(store)
     (claimed,) = store.claim_due(NOW + timedelta(days=1), limit=10, lease=LEASE)
     accept(store, id="evt-2", type="appointment.cancelled")
-    assert store.begin_send(claimed.message_id, claimed.claim, NOW, lease=LEASE) is None
+    assert (
+        store.begin_send(claimed.message_id, claimed.claim, NOW, lease=LEASE, attempt="a") is None
+    )
     assert claimed.message_id in {p["id"] for p in booked.planned}
 
 
@@ -165,16 +172,19 @@ def test_scheduler_releases_claims_the_broker_may_not_have_taken(store: Store) -
     sent: list[tuple[str, int]] = []
     failures = [True]
 
-    def enqueue(item: object) -> None:
-        if failures and len(sent) == 1:
+    def enqueue(claims: list[Claimed]) -> None:
+        sent.append((claims[0].message_id, claims[0].claim))
+        if failures:  # the broker took the first message, then the connection broke
             failures.pop()
             raise redis_module.ConnectionError("broker went away")
-        sent.append((item.message_id, item.claim))  # type: ignore[attr-defined]
+        sent.extend((c.message_id, c.claim) for c in claims[1:])
 
     scheduler = Scheduler(store, enqueue, clock=lambda: NOW + timedelta(days=3))
     with pytest.raises(redis_module.ConnectionError):
         scheduler.tick()
-    assert len(sent) == 1 and len(scheduler.unsent) == 1
-    assert scheduler.tick() == 1  # released, then claimed again with a new token
-    (first_id, _), (again_id, again_claim) = sent
-    assert again_id != first_id and again_claim == 2 and scheduler.unsent == []
+    assert len(sent) == 1 and len(scheduler.unsent) == 2
+    assert scheduler.tick() == 2  # both released, then claimed again with new tokens
+    assert sorted(claim for _, claim in sent) == [1, 2, 2] and scheduler.unsent == []
+    (taken_id, taken_claim) = sent[0]
+    lease = timedelta(minutes=1)
+    assert store.begin_send(taken_id, taken_claim, NOW, lease=lease, attempt="a") is None

@@ -7,6 +7,7 @@ the engine's own schedule rather than in the broker.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from functools import cache
 
@@ -14,11 +15,12 @@ import dramatiq
 
 from notifier.broker import DELIVERY_ACTOR, DELIVERY_QUEUE, require_redis_url
 from notifier.channels import transports_for
+from notifier.channels.base import Transport
 from notifier.delivery import Deliverer, RetryPolicy
 from notifier.models import Channel
 from notifier.ratelimit import rate_limits
 from notifier.recipients import RecipientStore
-from notifier.settings import get_settings
+from notifier.settings import Settings, get_settings
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
 
@@ -27,13 +29,19 @@ from notifier.templates.renderer import Renderer
 def deliverer() -> Deliverer:
     """Built on first use in each worker process (after Dramatiq forked it), then reused."""
     settings = get_settings()
+    return build_deliverer(settings, transports_for(settings))
+
+
+def build_deliverer(settings: Settings, transports: Mapping[Channel, Transport]) -> Deliverer:
     store = Store.from_url(
-        require_redis_url(settings), retention=timedelta(days=settings.retention_days)
+        require_redis_url(settings),
+        retention=timedelta(days=settings.retention_days),
+        outage_wait=settings.worker_redis_wait_seconds,
     )
     return Deliverer(
         store,
         Renderer(settings.templates_dir),
-        transports_for(settings),
+        transports,
         retry=RetryPolicy(
             base=timedelta(seconds=settings.retry_base_seconds),
             max_attempts=settings.max_attempts,
@@ -47,7 +55,8 @@ def deliverer() -> Deliverer:
         recipients=RecipientStore(store.redis),
         rate_limits=rate_limits(
             require_redis_url(settings),
-            {
+            outage_wait=settings.worker_redis_wait_seconds,
+            per_second={
                 Channel.SMS: settings.rate_limit_sms_per_second,
                 Channel.EMAIL: settings.rate_limit_email_per_second,
                 Channel.WEBPUSH: settings.rate_limit_webpush_per_second,

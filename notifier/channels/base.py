@@ -6,6 +6,7 @@ delivery worker, not the channel, decides what happens next (retry, fall back, g
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -49,7 +50,18 @@ class OutgoingMessage:
 class Transport(Protocol):
     """Sends on one or more channels; ``send`` must not raise for provider errors."""
 
+    timeout: float  # seconds one step of a send may take before it is abandoned
+
     def send(self, message: OutgoingMessage) -> SendResult: ...
+
+
+def call_window(transports: Iterable[Transport]) -> timedelta:
+    """How long after it started a provider call may still be under way, at most.
+
+    Twice the longest timeout (an SMTP send is several steps, each with the timeout), plus a
+    second: a redelivered message waits this long before concluding the call was abandoned.
+    """
+    return timedelta(seconds=2 * max((t.timeout for t in transports), default=0.0) + 1)
 
 
 def already_sent(transport: Transport, message_id: str, channel: Channel) -> str | bool | None:

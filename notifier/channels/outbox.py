@@ -17,6 +17,8 @@ from notifier.models import Channel
 
 
 class OutboxTransport:
+    timeout = 1.0  # seconds a send can take: a local file write
+
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 

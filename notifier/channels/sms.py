@@ -82,6 +82,7 @@ class TwilioSmsTransport:
         self.client = Client(
             account_sid, auth_token, http_client=RebasedHttpClient(api_base_url, timeout)
         )
+        self.timeout = timeout
         self.sender = sender
         self.messaging_service_sid = messaging_service_sid
         self.status_callback = status_callback

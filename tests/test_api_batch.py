@@ -1,0 +1,100 @@
+"""POST /v1/events/batch: many events, each answered as the single endpoint would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from notifier.apikeys import ApiKeys
+from notifier.store import Store
+from tests.conftest import REMINDER_RULES, api_client, make_event
+
+AUTH = {"Authorization": "Bearer test-key-123"}
+
+
+@pytest.fixture
+def client(store: Store, tmp_path: Path) -> Iterator[TestClient]:
+    with api_client(store, REMINDER_RULES, tmp_path / "rules", {"crm": "test-key-123"}) as c:
+        yield c
+
+
+def booked(n: int, **overrides: Any) -> dict[str, Any]:
+    event = make_event(id=f"evt-{n}", subject=f"appointment:A-{n}", **overrides)
+    return event.model_dump(mode="json")
+
+
+def test_each_event_answered_on_its_own(client: TestClient, store: Store) -> None:
+    bad_phone = booked(2)
+    bad_phone["recipient"]["contacts"]["phone"] = "12"
+    missing_field = booked(3)
+    del missing_field["data"]["starts_at"]
+    events = [booked(1), bad_phone, missing_field, {"id": "no-type"}, booked(5)]
+    response = client.post("/v1/events/batch", json={"events": events}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["accepted"], body["refused"]) == (2, 3)
+    results = body["results"]
+    assert [r["index"] for r in results] == [0, 1, 2, 3, 4]
+    assert [r["status"] for r in results] == [202, 422, 422, 422, 202]
+    assert results[0]["event_id"] == "evt-1" and len(results[0]["planned"]) == 2
+    (phone_error,) = results[1]["detail"]
+    assert phone_error["loc"] == ["body", "events", 1, "recipient", "contacts", "phone"]
+    assert results[2]["detail"][0]["loc"] == ["body", "events", 2, "data", "starts_at"]
+    assert {tuple(e["loc"][3:]) for e in results[3]["detail"]} >= {("type",), ("subject",)}
+    assert store.pending_count() == 4  # two reminders for each accepted event, none other
+
+
+def test_a_batch_is_idempotent_like_single_events(client: TestClient, store: Store) -> None:
+    single = client.post("/v1/events", json=booked(1), headers=AUTH).json()
+    events = [booked(1), booked(2), booked(2)]
+    first = client.post("/v1/events/batch", json={"events": events}, headers=AUTH).json()
+    assert [r["duplicate"] for r in first["results"]] == [True, False, True]
+    assert first["results"][0]["planned"] == single["planned"]
+    assert first["results"][2]["planned"] == first["results"][1]["planned"]
+    again = client.post("/v1/events/batch", json={"events": events}, headers=AUTH).json()
+    assert all(r["duplicate"] for r in again["results"])
+    assert store.pending_count() == 4
+
+
+def test_cancellation_in_the_same_batch(client: TestClient, store: Store) -> None:
+    cancel = booked(9, type="appointment.cancelled") | {"subject": "appointment:A-1"}
+    body = client.post(
+        "/v1/events/batch", json={"events": [booked(1), cancel]}, headers=AUTH
+    ).json()
+    planned = {p["id"] for p in body["results"][0]["planned"]}
+    assert set(body["results"][1]["cancelled"]) == planned
+    assert store.pending_count() == 0
+
+
+def test_event_types_a_client_may_not_post_are_403_each(client: TestClient, store: Store) -> None:
+    key = ApiKeys(store.redis, {}).add("booking", ["appointment.*"])
+    events = [booked(1), booked(2, type="procedure.status_changed")]
+    body = client.post(
+        "/v1/events/batch", json={"events": events}, headers={"Authorization": f"Bearer {key}"}
+    ).json()
+    assert [r["status"] for r in body["results"]] == [202, 403]
+    assert "may not post 'procedure.status_changed'" in body["results"][1]["detail"]
+
+
+@pytest.mark.parametrize(("count", "code"), [(0, 422), (1001, 422)])
+def test_batch_size_is_bounded(client: TestClient, count: int, code: int) -> None:
+    events = [{"id": f"e{n}"} for n in range(count)]
+    response = client.post("/v1/events/batch", json={"events": events}, headers=AUTH)
+    assert response.status_code == code
+    assert response.json()["detail"][0]["loc"] == ["body", "events"]
+
+
+def test_a_thousand_events_fit_the_batch_body_limit(client: TestClient, store: Store) -> None:
+    events = [booked(n) for n in range(1000)]
+    response = client.post("/v1/events/batch", json={"events": events}, headers=AUTH)
+    assert response.status_code == 200 and response.json()["accepted"] == 1000
+    assert store.pending_count() == 2000
+
+
+def test_batch_without_a_key_is_401(client: TestClient) -> None:
+    response = client.post("/v1/events/batch", json={"events": [booked(1)]})
+    assert response.status_code == 401
