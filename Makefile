@@ -10,7 +10,7 @@ export NOTIFIER_API_KEYS ?= {"demo": "demo-secret"}
 export NOTIFIER_RULES_DIR ?= examples/rules
 export NOTIFIER_TEMPLATES_DIR ?= examples/templates
 
-.PHONY: run test lint clean
+.PHONY: run test bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -27,6 +27,10 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# Benchmarks (minutes; not part of the test suite): see bench/README.md. ARGS='--count 2000'
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -9,6 +9,8 @@ Polynesia and Wallis-and-Futuna (no trunk 0) are recognised too; any number writ
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
@@ -23,6 +25,7 @@ class InvalidPhoneNumber(ValueError):
     pass
 
 
+@lru_cache(maxsize=100_000)  # every stored message is validated again when a worker loads it
 def normalize_phone(text: str) -> str:
     """E.164 form of ``text``; :class:`InvalidPhoneNumber` (says why) if it is not a number."""
     for region in REGIONS:
@@ -41,6 +44,7 @@ def normalize_phone(text: str) -> str:
     )
 
 
+@lru_cache(maxsize=100_000)
 def is_mobile(e164: str) -> bool:
     """Whether an SMS can reach this number (landlines cannot receive them)."""
     return phonenumbers.number_type(phonenumbers.parse(e164)) in MOBILE_TYPES

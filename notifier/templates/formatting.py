@@ -8,8 +8,10 @@ hour), never abbreviations a screen reader would spell out.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_datetime
 
 _DATE = {"fr": "EEEE d MMMM y", "en": "EEEE d MMMM y"}
@@ -23,6 +25,12 @@ def _language(locale: str) -> str:
     return language if language in _DATE else "fr"
 
 
+@cache
+def _babel(language: str) -> Locale:
+    """Parsed once: Babel parses a locale name on every call otherwise."""
+    return Locale.parse(language)
+
+
 def to_datetime(value: datetime | str) -> datetime:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if moment.tzinfo is None:
@@ -34,7 +42,9 @@ def format_date(value: datetime | str, locale: str, timezone: str, spoken: bool 
     """``jeudi 12 juin 2026``."""
     language = _language(locale)
     moment = to_datetime(value)
-    return format_datetime(moment, _DATE[language], tzinfo=ZoneInfo(timezone), locale=language)
+    return format_datetime(
+        moment, _DATE[language], tzinfo=ZoneInfo(timezone), locale=_babel(language)
+    )
 
 
 def format_time(value: datetime | str, locale: str, timezone: str, spoken: bool = False) -> str:
@@ -43,7 +53,7 @@ def format_time(value: datetime | str, locale: str, timezone: str, spoken: bool 
     local = to_datetime(value).astimezone(ZoneInfo(timezone))
     with_minutes, on_the_hour = (_SPOKEN_TIME if spoken else _TIME)[language]
     pattern = on_the_hour if local.minute == 0 else with_minutes
-    return format_datetime(local, pattern, tzinfo=ZoneInfo(timezone), locale=language)
+    return format_datetime(local, pattern, tzinfo=ZoneInfo(timezone), locale=_babel(language))
 
 
 def format_when(value: datetime | str, locale: str, timezone: str, spoken: bool = False) -> str:

@@ -61,8 +61,11 @@ _REPLACEMENTS: tuple[tuple[str, str], ...] = (
 )
 
 
+GSM_ALL = GSM_BASIC | GSM_EXTENSION
+
+
 def encoding_of(text: str) -> Encoding:
-    return "GSM-7" if all(c in GSM_BASIC or c in GSM_EXTENSION for c in text) else "UCS-2"
+    return "GSM-7" if GSM_ALL.issuperset(text) else "UCS-2"
 
 
 def _units(text: str, encoding: Encoding) -> list[int]:
@@ -100,6 +103,17 @@ def analyze(text: str) -> SmsInfo:
     return SmsInfo(encoding, sum(sizes), _segments(sizes, single, per_segment), len(text))
 
 
+class _GsmTable(dict[int, str]):
+    """``str.translate`` table to GSM-7, filled on first sight of each character."""
+
+    def __missing__(self, codepoint: int) -> str:
+        self[codepoint] = _to_gsm(chr(codepoint))
+        return self[codepoint]
+
+
+_TO_GSM = _GsmTable()
+
+
 def sms_report(text: str) -> str:
     info = analyze(text)
     plural = "s" if info.segments != 1 else ""
@@ -124,4 +138,4 @@ def normalize(text: str, mode: Normalization = "gsm") -> str:
         return text
     for source, target in _REPLACEMENTS:
         text = text.replace(source, target)
-    return "".join(_to_gsm(c) for c in text).replace("  ", " ")
+    return text.translate(_TO_GSM).replace("  ", " ")

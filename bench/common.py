@@ -1,0 +1,155 @@
+"""What every benchmark shares: a private server, synthetic reminders, progress, statistics.
+
+Benchmarks run against their own embedded Valkey (never the dev one) in a temporary folder,
+and report ratios against a baseline measured in the same run, on the same server: these
+machines are shared and noisy, so an absolute time says little and a ratio says more.
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import redis
+
+from notifier.models import Channel, Contacts, Plan, PlannedMessage, Recipient
+from notifier.redis_server import EmbeddedValkey
+from notifier.store import PREFIX, Store
+
+STARTED = time.monotonic()
+
+
+def progress(message: str) -> None:
+    """One line on stderr, with the time since the run started: benchmarks take minutes."""
+    print(f"[{time.monotonic() - STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One line of the results table."""
+
+    name: str
+    value: str
+    goal: str
+    met: bool | None  # None: informative, no goal
+
+    def row(self) -> str:
+        verdict = {True: "yes", False: "**no**", None: ""}[self.met]
+        return f"| {self.name} | {self.value} | {self.goal} | {verdict} |"
+
+
+def spread(samples: list[float], fmt: str = "{:.2f}") -> str:
+    """Median and range of repeated measurements, e.g. ``0.81 (0.77–0.86, n=3)``."""
+    median = fmt.format(statistics.median(samples))
+    low, high = fmt.format(min(samples)), fmt.format(max(samples))
+    return f"{median} ({low}–{high}, n={len(samples)})"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def private_server() -> Iterator[str]:
+    """A fresh embedded Valkey on loopback; yields its URL without a database number."""
+    with tempfile.TemporaryDirectory(prefix="notifier-bench-") as folder:
+        server = EmbeddedValkey(Path(folder), free_port())
+        server.start()
+        try:
+            yield server.connection_url
+        finally:
+            server.stop()
+
+
+def flush(url: str) -> None:
+    redis.Redis.from_url(url).flushall()
+
+
+def wait_until(done: Callable[[], bool], timeout: float, what: str) -> float:
+    """Seconds until ``done()``; raises if it takes longer than ``timeout``."""
+    start = time.perf_counter()
+    while not done():
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError(f"{what}: not done after {timeout:.0f} s")
+        time.sleep(0.002)
+    return time.perf_counter() - start
+
+
+TEMPLATE = PlannedMessage(
+    id="x" * 24,
+    event_id="bench",
+    event_type="appointment.booked",
+    rule="reminder-48h",
+    rules_version="bench",
+    subject="appointment:bench",
+    recipient=Recipient(
+        id="citizen-bench",
+        locale="fr",
+        contacts=Contacts(phone="+33612345678", email="camille@example.org"),
+    ),
+    channels=(Channel.SMS, Channel.EMAIL),
+    template="appointment_reminder",
+    due_at=datetime(2026, 1, 1, tzinfo=UTC),
+    data={
+        "starts_at": "2026-01-03T09:30:00+01:00",
+        "unit": "Brigade de Lyon",
+        "address": "1 rue de la République, Lyon",
+    },
+)
+
+
+def reminder(n: int, due_at: datetime, *, tag: str = "r") -> PlannedMessage:
+    """The ``n``-th synthetic reminder: a realistic appointment reminder, its own subject."""
+    return TEMPLATE.model_copy(
+        update={
+            "id": f"{tag}{n:023d}"[-24:],
+            "event_id": f"{tag}-evt-{n}",
+            "subject": f"appointment:{tag}-{n}",
+            "recipient": TEMPLATE.recipient.model_copy(update={"id": f"citizen-{tag}-{n}"}),
+            "due_at": due_at,
+        }
+    )
+
+
+def load_pending(
+    store: Store,
+    count: int,
+    due_at: Callable[[int], datetime],
+    *,
+    tag: str = "r",
+    chunk: int = 2000,
+) -> None:
+    """Store ``count`` reminders through the real acceptance script, pipelined by chunks."""
+    now = datetime.now(UTC)
+    last_report = time.monotonic()
+    for start in range(0, count, chunk):
+        plans = [
+            (f"bench:{tag}-evt-{n}", Plan(messages=(reminder(n, due_at(n), tag=tag),)))
+            for n in range(start, min(count, start + chunk))
+        ]
+        store.accept_many(plans, now, ttl=3600)
+        if time.monotonic() - last_report > 5:
+            progress(f"  stored {start + len(plans):,} of {count:,} reminders")
+            last_report = time.monotonic()
+
+
+def far_future(_: int) -> datetime:
+    return datetime.now(UTC) + timedelta(days=30)
+
+
+def due_now(_: int) -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=1)
+
+
+def pending_keys(client: redis.Redis) -> int:
+    return int(client.zcard(f"{PREFIX}due"))

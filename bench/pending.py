@@ -1,0 +1,182 @@
+"""Benchmarks 3, 4 and 6: a large schedule. Memory per pending reminder, firing lateness
+under a steady due rate, and head-of-line blocking against Dramatiq's own ``delay=``.
+
+Dramatiq keeps delayed messages in a FIFO list and holds up to ``threads × 1000`` of them in
+each worker's memory until their time comes: a reminder due in one second, queued behind
+far-future ones, waits behind them. notifier keeps its schedule in a sorted set, so what is
+due next is always what it reads first.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+
+from bench.common import Result, far_future, flush, load_pending, progress, reminder
+from bench.pipeline import THREADS, deliver_through
+from notifier.broker import enqueue_deliveries
+from notifier.channels.base import Outcome, OutgoingMessage, SendResult
+from notifier.models import Plan
+from notifier.scheduler import Scheduler
+from notifier.store import Store
+
+STEADY_RATE = 100  # reminders falling due per second
+
+
+class TimingTransport:
+    """A zero-latency channel that notes when each message went out."""
+
+    timeout = 0.0
+
+    def __init__(self) -> None:
+        self.sent_at: dict[str, float] = {}
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        self.sent_at[message.id] = time.time()
+        return SendResult(Outcome.SENT, reference="bench")
+
+
+def percentile(values: list[float], q: int) -> float:
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+        if len(values) > 1
+        else values[0]
+    )
+
+
+def memory_per_pending(client: redis.Redis, store: Store, count: int) -> list[Result]:
+    before = int(client.info("memory")["used_memory"])
+    load_pending(store, count, far_future, tag="p")
+    after = int(client.info("memory")["used_memory"])
+    per_message = (after - before) / count
+    body = len(reminder(0, far_future(0), tag="p").model_dump_json())
+    progress(f"  {per_message:,.0f} bytes per pending reminder, of which {body} of message body")
+    return [
+        Result(
+            f"Redis memory per pending reminder ({count:,} pending)",
+            f"{per_message:,.0f} B",
+            "",
+            None,
+        ),
+        Result(
+            "4. … beyond the message itself (its {body}-byte JSON)".replace("{body}", str(body)),
+            f"{per_message - body:,.0f} B",
+            "≤ 400 B",
+            per_message - body <= 400,
+        ),
+    ]
+
+
+def start_engine(
+    store: Store, broker: RedisBroker, transport: TimingTransport
+) -> tuple[dramatiq.Worker, threading.Event]:
+    deliver_through(transport)
+    stop = threading.Event()
+    scheduler = Scheduler(store, lambda claims: enqueue_deliveries(broker, claims))
+    threading.Thread(target=scheduler.run, args=(stop,), daemon=True).start()
+    worker = dramatiq.Worker(broker, worker_threads=THREADS, worker_timeout=100)
+    worker.start()
+    return worker, stop
+
+
+def lateness(store: Store, broker: RedisBroker, pending: int, seconds: int) -> list[Result]:
+    """A steady stream falling due among ``pending`` far-future reminders, and one 1-s reminder."""
+    transport = TimingTransport()
+    start = datetime.now(UTC) + timedelta(seconds=10)
+    total = STEADY_RATE * seconds
+    due = {}
+    plans = []
+    for n in range(total):
+        message = reminder(n, start + timedelta(seconds=n / STEADY_RATE), tag="s")
+        due[message.id] = message.due_at.timestamp()
+        plans.append((f"bench:steady-{n}", Plan(messages=(message,))))
+    for chunk in range(0, total, 1000):
+        store.accept_many(plans[chunk : chunk + 1000], datetime.now(UTC), ttl=3600)
+    progress(
+        f"lateness: {total:,} reminders falling due at {STEADY_RATE}/s, among {pending:,} pending"
+    )
+    worker, stop = start_engine(store, broker, transport)
+    try:
+        deadline = time.time() + 10 + seconds + 60
+        while len([m for m in due if m in transport.sent_at]) < total and time.time() < deadline:
+            time.sleep(1)
+            progress(f"  sent {len(transport.sent_at):,} of {total:,}")
+        late = [transport.sent_at[m] - due[m] for m in due if m in transport.sent_at]
+        missing = total - len(late)
+        progress("head-of-line: one reminder due in 1 s")
+        single = reminder(0, datetime.now(UTC) + timedelta(seconds=1), tag="h")
+        store.accept("bench:single", Plan(messages=(single,)), datetime.now(UTC), ttl=3600)
+        while single.id not in transport.sent_at and time.time() < single.due_at.timestamp() + 30:
+            time.sleep(0.01)
+        single_late = transport.sent_at.get(single.id, float("inf")) - single.due_at.timestamp()
+    finally:
+        stop.set()
+        worker.stop()
+    p50, p99 = percentile(late, 50), percentile(late, 99)
+    progress(f"  lateness p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, {missing} not sent")
+    return [
+        Result(
+            f"3. Lateness p50 / p99, {STEADY_RATE}/s falling due among {pending:,} pending",
+            f"{p50 * 1000:.0f} ms / {p99 * 1000:.0f} ms"
+            + (f" ({missing} never sent)" if missing else ""),
+            "p99 ≤ 1 s",
+            p99 <= 1.0 and not missing,
+        ),
+        Result(
+            f"6. A 1-s reminder among {pending:,} far-future ones: fired after",
+            f"{single_late * 1000:.0f} ms late" if single_late != float("inf") else "never (30 s)",
+            "on time (≤ 1 s late)",
+            single_late <= 1.0,
+        ),
+    ]
+
+
+def dramatiq_delay(url: str, broker: RedisBroker, delayed: int) -> Result:
+    """The same 1-s task with Dramatiq's ``delay=``, behind far-future delayed tasks."""
+    flush(url)
+    ran_at: list[float] = []
+    dramatiq.actor(actor_name="bench_soon", queue_name="bench-delay", max_retries=0)(
+        lambda: ran_at.append(time.time())
+    )
+    progress(f"dramatiq delay=: queueing {delayed:,} far-future delayed tasks")
+    message: dramatiq.Message[None] = dramatiq.Message("bench-delay", "bench_soon", (), {}, {})
+    for n in range(delayed):
+        broker.enqueue(message.copy(), delay=6 * 24 * 3600 * 1000)
+        if n and n % 25_000 == 0:
+            progress(f"  {n:,} queued")
+    due = time.time() + 1
+    broker.enqueue(message.copy(), delay=1000)
+    worker = dramatiq.Worker(broker, worker_threads=THREADS, worker_timeout=100)
+    worker.start()
+    try:
+        while not ran_at and time.time() < due + 30:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    late = f"{(ran_at[0] - due) * 1000:.0f} ms late" if ran_at else "never (not run after 30 s)"
+    progress(f"  Dramatiq's 1-s task: {late}")
+    return Result(
+        f"6'. Same with Dramatiq `delay=`, behind {delayed:,} delayed tasks",
+        late,
+        "(comparison)",
+        None,
+    )
+
+
+def run(url: str, pending: int, *, steady_seconds: int, dramatiq_delayed: int) -> list[Result]:
+    flush(url)
+    broker = dramatiq.get_broker()
+    assert isinstance(broker, RedisBroker)
+    client = redis.Redis.from_url(f"{url}/0")
+    store = Store.from_url(f"{url}/0")
+    progress(f"memory: storing {pending:,} far-future reminders")
+    results = memory_per_pending(client, store, pending)
+    results += lateness(store, broker, pending, steady_seconds)
+    results.append(dramatiq_delay(url, broker, dramatiq_delayed))
+    return results

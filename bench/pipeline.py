@@ -1,0 +1,140 @@
+"""Benchmarks 1 and 2: delivery throughput and the scheduler's claim-and-enqueue rate.
+
+Both against the same baseline, measured in the same run on the same server: a Dramatiq
+worker consuming no-op actor calls. That is what "Dramatiq with delayed tasks" costs per
+message once the task runs; whatever notifier adds (claim fencing, caps, recipient lookup,
+rendering, the provider-call mark, the outcome) shows as the ratio.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from bench.common import Result, due_now, flush, load_pending, progress, spread, wait_until
+from notifier.broker import enqueue_deliveries
+from notifier.channels.base import Outcome, OutgoingMessage, SendResult, Transport
+from notifier.models import Channel
+from notifier.scheduler import Scheduler
+from notifier.store import Store
+
+THREADS = 4
+
+
+class CountingTransport:
+    """A zero-latency channel: every send succeeds at once and is counted."""
+
+    timeout = 0.0
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        with self.lock:
+            self.count += 1
+        return SendResult(Outcome.SENT, reference="bench")
+
+
+class NoOp:
+    """The baseline actor's counter."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self.lock:
+            self.count += 1
+
+
+def deliver_through(transport: Transport) -> None:
+    """Make the worker actor use the real deliverer with ``transport`` on every channel."""
+    import workers.delivery
+    from notifier.settings import get_settings
+
+    built = workers.delivery.build_deliverer(get_settings(), dict.fromkeys(Channel, transport))
+    workers.delivery.deliverer = lambda: built  # type: ignore[assignment]
+
+
+def consume(broker: RedisBroker, done: Callable[[], bool], count: int) -> float:
+    """Seconds a fresh in-process worker takes to consume what is queued, until ``done()``."""
+    worker = dramatiq.Worker(broker, worker_threads=THREADS, worker_timeout=100)
+    worker.start()
+    try:
+        return wait_until(done, 600, f"consuming {count:,} messages")
+    finally:
+        worker.stop()
+
+
+def enqueue_all(store: Store, broker: RedisBroker) -> float:
+    """Seconds the scheduler takes to claim and enqueue every due message."""
+    scheduler = Scheduler(
+        store,
+        lambda claims: enqueue_deliveries(broker, claims),
+        lease=timedelta(minutes=30),
+    )
+    return wait_until(lambda: scheduler.tick() == 0, 600, "claiming and enqueueing")
+
+
+def run(url: str, count: int, rounds: int) -> list[Result]:
+    """Alternate baseline and notifier rounds, so drifts in machine load hit both alike."""
+    broker = dramatiq.get_broker()
+    assert isinstance(broker, RedisBroker)
+    sent = CountingTransport()
+    deliver_through(sent)
+    noop = NoOp()
+    dramatiq.actor(actor_name="bench_noop", queue_name="bench-noop", max_retries=0)(noop)
+    store = Store.from_url(f"{url}/0")
+
+    baseline_rates, delivery_rates, enqueue_rates = [], [], []
+    for round_ in range(1, rounds + 1):
+        flush(url)
+        progress(f"round {round_}/{rounds}: baseline, {count:,} no-op actor calls")
+        noop.count = 0
+        for _ in range(count):
+            broker.enqueue(dramatiq.Message("bench-noop", "bench_noop", (), {}, {}))
+        seconds = consume(broker, lambda: noop.count >= count, count)
+        baseline_rates.append(count / seconds)
+
+        progress(f"round {round_}/{rounds}: notifier, {count:,} due reminders")
+        flush(url)
+        load_pending(store, count, due_now, tag=f"d{round_}")
+        enqueue_rates.append(count / enqueue_all(store, broker))
+        sent.count = 0
+        seconds = consume(broker, lambda: sent.count >= count, count)
+        delivery_rates.append(count / seconds)
+        progress(
+            f"  baseline {baseline_rates[-1]:,.0f}/s, delivery {delivery_rates[-1]:,.0f}/s, "
+            f"claim+enqueue {enqueue_rates[-1]:,.0f}/s"
+        )
+    ratios = [d / b for d, b in zip(delivery_rates, baseline_rates, strict=True)]
+    enqueue_ratios = [e / b for e, b in zip(enqueue_rates, baseline_rates, strict=True)]
+    return [
+        Result(
+            "Raw Dramatiq no-op actor (baseline), messages/s",
+            spread(baseline_rates, "{:,.0f}"),
+            "",
+            None,
+        ),
+        Result(
+            "Delivery through a zero-latency channel, messages/s",
+            spread(delivery_rates, "{:,.0f}"),
+            "",
+            None,
+        ),
+        Result("1. Delivery ÷ baseline", spread(ratios), "≥ 0.5×", min(ratios) >= 0.5),
+        Result(
+            "Scheduler claim and enqueue, messages/s", spread(enqueue_rates, "{:,.0f}"), "", None
+        ),
+        Result(
+            "2. Claim-and-enqueue ÷ baseline consume",
+            spread(enqueue_ratios),
+            "≥ 5×",
+            min(enqueue_ratios) >= 5,
+        ),
+    ]
