@@ -109,13 +109,16 @@ TEMPLATE = PlannedMessage(
 
 
 def reminder(n: int, due_at: datetime, *, tag: str = "r") -> PlannedMessage:
-    """The ``n``-th synthetic reminder: a realistic appointment reminder, its own subject."""
+    """The ``n``-th synthetic reminder, as the reference rules plan them: two per booked
+    appointment (48 h and 2 h before), sharing its subject, event and citizen."""
+    event = n // 2
     return TEMPLATE.model_copy(
         update={
             "id": f"{tag}{n:023d}"[-24:],
-            "event_id": f"{tag}-evt-{n}",
-            "subject": f"appointment:{tag}-{n}",
-            "recipient": TEMPLATE.recipient.model_copy(update={"id": f"citizen-{tag}-{n}"}),
+            "rule": ("reminder-48h", "reminder-2h")[n % 2],
+            "event_id": f"{tag}-evt-{event}",
+            "subject": f"appointment:{tag}-{event}",
+            "recipient": TEMPLATE.recipient.model_copy(update={"id": f"citizen-{tag}-{event}"}),
             "due_at": due_at,
         }
     )
@@ -129,17 +132,25 @@ def load_pending(
     tag: str = "r",
     chunk: int = 2000,
 ) -> None:
-    """Store ``count`` reminders through the real acceptance script, pipelined by chunks."""
+    """Store ``count`` reminders (``count / 2`` events) through the real acceptance script,
+    pipelined by chunks."""
     now = datetime.now(UTC)
     last_report = time.monotonic()
     for start in range(0, count, chunk):
         plans = [
-            (f"bench:{tag}-evt-{n}", Plan(messages=(reminder(n, due_at(n), tag=tag),)))
-            for n in range(start, min(count, start + chunk))
+            (
+                f"bench:{tag}-evt-{n // 2}",
+                Plan(
+                    messages=tuple(
+                        reminder(m, due_at(m), tag=tag) for m in range(n, min(n + 2, count))
+                    )
+                ),
+            )
+            for n in range(start, min(count, start + chunk), 2)
         ]
         store.accept_many(plans, now, ttl=3600)
         if time.monotonic() - last_report > 5:
-            progress(f"  stored {start + len(plans):,} of {count:,} reminders")
+            progress(f"  stored {start + 2 * len(plans):,} of {count:,} reminders")
             last_report = time.monotonic()
 
 

@@ -338,7 +338,7 @@ def create_app(
         """Erase the recipient and every message about them, pending ones included."""
         removed = recipients.erase(recipient_id)
         log.info("recipient %s erased with %d message keys", recipient_id, removed)
-        return {"erased": recipient_id, "message_keys_removed": removed}
+        return {"erased": recipient_id, "messages_removed": removed}
 
     @app.post("/v1/recipients/{recipient_id}/push-subscriptions", status_code=201)
     def add_push_subscription(

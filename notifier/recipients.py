@@ -25,7 +25,7 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   if subject then redis.call('SREM', '{p}subject:' .. subject, id) end
   redis.call('ZREM', '{p}due', id)
   redis.call('ZREM', '{p}inflight', id)
-  count = count + redis.call('DEL', mkey, mkey .. ':history')
+  count = count + redis.call('DEL', mkey)
 end
 redis.call('DEL', KEYS[1], KEYS[2])
 return count

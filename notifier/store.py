@@ -5,8 +5,9 @@ Layout (all keys under ``notifier:``):
 ``due``                 sorted set, message id → due time (epoch ms)
 ``inflight``            sorted set, message id → lease expiry (epoch ms) of a claimed message
 ``msg:{id}``            hash: body (the planned message as JSON), status, claim, attempts,
-                        rule, subject, due
-``msg:{id}:history``    list of JSON status entries, oldest first
+                        rule, subject, due, recipient, and ``history``: its JSON status
+                        entries, one per line, oldest first (in the hash rather than a key
+                        of its own: about 80 bytes less per pending message)
 ``subject:{subject}``   set of the subject's message ids not yet final
 ``idem:{client}:{id}``  hash: the answer given to an accepted event (idempotency)
 
@@ -41,12 +42,12 @@ UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyL
 _LUA_HELPERS = """
 local prefix = 'PREFIX'
 local function mkey(id) return prefix .. 'msg:' .. id end
-local function hkey(id) return prefix .. 'msg:' .. id .. ':history' end
 local function history(id, now_iso, status, detail, channel)
   local entry = {at = now_iso, status = status}
   if detail ~= nil and detail ~= '' then entry['detail'] = detail end
   if channel ~= nil and channel ~= '' then entry['channel'] = channel end
-  redis.call('RPUSH', hkey(id), cjson.encode(entry))
+  local past = redis.call('HGET', mkey(id), 'history')
+  redis.call('HSET', mkey(id), 'history', (past and past .. '\\n' or '') .. cjson.encode(entry))
 end
 local function finalize(id, retention)
   redis.call('ZREM', prefix .. 'due', id)
@@ -54,7 +55,6 @@ local function finalize(id, retention)
   local subject = redis.call('HGET', mkey(id), 'subject')
   if subject then redis.call('SREM', prefix .. 'subject:' .. subject, id) end
   redis.call('EXPIRE', mkey(id), retention)
-  redis.call('EXPIRE', hkey(id), retention)
 end
 local pending = {scheduled = true, queued = true, ['temporary-failure'] = true}
 """.replace("PREFIX", PREFIX)
@@ -96,7 +96,7 @@ for _ = 1, count do
   local recipient = ARGV[i + 5]
   redis.call('SADD', prefix .. 'recipient:' .. recipient .. ':messages', id)
   i = i + 6
-  redis.call('DEL', mkey(id), hkey(id), prefix .. 'stopped:' .. subject .. ':' .. rule)
+  redis.call('DEL', mkey(id), prefix .. 'stopped:' .. subject .. ':' .. rule)
   redis.call('HSET', mkey(id), 'body', body, 'status', 'scheduled', 'claim', 0,
              'attempts', 0, 'rule', rule, 'subject', subject, 'due', due, 'recipient', recipient)
   redis.call('ZADD', prefix .. 'due', due, id)
@@ -225,6 +225,17 @@ return 1
 """
 )
 
+# ARGV: id, at iso, status, detail, channel. An entry that changes nothing else.
+_NOTE = (
+    _LUA_HELPERS
+    + """
+if redis.call('EXISTS', mkey(ARGV[1])) == 1 then
+  history(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+end
+return 1
+"""
+)
+
 # ARGV: id, claim, status, now iso, detail, channel, retention s, retry at ms ('' if final),
 # provider reference ('' if none), then optionally the next occurrence of a series:
 # id, due ms, subject, rule, body.
@@ -244,7 +255,7 @@ history(id, ARGV[4], ARGV[3], ARGV[5], ARGV[6])
 if ARGV[10] then
   local nid, due, subject, rule, body = ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]
   if redis.call('EXISTS', prefix .. 'stopped:' .. subject .. ':' .. rule) == 0 then
-    redis.call('DEL', mkey(nid), hkey(nid))
+    redis.call('DEL', mkey(nid))
     redis.call('HSET', mkey(nid), 'body', body, 'status', 'scheduled', 'claim', 0,
                'attempts', 0, 'rule', rule, 'subject', subject, 'due', due,
                'recipient', ARGV[15])
@@ -296,7 +307,6 @@ local excluded = f[3] and (f[3] .. ',' .. channel) or channel
 redis.call('HSET', mkey(id), 'status', 'scheduled', 'excluded', excluded, 'due', ARGV[5])
 redis.call('HDEL', mkey(id), 'reference')
 redis.call('PERSIST', mkey(id))
-redis.call('PERSIST', hkey(id))
 redis.call('ZADD', prefix .. 'due', ARGV[5], id)
 redis.call('SADD', prefix .. 'subject:' .. f[2], id)
 history(id, ARGV[4], 'scheduled', 'not delivered on ' .. channel .. ': ' .. ARGV[6] ..
@@ -394,6 +404,7 @@ class Store:
         self._release = client.register_script(_RELEASE)
         self._begin_send = client.register_script(_BEGIN_SEND)
         self._provider_call = client.register_script(_PROVIDER_CALL)
+        self._note = client.register_script(_NOTE)
         self._finish = client.register_script(_FINISH)
         self._receipt = client.register_script(_RECEIPT)
 
@@ -612,17 +623,21 @@ class Store:
 
     def note(self, message_id: str, entry: HistoryEntry) -> None:
         """Add an entry to a message's history without changing its status (a failed channel)."""
-        self.redis.rpush(
-            f"{PREFIX}msg:{message_id}:history", entry.model_dump_json(exclude_none=True)
+        self._note(
+            args=[
+                message_id,
+                entry.at.isoformat(),
+                entry.status.value,
+                entry.detail or "",
+                entry.channel.value if entry.channel else "",
+            ]
         )
 
     def get(self, message_id: str) -> MessageRecord | None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(f"{PREFIX}msg:{message_id}")
-        pipe.lrange(f"{PREFIX}msg:{message_id}:history", 0, -1)
-        fields, history = pipe.execute()
+        fields: dict[str, str] = self.redis.hgetall(f"{PREFIX}msg:{message_id}")  # type: ignore[assignment]
         if not fields:
             return None
+        history = fields.get("history", "").splitlines()
         return MessageRecord(
             id=message_id,
             status=MessageStatus(fields["status"]),

@@ -114,7 +114,7 @@ def test_erasure_cancels_pending_and_removes_every_record(api: TestClient, store
     ).json()["planned"]
     assert store.pending_count() == 1
     response = api.delete("/v1/recipients/citizen-7", headers=KEY)
-    assert response.status_code == 200 and response.json()["message_keys_removed"] == 2
+    assert response.status_code == 200 and response.json()["messages_removed"] == 1
     assert store.pending_count() == 0
     assert api.get(f"/v1/messages/{planned[0]['id']}", headers=KEY).status_code == 404
     assert api.get("/v1/recipients/citizen-7", headers=KEY).status_code == 404
