@@ -32,6 +32,7 @@ def event(n: int, tag: str) -> dict[str, Any]:
     return {
         "id": f"{tag}-{n}",
         "type": "appointment.booked",
+        "occurred_at": datetime.now(UTC).isoformat(),
         "subject": f"appointment:{tag}-{n}",
         "recipient": {
             "id": f"citizen-{tag}-{n}",
@@ -70,9 +71,16 @@ def serve(command: list[str], port: int, url: str) -> subprocess.Popen[bytes]:
 def hammer(port: int, tag: str, seconds: float, batch: int = 0) -> float:
     """Events per second that ``CLIENTS`` threads get accepted in ``seconds``."""
     accepted = [0] * CLIENTS
+    errors: list[BaseException] = []
     stop_at = time.perf_counter() + seconds
 
     def client(i: int) -> None:
+        try:
+            send(i)
+        except BaseException as exc:  # reported by the caller: a thread cannot raise to it
+            errors.append(exc)
+
+    def send(i: int) -> None:
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY}"}
         ) as http:
@@ -96,6 +104,8 @@ def hammer(port: int, tag: str, seconds: float, batch: int = 0) -> float:
         thread.start()
     for thread in threads:
         thread.join()
+    if errors:
+        raise errors[0]
     return sum(accepted) / (time.perf_counter() - started)
 
 

@@ -56,7 +56,7 @@ def where_memory_goes(client: redis.Redis, count: int, sample: int = 2000) -> st
     kinds: dict[str, list[int]] = {}
     for key in itertools.islice(client.scan_iter(match=f"{PREFIX}*", count=1000), sample):
         name = key.decode()
-        kind = name.split(":")[1] + (":" + name.rsplit(":", 1)[1] if name.count(":") > 2 else "")
+        kind = name.split(":")[1] + (":messages" if name.endswith(":messages") else "")
         kinds.setdefault(kind, []).append(int(client.memory_usage(key, samples=0) or 0))
     total_keys = int(client.dbsize())
     parts = []

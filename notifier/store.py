@@ -382,6 +382,10 @@ def planned_summary(message: PlannedMessage) -> dict[str, Any]:
     }
 
 
+def idem_key(idempotency_key: str) -> str:
+    return f"{PREFIX}idem:{idempotency_key}"
+
+
 def patient_retry(seconds: float) -> Retry:
     """Retry a command on connection errors for about ``seconds``, polling at most every second.
 
@@ -440,14 +444,24 @@ class Store:
     def accept_many(
         self, plans: list[tuple[str, Plan]], now: datetime, *, ttl: int
     ) -> list[Accepted]:
-        """:meth:`accept` for many plans in one round trip; each is still its own atomic step."""
-        pipe = self.redis.pipeline(transaction=False)
-        for idempotency_key, plan in plans:
-            self._accept(
-                keys=[f"{PREFIX}idem:{idempotency_key}"],
-                args=self._accept_args(plan, now, ttl),
-                client=pipe,
-            )
+        """:meth:`accept` for many plans in one round trip; each is still its own atomic step.
+
+        One plan goes straight to the script: a pipeline first asks the server whether its
+        scripts are loaded, a second round trip that halved the single-event rate.
+        """
+        if len(plans) == 1:
+            ((idempotency_key, plan),) = plans
+            args = self._accept_args(plan, now, ttl)
+            replies = [self._accept(keys=[idem_key(idempotency_key)], args=args)]
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            for idempotency_key, plan in plans:
+                self._accept(
+                    keys=[idem_key(idempotency_key)],
+                    args=self._accept_args(plan, now, ttl),
+                    client=pipe,
+                )
+            replies = pipe.execute()
         return [
             Accepted(
                 duplicate=not int(fresh),
@@ -455,7 +469,7 @@ class Store:
                 skipped=stored["skipped"],
                 cancelled=[c for c in (cancelled or "").split(",") if c],
             )
-            for fresh, answer_json, cancelled in pipe.execute()
+            for fresh, answer_json, cancelled in replies
         ]
 
     def _accept_args(self, plan: Plan, now: datetime, ttl: int) -> list[Any]:
