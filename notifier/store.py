@@ -57,11 +57,18 @@ local function finalize(id, retention)
   redis.call('EXPIRE', mkey(id), retention)
 end
 local pending = {scheduled = true, queued = true, ['temporary-failure'] = true}
+-- The recipient's message index (for erasure) lives as long as its longest-lived message
+-- record may (see index_ttl), and no more.
+local function index_for_recipient(recipient, id, keep)
+  local key = prefix .. 'recipient:' .. recipient .. ':messages'
+  redis.call('SADD', key, id)
+  if redis.call('TTL', key) < tonumber(keep) then redis.call('EXPIRE', key, keep) end
+end
 """.replace("PREFIX", PREFIX)
 
 # KEYS[1] idempotency key. ARGV: idem ttl, now iso, retention, answer json,
 # n cancellations, (subject, rule or '', reason)*, n messages,
-# (id, due ms, subject, rule, body, recipient id)*
+# (id, due ms, subject, rule, body, recipient id, recipient index ttl s)*
 _ACCEPT = (
     _LUA_HELPERS
     + """
@@ -94,8 +101,8 @@ i = i + 1
 for _ = 1, count do
   local id, due, subject, rule, body = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local recipient = ARGV[i + 5]
-  redis.call('SADD', prefix .. 'recipient:' .. recipient .. ':messages', id)
-  i = i + 6
+  index_for_recipient(recipient, id, ARGV[i + 6])
+  i = i + 7
   redis.call('DEL', mkey(id), prefix .. 'stopped:' .. subject .. ':' .. rule)
   redis.call('HSET', mkey(id), 'body', body, 'status', 'scheduled', 'claim', 0,
              'attempts', 0, 'rule', rule, 'subject', subject, 'due', due, 'recipient', recipient)
@@ -238,7 +245,7 @@ return 1
 
 # ARGV: id, claim, status, now iso, detail, channel, retention s, retry at ms ('' if final),
 # provider reference ('' if none), then optionally the next occurrence of a series:
-# id, due ms, subject, rule, body.
+# id, due ms, subject, rule, body, recipient id, recipient index ttl s.
 # A series whose rule was cancelled on its subject meanwhile gets no next occurrence.
 _FINISH = (
     _LUA_HELPERS
@@ -261,7 +268,7 @@ if ARGV[10] then
                'recipient', ARGV[15])
     redis.call('ZADD', prefix .. 'due', due, nid)
     redis.call('SADD', prefix .. 'subject:' .. subject, nid)
-    redis.call('SADD', prefix .. 'recipient:' .. ARGV[15] .. ':messages', nid)
+    index_for_recipient(ARGV[15], nid, ARGV[16])
     history(nid, ARGV[4], 'scheduled', 'next in series after ' .. id)
   end
 end
@@ -472,6 +479,12 @@ class Store:
             for fresh, answer_json, cancelled in replies
         ]
 
+    def index_ttl(self, message: PlannedMessage, now: datetime) -> int:
+        """Seconds a recipient's message index must keep ``message``: until it is due, a week
+        of retries and quiet hours at most, then the retention of its record."""
+        until_due = max(0, int((message.due_at - now).total_seconds()))
+        return until_due + 7 * 86400 + self.retention_seconds
+
     def _accept_args(self, plan: Plan, now: datetime, ttl: int) -> list[Any]:
         answer = json.dumps(
             {
@@ -485,7 +498,15 @@ class Store:
             args += [c.subject, c.rule or "", c.reason]
         args.append(len(plan.messages))
         for m in plan.messages:
-            args += [m.id, to_ms(m.due_at), m.subject, m.rule, m.model_dump_json(), m.recipient.id]
+            args += [
+                m.id,
+                to_ms(m.due_at),
+                m.subject,
+                m.rule,
+                m.model_dump_json(),
+                m.recipient.id,
+                self.index_ttl(m, now),
+            ]
         return args
 
     def claim_due(self, now: datetime, *, limit: int, lease: timedelta) -> list[Claimed]:
@@ -605,6 +626,7 @@ class Store:
                 following.rule,
                 following.model_dump_json(),
                 following.recipient.id,
+                self.index_ttl(following, now),
             ]
         return bool(self._finish(args=args))
 

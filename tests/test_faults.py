@@ -234,3 +234,31 @@ def test_provider_outage_then_recovery(server: EmbeddedValkey, tmp_path: Path) -
     finally:
         engine.stop_all()
         twilio.close()
+
+
+def test_a_worker_store_waits_for_redis_and_the_api_store_does_not(
+    server: EmbeddedValkey,
+) -> None:
+    """What lets a delivery resume where it was: the worker's client rides out the outage."""
+    import threading
+
+    import redis
+
+    from notifier.store import Store
+
+    patient = Store.from_url(server.connection_url, outage_wait=20)
+    impatient = Store.from_url(server.connection_url)
+    assert patient.ping() and impatient.ping()
+    server.stop()
+    with pytest.raises(redis.ConnectionError):
+        impatient.ping()
+    restarted = EmbeddedValkey(server.data_dir, server.port)
+    timer = threading.Timer(2.0, restarted.start)
+    timer.start()
+    started = time.monotonic()
+    try:
+        assert patient.ping()  # blocks until the server is back
+        assert 1.5 < time.monotonic() - started < 15
+    finally:
+        timer.join()
+        server.process = restarted.process

@@ -188,3 +188,15 @@ def test_scheduler_releases_claims_the_broker_may_not_have_taken(store: Store) -
     (taken_id, taken_claim) = sent[0]
     lease = timedelta(minutes=1)
     assert store.begin_send(taken_id, taken_claim, NOW, lease=lease, attempt="a") is None
+
+
+def test_a_recipients_message_index_expires_after_its_last_message(store: Store) -> None:
+    """The index only serves erasure: it lives while a message record of it may."""
+    decided = plan(make_event(), RULES, NOW)
+    store.accept("c:evt-1", decided, NOW, ttl=3600)
+    (recipient,) = {m.recipient.id for m in decided.messages}
+    last_due = max(m.due_at for m in decided.messages)
+    ttl = store.redis.ttl(f"{PREFIX}recipient:{recipient}:messages")
+    week = 7 * 86400
+    expected = int((last_due - NOW).total_seconds()) + week + store.retention_seconds
+    assert expected - 2 <= ttl <= expected  # a second may pass between setting and reading
