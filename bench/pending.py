@@ -52,14 +52,18 @@ def percentile(values: list[float], q: int) -> float:
 
 
 def where_memory_goes(client: redis.Redis, count: int, sample: int = 2000) -> str:
-    """Bytes per pending reminder by kind of key, from MEMORY USAGE on a sample of keys."""
+    """Bytes per pending reminder by kind of key, from MEMORY USAGE on a sample of keys
+    (the schedule's sorted set, a single key, measured whole)."""
+    due = f"{PREFIX}due"
+    parts = [f"due {int(client.memory_usage(due, samples=0) or 0) / count:,.0f}"]
     kinds: dict[str, list[int]] = {}
     for key in itertools.islice(client.scan_iter(match=f"{PREFIX}*", count=1000), sample):
         name = key.decode()
+        if name == due:
+            continue
         kind = name.split(":")[1] + (":messages" if name.endswith(":messages") else "")
         kinds.setdefault(kind, []).append(int(client.memory_usage(key, samples=0) or 0))
     total_keys = int(client.dbsize())
-    parts = []
     for kind, sizes in sorted(kinds.items()):
         share = len(sizes) / min(sample, total_keys) * total_keys  # keys of this kind, estimated
         parts.append(f"{kind} {statistics.mean(sizes) * share / count:,.0f}")

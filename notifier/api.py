@@ -337,7 +337,7 @@ def create_app(
     def erase_recipient(recipient_id: str, client: Client) -> dict[str, Any]:
         """Erase the recipient and every message about them, pending ones included."""
         removed = recipients.erase(recipient_id)
-        log.info("recipient %s erased with %d message keys", recipient_id, removed)
+        log.info("recipient %s erased with %d messages", recipient_id, removed)
         return {"erased": recipient_id, "messages_removed": removed}
 
     @app.post("/v1/recipients/{recipient_id}/push-subscriptions", status_code=201)
