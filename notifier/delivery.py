@@ -258,8 +258,7 @@ class Deliverer:
                         message_id,
                     )
                 return lease
-            wait = (lease.until - now).total_seconds()
-            self.sleep(max(0.0, min(wait, self.call_window.total_seconds())))
+            self.sleep(min(lease.wait, self.call_window).total_seconds())
         log.info("message %s: skipped (another attempt is calling a provider)", message_id)
         return None
 

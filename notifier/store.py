@@ -57,6 +57,10 @@ local function finalize(id, retention)
   redis.call('EXPIRE', mkey(id), retention)
 end
 local pending = {scheduled = true, queued = true, ['temporary-failure'] = true}
+local function server_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 -- The recipient's message index (for erasure) lives as long as its longest-lived message
 -- record may (see index_ttl), and no more.
 local function index_for_recipient(recipient, id, keep)
@@ -176,12 +180,13 @@ return 1
 """
 )
 
-# ARGV: id, claim, now ms, now iso, lease ms.
 # ARGV: id, claim, now ms, now iso, lease ms, attempt token, call window ms. With the message,
 # the registered recipient's hash (current contacts and choices), saving a round trip.
 # A provider call marked less than the call window ago may still be under way in another
 # attempt (Dramatiq redelivers the messages of a worker it believes dead, which after a Redis
-# outage may be alive): 'busy' with the mark's time, and this attempt takes nothing over.
+# outage may be alive): 'busy' with the milliseconds left, and this attempt takes nothing
+# over. The mark's age is measured on the server's clock: it is stamped when it lands, which
+# may be long after the worker asked for it (a worker waits out an outage).
 _BEGIN_SEND = (
     _LUA_HELPERS
     + """
@@ -191,8 +196,9 @@ local f = redis.call('HMGET', mkey(id), 'status', 'claim', 'body', 'attempts', '
 if not f[1] then return {'missing'} end
 if f[2] ~= ARGV[2] then return {'stale', f[1]} end
 if f[1] ~= 'queued' and f[1] ~= 'sending' then return {'final', f[1]} end
-if f[5] and tonumber(ARGV[3]) < tonumber(f[7] or 0) + tonumber(ARGV[7]) then
-  return {'busy', f[7] or '0'}
+if f[5] then
+  local left = tonumber(f[7] or 0) + tonumber(ARGV[7]) - server_ms()
+  if left > 0 then return {'busy', left} end
 end
 local detail = nil
 if f[1] == 'sending' then detail = 'redelivered after an interrupted attempt' end
@@ -227,7 +233,7 @@ for i, key in ipairs(KEYS) do
   redis.call('ZADD', key, now, id)
   redis.call('PEXPIRE', key, tonumber(ARGV[5 + 2 * i]))
 end
-redis.call('HSET', mkey(id), 'provider_call', ARGV[4], 'provider_call_at', ARGV[5])
+redis.call('HSET', mkey(id), 'provider_call', ARGV[4], 'provider_call_at', server_ms())
 return 1
 """
 )
@@ -364,9 +370,9 @@ class TakenOver(Exception):
 
 @dataclass(frozen=True)
 class Busy:
-    """Another attempt may be calling a provider for this message until ``until``."""
+    """Another attempt may be calling a provider for this message for ``wait`` more."""
 
-    until: datetime
+    wait: timedelta
 
 
 @dataclass(frozen=True)
@@ -553,7 +559,7 @@ class Store:
             ]
         )
         if result[0] == "busy":
-            return Busy(from_ms(int(result[1])) + call_window)
+            return Busy(timedelta(milliseconds=int(result[1])))
         if result[0] != "ok":
             return None
         return SendLease(

@@ -1,9 +1,9 @@
 """Faults, on real processes and a dedicated real server, each bounded in time.
 
 * Redis stopped for 30 s with reminders pending, one due during the outage, and a burst of
-  100 in flight (claimed, queued or mid-send) as it stops: the API answers 503 with
-  Retry-After meanwhile, everything resumes by itself afterwards, each reminder is
-  delivered exactly once.
+  100 in flight (claimed, queued or mid-send) as it stops, two worker processes: the API
+  answers 503 with Retry-After meanwhile, everything resumes by itself afterwards, each
+  reminder is delivered exactly once.
 * A worker SIGKILLed in a 2 000-message burst: every message delivered, none twice, and
   the time to recover reported.
 * The SMS provider answering 503 for a while: delivered after it recovers, never after a
@@ -60,7 +60,11 @@ def booked(event_id: str, starts_in: float) -> dict[str, Any]:
 def test_redis_outage_503_then_everything_resumes(server: EmbeddedValkey, tmp_path: Path) -> None:
     engine = EngineProcesses(tmp_path / "engine", server.connection_url, rules=RULES)
     try:
-        engine.start_worker()
+        # Two worker processes: after an outage longer than Dramatiq's heartbeat timeout,
+        # each looks dead to the other, and Dramatiq hands one's unfinished messages to the
+        # other while the first still works on them. They must not both send.
+        engine.start_worker("worker-a")
+        engine.start_worker("worker-b")
         engine.start_api()
         engine.start("scheduler", "scheduler")
         before = engine.post(booked("before-outage", starts_in=5 + 3))  # due in 3 s
