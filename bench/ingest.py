@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import Result, flush, free_port, progress, spread, wait_until
+from bench.common import Result, flush, free_port, progress, rate, spread, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "bench-key-123456"
@@ -136,13 +136,8 @@ def run(url: str, rounds: int, seconds: float) -> list[Result]:
             server.wait(10)
     ratios = [s / m for s, m in zip(single, minimal, strict=True)]
     return [
-        Result(
-            "Minimal endpoint, one Redis write (baseline), requests/s",
-            spread(minimal, "{:,.0f}"),
-            "",
-            None,
-        ),
-        Result("`POST /v1/events`, events/s", spread(single, "{:,.0f}"), "", None),
+        rate("Minimal endpoint, one Redis write (baseline), requests/s", minimal),
+        rate("`POST /v1/events`, events/s", single),
         Result("5. `POST /v1/events` ÷ minimal endpoint", spread(ratios), "(measure)", None),
         Result(
             f"5. `POST /v1/events/batch` ({BATCH} per request), events/s",

@@ -19,28 +19,22 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-from bench.common import Result, far_future, flush, load_pending, progress, reminder
+from bench.common import (
+    Result,
+    ZeroLatencyTransport,
+    far_future,
+    flush,
+    load_pending,
+    progress,
+    reminder,
+)
 from bench.pipeline import THREADS, deliver_through
 from notifier.broker import enqueue_deliveries
-from notifier.channels.base import Outcome, OutgoingMessage, SendResult
 from notifier.models import Plan
 from notifier.scheduler import Scheduler
 from notifier.store import PREFIX, Store
 
 STEADY_RATE = 100  # reminders falling due per second
-
-
-class TimingTransport:
-    """A zero-latency channel that notes when each message went out."""
-
-    timeout = 0.0
-
-    def __init__(self) -> None:
-        self.sent_at: dict[str, float] = {}
-
-    def send(self, message: OutgoingMessage) -> SendResult:
-        self.sent_at[message.id] = time.time()
-        return SendResult(Outcome.SENT, reference="bench")
 
 
 def percentile(values: list[float], q: int) -> float:
@@ -96,7 +90,7 @@ def memory_per_pending(client: redis.Redis, store: Store, count: int) -> list[Re
 
 
 def start_engine(
-    store: Store, broker: RedisBroker, transport: TimingTransport
+    store: Store, broker: RedisBroker, transport: ZeroLatencyTransport
 ) -> tuple[dramatiq.Worker, threading.Event]:
     deliver_through(transport)
     stop = threading.Event()
@@ -109,7 +103,7 @@ def start_engine(
 
 def lateness(store: Store, broker: RedisBroker, pending: int, seconds: int) -> list[Result]:
     """A steady stream falling due among ``pending`` far-future reminders, and one 1-s reminder."""
-    transport = TimingTransport()
+    transport = ZeroLatencyTransport()
     start = datetime.now(UTC) + timedelta(seconds=10)
     total = STEADY_RATE * seconds
     due = {}

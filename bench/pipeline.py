@@ -16,29 +16,24 @@ from statistics import median
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
-from bench.common import Result, due_now, flush, load_pending, progress, spread, wait_until
+from bench.common import (
+    Result,
+    ZeroLatencyTransport,
+    due_now,
+    flush,
+    load_pending,
+    progress,
+    rate,
+    spread,
+    wait_until,
+)
 from notifier.broker import delivery_message, enqueue_deliveries
-from notifier.channels.base import Outcome, OutgoingMessage, SendResult, Transport
+from notifier.channels.base import Transport
 from notifier.models import Channel
 from notifier.scheduler import Scheduler
 from notifier.store import Claimed, Store
 
 THREADS = 4
-
-
-class CountingTransport:
-    """A zero-latency channel: every send succeeds at once and is counted."""
-
-    timeout = 0.0
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.lock = threading.Lock()
-
-    def send(self, message: OutgoingMessage) -> SendResult:
-        with self.lock:
-            self.count += 1
-        return SendResult(Outcome.SENT, reference="bench")
 
 
 class NoOp:
@@ -94,7 +89,7 @@ def run(url: str, count: int, rounds: int) -> list[Result]:
     """Alternate baseline and notifier rounds, so drifts in machine load hit both alike."""
     broker = dramatiq.get_broker()
     assert isinstance(broker, RedisBroker)
-    sent = CountingTransport()
+    sent = ZeroLatencyTransport()
     deliver_through(sent)
     noop = NoOp()
     dramatiq.actor(actor_name="bench_noop", queue_name="bench-noop", max_retries=0)(noop)
@@ -119,7 +114,7 @@ def run(url: str, count: int, rounds: int) -> list[Result]:
         flush(url)
         load_pending(store, count, due_now, tag=f"d{round_}")
         enqueue_rates.append(count / enqueue_all(store, broker))
-        sent.count = 0
+        sent.sent_at.clear()
         seconds = consume(broker, lambda: sent.count >= count, count)
         delivery_rates.append(count / seconds)
         progress(
@@ -129,28 +124,11 @@ def run(url: str, count: int, rounds: int) -> list[Result]:
     ratios = [d / b for d, b in zip(delivery_rates, baseline_rates, strict=True)]
     enqueue_ratios = [e / b for e, b in zip(enqueue_rates, baseline_rates, strict=True)]
     return [
-        Result(
-            "Raw Dramatiq no-op actor (baseline), messages/s",
-            spread(baseline_rates, "{:,.0f}"),
-            "",
-            None,
-        ),
-        Result(
-            "Delivery through a zero-latency channel, messages/s",
-            spread(delivery_rates, "{:,.0f}"),
-            "",
-            None,
-        ),
+        rate("Raw Dramatiq no-op actor (baseline), messages/s", baseline_rates),
+        rate("Delivery through a zero-latency channel, messages/s", delivery_rates),
         Result("1. Delivery ÷ baseline", spread(ratios), "≥ 0.5×", median(ratios) >= 0.5),
-        Result(
-            "Scheduler claim and enqueue, messages/s", spread(enqueue_rates, "{:,.0f}"), "", None
-        ),
-        Result(
-            "… with one `broker.enqueue` per message (before batching), messages/s",
-            spread(single_rates, "{:,.0f}"),
-            "",
-            None,
-        ),
+        rate("Scheduler claim and enqueue, messages/s", enqueue_rates),
+        rate("… with one `broker.enqueue` per message (before batching), messages/s", single_rates),
         Result(
             "2. Claim-and-enqueue ÷ baseline consume",
             spread(enqueue_ratios),

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from pyinstrument import Profiler
 
-from bench.common import due_now, load_pending, private_server
+from bench.common import ZeroLatencyTransport, due_now, load_pending, private_server
 
 
 def main(count: int = 3000) -> None:
@@ -25,12 +25,11 @@ def main(count: int = 3000) -> None:
             "NOTIFIER_LOG_LEVEL": "WARNING",
         }
         import workers.delivery
-        from bench.pipeline import CountingTransport
         from notifier.models import Channel
         from notifier.settings import get_settings
         from notifier.store import Store
 
-        sent = CountingTransport()
+        sent = ZeroLatencyTransport()
         deliverer = workers.delivery.build_deliverer(get_settings(), dict.fromkeys(Channel, sent))
         store = Store.from_url(f"{url}/0")
         load_pending(store, count, due_now)

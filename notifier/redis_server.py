@@ -34,6 +34,13 @@ DURABLE_CONFIG = {
 }
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on now (for servers of tests and benchmarks)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class EmbeddedValkey:
     def __init__(self, data_dir: Path, port: int) -> None:
         self.data_dir = data_dir.resolve()

@@ -9,7 +9,6 @@ against another server instead; its database 0
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -21,18 +20,12 @@ import redis
 from fastapi.testclient import TestClient
 
 from notifier.models import Event
-from notifier.redis_server import embedded_server
+from notifier.redis_server import embedded_server, free_port
 from notifier.rules.loader import RuleSet, load_rule_texts
 from notifier.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
