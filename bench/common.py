@@ -22,6 +22,7 @@ import redis
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
 from notifier.models import Channel, Contacts, Plan, PlannedMessage, Recipient
 from notifier.redis_server import EmbeddedValkey, free_port
+from notifier.rules.engine import message_id
 from notifier.store import Store
 
 STARTED = time.monotonic()
@@ -85,7 +86,7 @@ def wait_until(done: Callable[[], bool], timeout: float, what: str) -> float:
 
 
 TEMPLATE = PlannedMessage(
-    id="x" * 24,
+    id="x" * 16,
     event_id="bench",
     event_type="appointment.booked",
     rule="reminder-48h",
@@ -110,11 +111,11 @@ TEMPLATE = PlannedMessage(
 def reminder(n: int, due_at: datetime, *, tag: str = "r") -> PlannedMessage:
     """The ``n``-th synthetic reminder, as the reference rules plan them: two per booked
     appointment (48 h and 2 h before), sharing its subject, event and citizen."""
-    event = n // 2
+    event, rule = n // 2, ("reminder-48h", "reminder-2h")[n % 2]
     return TEMPLATE.model_copy(
         update={
-            "id": f"{tag}{n:023d}"[-24:],
-            "rule": ("reminder-48h", "reminder-2h")[n % 2],
+            "id": message_id("bench", f"{tag}-evt-{event}", rule),
+            "rule": rule,
             "event_id": f"{tag}-evt-{event}",
             "subject": f"appointment:{tag}-{event}",
             "recipient": TEMPLATE.recipient.model_copy(update={"id": f"citizen-{tag}-{event}"}),

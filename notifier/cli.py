@@ -19,13 +19,17 @@ if TYPE_CHECKING:
     from notifier.store import Store
 
 
-def _store(settings: Settings) -> Store:
+def _store(settings: Settings, *, schedule: bool = True) -> Store:
+    """The store; with ``schedule``, only if it holds a schedule this version can read."""
     from notifier.broker import require_redis_url
     from notifier.store import Store
 
-    return Store.from_url(
+    store = Store.from_url(
         require_redis_url(settings), retention=timedelta(days=settings.retention_days)
     )
+    if schedule:
+        store.check_layout()
+    return store
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
@@ -205,7 +209,7 @@ def cmd_templates_preview(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     from notifier.apikeys import ApiKeys
 
-    keys = ApiKeys(_store(settings).redis, {})
+    keys = ApiKeys(_store(settings, schedule=False).redis, {})
     if args.keys_command == "add":
         key = keys.add(args.client, args.events or [])
         print(key)

@@ -22,7 +22,7 @@ from jinja2 import TemplateError
 from notifier.accessibility import excluded_channel, prepare_sms, template_flags
 from notifier.channels.base import Outcome, OutgoingMessage, Transport, already_sent
 from notifier.channels.base import call_window as channel_call_window
-from notifier.models import Channel, HistoryEntry, MessageStatus, Need, PlannedMessage
+from notifier.models import Channel, MessageStatus, Need, PlannedMessage
 from notifier.ratelimit import ChannelRateLimit
 from notifier.recipients import RecipientStore
 from notifier.rules.engine import next_in_series, settle
@@ -329,10 +329,7 @@ class Deliverer:
 
     def _note_failure(self, message: PlannedMessage, channel: Channel, detail: str) -> None:
         """This channel did not work; the history says why before the next one is tried."""
-        entry = HistoryEntry(
-            at=self.clock(), status=MessageStatus.SENDING, detail=detail, channel=channel
-        )
-        self.store.note(message.id, entry)
+        self.store.note(message.id, self.clock(), detail, channel)
 
     def _caps(self, message: PlannedMessage) -> list[CapLimit]:
         recipient = message.recipient.id

@@ -2,8 +2,8 @@
 
 ``notifier:recipient:{id}`` is a hash: ``profile`` (the recipient as JSON, as last PUT),
 ``blocked`` (channels a provider closed, e.g. an SMS STOP) and one ``push:{digest}`` field
-per browser subscription. ``notifier:recipient:{id}:messages`` lists the recipient's message
-ids, so that erasing a recipient also erases every message record that names them.
+per browser subscription. Erasing a recipient also erases every message record that names
+them, found in the store's weekly recipient indexes (see :mod:`notifier.store`).
 """
 
 from __future__ import annotations
@@ -14,22 +14,36 @@ import json
 import redis
 
 from notifier.models import Channel, PushSubscription, Recipient
-from notifier.store import PREFIX
+from notifier.store import LUA_HELPERS, PREFIX
 
-# KEYS: recipient hash, its message index. Cancels what is pending, deletes every record.
-_ERASE = """
+# KEYS[1]: the recipient's hash. ARGV[1]: the recipient id. Cancels what is pending and
+# deletes every message record naming them, found in the weekly recipient indexes.
+_ERASE = (
+    LUA_HELPERS
+    + """
 local count = 0
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  local mkey = '{p}msg:' .. id
-  local subject = redis.call('HGET', mkey, 'subject')
-  if subject then redis.call('SREM', '{p}subject:' .. subject, id) end
-  redis.call('ZREM', '{p}due', id)
-  redis.call('ZREM', '{p}inflight', id)
-  count = count + redis.call('DEL', mkey)
+local weeks = prefix .. 'recipient-weeks'
+for _, week in ipairs(redis.call('SMEMBERS', weeks)) do
+  local index = prefix .. 'recipients:' .. week
+  if redis.call('EXISTS', index) == 0 then
+    redis.call('SREM', weeks, week)
+  else
+    for _, id in ipairs(ids_in(index, ARGV[1])) do
+      local body = body_of(id)
+      if body then
+        remove_id(prefix .. 'subjects', body['subject'], id)
+        redis.call('ZREM', prefix .. 'due', id)
+        redis.call('ZREM', prefix .. 'inflight', id)
+        count = count + redis.call('DEL', mkey(id))
+      end
+    end
+    redis.call('HDEL', index, ARGV[1])
+  end
 end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1])
 return count
-""".replace("{p}", PREFIX)
+"""
+)
 
 
 def _push_field(endpoint: str) -> str:
@@ -95,5 +109,4 @@ class RecipientStore:
 
     def erase(self, recipient_id: str) -> int:
         """Delete the recipient and every message record about them; how many were removed."""
-        keys = [recipient_key(recipient_id), f"{recipient_key(recipient_id)}:messages"]
-        return int(self._erase(keys=keys))
+        return int(self._erase(keys=[recipient_key(recipient_id)], args=[recipient_id]))

@@ -1,15 +1,28 @@
 """The schedule store: every pending message lives in Redis, not in a broker or a worker.
 
-Layout (all keys under ``notifier:``):
+Layout (all keys under ``notifier:``), shaped by what a pending message costs: a key of its
+own is about 80 bytes of bookkeeping before any content, so what can share a hash does.
 
 ``due``                 sorted set, message id → due time (epoch ms)
 ``inflight``            sorted set, message id → lease expiry (epoch ms) of a claimed message
-``msg:{id}``            hash: body (the planned message as JSON), status, claim, attempts,
-                        rule, subject, due, recipient, and ``history``: its JSON status
-                        entries, one per line, oldest first (in the hash rather than a key
-                        of its own: about 80 bytes less per pending message)
-``subject:{subject}``   set of the subject's message ids not yet final
-``idem:{client}:{id}``  hash: the answer given to an accepted event (idempotency)
+``msg:{id}``            hash: ``body`` (the planned message as JSON, null fields left out) and
+                        ``history``, one JSON array per line, oldest first: ``[epoch ms,
+                        status, detail, channel]`` (trailing blanks left out). The status of
+                        the last entry is the message's status: there is no other copy.
+                        Only once they differ from a fresh message: ``claim`` (0),
+                        ``attempts`` (0), ``due`` (the body's due_at), ``attempt``,
+                        ``provider_call``, ``provider_call_at``, ``excluded``, ``reference``.
+                        Rule, subject and recipient are read from the body.
+``subjects``            hash: subject → comma-separated ids of its messages not yet final
+                        (a subject is one procedure: a handful of messages, whose list each
+                        change copies)
+``recipients:{week}``   hash: recipient id → comma-separated ids of the messages naming them
+                        that may be kept into that week; expires when the week ends (see
+                        :func:`recipient_week`). ``recipient-weeks``: the weeks, for erasure.
+``idem:{client}:{id}``  string: the ids an accepted event planned, what it skipped, the ids
+                        it cancelled (see :func:`encode_answer`), for its replays
+``stopped:{subject}:{rule}``  a series cancelled on its subject (no next occurrence)
+``layout``              this layout's version, :data:`LAYOUT` (see :meth:`Store.check_layout`)
 
 Every state change is one Lua script, so it is atomic with regard to every other process:
 several API instances, schedulers and workers can share one server. The ``claim`` counter
@@ -32,28 +45,67 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from notifier.models import HistoryEntry, MessageStatus, Plan, PlannedMessage
+from notifier.models import Channel, HistoryEntry, MessageStatus, Plan, PlannedMessage
 
 PREFIX = "notifier:"
+LAYOUT = "2"  # of the keys above; a version that changes them changes this (check_layout)
 
 # The server is down, unreachable, or still loading its data after a restart: try later.
 UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)
 
-_LUA_HELPERS = """
-local prefix = 'PREFIX'
+LUA_HELPERS = """
+local prefix, layout = 'PREFIX', 'LAYOUT'
 local function mkey(id) return prefix .. 'msg:' .. id end
-local function history(id, now_iso, status, detail, channel)
-  local entry = {at = now_iso, status = status}
-  if detail ~= nil and detail ~= '' then entry['detail'] = detail end
-  if channel ~= nil and channel ~= '' then entry['channel'] = channel end
-  local past = redis.call('HGET', mkey(id), 'history')
-  redis.call('HSET', mkey(id), 'history', (past and past .. '\\n' or '') .. cjson.encode(entry))
+local function body_of(id)
+  local body = redis.call('HGET', mkey(id), 'body')
+  return body and cjson.decode(body)
 end
-local function finalize(id, retention)
+-- Ids listed in a field of a shared hash, comma-separated: a subject or a recipient has a
+-- few messages, and a field costs far less than a set of its own.
+local function ids_in(key, field)
+  local out = {}
+  local ids = redis.call('HGET', key, field)
+  if ids then for id in string.gmatch(ids, '[^,]+') do table.insert(out, id) end end
+  return out
+end
+local function add_id(key, field, id)
+  local ids = redis.call('HGET', key, field)
+  if not ids then
+    redis.call('HSET', key, field, id)
+  elseif not string.find(',' .. ids .. ',', ',' .. id .. ',', 1, true) then
+    redis.call('HSET', key, field, ids .. ',' .. id)
+  end
+end
+local function remove_id(key, field, id)
+  local kept = {}
+  for _, other in ipairs(ids_in(key, field)) do
+    if other ~= id then table.insert(kept, other) end
+  end
+  if #kept == 0 then
+    redis.call('HDEL', key, field)
+  else
+    redis.call('HSET', key, field, table.concat(kept, ','))
+  end
+end
+local function history(id, now_ms, status, detail, channel)
+  local entry = '[' .. now_ms .. ',' .. cjson.encode(status)
+  local with_channel = channel ~= nil and channel ~= ''
+  if with_channel or (detail ~= nil and detail ~= '') then
+    entry = entry .. ',' .. cjson.encode(detail or '')
+  end
+  if with_channel then entry = entry .. ',' .. cjson.encode(channel) end
+  local past = redis.call('HGET', mkey(id), 'history')
+  redis.call('HSET', mkey(id), 'history', (past and past .. '\\n' or '') .. entry .. ']')
+end
+-- A message's status is that of the last entry of its history: one source of truth.
+local function status_in(history)
+  return history and string.match(history, '%[%d+,"([%a-]+)"[^\\n]*$')
+end
+local function status_of(id) return status_in(redis.call('HGET', mkey(id), 'history')) end
+local function finalize(id, subject, retention)
   redis.call('ZREM', prefix .. 'due', id)
   redis.call('ZREM', prefix .. 'inflight', id)
-  local subject = redis.call('HGET', mkey(id), 'subject')
-  if subject then redis.call('SREM', prefix .. 'subject:' .. subject, id) end
+  remove_id(prefix .. 'subjects', subject, id)
   redis.call('EXPIRE', mkey(id), retention)
 end
 local pending = {scheduled = true, queued = true, ['temporary-failure'] = true}
@@ -61,41 +113,57 @@ local function server_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
--- The recipient's message index (for erasure) lives as long as its longest-lived message
--- record may (see index_ttl), and no more.
-local function index_for_recipient(recipient, id, keep)
-  local key = prefix .. 'recipient:' .. recipient .. ':messages'
-  redis.call('SADD', key, id)
-  if redis.call('TTL', key) < tonumber(keep) then redis.call('EXPIRE', key, keep) end
+-- A new message from ARGV[i]: id, due ms, subject, rule, body, recipient id, recipient
+-- week, seconds until that week ends (see Store._message_args).
+local function schedule(i, now_ms, detail)
+  local id, due, subject = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local recipients = prefix .. 'recipients:' .. ARGV[i + 6]
+  redis.call('DEL', mkey(id))
+  redis.call('HSET', mkey(id), 'body', ARGV[i + 4])
+  redis.call('ZADD', prefix .. 'due', due, id)
+  add_id(prefix .. 'subjects', subject, id)
+  add_id(recipients, ARGV[i + 5], id)
+  if redis.call('TTL', recipients) < tonumber(ARGV[i + 7]) then
+    redis.call('EXPIRE', recipients, ARGV[i + 7])
+  end
+  redis.call('SADD', prefix .. 'recipient-weeks', ARGV[i + 6])
+  history(id, now_ms, 'scheduled', detail)
 end
-""".replace("PREFIX", PREFIX)
+""".replace("PREFIX", PREFIX).replace("LAYOUT", LAYOUT)
 
-# KEYS[1] idempotency key. ARGV: idem ttl, now iso, retention, answer json,
-# n cancellations, (subject, rule or '', reason)*, n messages,
-# (id, due ms, subject, rule, body, recipient id, recipient index ttl s)*
+# KEYS[1] idempotency key. ARGV: idem ttl, now ms, retention, answer, n cancellations,
+# (subject, rule or '', reason)*, n messages, then 8 values per message (see schedule).
+# The stored answer is the given one (see encode_answer), a newline, the ids cancelled.
+# A known key answers that, and the body of each message it planned ('' if gone since).
 _ACCEPT = (
-    _LUA_HELPERS
+    LUA_HELPERS
     + """
-local existing = redis.call('HMGET', KEYS[1], 'answer', 'cancelled')
-if existing[1] then return {0, existing[1], existing[2]} end
-local now_iso, retention = ARGV[2], tonumber(ARGV[3])
+local existing = redis.call('GET', KEYS[1])
+if existing then
+  local reply = {0, existing}
+  for id in string.gmatch(string.match(existing, '^[^\\n]*'), '[^,]+') do
+    table.insert(reply, redis.call('HGET', mkey(id), 'body') or '')
+  end
+  return reply
+end
+-- a schedule is written in this layout (see Store.check_layout)
+redis.call('SET', prefix .. 'layout', layout, 'NX')
+local now_ms, retention = ARGV[2], tonumber(ARGV[3])
 local i = 6
 local cancelled = {}
 for _ = 1, tonumber(ARGV[5]) do
   local subject, rule, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   i = i + 3
-  local skey = prefix .. 'subject:' .. subject
   if rule ~= '' then
     redis.call('SET', prefix .. 'stopped:' .. subject .. ':' .. rule, 1, 'EX', tonumber(ARGV[1]))
   end
-  for _, id in ipairs(redis.call('SMEMBERS', skey)) do
-    local f = redis.call('HMGET', mkey(id), 'rule', 'status')
-    if not f[2] then
-      redis.call('SREM', skey, id)
-    elseif (rule == '' or f[1] == rule) and pending[f[2]] then
-      redis.call('HSET', mkey(id), 'status', 'cancelled')
-      history(id, now_iso, 'cancelled', reason)
-      finalize(id, retention)
+  for _, id in ipairs(ids_in(prefix .. 'subjects', subject)) do
+    local status = status_of(id)
+    if not status then
+      remove_id(prefix .. 'subjects', subject, id)
+    elseif pending[status] and (rule == '' or body_of(id)['rule'] == rule) then
+      history(id, now_ms, 'cancelled', reason)
+      finalize(id, subject, retention)
       table.insert(cancelled, id)
     end
   end
@@ -103,38 +171,29 @@ end
 local count = tonumber(ARGV[i])
 i = i + 1
 for _ = 1, count do
-  local id, due, subject, rule, body = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local recipient = ARGV[i + 5]
-  index_for_recipient(recipient, id, ARGV[i + 6])
-  i = i + 7
-  redis.call('DEL', mkey(id), prefix .. 'stopped:' .. subject .. ':' .. rule)
-  redis.call('HSET', mkey(id), 'body', body, 'status', 'scheduled', 'claim', 0,
-             'attempts', 0, 'rule', rule, 'subject', subject, 'due', due, 'recipient', recipient)
-  redis.call('ZADD', prefix .. 'due', due, id)
-  redis.call('SADD', prefix .. 'subject:' .. subject, id)
-  history(id, now_iso, 'scheduled')
+  redis.call('DEL', prefix .. 'stopped:' .. ARGV[i + 2] .. ':' .. ARGV[i + 3])
+  schedule(i, now_ms)
+  i = i + 8
 end
-local joined = table.concat(cancelled, ',')
-redis.call('HSET', KEYS[1], 'answer', ARGV[4], 'cancelled', joined)
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
-return {1, ARGV[4], joined}
+local answer = ARGV[4] .. '\\n' .. table.concat(cancelled, ',')
+redis.call('SET', KEYS[1], answer, 'EX', tonumber(ARGV[1]))
+return {1, answer}
 """
 )
 
-# ARGV: now ms, now iso, limit, lease ms. Returns a flat list id, claim, id, claim...
+# ARGV: now ms, limit, lease ms. Returns a flat list id, claim, id, claim...
 _CLAIM = (
-    _LUA_HELPERS
+    LUA_HELPERS
     + """
-local ids = redis.call('ZRANGEBYSCORE', prefix .. 'due', '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+local ids = redis.call('ZRANGEBYSCORE', prefix .. 'due', '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 local out = {}
-local lease_until = tonumber(ARGV[1]) + tonumber(ARGV[4])
+local lease_until = tonumber(ARGV[1]) + tonumber(ARGV[3])
 for _, id in ipairs(ids) do
   redis.call('ZREM', prefix .. 'due', id)
   if redis.call('EXISTS', mkey(id)) == 1 then
     local claim = redis.call('HINCRBY', mkey(id), 'claim', 1)
-    redis.call('HSET', mkey(id), 'status', 'queued')
     redis.call('ZADD', prefix .. 'inflight', lease_until, id)
-    history(id, ARGV[2], 'queued')
+    history(id, ARGV[1], 'queued')
     table.insert(out, id)
     table.insert(out, claim)
   end
@@ -143,71 +202,71 @@ return out
 """
 )
 
-# ARGV: now ms, now iso, limit. Expired leases go back to the schedule, due now.
+# ARGV: now ms, limit. Expired leases go back to the schedule, due now.
 _REAP = (
-    _LUA_HELPERS
+    LUA_HELPERS
     + """
-local ids = redis.call('ZRANGEBYSCORE', prefix .. 'inflight', '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+local ids = redis.call('ZRANGEBYSCORE', prefix .. 'inflight', '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, id in ipairs(ids) do
   redis.call('ZREM', prefix .. 'inflight', id)
-  local status = redis.call('HGET', mkey(id), 'status')
+  local status = status_of(id)
   if status == 'queued' or status == 'sending' then
-    redis.call('HSET', mkey(id), 'status', 'scheduled')
+    redis.call('HSET', mkey(id), 'due', ARGV[1])
     redis.call('ZADD', prefix .. 'due', ARGV[1], id)
-    history(id, ARGV[2], 'scheduled', 'claim lease expired while ' .. status .. '; rescheduled')
+    history(id, ARGV[1], 'scheduled', 'claim lease expired while ' .. status .. '; rescheduled')
   end
 end
 return #ids
 """
 )
 
-# ARGV: now ms, now iso, then (id, claim)*. Claims the broker may not have received go back
-# to the schedule; the next claim gets a new token, so a copy that did arrive is stale.
+# ARGV: now ms, then (id, claim)*. Claims the broker may not have received go back to the
+# schedule; the next claim gets a new token, so a copy that did arrive is stale.
 _RELEASE = (
-    _LUA_HELPERS
+    LUA_HELPERS
     + """
-for i = 3, #ARGV, 2 do
+for i = 2, #ARGV, 2 do
   local id = ARGV[i]
-  local f = redis.call('HMGET', mkey(id), 'status', 'claim')
-  if f[1] == 'queued' and f[2] == ARGV[i + 1] then
-    redis.call('HSET', mkey(id), 'status', 'scheduled')
+  local f = redis.call('HMGET', mkey(id), 'history', 'claim')
+  if status_in(f[1]) == 'queued' and f[2] == ARGV[i + 1] then
     redis.call('ZREM', prefix .. 'inflight', id)
     redis.call('ZADD', prefix .. 'due', ARGV[1], id)
-    history(id, ARGV[2], 'scheduled', 'enqueue failed; claimed again')
+    history(id, ARGV[1], 'scheduled', 'enqueue failed; claimed again')
   end
 end
 return 1
 """
 )
 
-# ARGV: id, claim, now ms, now iso, lease ms, attempt token, call window ms. With the message,
-# the registered recipient's hash (current contacts and choices), saving a round trip.
+# ARGV: id, claim, now ms, lease ms, attempt token, call window ms. With the message, the
+# registered recipient's hash (current contacts and choices), saving a round trip.
 # A provider call marked less than the call window ago may still be under way in another
 # attempt (Dramatiq redelivers the messages of a worker it believes dead, which after a Redis
 # outage may be alive): 'busy' with the milliseconds left, and this attempt takes nothing
 # over. The mark's age is measured on the server's clock: it is stamped when it lands, which
 # may be long after the worker asked for it (a worker waits out an outage).
 _BEGIN_SEND = (
-    _LUA_HELPERS
+    LUA_HELPERS
     + """
 local id = ARGV[1]
-local f = redis.call('HMGET', mkey(id), 'status', 'claim', 'body', 'attempts', 'provider_call',
-                    'excluded', 'provider_call_at', 'recipient')
-if not f[1] then return {'missing'} end
-if f[2] ~= ARGV[2] then return {'stale', f[1]} end
-if f[1] ~= 'queued' and f[1] ~= 'sending' then return {'final', f[1]} end
+local f = redis.call('HMGET', mkey(id), 'history', 'claim', 'body', 'attempts', 'provider_call',
+                    'excluded', 'provider_call_at')
+local status = status_in(f[1])
+if not status then return {'missing'} end
+if f[2] ~= ARGV[2] then return {'stale', status} end
+if status ~= 'queued' and status ~= 'sending' then return {'final', status} end
 if f[5] then
-  local left = tonumber(f[7] or 0) + tonumber(ARGV[7]) - server_ms()
+  local left = tonumber(f[7] or 0) + tonumber(ARGV[6]) - server_ms()
   if left > 0 then return {'busy', left} end
 end
 local detail = nil
-if f[1] == 'sending' then detail = 'redelivered after an interrupted attempt' end
-redis.call('HSET', mkey(id), 'status', 'sending', 'attempt', ARGV[6])
-redis.call('ZADD', prefix .. 'inflight', tonumber(ARGV[3]) + tonumber(ARGV[5]), id)
-history(id, ARGV[4], 'sending', detail)
-local recipient = f[8] or cjson.decode(f[3])['recipient']['id']
+if status == 'sending' then detail = 'redelivered after an interrupted attempt' end
+redis.call('HSET', mkey(id), 'attempt', ARGV[5])
+redis.call('ZADD', prefix .. 'inflight', tonumber(ARGV[3]) + tonumber(ARGV[4]), id)
+history(id, ARGV[3], 'sending', detail)
+local recipient = cjson.decode(f[3])['recipient']['id']
 local registered = redis.call('HGETALL', prefix .. 'recipient:' .. recipient)
-return {'ok', f[3], f[4], f[5] or '', f[6] or '', registered}
+return {'ok', f[3], f[4] or '0', f[5] or '', f[6] or '', registered}
 """
 )
 
@@ -217,7 +276,7 @@ return {'ok', f[3], f[4], f[5] or '', f[6] or '', registered}
 # message (a later attempt of the same claim takes it over). Returns 1 if marked, 0 if taken
 # over, -i if window i is full (then nothing is counted or marked).
 _PROVIDER_CALL = (
-    _LUA_HELPERS
+    LUA_HELPERS
     + """
 local id, now = ARGV[1], tonumber(ARGV[5])
 local f = redis.call('HMGET', mkey(id), 'claim', 'attempt')
@@ -238,45 +297,33 @@ return 1
 """
 )
 
-# ARGV: id, at iso, status, detail, channel. An entry that changes nothing else.
+# ARGV: id, at ms, detail, channel. An entry under the current status, which it keeps.
 _NOTE = (
-    _LUA_HELPERS
+    LUA_HELPERS
     + """
-if redis.call('EXISTS', mkey(ARGV[1])) == 1 then
-  history(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
-end
+local status = status_of(ARGV[1])
+if status then history(ARGV[1], ARGV[2], status, ARGV[3], ARGV[4]) end
 return 1
 """
 )
 
-# ARGV: id, claim, status, now iso, detail, channel, retention s, retry at ms ('' if final),
-# provider reference ('' if none), then optionally the next occurrence of a series:
-# id, due ms, subject, rule, body, recipient id, recipient index ttl s.
-# A series whose rule was cancelled on its subject meanwhile gets no next occurrence.
+# ARGV: id, claim, status, now ms, detail, channel, retention s, retry at ms ('' if final),
+# provider reference ('' if none), then optionally the next occurrence of a series as the
+# 8 values of schedule(). A series whose rule was cancelled on its subject meanwhile gets
+# no next occurrence.
 _FINISH = (
-    _LUA_HELPERS
+    LUA_HELPERS
     + """
 local id = ARGV[1]
-local f = redis.call('HMGET', mkey(id), 'claim', 'status')
+local f = redis.call('HMGET', mkey(id), 'claim', 'history')
 if f[1] ~= ARGV[2] then return 0 end
 -- two attempts of one claim may both finish (see _BEGIN_SEND): a send, once recorded, stays
-if f[2] == 'sent' and ARGV[3] ~= 'sent' then return 0 end
-redis.call('HSET', mkey(id), 'status', ARGV[3])
+if status_in(f[2]) == 'sent' and ARGV[3] ~= 'sent' then return 0 end
 redis.call('HDEL', mkey(id), 'provider_call', 'provider_call_at')
 if ARGV[9] ~= '' then redis.call('HSET', mkey(id), 'reference', ARGV[9]) end
 history(id, ARGV[4], ARGV[3], ARGV[5], ARGV[6])
-if ARGV[10] then
-  local nid, due, subject, rule, body = ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]
-  if redis.call('EXISTS', prefix .. 'stopped:' .. subject .. ':' .. rule) == 0 then
-    redis.call('DEL', mkey(nid))
-    redis.call('HSET', mkey(nid), 'body', body, 'status', 'scheduled', 'claim', 0,
-               'attempts', 0, 'rule', rule, 'subject', subject, 'due', due,
-               'recipient', ARGV[15])
-    redis.call('ZADD', prefix .. 'due', due, nid)
-    redis.call('SADD', prefix .. 'subject:' .. subject, nid)
-    index_for_recipient(ARGV[15], nid, ARGV[16])
-    history(nid, ARGV[4], 'scheduled', 'next in series after ' .. id)
-  end
+if ARGV[10] and redis.call('EXISTS', prefix .. 'stopped:' .. ARGV[12] .. ':' .. ARGV[13]) == 0 then
+  schedule(10, ARGV[4], 'next in series after ' .. id)
 end
 if ARGV[8] ~= '' then
   if ARGV[3] == 'temporary-failure' then redis.call('HINCRBY', mkey(id), 'attempts', 1) end
@@ -284,7 +331,7 @@ if ARGV[8] ~= '' then
   redis.call('ZADD', prefix .. 'due', ARGV[8], id)
   redis.call('HSET', mkey(id), 'due', ARGV[8])
 else
-  finalize(id, tonumber(ARGV[7]))
+  finalize(id, body_of(id)['subject'], tonumber(ARGV[7]))
 end
 return 1
 """
@@ -300,29 +347,29 @@ class CapLimit:
     period: timedelta
 
 
-# A provider's delivery receipt. ARGV: id, 'delivered' or 'failed', channel, now iso, now ms,
-# detail, reference. A failure re-opens a sent message for its next channel, due now.
+# A provider's delivery receipt. ARGV: id, 'delivered' or 'failed', channel, now ms, detail,
+# reference. A failure re-opens a sent message for its next channel, due now.
 _RECEIPT = (
-    _LUA_HELPERS
+    LUA_HELPERS
     + """
 local id, outcome, channel = ARGV[1], ARGV[2], ARGV[3]
-local f = redis.call('HMGET', mkey(id), 'status', 'subject', 'excluded', 'reference')
-if not f[1] then return 'missing' end
-if f[4] and ARGV[7] ~= '' and f[4] ~= ARGV[7] then return 'other-attempt' end
+local f = redis.call('HMGET', mkey(id), 'history', 'excluded', 'reference')
+local status = status_in(f[1])
+if not status then return 'missing' end
+if f[3] and ARGV[6] ~= '' and f[3] ~= ARGV[6] then return 'other-attempt' end
 if outcome == 'delivered' then
-  if f[1] ~= 'sent' then return 'ignored' end
-  redis.call('HSET', mkey(id), 'status', 'delivered')
-  history(id, ARGV[4], 'delivered', ARGV[6], channel)
+  if status ~= 'sent' then return 'ignored' end
+  history(id, ARGV[4], 'delivered', ARGV[5], channel)
   return 'delivered'
 end
-if f[1] ~= 'sent' and f[1] ~= 'delivered' then return 'ignored' end
-local excluded = f[3] and (f[3] .. ',' .. channel) or channel
-redis.call('HSET', mkey(id), 'status', 'scheduled', 'excluded', excluded, 'due', ARGV[5])
+if status ~= 'sent' and status ~= 'delivered' then return 'ignored' end
+local excluded = f[2] and (f[2] .. ',' .. channel) or channel
+redis.call('HSET', mkey(id), 'excluded', excluded, 'due', ARGV[4])
 redis.call('HDEL', mkey(id), 'reference')
 redis.call('PERSIST', mkey(id))
-redis.call('ZADD', prefix .. 'due', ARGV[5], id)
-redis.call('SADD', prefix .. 'subject:' .. f[2], id)
-history(id, ARGV[4], 'scheduled', 'not delivered on ' .. channel .. ': ' .. ARGV[6] ..
+redis.call('ZADD', prefix .. 'due', ARGV[4], id)
+add_id(prefix .. 'subjects', body_of(id)['subject'], id)
+history(id, ARGV[4], 'scheduled', 'not delivered on ' .. channel .. ': ' .. ARGV[5] ..
         '; trying the next channel', channel)
 return 'fallback'
 """
@@ -390,9 +437,70 @@ def planned_summary(message: PlannedMessage) -> dict[str, Any]:
     return {
         "id": message.id,
         "rule": message.rule,
-        "due_at": message.due_at.isoformat(),
+        "due_at": message.due_at.astimezone(UTC).isoformat(),
         "channels": [c.value for c in message.channels],
     }
+
+
+def encode_answer(plan: Plan) -> str:
+    """What is kept of an event's answer for replays: the ids it planned, what it skipped.
+
+    The rest of the answer is in the messages' own records, so a replay reads it there
+    instead of storing it twice: a message erased since is left out of the replayed answer.
+    """
+    skipped = [[s.rule, s.reason] for s in plan.skipped]
+    ids = ",".join(m.id for m in plan.messages)
+    return ids + "\n" + json.dumps(skipped, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_answer(reply: list[str], plan: Plan) -> Accepted:
+    """The accept script's reply: fresh or not, the stored answer (:func:`encode_answer`, a
+    newline, the ids cancelled), and for a replay, the body of each message it planned."""
+    fresh, stored, *bodies = reply
+    _, skipped, cancelled = stored.split("\n", 2)
+    if int(fresh):
+        planned = list(plan.messages)
+    else:
+        planned = [PlannedMessage.model_validate_json(b) for b in bodies if b]
+    return Accepted(
+        duplicate=not int(fresh),
+        planned=[planned_summary(m) for m in planned],
+        skipped=[{"rule": rule, "reason": reason} for rule, reason in json.loads(skipped)],
+        cancelled=[c for c in cancelled.split(",") if c],
+    )
+
+
+def decode_history(stored: str) -> list[HistoryEntry]:
+    """History lines as written by the scripts: ``[epoch ms, status, detail, channel]``.
+
+    Split on newlines only: a detail may hold any other line separator (U+2028…).
+    """
+    entries = []
+    for line in stored.split("\n"):
+        at, status, *rest = json.loads(line)
+        entries.append(
+            HistoryEntry(
+                at=from_ms(at),
+                status=MessageStatus(status),
+                detail=(rest[0] or None) if rest else None,
+                channel=Channel(rest[1]) if len(rest) > 1 else None,
+            )
+        )
+    return entries
+
+
+WEEK = 7 * 86400
+
+
+def recipient_week(keep_until: datetime, now: datetime) -> tuple[int, int]:
+    """The week whose recipient index lists a message kept until ``keep_until``, and the
+    seconds from ``now`` until that week ends, when the index may expire.
+
+    One index per week rather than one key per recipient: a hash field per recipient costs
+    far less than a key, and whole weeks expire on their own, with no sweeper.
+    """
+    week = -(-int(keep_until.timestamp()) // WEEK)  # the week ending at or after keep_until
+    return week, week * WEEK - int(now.timestamp())
 
 
 def idem_key(idempotency_key: str) -> str:
@@ -447,6 +555,25 @@ class Store:
     def ping(self) -> bool:
         return bool(self.redis.ping())
 
+    def check_layout(self) -> None:
+        """Mark a new server with this layout; refuse a schedule written in another one.
+
+        Scripts would misread it (a message whose history they cannot parse looks missing,
+        and would be skipped), so the API and the scheduler stop at start-up instead.
+        """
+        key = f"{PREFIX}layout"
+        if self.redis.get(key) is None and not self.redis.exists(
+            f"{PREFIX}due", f"{PREFIX}inflight"
+        ):
+            self.redis.set(key, LAYOUT, nx=True)
+        found: str | None = self.redis.get(key)  # type: ignore[assignment]
+        if found != LAYOUT:
+            raise RuntimeError(
+                f"this Redis holds a schedule written by another version of notifier (layout "
+                f"{found or 1}; this version reads layout {LAYOUT}). Let it finish with that "
+                "version, or start from an empty database (for `make run`: delete var/)."
+            )
+
     def accept(self, idempotency_key: str, plan: Plan, now: datetime, *, ttl: int) -> Accepted:
         """Store a plan and remember its answer under ``idempotency_key``, in one step.
 
@@ -475,59 +602,48 @@ class Store:
                     client=pipe,
                 )
             replies = pipe.execute()
+        return [decode_answer(reply, plan) for reply, (_, plan) in zip(replies, plans, strict=True)]
+
+    def _message_args(self, message: PlannedMessage, now: datetime) -> list[Any]:
+        """A new message as the scripts' ``schedule`` takes it.
+
+        Its record is kept until it is due, a week of retries and quiet hours at most, then
+        the retention of a final record: so long must the recipient's index list it.
+        """
+        keep_until = max(message.due_at, now) + timedelta(days=7, seconds=self.retention_seconds)
+        week, week_ends_in = recipient_week(keep_until, now)
         return [
-            Accepted(
-                duplicate=not int(fresh),
-                planned=(stored := json.loads(answer_json))["planned"],
-                skipped=stored["skipped"],
-                cancelled=[c for c in (cancelled or "").split(",") if c],
-            )
-            for fresh, answer_json, cancelled in replies
+            message.id,
+            to_ms(message.due_at),
+            message.subject,
+            message.rule,
+            message.model_dump_json(exclude_none=True),
+            message.recipient.id,
+            week,
+            week_ends_in,
         ]
 
-    def index_ttl(self, message: PlannedMessage, now: datetime) -> int:
-        """Seconds a recipient's message index must keep ``message``: until it is due, a week
-        of retries and quiet hours at most, then the retention of its record."""
-        until_due = max(0, int((message.due_at - now).total_seconds()))
-        return until_due + 7 * 86400 + self.retention_seconds
-
     def _accept_args(self, plan: Plan, now: datetime, ttl: int) -> list[Any]:
-        answer = json.dumps(
-            {
-                "planned": [planned_summary(m) for m in plan.messages],
-                "skipped": [s.model_dump() for s in plan.skipped],
-            }
-        )
-        args: list[Any] = [ttl, now.isoformat(), self.retention_seconds, answer]
+        args: list[Any] = [ttl, to_ms(now), self.retention_seconds, encode_answer(plan)]
         args.append(len(plan.cancellations))
         for c in plan.cancellations:
             args += [c.subject, c.rule or "", c.reason]
         args.append(len(plan.messages))
         for m in plan.messages:
-            args += [
-                m.id,
-                to_ms(m.due_at),
-                m.subject,
-                m.rule,
-                m.model_dump_json(),
-                m.recipient.id,
-                self.index_ttl(m, now),
-            ]
+            args += self._message_args(m, now)
         return args
 
     def claim_due(self, now: datetime, *, limit: int, lease: timedelta) -> list[Claimed]:
-        flat = self._claim(
-            args=[to_ms(now), now.isoformat(), limit, int(lease.total_seconds() * 1000)]
-        )
+        flat = self._claim(args=[to_ms(now), limit, int(lease.total_seconds() * 1000)])
         return [Claimed(flat[i], int(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     def reap_expired(self, now: datetime, *, limit: int = 1000) -> int:
         """Return messages whose claim lease ran out to the schedule; how many were seen."""
-        return int(self._reap(args=[to_ms(now), now.isoformat(), limit]))
+        return int(self._reap(args=[to_ms(now), limit]))
 
     def release(self, claims: list[Claimed], now: datetime) -> None:
         """Return claims that may not have reached the broker to the schedule, due now."""
-        args: list[Any] = [to_ms(now), now.isoformat()]
+        args: list[Any] = [to_ms(now)]
         for item in claims:
             args += [item.message_id, item.claim]
         self._release(args=args)
@@ -552,7 +668,6 @@ class Store:
                 message_id,
                 claim,
                 to_ms(now),
-                now.isoformat(),
                 int(lease.total_seconds() * 1000),
                 attempt,
                 int(call_window.total_seconds() * 1000),
@@ -617,7 +732,7 @@ class Store:
             message_id,
             claim,
             status.value,
-            now.isoformat(),
+            to_ms(now),
             detail,
             channel,
             self.retention_seconds,
@@ -625,15 +740,7 @@ class Store:
             reference,
         ]
         if following is not None:
-            args += [
-                following.id,
-                to_ms(following.due_at),
-                following.subject,
-                following.rule,
-                following.model_dump_json(),
-                following.recipient.id,
-                self.index_ttl(following, now),
-            ]
+            args += self._message_args(following, now)
         return bool(self._finish(args=args))
 
     def receipt(
@@ -656,37 +763,33 @@ class Store:
             message_id,
             outcome,
             channel,
-            now.isoformat(),
             to_ms(now),
             detail,
             reference,
         ]
         return str(self._receipt(args=args))
 
-    def note(self, message_id: str, entry: HistoryEntry) -> None:
-        """Add an entry to a message's history without changing its status (a failed channel)."""
-        self._note(
-            args=[
-                message_id,
-                entry.at.isoformat(),
-                entry.status.value,
-                entry.detail or "",
-                entry.channel.value if entry.channel else "",
-            ]
-        )
+    def note(self, message_id: str, at: datetime, detail: str, channel: Channel) -> None:
+        """Add an entry to a message's history without changing its status (a failed channel).
+
+        The entry carries the status the message has when it lands, whatever the worker
+        believed: a status is the last entry's, so a note must never move it.
+        """
+        self._note(args=[message_id, to_ms(at), detail, channel.value])
 
     def get(self, message_id: str) -> MessageRecord | None:
         fields: dict[str, str] = self.redis.hgetall(f"{PREFIX}msg:{message_id}")  # type: ignore[assignment]
         if not fields:
             return None
-        history = fields.get("history", "").splitlines()
+        message = PlannedMessage.model_validate_json(fields["body"])
+        history = decode_history(fields["history"])
         return MessageRecord(
             id=message_id,
-            status=MessageStatus(fields["status"]),
-            due_at=from_ms(int(fields["due"])),
-            attempts=int(fields["attempts"]),
-            message=PlannedMessage.model_validate_json(fields["body"]),
-            history=[HistoryEntry.model_validate_json(entry) for entry in history],
+            status=history[-1].status,  # as the scripts read it: see status_in
+            due_at=from_ms(int(fields["due"])) if "due" in fields else message.due_at,
+            attempts=int(fields.get("attempts", 0)),
+            message=message,
+            history=history,
         )
 
     def next_due(self) -> datetime | None:
