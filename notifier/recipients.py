@@ -31,9 +31,7 @@ for _, week in ipairs(redis.call('SMEMBERS', weeks)) do
     for _, id in ipairs(ids_in(index, ARGV[1])) do
       local body = body_of(id)
       if body then
-        remove_id(prefix .. 'subjects', body['subject'], id)
-        redis.call('ZREM', prefix .. 'due', id)
-        redis.call('ZREM', prefix .. 'inflight', id)
+        unschedule(id, body['subject'])
         count = count + redis.call('DEL', mkey(id))
       end
     end

@@ -102,10 +102,14 @@ local function status_in(history)
   return history and string.match(history, '%[%d+,"([%a-]+)"[^\\n]*$')
 end
 local function status_of(id) return status_in(redis.call('HGET', mkey(id), 'history')) end
-local function finalize(id, subject, retention)
+-- Out of the schedule and of its subject's index: nothing will send or cancel it any more.
+local function unschedule(id, subject)
   redis.call('ZREM', prefix .. 'due', id)
   redis.call('ZREM', prefix .. 'inflight', id)
   remove_id(prefix .. 'subjects', subject, id)
+end
+local function finalize(id, subject, retention)
+  unschedule(id, subject)
   redis.call('EXPIRE', mkey(id), retention)
 end
 local pending = {scheduled = true, queued = true, ['temporary-failure'] = true}
