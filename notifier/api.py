@@ -16,16 +16,20 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import redis
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Send
+from starlette.types import Scope as AsgiScope
 from twilio.request_validator import RequestValidator
 
-from notifier.apikeys import ApiClient, ApiKeys
+from notifier.apikeys import ApiClient, ApiKeys, Scope
 from notifier.delivery import utcnow
 from notifier.models import (
+    IDENTIFIER_PATTERN,
+    MESSAGE_ID_PATTERN,
     Event,
     HistoryEntry,
     MessageStatus,
@@ -118,7 +122,7 @@ class BodySizeLimit:
         self.default = limit
         self.per_path = per_path or {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -148,7 +152,7 @@ class BodySizeLimit:
         if too_large:
             await self._refuse(limit, scope, receive, send)
 
-    async def _refuse(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, limit: int, scope: AsgiScope, receive: Receive, send: Send) -> None:
         response = JSONResponse(
             {"detail": f"request body over {limit} bytes"},
             status_code=status.HTTP_413_CONTENT_TOO_LARGE,
@@ -179,7 +183,26 @@ def client_name(
     return found
 
 
-Client = Annotated[ApiClient, Depends(client_name)]
+def scoped(scope: Scope) -> Any:
+    """A dependency: the client, if its key holds ``scope`` (403 naming it otherwise)."""
+
+    def check(client: Annotated[ApiClient, Depends(client_name)]) -> ApiClient:
+        if not client.may(scope):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this key lacks the {scope.value!r} scope "
+                f"(notifier keys add … --scopes {scope.value})",
+            )
+        return client
+
+    return Depends(check)
+
+
+EventsClient = Annotated[ApiClient, scoped(Scope.EVENTS)]
+RecipientsClient = Annotated[ApiClient, scoped(Scope.RECIPIENTS)]
+EraseClient = Annotated[ApiClient, scoped(Scope.ERASE)]
+RecipientId = Annotated[str, PathParam(pattern=IDENTIFIER_PATTERN, max_length=128)]
+MessageId = Annotated[str, PathParam(pattern=MESSAGE_ID_PATTERN)]
 
 
 def create_app(
@@ -241,7 +264,7 @@ def create_app(
                 )
             event = event.model_copy(update={"recipient": stored})
         try:
-            return plan(event, ruleset, now, client=client.name)
+            return plan(event, ruleset, now, client=client.name, tenant=client.tenant)
         except EventDataError as exc:
             raise unprocessable(["body", *exc.field.split(".")], str(exc)) from None
 
@@ -265,7 +288,7 @@ def create_app(
         }
 
     @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=EventAccepted)
-    def post_event(event: Event, client: Client) -> dict[str, Any]:
+    def post_event(event: Event, client: EventsClient) -> dict[str, Any]:
         now = clock()
         ruleset = rules.current
         decided = planned_for(event, client, ruleset, now)
@@ -275,7 +298,7 @@ def create_app(
         return answer(event, accepted, client, ruleset.version)
 
     @app.post("/v1/events/batch", response_model=BatchAnswer)
-    def post_events(batch: EventBatch, client: Client) -> dict[str, Any]:
+    def post_events(batch: EventBatch, client: EventsClient) -> dict[str, Any]:
         """Up to 1 000 events, each answered on its own: one refused event refuses no other.
 
         Each item gets the status the single endpoint would have answered (202, 403, 422),
@@ -318,7 +341,9 @@ def create_app(
         }
 
     @app.put("/v1/recipients/{recipient_id}", response_model=Recipient)
-    def put_recipient(recipient_id: str, recipient: Recipient, client: Client) -> Recipient:
+    def put_recipient(
+        recipient_id: RecipientId, recipient: Recipient, client: RecipientsClient
+    ) -> Recipient:
         if recipient.id != recipient_id:
             raise unprocessable(["body", "id"], f"must be {recipient_id!r}, the id in the URL")
         recipients.put(recipient)
@@ -327,14 +352,14 @@ def create_app(
         return stored
 
     @app.get("/v1/recipients/{recipient_id}", response_model=Recipient)
-    def get_recipient(recipient_id: str, client: Client) -> Recipient:
+    def get_recipient(recipient_id: RecipientId, client: RecipientsClient) -> Recipient:
         stored = recipients.get(recipient_id)
         if stored is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
         return stored
 
     @app.delete("/v1/recipients/{recipient_id}")
-    def erase_recipient(recipient_id: str, client: Client) -> dict[str, Any]:
+    def erase_recipient(recipient_id: RecipientId, client: EraseClient) -> dict[str, Any]:
         """Erase the recipient and every message about them, pending ones included."""
         removed = recipients.erase(recipient_id)
         log.info("recipient %s erased with %d messages", recipient_id, removed)
@@ -342,16 +367,18 @@ def create_app(
 
     @app.post("/v1/recipients/{recipient_id}/push-subscriptions", status_code=201)
     def add_push_subscription(
-        recipient_id: str, subscription: PushSubscription, client: Client
+        recipient_id: RecipientId, subscription: PushSubscription, client: RecipientsClient
     ) -> dict[str, str]:
         if not recipients.add_push(recipient_id, subscription, clock().timestamp()):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
         return {"recipient": recipient_id, "endpoint": subscription.endpoint}
 
     @app.get("/v1/messages/{message_id}", response_model=MessageOut)
-    def get_message(message_id: str, client: Client) -> dict[str, Any]:
+    def get_message(message_id: MessageId, client: EventsClient) -> dict[str, Any]:
+        """A message the client's tenant planned; any other id is not found, whether it
+        exists or not (a 403 would confirm it does)."""
         record = store.get(message_id)
-        if record is None:
+        if record is None or record.message.tenant != client.tenant:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no message {message_id!r}")
         return {
             "id": record.id,
@@ -366,7 +393,9 @@ def create_app(
         }
 
     @app.post("/v1/callbacks/twilio", status_code=status.HTTP_204_NO_CONTENT)
-    async def twilio_callback(request: Request, message_id: str) -> None:
+    async def twilio_callback(
+        request: Request, message_id: Annotated[str, Query(pattern=MESSAGE_ID_PATTERN)]
+    ) -> None:
         """Twilio's delivery receipt. Authenticated by ``X-Twilio-Signature`` over the public
         URL Twilio called (NOTIFIER_TWILIO_STATUS_CALLBACK_URL, not the address this process
         sees behind a proxy) and the form fields."""
@@ -398,7 +427,7 @@ def create_app(
         return None
 
     @app.get("/v1/rules")
-    def get_rules(client: Client) -> dict[str, Any]:
+    def get_rules(client: EventsClient) -> dict[str, Any]:
         """The rules in force, their version, and why the last reload was refused, if it was."""
         ruleset = rules.current
         return {

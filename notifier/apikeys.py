@@ -1,9 +1,18 @@
-"""API keys of upstream clients: stored as SHA-256 digests, each allowed some event types.
+"""API keys of upstream clients: stored as SHA-256 digests, each with scopes and a tenant.
 
-``notifier keys add CLIENT --events 'appointment.*'`` prints a new key once; only its
-digest is kept (``notifier:apikeys``, digest → client and allowed types). Keys from
-``NOTIFIER_API_KEYS`` (development, or a secret manager writing the environment) are
-digested at start-up and may post any event type.
+``notifier keys add CLIENT --events 'appointment.*' --scopes events,recipients`` prints a
+new key once; only its digest is kept (``notifier:apikeys``, digest → client, tenant,
+scopes, allowed event types). Keys from ``NOTIFIER_API_KEYS`` (development, or a secret
+manager writing the environment) are digested at start-up, may post any event type and
+hold every API scope.
+
+**Scopes** say what a key may do: ``events`` (post events, read the messages its tenant
+planned, read the rules), ``recipients`` (register recipients and their push
+subscriptions, read them), ``erase`` (erase a recipient and every record naming them).
+
+**Tenant**: a client's events cancel, move and read only the messages its tenant planned.
+A tenant is the client's own name unless ops group clients under one (a booking system and
+a front-desk tool of the same unit: ``--tenant unit-75``); never implicitly.
 
 Looking a key up by its digest is as safe as comparing in constant time: an attacker who
 cannot find SHA-256 preimages learns nothing from how long a lookup takes. Environment keys
@@ -15,9 +24,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 import redis
 
@@ -31,10 +43,43 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+class Scope(StrEnum):
+    EVENTS = "events"
+    RECIPIENTS = "recipients"
+    ERASE = "erase"
+
+
+ALL_SCOPES = frozenset(Scope)
+DEFAULT_SCOPES = frozenset({Scope.EVENTS})
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def parse_scopes(text: str) -> frozenset[Scope]:
+    """``events,recipients`` → the scopes; a ValueError naming an unknown one."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in {s.value for s in Scope}]
+    if unknown or not names:
+        raise ValueError(
+            f"unknown scope {', '.join(unknown) or '(none)'}; "
+            f"choose among {', '.join(s.value for s in Scope)}"
+        )
+    return frozenset(Scope(n) for n in names)
+
+
 @dataclass(frozen=True)
 class ApiClient:
     name: str
     events: tuple[str, ...] | None = None  # None: any event type
+    scopes: frozenset[Scope] = ALL_SCOPES
+    tenant_name: str | None = None  # None: the client's own name
+
+    @property
+    def tenant(self) -> str:
+        """Whose messages this client's events act on and its reads see."""
+        return self.tenant_name or self.name
+
+    def may(self, scope: Scope) -> bool:
+        return scope in self.scopes
 
     def may_post(self, event_type: str) -> bool:
         if self.events is None:
@@ -57,15 +102,27 @@ class ApiKeys:
         if found is not None:
             return found
         stored = self.redis.hget(KEY, presented_digest)
-        if stored is None:
-            return None
-        record = json.loads(stored)
-        return ApiClient(record["client"], tuple(record["events"]) if record["events"] else None)
+        return None if stored is None else _client(json.loads(stored))
 
-    def add(self, name: str, events: Iterable[str]) -> str:
+    def add(
+        self,
+        name: str,
+        events: Iterable[str],
+        *,
+        scopes: Iterable[Scope] = DEFAULT_SCOPES,
+        tenant: str | None = None,
+    ) -> str:
         """Create a key for ``name`` and return it; only its digest is stored."""
+        for label, value in (("client", name), ("tenant", tenant)):
+            if value is not None and not NAME_PATTERN.match(value):
+                raise ValueError(f"{label} {value!r}: letters, digits, '_', '.', '-' only")
         key = "nk_" + secrets.token_urlsafe(32)
-        record = {"client": name, "events": list(events)}
+        record = {
+            "client": name,
+            "events": list(events),
+            "scopes": sorted(s.value for s in scopes),
+            "tenant": tenant,
+        }
         self.redis.hset(KEY, digest(key), json.dumps(record))
         return key
 
@@ -75,10 +132,13 @@ class ApiKeys:
         return int(self.redis.hdel(KEY, *doomed)) if doomed else 0
 
     def clients(self) -> list[ApiClient]:
-        return sorted(
-            (
-                ApiClient(r["client"], tuple(r["events"]))
-                for r in map(json.loads, self.redis.hvals(KEY))
-            ),
-            key=lambda c: c.name,
-        )
+        return sorted(map(_client, map(json.loads, self.redis.hvals(KEY))), key=lambda c: c.name)
+
+
+def _client(record: dict[str, Any]) -> ApiClient:
+    return ApiClient(
+        record["client"],
+        tuple(record["events"]) if record["events"] else None,
+        frozenset(Scope(s) for s in record.get("scopes", [Scope.EVENTS])),
+        record.get("tenant"),
+    )

@@ -207,11 +207,17 @@ def cmd_templates_preview(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
-    from notifier.apikeys import ApiKeys
+    from notifier.apikeys import ApiKeys, parse_scopes
 
     keys = ApiKeys(_store(settings, schedule=False).redis, {})
     if args.keys_command == "add":
-        key = keys.add(args.client, args.events or [])
+        try:
+            key = keys.add(
+                args.client, args.events or [], scopes=parse_scopes(args.scopes), tenant=args.tenant
+            )
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         print(key)
         print(
             f"# the API key of {args.client}: shown once, only its digest is stored",
@@ -223,7 +229,11 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
         return 0 if count else 1
     else:
         for client in keys.clients():
-            print(f"{client.name}\t{' '.join(client.events or ['(any event type)'])}")
+            print(
+                f"{client.name}\ttenant={client.tenant}\t"
+                f"scopes={','.join(sorted(client.scopes))}\t"
+                f"{' '.join(client.events or ['(any event type)'])}"
+            )
     return 0
 
 
@@ -335,8 +345,20 @@ def build_parser() -> argparse.ArgumentParser:
     add = keys_commands.add_parser("add", help="create a key; printed once")
     add.add_argument("client")
     add.add_argument("--events", nargs="*", help="allowed event types, e.g. 'appointment.*'")
+    add.add_argument(
+        "--scopes",
+        default="events",
+        help="what the key may do, comma-separated: events (post events, read their "
+        "messages), recipients (register recipients), erase (erase recipients); "
+        "default: events",
+    )
+    add.add_argument(
+        "--tenant",
+        help="share subjects and messages with the other clients of this tenant "
+        "(default: the client's own)",
+    )
     keys_commands.add_parser("revoke", help="remove a client's keys").add_argument("client")
-    keys_commands.add_parser("list", help="clients and the event types they may post")
+    keys_commands.add_parser("list", help="clients: tenant, scopes, event types they may post")
     vapid = commands.add_parser("vapid", help="web push keys")
     vapid.add_subparsers(dest="vapid_command", required=True).add_parser(
         "generate", help="print a new VAPID key pair"

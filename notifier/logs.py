@@ -2,7 +2,9 @@
 
 Code should not log contacts in the first place; the masking filter is the safety net for
 what slips through (an exception message quoting a provider's answer, say). It rewrites
-e-mail addresses and phone numbers in every record before any handler formats it.
+e-mail addresses and phone numbers in every record before any handler formats it, and
+escapes control characters and line separators, so that no input (a path, a provider's
+error text) can write a line of its own into the log.
 """
 
 from __future__ import annotations
@@ -21,6 +23,15 @@ def _mask_phone(match: re.Match[str]) -> str:
     return f"{prefix}{digits[:2]}{'*' * (len(digits) - 4)}{digits[-2:]}"
 
 
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """``a\\nb`` → ``a\\\\x0ab``: one record, one line, whatever its arguments hold."""
+    return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
 def mask(text: str) -> str:
     """``jeanne.martin@example.org`` → ``j***@example.org``; ``+33612345678`` → ``+33*******78``."""
     text = _EMAIL.sub(r"\1***@\2", text)
@@ -32,7 +43,7 @@ class MaskingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = mask(message)
+        masked = escape_controls(mask(message))
         if masked != message or record.args:
             record.msg, record.args = masked, None
         if record.exc_info and record.exc_info[1] is not None:

@@ -21,6 +21,8 @@ from notifier.phones import is_mobile, normalize_phone
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 SUBJECT_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*:[A-Za-z0-9_.:/-]{1,200}$"
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+# notifier's own message ids: 16 URL-safe base64 characters, "-N" for a series' N-th
+MESSAGE_ID_PATTERN = r"^[A-Za-z0-9_-]{16}(-[0-9]{1,9})?$"
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 
@@ -223,6 +225,9 @@ class PlannedMessage(Strict):
     rules_version: str
     event_id: str
     event_type: str
+    tenant: str = Field(
+        default="", description="Whose events may cancel or move it and read it (see apikeys)."
+    )
     subject: str
     due_at: AwareDatetime
     template: str
@@ -242,11 +247,17 @@ class PlannedMessage(Strict):
 
 
 class Cancellation(Strict):
-    """Pending messages of ``subject`` to cancel: all of them, or those of ``rule`` only."""
+    """Pending messages of ``tenant`` on ``subject`` to cancel: all, or those of ``rule``."""
 
+    tenant: str = ""
     subject: str
     rule: str | None = None
     reason: str
+
+
+def subject_key(tenant: str, subject: str) -> str:
+    """A subject as the store indexes it: one tenant's subjects are not another's."""
+    return f"{tenant}|{subject}"
 
 
 class Skipped(Strict):

@@ -31,7 +31,7 @@ for _, week in ipairs(redis.call('SMEMBERS', weeks)) do
     for _, id in ipairs(ids_in(index, ARGV[1])) do
       local body = body_of(id)
       if body then
-        unschedule(id, body['subject'])
+        unschedule(id, subject_of(id))
         count = count + redis.call('DEL', mkey(id))
       end
     end

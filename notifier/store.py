@@ -13,15 +13,16 @@ own is about 80 bytes of bookkeeping before any content, so what can share a has
                         ``attempts`` (0), ``due`` (the body's due_at), ``attempt``,
                         ``provider_call``, ``provider_call_at``, ``excluded``, ``reference``.
                         Rule, subject and recipient are read from the body.
-``subjects``            hash: subject → comma-separated ids of its messages not yet final
-                        (a subject is one procedure: a handful of messages, whose list each
-                        change copies)
+``subjects``            hash: ``{tenant}|{subject}`` → comma-separated ids of its messages
+                        not yet final (a subject is one procedure: a handful of messages,
+                        whose list each change copies). Scoped by tenant: a client's events
+                        never find another tenant's messages (:func:`subject_key`).
 ``recipients:{week}``   hash: recipient id → comma-separated ids of the messages naming them
                         that may be kept into that week; expires when the week ends (see
                         :func:`recipient_week`). ``recipient-weeks``: the weeks, for erasure.
 ``idem:{client}:{id}``  string: the ids an accepted event planned, what it skipped, the ids
                         it cancelled (see :func:`encode_answer`), for its replays
-``stopped:{subject}:{rule}``  a series cancelled on its subject (no next occurrence)
+``stopped:{tenant}|{subject}:{rule}``  a series cancelled on its subject (no next one)
 ``layout``              this layout's version, :data:`LAYOUT` (see :meth:`Store.check_layout`)
 
 Every state change is one Lua script, so it is atomic with regard to every other process:
@@ -30,7 +31,7 @@ is a fencing token: each claim increments it, and a worker may only move a messa
 the current claim of, so a stale or duplicated broker message can never send twice.
 
 Scripts compute some key names themselves, which a Redis Cluster would refuse; a single
-server (or Sentinel) is what the design card asks for.
+server is what this version supports (Sentinel failover is not wired in yet).
 """
 
 from __future__ import annotations
@@ -45,10 +46,17 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from notifier.models import Channel, HistoryEntry, MessageStatus, Plan, PlannedMessage
+from notifier.models import (
+    Channel,
+    HistoryEntry,
+    MessageStatus,
+    Plan,
+    PlannedMessage,
+    subject_key,
+)
 
 PREFIX = "notifier:"
-LAYOUT = "2"  # of the keys above; a version that changes them changes this (check_layout)
+LAYOUT = "3"  # of the keys above; a version that changes them changes this (check_layout)
 
 # The server is down, unreachable, or still loading its data after a restart: try later.
 UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)
@@ -59,6 +67,11 @@ local function mkey(id) return prefix .. 'msg:' .. id end
 local function body_of(id)
   local body = redis.call('HGET', mkey(id), 'body')
   return body and cjson.decode(body)
+end
+-- The subject index's field of a message: see subject_key in notifier/models.py.
+local function subject_of(id)
+  local body = body_of(id)
+  return (body['tenant'] or '') .. '|' .. body['subject']
 end
 -- Ids listed in a field of a shared hash, comma-separated: a subject or a recipient has a
 -- few messages, and a field costs far less than a set of its own.
@@ -335,7 +348,7 @@ if ARGV[8] ~= '' then
   redis.call('ZADD', prefix .. 'due', ARGV[8], id)
   redis.call('HSET', mkey(id), 'due', ARGV[8])
 else
-  finalize(id, body_of(id)['subject'], tonumber(ARGV[7]))
+  finalize(id, subject_of(id), tonumber(ARGV[7]))
 end
 return 1
 """
@@ -372,7 +385,7 @@ redis.call('HSET', mkey(id), 'excluded', excluded, 'due', ARGV[4])
 redis.call('HDEL', mkey(id), 'reference')
 redis.call('PERSIST', mkey(id))
 redis.call('ZADD', prefix .. 'due', ARGV[4], id)
-add_id(prefix .. 'subjects', body_of(id)['subject'], id)
+add_id(prefix .. 'subjects', subject_of(id), id)
 history(id, ARGV[4], 'scheduled', 'not delivered on ' .. channel .. ': ' .. ARGV[5] ..
         '; trying the next channel', channel)
 return 'fallback'
@@ -619,7 +632,7 @@ class Store:
         return [
             message.id,
             to_ms(message.due_at),
-            message.subject,
+            subject_key(message.tenant, message.subject),
             message.rule,
             message.model_dump_json(exclude_none=True),
             message.recipient.id,
@@ -631,7 +644,7 @@ class Store:
         args: list[Any] = [ttl, to_ms(now), self.retention_seconds, encode_answer(plan)]
         args.append(len(plan.cancellations))
         for c in plan.cancellations:
-            args += [c.subject, c.rule or "", c.reason]
+            args += [subject_key(c.tenant, c.subject), c.rule or "", c.reason]
         args.append(len(plan.messages))
         for m in plan.messages:
             args += self._message_args(m, now)

@@ -128,7 +128,8 @@ def test_422_names_the_data_field_a_rule_needs(client: TestClient, store: Store)
 
 
 def test_unknown_message_is_404(client: TestClient) -> None:
-    assert client.get("/v1/messages/nope", headers=AUTH).status_code == 404
+    assert client.get("/v1/messages/AAAAAAAAAAAAAAAA", headers=AUTH).status_code == 404
+    assert client.get("/v1/messages/nope", headers=AUTH).status_code == 422  # not an id
 
 
 def test_healthz(client: TestClient) -> None:

@@ -66,8 +66,14 @@ def test_keys_command(
         assert main(["keys", "add", "crm", "--events", "appointment.*", "document.*"]) == 0
         key = capsys.readouterr().out.strip()
         assert key.startswith("nk_") and len(key) > 40
+        assert main(["keys", "add", "desk", "--scopes", "events,erase", "--tenant", "unit-75"]) == 0
+        assert main(["keys", "add", "bad", "--scopes", "events,everything"]) == 2
+        assert "unknown scope everything" in capsys.readouterr().err
         assert main(["keys", "list"]) == 0
-        assert capsys.readouterr().out == "crm\tappointment.* document.*\n"
+        assert capsys.readouterr().out == (
+            "crm\ttenant=crm\tscopes=events\tappointment.* document.*\n"
+            "desk\ttenant=unit-75\tscopes=erase,events\t(any event type)\n"
+        )
         assert main(["keys", "revoke", "crm"]) == 0
         assert main(["keys", "revoke", "crm"]) == 1
     finally:

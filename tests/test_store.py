@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from notifier.models import Channel, MessageStatus
+from notifier.models import Channel, MessageStatus, subject_key
 from notifier.recipients import RecipientStore
 from notifier.rules.engine import message_id, plan
 from notifier.store import LAYOUT, PREFIX, Claimed, Store
@@ -19,12 +19,13 @@ LEASE = timedelta(minutes=5)
 
 def subject_index(store: Store, subject: str) -> set[str]:
     """The ids the store lists as its subject's messages not yet final."""
-    return set(filter(None, (store.redis.hget(f"{PREFIX}subjects", subject) or "").split(",")))
+    field = subject_key("c", subject)
+    return set(filter(None, (store.redis.hget(f"{PREFIX}subjects", field) or "").split(",")))
 
 
 def accept(store: Store, **event_fields: object):  # type: ignore[no-untyped-def]
     event = make_event(**event_fields)
-    return store.accept(f"c:{event.id}", plan(event, RULES, NOW), NOW, ttl=3600)
+    return store.accept(f"c:{event.id}", plan(event, RULES, NOW, client="c"), NOW, ttl=3600)
 
 
 def test_accept_stores_messages_in_schedule_and_subject_index(store: Store) -> None:
@@ -230,13 +231,13 @@ def test_a_replay_answers_what_was_skipped_and_cancelled(store: Store) -> None:
     booked = accept(store)
     now = {"starts_at": NOW.isoformat()}
     late = make_event(id="evt-late", subject="appointment:LATE", data=now)
-    first_late = store.accept("c:evt-late", plan(late, RULES, NOW), NOW, ttl=3600)
+    first_late = store.accept("c:evt-late", plan(late, RULES, NOW, client="c"), NOW, ttl=3600)
     assert [s["rule"] for s in first_late.skipped] == ["reminder-48h", "reminder-2h"]
     cancel = make_event(id="evt-2", type="appointment.cancelled")
-    first = store.accept("c:evt-2", plan(cancel, RULES, NOW), NOW, ttl=3600)
+    first = store.accept("c:evt-2", plan(cancel, RULES, NOW, client="c"), NOW, ttl=3600)
     assert sorted(first.cancelled) == sorted(p["id"] for p in booked.planned)
     for key, event, answer in (("c:evt-late", late, first_late), ("c:evt-2", cancel, first)):
-        replay = store.accept(key, plan(event, RULES, NOW), NOW, ttl=3600)
+        replay = store.accept(key, plan(event, RULES, NOW, client="c"), NOW, ttl=3600)
         assert replay.duplicate
         assert (replay.planned, replay.skipped, replay.cancelled) == (
             answer.planned,
@@ -288,7 +289,7 @@ def test_erasure_finds_messages_in_every_weekly_index(store: Store) -> None:
     assert len(weeks) >= 3
     assert RecipientStore(store.redis).erase("citizen-1") == 6
     assert store.pending_count() == 2  # citizen-2's
-    assert set(store.redis.hgetall(f"{PREFIX}subjects")) == {"appointment:other"}
+    assert set(store.redis.hgetall(f"{PREFIX}subjects")) == {"c|appointment:other"}
 
 
 def test_a_schedule_in_another_layout_is_refused(store: Store) -> None:
@@ -298,10 +299,10 @@ def test_a_schedule_in_another_layout_is_refused(store: Store) -> None:
     accept(store)  # written before any process checked: marked too
     store.check_layout()
     store.redis.delete(f"{PREFIX}layout")  # as written by the first layout, which had no mark
-    with pytest.raises(RuntimeError, match="layout 1; this version reads layout 2"):
+    with pytest.raises(RuntimeError, match=f"layout 1; this version reads layout {LAYOUT}"):
         store.check_layout()
-    store.redis.set(f"{PREFIX}layout", "3")
-    with pytest.raises(RuntimeError, match="layout 3"):
+    store.redis.set(f"{PREFIX}layout", "99")
+    with pytest.raises(RuntimeError, match="layout 99"):
         store.check_layout()
 
 

@@ -129,12 +129,17 @@ def rule_applies(rule: Rule, event: Event) -> bool:
     )
 
 
-def plan(event: Event, rules: RuleSet, now: datetime, *, client: str = "") -> Plan:
-    """Decide what ``event`` schedules and cancels under ``rules`` at ``now``.
+def plan(
+    event: Event, rules: RuleSet, now: datetime, *, client: str = "", tenant: str | None = None
+) -> Plan:
+    """Decide what ``event`` from ``client`` schedules and cancels under ``rules`` at ``now``.
 
     Cancellations apply before new messages are stored, so a rule that replaces its pending
     messages on a new trigger (a rescheduled appointment) never cancels its own new plan.
+    They reach only the messages of ``tenant`` (the client's own name unless given): another
+    client's event on the same subject leaves them alone.
     """
+    tenant = client if tenant is None else tenant
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     messages: list[PlannedMessage] = []
@@ -144,7 +149,10 @@ def plan(event: Event, rules: RuleSet, now: datetime, *, client: str = "") -> Pl
         if any(event_matches(event.type, p) for p in rule.cancel_on):
             cancellations.append(
                 Cancellation(
-                    subject=event.subject, rule=rule.id, reason=f"cancelled by {event.type}"
+                    tenant=tenant,
+                    subject=event.subject,
+                    rule=rule.id,
+                    reason=f"cancelled by {event.type}",
                 )
             )
             continue
@@ -153,10 +161,13 @@ def plan(event: Event, rules: RuleSet, now: datetime, *, client: str = "") -> Pl
         if rule.replace_pending:
             cancellations.append(
                 Cancellation(
-                    subject=event.subject, rule=rule.id, reason=f"replaced by {event.type}"
+                    tenant=tenant,
+                    subject=event.subject,
+                    rule=rule.id,
+                    reason=f"replaced by {event.type}",
                 )
             )
-        planned = _plan_rule(rule, event, now, rules, client)
+        planned = _plan_rule(rule, event, now, rules, client, tenant)
         if isinstance(planned, Skipped):
             skipped.append(planned)
         else:
@@ -198,7 +209,7 @@ def _first_due(rule: Rule, event: Event, now: datetime) -> datetime | None:
 
 
 def _plan_rule(
-    rule: Rule, event: Event, now: datetime, rules: RuleSet, client: str
+    rule: Rule, event: Event, now: datetime, rules: RuleSet, client: str, tenant: str
 ) -> PlannedMessage | Skipped:
     base_id = message_id(client, event.id, rule.id)
     expiry = rule.expiry
@@ -230,6 +241,7 @@ def _plan_rule(
         rules_version=rules.version,
         event_id=event.id,
         event_type=event.type,
+        tenant=tenant,
         subject=event.subject,
         due_at=due,
         template=rule.template,
