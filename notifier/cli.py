@@ -124,14 +124,15 @@ def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{len(exc.errors)} error(s): these rules would be refused.", file=sys.stderr)
         return 1
     samples = _load_events([Path(e) for e in args.events or []])
-    warnings = lint(ruleset, templates, utcnow(), samples)
-    for warning in warnings:
-        print(warning, file=sys.stderr)
+    findings = lint(ruleset, templates, utcnow(), samples)
+    for finding in findings:
+        print(finding, file=sys.stderr)
+    errors = [f for f in findings if f.severity == "error"]
     print(
         f"{len(ruleset.rules)} rules in {len(ruleset.files)} files, version {ruleset.version}; "
-        f"{len(warnings)} warning(s)"
+        f"{len(errors)} error(s), {len(findings) - len(errors)} warning(s)"
     )
-    return 1 if warnings and args.strict else 0
+    return 1 if errors or (findings and args.strict) else 0
 
 
 def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from notifier.models import Cancellation, Event, Plan, PlannedMessage, Series, Skipped
+from notifier.rules.compare import ordered
 from notifier.rules.loader import RuleSet
 from notifier.rules.schema import (
     Condition,
@@ -85,22 +86,6 @@ def read_timestamp(event: Event, path: str) -> datetime:
     return value
 
 
-def _compare(actual: Any, operator: str, expected: Any) -> bool:
-    if isinstance(actual, bool) or actual is None:
-        return False
-    try:
-        if isinstance(expected, str) or isinstance(actual, str):
-            actual, expected = str(actual), str(expected)
-        return {
-            "gt": actual > expected,
-            "gte": actual >= expected,
-            "lt": actual < expected,
-            "lte": actual <= expected,
-        }[operator]
-    except TypeError:
-        return False
-
-
 def condition_holds(event: Event, condition: Condition) -> bool:
     """Evaluate one declarative condition; a missing field fails every test but ``present``."""
     try:
@@ -120,7 +105,7 @@ def condition_holds(event: Event, condition: Condition) -> bool:
         return actual in expected
     if operator == "not_in":
         return actual not in expected
-    return _compare(actual, operator, expected)
+    return ordered(actual, operator, expected)
 
 
 def rule_applies(rule: Rule, event: Event) -> bool:

@@ -15,9 +15,10 @@ from jinja2 import TemplateError
 
 from notifier.delivery import template_context
 from notifier.models import Channel, Event
-from notifier.rules.engine import EventDataError, plan
+from notifier.rules.compare import accepts, literal_kind, value_kind
+from notifier.rules.engine import EventDataError, plan, read_field
 from notifier.rules.loader import RuleError, RuleSet
-from notifier.rules.schema import Rule, event_matches
+from notifier.rules.schema import ORDERING, Rule, event_matches
 from notifier.rules.timing import next_cron
 from notifier.templates.renderer import (
     DEFAULT_LOCALE,
@@ -113,10 +114,36 @@ def _budget_findings(
     return findings
 
 
+def _condition_findings(rule: Rule, samples: Sequence[Event]) -> list[str]:
+    """Conditions whose literal is of another kind than the field in a sample event: they
+    could never hold (``gte: 2`` on a field the samples carry as a date)."""
+    findings = []
+    for event in samples:
+        if not any(event_matches(event.type, p) for p in rule.trigger):
+            continue
+        for condition in rule.when:
+            operator, literal = condition.operator
+            if operator not in ORDERING:
+                continue
+            try:
+                value = read_field(event, condition.field)
+            except KeyError:
+                continue
+            kind = literal_kind(literal)
+            if not accepts(kind, value):
+                findings.append(
+                    f"{condition.field} {operator} {literal!r} compares a {kind} with "
+                    f"{value!r} in sample {event.id} ({value_kind(value) or 'no comparable'} "
+                    "value): it can never hold"
+                )
+    return findings
+
+
 def lint(
     ruleset: RuleSet, templates: Path, now: datetime, samples: Sequence[Event] = ()
 ) -> list[RuleError]:
-    """Every warning for ``ruleset``, placed at the rule it concerns.
+    """Every finding for ``ruleset``, placed at the rule it concerns: warnings, and errors
+    that only sample events can reveal (a condition on a field of another type).
 
     ``samples`` are example events: each is planned and its SMS texts rendered, to check
     them against their rule's ``max_sms_segments``.
@@ -125,6 +152,10 @@ def lint(
     warnings = [RuleError("samples", 0, 0, m, severity="warning") for m in budget.pop("", [])]
     for rule in ruleset.rules:
         file, line, column = ruleset.locations.get(rule.id, ("?", 0, 0))
+        warnings += [
+            RuleError(file, line, column, f"{rule.id}: {m}")
+            for m in _condition_findings(rule, samples)
+        ]
         messages = _template_findings(rule, templates) + budget.get(rule.id, [])
         never = _never_matches(rule)
         if never:

@@ -27,6 +27,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from notifier.models import Channel
+from notifier.rules.compare import literal_kind
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 TEMPLATE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -143,6 +144,9 @@ class Strict(BaseModel):
 Scalar = str | int | float | bool
 
 
+ORDERING = ("gt", "gte", "lt", "lte")
+
+
 class Condition(Strict):
     """One test on an event field; a rule's ``when`` list must all hold."""
 
@@ -164,12 +168,27 @@ class Condition(Strict):
     def _field_path(cls, value: str) -> str:
         return _check_field(value)
 
+    @field_validator(*ORDERING, mode="before")
+    @classmethod
+    def _orderable(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # before pydantic turns true into 1.0
+            literal_kind(value)
+        return value
+
     @model_validator(mode="after")
     def _one_operator(self) -> Condition:
         used = [name for name in OPERATORS if getattr(self, name) is not None]
         if len(used) != 1:
             names = ", ".join(o.rstrip("_") for o in OPERATORS)
             raise ValueError(f"a condition needs exactly one operator among: {names}")
+        operator, literal = self.operator
+        if operator in ORDERING:
+            kind = literal_kind(literal)  # a ValueError names what is ambiguous
+            if self.field == "occurred_at" and kind not in ("instant", "date"):
+                raise ValueError(
+                    f"occurred_at is a date-time: compare it with a date-time or a date, "
+                    f"not {literal!r}"
+                )
         return self
 
     @property
