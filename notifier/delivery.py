@@ -135,7 +135,7 @@ class Deliverer:
                 excluded_channel(channel, needs)
                 or recipient.refusal(channel, message.category)
                 or (
-                    "the provider reported it undelivered"
+                    "closed for this message (reported undelivered, or its retries ran out)"
                     if channel.value in lease.excluded
                     else None
                 )
@@ -216,8 +216,15 @@ class Deliverer:
                     reference=result.reference or "",
                 )
             if result.outcome is Outcome.RETRY:
+                later = message.channels[message.channels.index(channel) + 1 :]
                 return self._retry(
-                    message, claim, lease.attempts, result.reason, channel, result.retry_after
+                    message,
+                    claim,
+                    lease.attempts,
+                    result.reason,
+                    channel,
+                    result.retry_after,
+                    fallback=any(c.value not in lease.excluded for c in later),
                 )
             if result.outcome is Outcome.UNKNOWN:
                 return self._end(
@@ -374,8 +381,29 @@ class Deliverer:
         reason: str,
         channel: Channel,
         retry_after: timedelta | None = None,
+        *,
+        fallback: bool = False,
     ) -> MessageStatus:
-        """Reschedule after a temporary failure: backoff, or later if the provider asked."""
+        """Reschedule after a temporary failure: backoff, or later if the provider asked.
+
+        When the channel's retries run out, the message goes on to its next channel at once
+        (``fallback``: there is one), or ends as a permanent failure.
+        """
+        if attempts + 1 >= self.retry.max_attempts and fallback:
+            now = self.clock()
+            self.store.finish(
+                message.id,
+                claim,
+                MessageStatus.TEMPORARY_FAILURE,
+                now,
+                detail=f"gave up on {channel.value} after {attempts + 1} temporary failures: "
+                f"{reason}; trying the next channel",
+                channel=channel.value,
+                retry_at=now,
+                exclude=channel,
+            )
+            log.info("message %s: %s retries exhausted, next channel", message.id, channel.value)
+            return MessageStatus.TEMPORARY_FAILURE
         if attempts + 1 >= self.retry.max_attempts:
             return self._end(
                 message,

@@ -325,9 +325,10 @@ return 1
 )
 
 # ARGV: id, claim, status, now ms, detail, channel, retention s, retry at ms ('' if final),
-# provider reference ('' if none), then optionally the next occurrence of a series as the
-# 8 values of schedule(). A series whose rule was cancelled on its subject meanwhile gets
-# no next occurrence.
+# provider reference ('' if none), channel to exclude from now on ('' if none: its retries
+# ran out, the next try starts afresh on the next channel), then optionally the next
+# occurrence of a series as the 8 values of schedule(). A series whose rule was cancelled on
+# its subject meanwhile gets no next occurrence.
 _FINISH = (
     LUA_HELPERS
     + """
@@ -339,11 +340,17 @@ if status_in(f[2]) == 'sent' and ARGV[3] ~= 'sent' then return 0 end
 redis.call('HDEL', mkey(id), 'provider_call', 'provider_call_at')
 if ARGV[9] ~= '' then redis.call('HSET', mkey(id), 'reference', ARGV[9]) end
 history(id, ARGV[4], ARGV[3], ARGV[5], ARGV[6])
-if ARGV[10] and redis.call('EXISTS', prefix .. 'stopped:' .. ARGV[12] .. ':' .. ARGV[13]) == 0 then
-  schedule(10, ARGV[4], 'next in series after ' .. id)
+if ARGV[11] and redis.call('EXISTS', prefix .. 'stopped:' .. ARGV[13] .. ':' .. ARGV[14]) == 0 then
+  schedule(11, ARGV[4], 'next in series after ' .. id)
+end
+if ARGV[10] ~= '' then
+  local excluded = redis.call('HGET', mkey(id), 'excluded')
+  redis.call('HSET', mkey(id), 'excluded', excluded and (excluded .. ',' .. ARGV[10]) or ARGV[10])
+  redis.call('HDEL', mkey(id), 'attempts')
+elseif ARGV[8] ~= '' and ARGV[3] == 'temporary-failure' then
+  redis.call('HINCRBY', mkey(id), 'attempts', 1)
 end
 if ARGV[8] ~= '' then
-  if ARGV[3] == 'temporary-failure' then redis.call('HINCRBY', mkey(id), 'attempts', 1) end
   redis.call('ZREM', prefix .. 'inflight', id)
   redis.call('ZADD', prefix .. 'due', ARGV[8], id)
   redis.call('HSET', mkey(id), 'due', ARGV[8])
@@ -739,11 +746,13 @@ class Store:
         retry_at: datetime | None = None,
         following: PlannedMessage | None = None,
         reference: str = "",
+        exclude: Channel | None = None,
     ) -> bool:
         """Record the outcome of an attempt; ``retry_at`` puts the message back in the schedule.
 
         ``following`` (the next occurrence of a series) is scheduled in the same step, unless
-        the series was cancelled on its subject meanwhile.
+        the series was cancelled on its subject meanwhile. ``exclude`` closes a channel for
+        this message (its retries ran out) and starts the count of attempts afresh.
         """
         args: list[Any] = [
             message_id,
@@ -755,6 +764,7 @@ class Store:
             self.retention_seconds,
             to_ms(retry_at) if retry_at else "",
             reference,
+            exclude.value if exclude else "",
         ]
         if following is not None:
             args += self._message_args(following, now)

@@ -135,11 +135,49 @@ def test_temporary_failure_is_rescheduled_with_backoff_then_gives_up(store: Stor
     record = store.get(claimed.message_id)
     assert record is not None
     assert DUE + timedelta(seconds=5) <= record.due_at <= DUE + timedelta(seconds=10)
-    for _ in range(2):
+    for _ in range(3):  # two more on SMS, then e-mail, which has no transport here
         (again,) = store.claim_due(DUE + timedelta(hours=1), limit=1, lease=timedelta(minutes=5))
         last = worker.deliver(again.message_id, again.claim)
     assert last is MessageStatus.PERMANENT_FAILURE
     assert len(sms.sent) == 3
+
+
+def test_retries_exhausted_fall_back_to_the_next_channel(store: Store) -> None:
+    claimed = schedule(store)
+    busy = SendResult(Outcome.RETRY, reason="provider busy")
+    sms = ScriptedTransport(busy, busy, busy)
+    email = ScriptedTransport(
+        SendResult(Outcome.RETRY, reason="greylisted"), SendResult(Outcome.SENT, reference="m-1")
+    )
+    worker = deliverer(store, {Channel.SMS: sms, Channel.EMAIL: email})
+    statuses = [worker.deliver(claimed.message_id, claimed.claim)]
+    while statuses[-1] is MessageStatus.TEMPORARY_FAILURE:
+        (again,) = store.claim_due(DUE + timedelta(hours=1), limit=1, lease=timedelta(minutes=5))
+        statuses.append(worker.deliver(again.message_id, again.claim))
+    assert len(sms.sent) == 3  # its own retries first, then e-mail, with a fresh count
+    assert len(email.sent) == 2
+    assert statuses[-1] is MessageStatus.SENT
+    record = store.get(claimed.message_id)
+    assert record is not None
+    gave_up = [h for h in record.history if "gave up on sms" in (h.detail or "")]
+    assert len(gave_up) == 1 and gave_up[0].channel is Channel.SMS
+    assert "trying the next channel" in (gave_up[0].detail or "")
+    assert record.history[-1].channel is Channel.EMAIL
+
+
+def test_retries_exhausted_on_the_last_channel_end_the_message(store: Store) -> None:
+    claimed = schedule(store)
+    busy = SendResult(Outcome.RETRY, reason="provider busy")
+    sms, email = ScriptedTransport(busy, busy, busy), ScriptedTransport(busy, busy, busy)
+    worker = deliverer(store, {Channel.SMS: sms, Channel.EMAIL: email})
+    status = worker.deliver(claimed.message_id, claimed.claim)
+    while status is MessageStatus.TEMPORARY_FAILURE:
+        (again,) = store.claim_due(DUE + timedelta(hours=1), limit=1, lease=timedelta(minutes=5))
+        status = worker.deliver(again.message_id, again.claim)
+    assert status is MessageStatus.PERMANENT_FAILURE
+    assert len(sms.sent) == len(email.sent) == 3
+    record = store.get(claimed.message_id)
+    assert record is not None and "gave up after 3" in (record.history[-1].detail or "")
 
 
 def test_no_usable_channel_is_a_permanent_failure(store: Store) -> None:

@@ -116,4 +116,4 @@ def test_receipt_of_an_earlier_attempt_is_ignored(api: TestClient, store: Store)
 
 def test_callbacks_refused_when_not_configured(store: Store, tmp_path: Path) -> None:
     with api_client(store, REMINDER_RULES, tmp_path, {"t": "a-long-key"}) as client:
-        assert post(client, "x", {"MessageStatus": "delivered"}).status_code == 403
+        assert post(client, "AAAAAAAAAAAAAAAA", {"MessageStatus": "delivered"}).status_code == 403
