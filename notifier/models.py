@@ -14,9 +14,9 @@ from functools import cache
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from notifier.phones import is_mobile, normalize_phone
+from notifier.phones import is_mobile, normalize_phone, timezone_for_phone
 
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 SUBJECT_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*:[A-Za-z0-9_.:/-]{1,200}$"
@@ -116,7 +116,11 @@ class Recipient(Strict):
 
     id: Identifier
     locale: str = Field(default="fr", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
-    timezone: str = "Europe/Paris"
+    timezone: str = Field(
+        default="Europe/Paris",
+        description="IANA zone; when absent, the phone number's region's (Réunion, Guadeloupe…), "
+        "else Europe/Paris.",
+    )
     contacts: Contacts = Contacts()
     needs: frozenset[Need] = Field(default_factory=frozenset)
     opt_outs: tuple[OptOut, ...] = ()
@@ -138,6 +142,16 @@ class Recipient(Strict):
         ):
             return f"the recipient opted out of {category!r} on {channel.value}"
         return None
+
+    @model_validator(mode="after")
+    def _timezone_from_phone(self) -> Recipient:
+        """Without a stated time zone, the phone number's region gives it: quiet hours and
+        "à 10 h 30" in Réunion follow Réunion's clock, not Paris's."""
+        if "timezone" not in self.model_fields_set and self.contacts.phone:
+            zone = timezone_for_phone(self.contacts.phone)
+            if zone is not None and zone in _known_timezones():
+                object.__setattr__(self, "timezone", zone)
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType
+from phonenumbers import NumberParseException, PhoneNumberType, timezone
 
 # France, then the overseas regions: Réunion, Mayotte, Guadeloupe (and Saint-Martin,
 # Saint-Barthélemy), French Guiana, Martinique, Saint-Pierre-and-Miquelon, New Caledonia,
@@ -48,3 +48,35 @@ def normalize_phone(text: str) -> str:
 def is_mobile(e164: str) -> bool:
     """Whether an SMS can reach this number (landlines cannot receive them)."""
     return phonenumbers.number_type(phonenumbers.parse(e164)) in MOBILE_TYPES
+
+
+# The overseas regions' own zones; phonenumbers lists both Réunion and Mayotte for +262.
+REGION_ZONES = {
+    "FR": "Europe/Paris",
+    "RE": "Indian/Reunion",
+    "YT": "Indian/Mayotte",
+    "GP": "America/Guadeloupe",
+    "MF": "America/Marigot",
+    "BL": "America/St_Barthelemy",
+    "GF": "America/Cayenne",
+    "MQ": "America/Martinique",
+    "PM": "America/Miquelon",
+    "NC": "Pacific/Noumea",
+    "PF": "Pacific/Tahiti",  # most of the population; the Marquesas and Gambier differ
+    "WF": "Pacific/Wallis",
+}
+
+
+@lru_cache(maxsize=100_000)
+def timezone_for_phone(e164: str) -> str | None:
+    """The time zone a number's owner most likely lives in, None when it cannot be told.
+
+    France and its overseas regions by region (a Réunion mobile is in Indian/Reunion, not
+    Paris); elsewhere, the zone phonenumbers gives when it gives one only.
+    """
+    number = phonenumbers.parse(e164)
+    region = phonenumbers.region_code_for_number(number)
+    if region in REGION_ZONES:
+        return REGION_ZONES[region]
+    zones = [z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown"]
+    return zones[0] if len(zones) == 1 else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifier.models import Channel, Contacts
+from notifier.models import Channel, Contacts, Recipient
 from notifier.phones import InvalidPhoneNumber, is_mobile, normalize_phone
 
 
@@ -46,3 +46,55 @@ def test_sms_only_to_mobiles() -> None:
     assert not is_mobile("+33145000000")
     assert Contacts(phone="01 45 00 00 00").address_for(Channel.SMS) is None
     assert Contacts(phone="06 12 34 56 78").address_for(Channel.SMS) == "+33612345678"
+
+
+@pytest.mark.parametrize(
+    ("phone", "zone"),
+    [
+        pytest.param("06 12 34 56 78", "Europe/Paris", id="metropolitan France"),
+        pytest.param("0692 12 34 56", "Indian/Reunion", id="Réunion +262"),
+        pytest.param("0639 40 12 34", "Indian/Mayotte", id="Mayotte +262 639"),
+        pytest.param("+262 269 61 00 00", "Indian/Mayotte", id="Mayotte landline"),
+        pytest.param("0690 12 34 56", "America/Guadeloupe", id="Guadeloupe +590"),
+        pytest.param("0694 20 12 34", "America/Cayenne", id="French Guiana +594"),
+        pytest.param("0696 12 34 56", "America/Martinique", id="Martinique +596"),
+        pytest.param("+508 55 12 34", "America/Miquelon", id="Saint-Pierre +508"),
+        pytest.param("+687 75 12 34", "Pacific/Noumea", id="New Caledonia +687"),
+        pytest.param("+689 87 12 34 56", "Pacific/Tahiti", id="French Polynesia +689"),
+        pytest.param("+681 82 12 34", "Pacific/Wallis", id="Wallis-and-Futuna +681"),
+        pytest.param("+32 470 12 34 56", "Europe/Brussels", id="Belgium: its one zone"),
+        pytest.param("+44 7911 123456", "Europe/Paris", id="UK: several zones, the default"),
+    ],
+)
+def test_time_zone_from_the_number(phone: str, zone: str) -> None:
+    recipient = Recipient(id="r", contacts=Contacts(phone=phone))
+    assert recipient.timezone == zone
+
+
+def test_a_stated_time_zone_wins_over_the_number() -> None:
+    recipient = Recipient(id="r", timezone="Europe/Paris", contacts=Contacts(phone="0692123456"))
+    assert recipient.timezone == "Europe/Paris"
+    stored = Recipient.model_validate_json(
+        Recipient(id="r", contacts=Contacts(phone="0692123456")).model_dump_json()
+    )
+    assert stored.timezone == "Indian/Reunion"
+
+
+def test_quiet_hours_and_text_follow_the_zone_of_the_number() -> None:
+    """A reminder the evening before at 18:00 local time: 18:00 in Réunion is 14:00 UTC."""
+    from datetime import UTC, datetime
+
+    from notifier.rules.engine import plan
+    from tests.conftest import NOW, make_event, rules_from
+
+    rules = rules_from(
+        "rules:\n  - id: r\n    trigger: [appointment.booked]\n    template: t\n"
+        "    channels: [sms]\n    at: 1 day before data.starts_at at 18:00\n"
+    )
+    event = make_event(
+        recipient={"id": "c", "contacts": {"phone": "0692 12 34 56"}},
+        data={"starts_at": "2026-06-13T10:30:00+04:00"},
+    )
+    (message,) = plan(event, rules, NOW).messages
+    assert message.recipient.timezone == "Indian/Reunion"
+    assert message.due_at == datetime(2026, 6, 12, 14, 0, tzinfo=UTC)
