@@ -241,7 +241,7 @@ def create_app(
             headers={"Retry-After": "5"},
         )
 
-    recipients = RecipientStore(store.redis)
+    recipients = RecipientStore(store.redis, contact_key=settings.secret())
 
     def unprocessable(loc: list[str], message: str) -> HTTPException:
         detail = [{"loc": loc, "msg": message, "type": "value_error"}]

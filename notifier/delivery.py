@@ -140,6 +140,14 @@ class Deliverer:
                     else None
                 )
             )
+            if (
+                not excluded
+                and channel is Channel.SMS
+                and address is not None
+                and self.recipients is not None
+                and self.recipients.sms_stopped(address)
+            ):
+                excluded = "this number sent STOP: no SMS to it any more"
             if excluded:
                 self._note_failure(message, channel, f"skipped: {excluded}")
             if excluded or address is None or transport is None:
@@ -328,6 +336,8 @@ class Deliverer:
             self.recipients.remove_push(recipient_id, json.loads(address)["endpoint"])
         else:
             self.recipients.block(recipient_id, channel)
+            if channel is Channel.SMS:
+                self.recipients.stop_sms(address, self.clock().timestamp())
         log.info(
             "recipient %s: %s contact removed after the provider's answer",
             recipient_id,

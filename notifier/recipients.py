@@ -2,13 +2,17 @@
 
 ``notifier:recipient:{id}`` is a hash: ``profile`` (the recipient as JSON, as last PUT),
 ``blocked`` (channels a provider closed, e.g. an SMS STOP) and one ``push:{digest}`` field
-per browser subscription. Erasing a recipient also erases every message record that names
-them, found in the store's weekly recipient indexes (see :mod:`notifier.store`).
+per browser subscription. ``notifier:sms-stops`` is a hash: keyed hash of a number (see
+:func:`contact_digest`) → when it sent STOP; a STOP is for good, for every later message to
+that number, from a registered recipient or from one sent inline in an event, and it
+outlives an erasure. Erasing a recipient also erases every message record that names them,
+found in the store's weekly recipient indexes (see :mod:`notifier.store`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 
 import redis
@@ -52,10 +56,27 @@ def recipient_key(recipient_id: str) -> str:
     return f"{PREFIX}recipient:{recipient_id}"
 
 
+SMS_STOPS = f"{PREFIX}sms-stops"
+
+
+def contact_digest(key: bytes, contact: str) -> str:
+    """A keyed hash of a phone number or an address: without the key, a dump of Redis does
+    not tell which numbers are listed (an unkeyed hash of 10⁹ numbers is a lookup table)."""
+    return hmac.new(key, contact.strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
+
+
 class RecipientStore:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, contact_key: bytes) -> None:
         self.redis = client
+        self.contact_key = contact_key
         self._erase = client.register_script(_ERASE)
+
+    def stop_sms(self, phone: str, at: float) -> None:
+        """The number sent STOP: no SMS to it any more, whoever the message is for."""
+        self.redis.hsetnx(SMS_STOPS, contact_digest(self.contact_key, phone), str(int(at)))
+
+    def sms_stopped(self, phone: str) -> bool:
+        return bool(self.redis.hexists(SMS_STOPS, contact_digest(self.contact_key, phone)))
 
     def put(self, recipient: Recipient) -> None:
         """Register or replace a recipient; subscriptions and provider blocks are kept."""

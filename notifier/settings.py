@@ -6,6 +6,9 @@ each field, so the documentation cannot silently drift from the code.
 
 from __future__ import annotations
 
+import os
+import secrets
+from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -174,6 +177,12 @@ class Settings(BaseSettings):
     worker_processes: int = Field(default=1, description="Worker processes for `notifier run`.")
     worker_threads: int = Field(default=4, description="Threads per worker process.")
     log_level: str = Field(default="INFO", description="Log level of every process.")
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the keyed hashes of contacts (the SMS STOP list) and of signed "
+        "links; the same in every process, at least 32 characters. Unset: a key made once "
+        "and kept in <data_dir>/secret-key, for a single machine.",
+    )
 
     @field_validator("api_keys")
     @classmethod
@@ -182,6 +191,28 @@ class Settings(BaseSettings):
             if len(key.get_secret_value()) < 8:
                 raise ValueError(f"API key of client {client!r} is shorter than 8 characters")
         return keys
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return key
+
+    def secret(self) -> bytes:
+        """The secret key; without NOTIFIER_SECRET_KEY, one made once under ``data_dir``."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret-key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fresh = path.with_name(f"secret-key.{os.getpid()}")
+            fresh.write_text(secrets.token_hex(32))
+            fresh.chmod(0o600)
+            with suppress(FileExistsError):  # another process made it first: theirs wins
+                os.link(fresh, path)
+            fresh.unlink()
+        return path.read_text().strip().encode()
 
     def broker_url(self, engine_url: str) -> str:
         """The Dramatiq broker URL: the engine's server, another logical database."""

@@ -58,6 +58,7 @@ def store(redis_url: str) -> Iterator[Store]:
 
 
 NOW = datetime(2026, 6, 10, 8, 0, tzinfo=UTC)
+CONTACT_KEY = b"test-contact-key-0123456789abcdef"  # NOTIFIER_SECRET_KEY of in-process tests
 
 
 def make_event(**overrides: Any) -> Event:
@@ -96,6 +97,7 @@ def api_client(
     clock = settings.pop("clock", lambda: NOW)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "rules.yaml").write_text(rules_yaml)
+    settings.setdefault("secret_key", CONTACT_KEY.decode())
     config = Settings(api_keys=keys, rules_reload_seconds=0, **settings)
     with TestClient(create_app(config, store, RulesHolder(folder), clock=clock)) as client:
         yield client

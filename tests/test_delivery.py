@@ -465,3 +465,41 @@ def test_interrupted_outbox_send_is_recovered_without_a_duplicate(
     assert store.provider_call(not_written.message_id, not_written.claim, "x", "sms", DUE) is None
     assert worker.deliver(not_written.message_id, not_written.claim) is MessageStatus.SENT
     assert len(list(tmp_path.glob(f"*-{not_written.message_id}-sms.json"))) == 1
+
+
+def test_a_stop_is_for_good_for_inline_recipients_too(store: Store) -> None:
+    """Twilio 21610 (the person sent STOP) closes SMS to that number for every later
+    message, though the recipient was never registered; only a keyed hash is stored."""
+    from notifier.recipients import SMS_STOPS, RecipientStore
+    from tests.conftest import CONTACT_KEY
+
+    recipients = RecipientStore(store.redis, contact_key=CONTACT_KEY)
+    sms = ScriptedTransport(SendResult(Outcome.GONE, reason="the recipient unsubscribed (STOP)"))
+    email = ScriptedTransport(*[SendResult(Outcome.SENT, reference="m")] * 2)
+    worker = Deliverer(
+        store,
+        Renderer(EXAMPLES / "templates"),
+        {Channel.SMS: sms, Channel.EMAIL: email},  # type: ignore[dict-item]
+        clock=lambda: DUE,
+        recipients=recipients,
+    )
+    first = schedule(store)
+    assert worker.deliver(first.message_id, first.claim) is MessageStatus.SENT
+    assert len(sms.sent) == 1 and len(email.sent) == 1  # STOP, then e-mail
+    later = make_event(
+        id="evt-later",
+        subject="appointment:OTHER",
+        recipient={
+            "id": "someone-else",
+            "contacts": {"phone": "06 12 34 56 78", "email": "paul@example.org"},
+        },
+    )
+    store.accept(f"c:{later.id}", plan(later, RULES, NOW), NOW, ttl=60)
+    (second,) = store.claim_due(DUE, limit=1, lease=timedelta(minutes=5))
+    assert worker.deliver(second.message_id, second.claim) is MessageStatus.SENT
+    assert len(sms.sent) == 1  # not tried again
+    record = store.get(second.message_id)
+    assert record is not None and record.history[-1].channel is Channel.EMAIL
+    assert any("sent STOP" in (h.detail or "") for h in record.history)
+    stored = store.redis.hgetall(SMS_STOPS)
+    assert len(stored) == 1 and "612345678" not in str(stored)

@@ -17,7 +17,7 @@ from notifier.models import Channel, MessageStatus
 from notifier.recipients import RecipientStore
 from notifier.store import PREFIX, Store
 from notifier.templates.renderer import Renderer
-from tests.conftest import EXAMPLES, NOW, api_client, make_event
+from tests.conftest import CONTACT_KEY, EXAMPLES, NOW, api_client, make_event
 from tests.test_delivery import ScriptedTransport
 
 KEY = {"Authorization": "Bearer recipients-key"}
@@ -63,7 +63,7 @@ def deliver_due(
         Renderer(EXAMPLES / "templates"),
         transports,  # type: ignore[arg-type]
         clock=lambda: NOW + timedelta(days=2),
-        recipients=RecipientStore(store.redis),
+        recipients=RecipientStore(store.redis, contact_key=CONTACT_KEY),
     )
     due = store.claim_due(NOW + timedelta(days=2), limit=20, lease=timedelta(minutes=5))
     return [worker.deliver(c.message_id, c.claim) for c in due]

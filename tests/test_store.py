@@ -11,7 +11,7 @@ from notifier.models import Channel, MessageStatus, subject_key
 from notifier.recipients import RecipientStore
 from notifier.rules.engine import message_id, plan
 from notifier.store import LAYOUT, PREFIX, Claimed, Store
-from tests.conftest import NOW, REMINDER_RULES, make_event, rules_from
+from tests.conftest import CONTACT_KEY, NOW, REMINDER_RULES, make_event, rules_from
 
 RULES = rules_from(REMINDER_RULES)
 LEASE = timedelta(minutes=5)
@@ -221,7 +221,7 @@ def test_a_replay_answers_the_first_answer_from_the_message_records(store: Store
     assert {p["due_at"] for p in first.planned} == {
         (NOW + timedelta(days=3) - timedelta(hours=h)).isoformat() for h in (48, 2)
     }
-    erased = RecipientStore(store.redis).erase("citizen-1")
+    erased = RecipientStore(store.redis, contact_key=CONTACT_KEY).erase("citizen-1")
     assert erased == 2
     replay = accept(store)
     assert replay.duplicate and replay.planned == [] and store.pending_count() == 0
@@ -287,7 +287,7 @@ def test_erasure_finds_messages_in_every_weekly_index(store: Store) -> None:
     accept(store, id="evt-other", subject="appointment:other", recipient={"id": "citizen-2"})
     weeks = store.redis.smembers(f"{PREFIX}recipient-weeks")
     assert len(weeks) >= 3
-    assert RecipientStore(store.redis).erase("citizen-1") == 6
+    assert RecipientStore(store.redis, contact_key=CONTACT_KEY).erase("citizen-1") == 6
     assert store.pending_count() == 2  # citizen-2's
     assert set(store.redis.hgetall(f"{PREFIX}subjects")) == {"c|appointment:other"}
 

@@ -137,11 +137,11 @@ def test_410_deletes_the_registered_subscription_and_falls_back(
     from notifier.rules.engine import plan
     from notifier.store import Store
     from notifier.templates.renderer import Renderer
-    from tests.conftest import EXAMPLES, make_event, rules_from
+    from tests.conftest import CONTACT_KEY, EXAMPLES, make_event, rules_from
     from tests.test_delivery import ScriptedTransport
 
     assert isinstance(store, Store)
-    recipients = RecipientStore(store.redis)
+    recipients = RecipientStore(store.redis, contact_key=CONTACT_KEY)
     recipients.put(Recipient(id="c-1", contacts={"phone": "+33612345678"}))  # type: ignore[arg-type]
     browser = push.subscribe("old")
     recipients.add_push("c-1", PushSubscription.model_validate(browser.subscription()), 1.0)

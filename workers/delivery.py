@@ -52,7 +52,7 @@ def build_deliverer(settings: Settings, transports: Mapping[Channel, Transport])
             else None
         ),
         sms_normalization=settings.sms_normalization,
-        recipients=RecipientStore(store.redis),
+        recipients=RecipientStore(store.redis, contact_key=settings.secret()),
         rate_limits=rate_limits(
             require_redis_url(settings),
             outage_wait=settings.worker_redis_wait_seconds,
