@@ -38,11 +38,12 @@ from notifier.models import (
     Recipient,
 )
 from notifier.recipients import RecipientStore
-from notifier.rules.engine import EventDataError, plan
-from notifier.rules.holder import RulesHolder
+from notifier.reloading import RulesHolder
+from notifier.rules.engine import EventDataError, missing_fields, plan
 from notifier.rules.loader import RuleSet
 from notifier.settings import Settings
 from notifier.store import UNAVAILABLE, Accepted, Store
+from notifier.templates.renderer import TemplatesHolder, templates_holder
 
 log = logging.getLogger(__name__)
 
@@ -210,13 +211,18 @@ def create_app(
     store: Store,
     rules: RulesHolder,
     *,
+    templates: TemplatesHolder | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
+    """The API over ``store``; ``templates`` default to those of ``settings.templates_dir``."""
+    templates = templates or templates_holder(settings.templates_dir)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         if settings.rules_reload_seconds > 0:
             rules.watch(stop, settings.rules_reload_seconds)
+            templates.watch(stop, settings.rules_reload_seconds)
         yield
         stop.set()
 
@@ -264,9 +270,22 @@ def create_app(
                 )
             event = event.model_copy(update={"recipient": stored})
         try:
-            return plan(event, ruleset, now, client=client.name, tenant=client.tenant)
+            decided = plan(event, ruleset, now, client=client.name, tenant=client.tenant)
         except EventDataError as exc:
             raise unprocessable(["body", *exc.field.split(".")], str(exc)) from None
+        missing = missing_fields(event, decided, ruleset, templates.current.fields)
+        if missing:
+            detail = [
+                {
+                    "loc": ["body", *path.split(".")],
+                    "msg": f"Field required by rule {rule!r}: its messages cannot be written "
+                    "without it",
+                    "type": "missing",
+                }
+                for path, rule in missing
+            ]
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+        return decided
 
     def answer(event: Event, accepted: Accepted, client: ApiClient, version: str) -> dict[str, Any]:
         log.info(
@@ -435,6 +454,8 @@ def create_app(
             "files": list(ruleset.files),
             "rules": [rule.model_dump(mode="json", by_alias=True) for rule in ruleset.rules],
             "reload_error": str(rules.last_error) if rules.last_error else None,
+            "templates_version": templates.current.version,
+            "templates_reload_error": (str(templates.last_error) if templates.last_error else None),
         }
 
     @app.get("/healthz")
@@ -445,8 +466,11 @@ def create_app(
             body["redis"] = "ok"
         except UNAVAILABLE:
             body["redis"] = "unavailable"
+        body["templates_version"] = templates.current.version
         if rules.last_error is not None:
             body["rules_reload_error"] = str(rules.last_error)
+        if templates.last_error is not None:
+            body["templates_reload_error"] = str(templates.last_error)
         healthy = body["redis"] == "ok"
         body["status"] = "ok" if healthy else "degraded"
         return JSONResponse(body, status_code=200 if healthy else 503)

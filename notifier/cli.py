@@ -38,7 +38,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     from notifier.api import create_app
     from notifier.apikeys import ApiKeys
     from notifier.logs import configure_logging
-    from notifier.rules.holder import RulesHolder
+    from notifier.reloading import rules_holder
 
     configure_logging(settings.log_level, "api")
     store = _store(settings)
@@ -49,7 +49,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    app = create_app(settings, store, RulesHolder(settings.rules_dir))
+    app = create_app(settings, store, rules_holder(settings.rules_dir))
     uvicorn.run(
         app,
         host=settings.api_host,

@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     )
     rules_reload_seconds: float = Field(
         default=1.0,
-        description="How often the API looks for changed rule files (0: never, restart to reload).",
+        description="How often the API looks for changed rule and template files, and workers for "
+        "changed templates (0: never, restart to reload).",
     )
     outbox_dir: Path = Field(
         default=Path("var/outbox"),

@@ -91,15 +91,17 @@ def api_client(
     """The HTTP API in-process over ``store``, with ``rules_yaml`` as its only rule file and
     the clock at :data:`NOW` (override with ``clock=``)."""
     from notifier.api import create_app
-    from notifier.rules.holder import RulesHolder
+    from notifier.reloading import rules_holder
     from notifier.settings import Settings
 
     clock = settings.pop("clock", lambda: NOW)
+    templates = settings.pop("templates", None)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "rules.yaml").write_text(rules_yaml)
     settings.setdefault("secret_key", CONTACT_KEY.decode())
     config = Settings(api_keys=keys, rules_reload_seconds=0, **settings)
-    with TestClient(create_app(config, store, RulesHolder(folder), clock=clock)) as client:
+    app = create_app(config, store, rules_holder(folder), templates=templates, clock=clock)
+    with TestClient(app) as client:
         yield client
 
 

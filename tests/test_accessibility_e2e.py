@@ -20,7 +20,7 @@ from notifier.api import create_app
 from notifier.channels.outbox import OutboxTransport
 from notifier.delivery import Deliverer
 from notifier.models import Channel, MessageStatus
-from notifier.rules.holder import RulesHolder
+from notifier.reloading import rules_holder
 from notifier.settings import Settings
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
@@ -36,7 +36,7 @@ Send = Callable[..., list[dict[str, Any]]]
 def send(store: Store, tmp_path: Path) -> Send:
     """Post an event, deliver what is due now, return the outbox records it produced."""
     settings = Settings(api_keys={"t": "access-key-123"}, rules_reload_seconds=0)
-    app = create_app(settings, store, RulesHolder(EXAMPLES / "rules"), clock=lambda: NOW)
+    app = create_app(settings, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
     outbox = OutboxTransport(tmp_path)
     worker = Deliverer(
         store,

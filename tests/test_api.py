@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from notifier.api import create_app
-from notifier.rules.holder import RulesHolder
+from notifier.reloading import rules_holder
 from notifier.settings import Settings
 from notifier.store import Store
 from tests.conftest import NOW, REMINDER_RULES, free_port, make_event
@@ -30,7 +30,7 @@ def rules_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def client(store: Store, rules_dir: Path) -> Iterator[TestClient]:
     settings = Settings(api_keys={"crm": "test-key-123"}, rules_dir=rules_dir)
-    app = create_app(settings, store, RulesHolder(rules_dir), clock=lambda: NOW)
+    app = create_app(settings, store, rules_holder(rules_dir), clock=lambda: NOW)
     with TestClient(app) as test_client:
         yield test_client
 
@@ -73,7 +73,9 @@ def test_cancel_through_the_api(client: TestClient, store: Store) -> None:
 
 
 def test_past_reminders_are_reported_as_skipped(client: TestClient) -> None:
-    soon = event_json(data={"starts_at": (NOW + timedelta(hours=3)).isoformat()})
+    soon = event_json(
+        data={**make_event().data, "starts_at": (NOW + timedelta(hours=3)).isoformat()}
+    )
     body = client.post("/v1/events", json=soon, headers=AUTH).json()
     assert [p["rule"] for p in body["planned"]] == ["reminder-2h"]
     assert body["skipped"][0]["rule"] == "reminder-48h"
@@ -141,7 +143,7 @@ def test_healthz(client: TestClient) -> None:
 def test_503_with_retry_after_when_redis_is_down(rules_dir: Path) -> None:
     dead = Store.from_url(f"redis://127.0.0.1:{free_port()}/0")
     settings = Settings(api_keys={"crm": "test-key-123"})
-    app = create_app(settings, dead, RulesHolder(rules_dir), clock=lambda: NOW)
+    app = create_app(settings, dead, rules_holder(rules_dir), clock=lambda: NOW)
     with TestClient(app) as client:
         response = client.post("/v1/events", json=event_json(), headers=AUTH)
         assert response.status_code == 503

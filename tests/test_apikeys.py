@@ -21,7 +21,9 @@ def client(store: Store, tmp_path: Path) -> Iterator[TestClient]:
 
 
 def post(client: TestClient, key: str, event_type: str, event_id: str = "k1") -> int:
-    body = make_event(id=event_id, type=event_type).model_dump(mode="json")
+    data = {"reference": "R-1", "status_label": "transmise"}  # what procedure_status reads
+    extra = {"data": data} if event_type.startswith("procedure.") else {}
+    body = make_event(id=event_id, type=event_type, **extra).model_dump(mode="json")
     return client.post(
         "/v1/events", json=body, headers={"Authorization": f"Bearer {key}"}
     ).status_code

@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from notifier.api import create_app
-from notifier.rules.holder import RulesHolder
+from notifier.reloading import rules_holder
 from notifier.settings import Settings
 from notifier.store import Store
 from tests.conftest import EXAMPLES
@@ -33,7 +33,7 @@ def make_app(store: Store | None = None) -> Any:
         twilio_status_callback_url="https://notifier.example/v1/callbacks/twilio",
     )
     return create_app(
-        config, store or Store.from_url("redis://127.0.0.1:1/0"), RulesHolder(EXAMPLES / "rules")
+        config, store or Store.from_url("redis://127.0.0.1:1/0"), rules_holder(EXAMPLES / "rules")
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.rules.holder import RulesHolder
+from notifier.reloading import rules_holder
 from notifier.rules.loader import RuleSetError
 from tests.harness import EngineProcesses, wait_for
 
@@ -24,7 +24,7 @@ def write(path: Path, text: str) -> None:
 
 def test_holder_applies_valid_and_refuses_invalid_changes(tmp_path: Path) -> None:
     write(tmp_path / "r.yaml", RULE.format(id="first"))
-    holder = RulesHolder(tmp_path)
+    holder = rules_holder(tmp_path)
     assert holder.reload_if_changed() is None
     write(tmp_path / "r.yaml", RULE.format(id="second"))
     assert holder.reload_if_changed() is True
@@ -42,7 +42,7 @@ def test_holder_applies_valid_and_refuses_invalid_changes(tmp_path: Path) -> Non
 def test_engine_refuses_to_start_on_invalid_rules(tmp_path: Path) -> None:
     write(tmp_path / "r.yaml", "rules: [\n")
     with pytest.raises(RuleSetError):
-        RulesHolder(tmp_path)
+        rules_holder(tmp_path)
 
 
 RULES = """

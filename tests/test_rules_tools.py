@@ -63,10 +63,12 @@ def test_each_warning(rules_yaml: str, message: str) -> None:
 
 def test_missing_locale_and_french_warnings(tmp_path: Path) -> None:
     (tmp_path / "t" / "en").mkdir(parents=True)
-    (tmp_path / "t" / "en" / "email.subject.j2").write_text("Hi")
-    found = warnings_for(rule(template="t", channels="[email]"), tmp_path)
+    (tmp_path / "t" / "en" / "sms.text.j2").write_text("Hi")
+    found = warnings_for(rule(template="t", channels="[sms, email]"), tmp_path)
     assert any("template 't' has no French (fr) version" in w for w in found)
-    assert any("lacks email text for locale 'en' (French will be used)" in w for w in found)
+    assert any(
+        "lacks email subject, text for locale 'en' (French will be used)" in w for w in found
+    )
     (tmp_path / "t" / "fr").mkdir()
     (tmp_path / "t" / "fr" / "email.subject.j2").write_text("Objet")
     (tmp_path / "t" / "fr" / "email.text.j2").write_text("Texte")

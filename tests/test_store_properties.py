@@ -13,6 +13,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from notifier.models import subject_key
 from notifier.rules.engine import plan
 from notifier.store import PREFIX, Store
 from tests.conftest import NOW, REMINDER_RULES, make_event, rules_from
@@ -48,10 +49,10 @@ def test_pending_messages_match_the_last_event(
             subject=SUBJECT,
             data={"starts_at": (NOW + timedelta(hours=hours)).isoformat()},
         )
-        accepted = store.accept(f"c:e{n}", plan(event, RULES, NOW), NOW, ttl=60)
+        accepted = store.accept(f"c:e{n}", plan(event, RULES, NOW, client="c"), NOW, ttl=60)
         last_planned = {p["id"] for p in accepted.planned}
     pending = set(client.zrange(f"{PREFIX}due", 0, -1))
-    indexed = (client.hget(f"{PREFIX}subjects", SUBJECT) or "").split(",")
+    indexed = (client.hget(f"{PREFIX}subjects", subject_key("c", SUBJECT)) or "").split(",")
     assert pending == set(filter(None, indexed))
     if history[-1][0] == "appointment.cancelled":
         assert pending == set()

@@ -69,8 +69,10 @@ def test_missing_variable_is_an_error_not_an_empty_string(tmp_path: Path) -> Non
 
 
 def test_missing_template_names_what_is_missing(tmp_path: Path) -> None:
-    write(tmp_path, "t/fr/email.subject.j2", "Objet")
-    with pytest.raises(TemplateMissingError, match=r"no email\.text\.j2 for locale 'en' or 'fr'"):
+    write(tmp_path, "t/fr/sms.text.j2", "Texte")
+    with pytest.raises(
+        TemplateMissingError, match=r"no email\.subject\.j2 for locale 'en' or 'fr'"
+    ):
         Renderer(tmp_path).render("t", Channel.EMAIL, "en", PARIS)
 
 

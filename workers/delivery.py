@@ -40,7 +40,7 @@ def build_deliverer(settings: Settings, transports: Mapping[Channel, Transport])
     )
     return Deliverer(
         store,
-        Renderer(settings.templates_dir),
+        Renderer(settings.templates_dir, reload_seconds=settings.rules_reload_seconds),
         transports,
         retry=RetryPolicy(
             base=timedelta(seconds=settings.retry_base_seconds),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -160,6 +161,27 @@ def plan(
     return Plan(
         messages=tuple(messages), cancellations=tuple(cancellations), skipped=tuple(skipped)
     )
+
+
+def missing_fields(
+    event: Event, decided: Plan, rules: RuleSet, template_fields: Mapping[str, frozenset[str]]
+) -> list[tuple[str, str]]:
+    """``(field, rule id)`` for each field a planned message needs and ``event`` lacks.
+
+    A message needs what its rule ``requires:`` and what its template reads unguarded in any
+    locale or variant (``template_fields``, see :mod:`notifier.templates.fields`): without
+    it, the send would fail, long after the upstream was told 202.
+    """
+    missing = []
+    for message in decided.messages:
+        rule = rules.get(message.rule)
+        wanted = set(template_fields.get(message.template, ())) | set(rule.requires if rule else ())
+        for path in sorted(wanted):
+            try:
+                read_field(event, path)
+            except KeyError:
+                missing.append((path, message.rule))
+    return missing
 
 
 def quiet_window(rule: Rule, rules: RuleSet) -> tuple[str, str] | None:

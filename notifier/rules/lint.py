@@ -7,7 +7,7 @@ that can never match is probably not.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -16,8 +16,8 @@ from jinja2 import TemplateError
 from notifier.delivery import template_context
 from notifier.models import Channel, Event
 from notifier.rules.compare import accepts, literal_kind, value_kind
-from notifier.rules.engine import EventDataError, plan, read_field
-from notifier.rules.loader import RuleError, RuleSet
+from notifier.rules.engine import EventDataError, plan, read_field, rule_applies
+from notifier.rules.loader import RuleError, RuleSet, RuleSetError
 from notifier.rules.schema import ORDERING, Rule, event_matches
 from notifier.rules.timing import next_cron
 from notifier.templates.renderer import (
@@ -139,6 +139,34 @@ def _condition_findings(rule: Rule, samples: Sequence[Event]) -> list[str]:
     return findings
 
 
+def _field_findings(
+    rule: Rule, samples: Sequence[Event], template_fields: Mapping[str, frozenset[str]]
+) -> list[str]:
+    """Fields the rule's messages need that no sample event of the rule carries: an event
+    like the samples would be refused at ingest (422)."""
+    triggered = [e for e in samples if rule_applies(rule, e)]
+    if not triggered:
+        return []
+    findings = []
+    read = template_fields.get(rule.template, frozenset())
+    for path in sorted(read | set(rule.requires)):
+        if all(_lacks(event, path) for event in triggered):
+            source = f"template {rule.template!r} reads" if path in read else "requires:"
+            findings.append(
+                f"{source} {path}, which no sample event of this rule has: such events "
+                "would be refused (422)"
+            )
+    return findings
+
+
+def _lacks(event: Event, path: str) -> bool:
+    try:
+        read_field(event, path)
+    except KeyError:
+        return True
+    return False
+
+
 def lint(
     ruleset: RuleSet, templates: Path, now: datetime, samples: Sequence[Event] = ()
 ) -> list[RuleError]:
@@ -148,13 +176,22 @@ def lint(
     ``samples`` are example events: each is planned and its SMS texts rendered, to check
     them against their rule's ``max_sms_segments``.
     """
-    budget = _budget_findings(ruleset, Renderer(templates), samples, now)
-    warnings = [RuleError("samples", 0, 0, m, severity="warning") for m in budget.pop("", [])]
+    try:
+        renderer: Renderer | None = Renderer(templates)
+    except RuleSetError as exc:  # the templates do not compile: those are errors of their own
+        renderer, template_errors = None, exc.errors
+    else:
+        template_errors = []
+    budget = _budget_findings(ruleset, renderer, samples, now) if renderer else {}
+    warnings = template_errors + [
+        RuleError("samples", 0, 0, m, severity="warning") for m in budget.pop("", [])
+    ]
     for rule in ruleset.rules:
         file, line, column = ruleset.locations.get(rule.id, ("?", 0, 0))
+        fields = renderer.current.fields if renderer else {}
         warnings += [
             RuleError(file, line, column, f"{rule.id}: {m}")
-            for m in _condition_findings(rule, samples)
+            for m in _condition_findings(rule, samples) + _field_findings(rule, samples, fields)
         ]
         messages = _template_findings(rule, templates) + budget.get(rule.id, [])
         never = _never_matches(rule)

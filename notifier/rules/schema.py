@@ -299,6 +299,12 @@ class Rule(Strict):
         "List-Unsubscribe). None: a service message, always sent.",
     )
     template: str = Field(pattern=TEMPLATE_NAME_PATTERN)
+    requires: tuple[str, ...] = Field(
+        default=(),
+        description="Event fields an event must carry for this rule, beyond those its timing and "
+        "its templates read (which are required already); a missing one is a 422 at ingest.",
+        examples=[["data.unit", "data.address"]],
+    )
     channels: tuple[Channel, ...] = Field(min_length=1, description="In order of preference.")
     max_sms_segments: int | None = Field(
         default=None, ge=1, le=10, description="SMS length budget, checked by rules check."
@@ -324,6 +330,11 @@ class Rule(Strict):
         if value is not None:
             parse_offset(value)
         return value
+
+    @field_validator("requires")
+    @classmethod
+    def _required_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_field(path) for path in value)
 
     @field_validator("grace")
     @classmethod

@@ -1,44 +1,47 @@
-"""Render a message's text from ops-edited template files.
+"""Render a message's text from the compiled templates in force.
 
-Layout of the templates folder::
-
-    <template>/<locale>/<channel>.<part>.j2        e.g. appointment_reminder/fr/sms.text.j2
-    <template>/<locale>/easy/<channel>.<part>.j2   the easy-to-read (FALC) variant
-    _layouts/…                                     shared layouts ({% extends %})
-
-Parts per channel: sms → text; email → subject, text, html (optional); webpush → title,
-body, url (optional). A locale without its own files falls back to French; for a reader who
-asked for easy-to-read, each locale's easy variant comes before its standard text.
+The folder's layout and checks are in :mod:`notifier.templates.catalog`. A locale without its
+own files falls back to French; for a reader who asked for easy-to-read, each locale's easy
+variant comes before its standard text, part by part.
 
 Templates are content written by operations staff, not code: they run in Jinja2's sandbox
 (no access to Python internals), a missing variable is an error rather than an empty string
-(``StrictUndefined``), and HTML parts are autoescaped.
+(``StrictUndefined``), and HTML parts are autoescaped. The renderer looks for changed files
+at most every ``reload_seconds`` and applies a change only if the whole folder still
+compiles: a broken edit is refused (``last_error``) and sends keep the last good version.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, pass_context
+from jinja2 import pass_context
 from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
 
 from notifier.models import Channel
+from notifier.reloading import Reloading
+from notifier.rules.loader import RuleSetError
+from notifier.templates.catalog import (
+    DEFAULT_LOCALE,
+    OPTIONAL_PARTS,
+    REQUIRED_PARTS,
+    TemplateSet,
+    load_templates,
+    locale_chain,
+    template_files,
+)
 from notifier.templates.formatting import format_date, format_time, format_when
 
-DEFAULT_LOCALE = "fr"
-
-REQUIRED_PARTS: dict[Channel, tuple[str, ...]] = {
-    Channel.SMS: ("text",),
-    Channel.EMAIL: ("subject", "text"),
-    Channel.WEBPUSH: ("title", "body"),
-}
-OPTIONAL_PARTS: dict[Channel, tuple[str, ...]] = {
-    Channel.SMS: (),
-    Channel.EMAIL: ("html",),
-    Channel.WEBPUSH: ("url",),
-}
+__all__ = [
+    "DEFAULT_LOCALE",
+    "OPTIONAL_PARTS",
+    "REQUIRED_PARTS",
+    "Renderer",
+    "TemplateMissingError",
+    "locale_chain",
+]
 
 
 class TemplateMissingError(LookupError):
@@ -56,42 +59,43 @@ def _recipient_filter(function: Any) -> Any:
     return apply
 
 
-def locale_chain(locale: str) -> list[str]:
-    """``en-GB`` → ``["en-GB", "en", "fr"]``: most specific first, French last."""
-    chain = [locale]
-    language = locale.split("-", 1)[0]
-    if language != locale:
-        chain.append(language)
-    if DEFAULT_LOCALE not in chain:
-        chain.append(DEFAULT_LOCALE)
-    return chain
+FILTERS = {
+    "date": _recipient_filter(format_date),
+    "time": _recipient_filter(format_time),
+    "when": _recipient_filter(format_when),
+}
+
+TemplatesHolder = Reloading[TemplateSet]
+
+
+def templates_holder(folder: Path) -> TemplatesHolder:
+    """The templates of ``folder``; :class:`RuleSetError` (file:line) if they do not compile."""
+    return Reloading("templates", folder, load_templates, template_files)
 
 
 class Renderer:
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.env = SandboxedEnvironment(
-            loader=FileSystemLoader(str(folder)),
-            undefined=StrictUndefined,
-            autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
-            auto_reload=True,
-            keep_trailing_newline=False,
-        )
-        self.env.filters["date"] = _recipient_filter(format_date)
-        self.env.filters["time"] = _recipient_filter(format_time)
-        self.env.filters["when"] = _recipient_filter(format_when)
+    def __init__(self, folder: Path | TemplatesHolder, *, reload_seconds: float = 0.0) -> None:
+        self.holder = folder if isinstance(folder, Reloading) else templates_holder(folder)
+        self.folder = self.holder.folder
+        self.reload_seconds = reload_seconds
+        self._checked = time.monotonic()
+
+    @property
+    def current(self) -> TemplateSet:
+        if self.reload_seconds > 0 and time.monotonic() - self._checked >= self.reload_seconds:
+            self._checked = time.monotonic()
+            self.holder.reload_if_changed()
+        return self.holder.current
+
+    @property
+    def last_error(self) -> RuleSetError | None:
+        return self.holder.last_error
 
     def template_path(
         self, name: str, channel: Channel, part: str, locale: str, easy_read: bool = False
     ) -> str | None:
         """The file that renders this part, after locale and variant fallback; None if none."""
-        for candidate in locale_chain(locale):
-            folders = [f"{candidate}/easy", candidate] if easy_read else [candidate]
-            for folder in folders:
-                path = f"{name}/{folder}/{channel.value}.{part}.j2"
-                if (self.folder / path).is_file():
-                    return path
-        return None
+        return self.current.path(name, channel, part, locale, easy_read)
 
     def render(
         self,
@@ -106,9 +110,10 @@ class Renderer:
 
         ``context`` must hold ``locale`` and ``timezone`` (the recipient's) for the date filters.
         """
+        templates = self.current
         parts: dict[str, str] = {}
         for part in REQUIRED_PARTS[channel] + OPTIONAL_PARTS[channel]:
-            path = self.template_path(name, channel, part, locale, easy_read)
+            path = templates.path(name, channel, part, locale, easy_read)
             if path is None:
                 if part in REQUIRED_PARTS[channel]:
                     raise TemplateMissingError(
@@ -116,9 +121,5 @@ class Renderer:
                         f"for locale {locale!r} or {DEFAULT_LOCALE!r} under {self.folder}"
                     )
                 continue
-            try:
-                template = self.env.get_template(path)
-            except TemplateNotFound as exc:  # removed between the check and the load
-                raise TemplateMissingError(str(exc)) from exc
-            parts[part] = template.render(context).strip()
+            parts[part] = templates.get(path).render(context).strip()
         return parts

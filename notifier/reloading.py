@@ -1,0 +1,112 @@
+"""Files ops edit while the engine runs: swapped atomically on change, kept when a change fails.
+
+One :class:`Reloading` holds the rules (:func:`rules_holder`), another the templates
+(:func:`notifier.templates.store.templates_holder`). A refused change leaves the last good
+version in force and says why in ``last_error``, which ``/healthz`` and ``GET /v1/rules``
+show; the next valid change clears it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Generic, Protocol, TypeVar
+
+from notifier.rules.loader import RuleSet, RuleSetError, load_rules, rule_files
+
+log = logging.getLogger(__name__)
+
+
+class Versioned(Protocol):
+    @property
+    def version(self) -> str: ...
+
+
+T = TypeVar("T", bound=Versioned)
+
+
+class Reloading(Generic[T]):
+    """``load(folder)`` in force, reloaded when ``files(folder)`` change.
+
+    ``load`` raises :class:`RuleSetError` (errors with file and line) for a bad folder: at
+    construction it propagates (the engine refuses to start), on reload it is remembered.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        folder: Path,
+        load: Callable[[Path], T],
+        files: Callable[[Path], list[Path]],
+    ) -> None:
+        self.what = what
+        self.folder = folder
+        self._load = load
+        self._files = files
+        self._lock = threading.Lock()
+        self._fingerprint = self.fingerprint()
+        self.current: T = load(folder)
+        self.last_error: RuleSetError | None = None
+
+    def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
+        """Names, sizes and modification times of the files: cheap to poll."""
+        try:
+            return tuple(
+                (str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in self._files(self.folder)
+            )
+        except OSError:  # a file removed while listing: look again next time
+            return ()
+
+    def reload_if_changed(self) -> bool | None:
+        """Reload when the files changed; None when they did not."""
+        fingerprint = self.fingerprint()
+        if fingerprint == self._fingerprint:
+            return None
+        self._fingerprint = fingerprint
+        return self.reload()
+
+    def watch(self, stop: threading.Event, interval: float) -> threading.Thread:
+        """Poll the folder in a daemon thread until ``stop`` is set.
+
+        Polling rather than inotify: it works the same on every file system (network and
+        container mounts included) and such a folder is a few dozen files.
+        """
+
+        def loop() -> None:
+            while not stop.wait(interval):
+                try:
+                    self.reload_if_changed()
+                except Exception:  # never let the watcher die silently
+                    log.exception("%s watcher failed; will try again", self.what)
+
+        thread = threading.Thread(target=loop, name=f"{self.what}-watcher", daemon=True)
+        thread.start()
+        return thread
+
+    def reload(self) -> bool:
+        """Load the folder again; on error keep what is in force and remember why."""
+        try:
+            fresh = self._load(self.folder)
+        except RuleSetError as exc:
+            with self._lock:
+                self.last_error = exc
+            log.error(
+                "%s reload refused, keeping version %s:\n%s", self.what, self.current.version, exc
+            )
+            return False
+        with self._lock:
+            changed = fresh.version != self.current.version
+            self.current, self.last_error = fresh, None
+        if changed:
+            log.info("%s reloaded: version %s", self.what, fresh.version)
+        return True
+
+
+RulesHolder = Reloading[RuleSet]
+
+
+def rules_holder(folder: Path) -> RulesHolder:
+    """The rule files of ``folder``; :class:`RuleSetError` if they cannot be loaded."""
+    return Reloading("rules", folder, load_rules, rule_files)

@@ -1,0 +1,216 @@
+"""A templates folder loaded whole, checked and compiled: what every send renders from.
+
+Layout of the folder::
+
+    <template>/<locale>/<channel>.<part>.j2        e.g. appointment_reminder/fr/sms.text.j2
+    <template>/<locale>/easy/<channel>.<part>.j2   the easy-to-read (FALC) variant
+    _layouts/…, _partials/…                        shared pieces ({% extends %}, {% import %})
+
+Parts per channel: sms → text; email → subject, text, html (optional); webpush → title,
+body, url (optional).
+
+:func:`load_templates` reads every file, compiles it, and refuses the folder with file:line
+errors when a file does not compile, names an unknown channel or part, refers to a piece
+that does not exist, or when a channel lacks a required part in a folder that has some of
+its parts. Sends then use the compiled set in memory, so a broken edit on disk never
+reaches them: the :class:`~notifier.reloading.Reloading` holder keeps the last good set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import DictLoader, StrictUndefined, Template, TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from notifier.models import Channel
+from notifier.rules.loader import RuleError, RuleSetError
+from notifier.templates.fields import required_fields
+
+DEFAULT_LOCALE = "fr"
+EASY = "easy"
+
+REQUIRED_PARTS: dict[Channel, tuple[str, ...]] = {
+    Channel.SMS: ("text",),
+    Channel.EMAIL: ("subject", "text"),
+    Channel.WEBPUSH: ("title", "body"),
+}
+OPTIONAL_PARTS: dict[Channel, tuple[str, ...]] = {
+    Channel.SMS: (),
+    Channel.EMAIL: ("html",),
+    Channel.WEBPUSH: ("url",),
+}
+PART_FILE = re.compile(r"^(?P<channel>[a-z]+)\.(?P<part>[a-z]+)\.j2$")
+LOCALE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
+
+
+def locale_chain(locale: str) -> list[str]:
+    """``en-GB`` → ``["en-GB", "en", "fr"]``: most specific first, French last."""
+    chain = [locale]
+    language = locale.split("-", 1)[0]
+    if language != locale:
+        chain.append(language)
+    if DEFAULT_LOCALE not in chain:
+        chain.append(DEFAULT_LOCALE)
+    return chain
+
+
+def template_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.j2") if p.is_file())
+
+
+def environment(sources: Mapping[str, str], filters: Mapping[str, Any]) -> SandboxedEnvironment:
+    """The sandbox every template runs in: no Python internals, a missing variable is an
+    error rather than an empty string, HTML parts autoescaped."""
+    env = SandboxedEnvironment(
+        loader=DictLoader(dict(sources)),
+        undefined=StrictUndefined,
+        autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+        auto_reload=False,
+        cache_size=-1,
+        keep_trailing_newline=False,
+    )
+    env.filters.update(filters)
+    return env
+
+
+@dataclass(frozen=True)
+class TemplateSet:
+    folder: Path
+    version: str
+    env: SandboxedEnvironment = field(repr=False)
+    files: frozenset[str] = field(repr=False)
+    # template name → the event data fields its texts read unguarded, all locales and variants
+    fields: Mapping[str, frozenset[str]] = field(repr=False)
+
+    def path(
+        self, name: str, channel: Channel, part: str, locale: str, easy_read: bool = False
+    ) -> str | None:
+        """The file that renders this part, after locale and variant fallback; None if none."""
+        for candidate in locale_chain(locale):
+            folders = [f"{candidate}/{EASY}", candidate] if easy_read else [candidate]
+            for folder in folders:
+                path = f"{name}/{folder}/{channel.value}.{part}.j2"
+                if path in self.files:
+                    return path
+        return None
+
+    def get(self, path: str) -> Template:
+        return self.env.get_template(path)
+
+    def names(self) -> list[str]:
+        return sorted({p.split("/", 1)[0] for p in self.files if not p.startswith("_")})
+
+
+def load_templates(folder: Path, filters: Mapping[str, Any] | None = None) -> TemplateSet:
+    """Every template under ``folder``, compiled; :class:`RuleSetError` with file:line if not."""
+    from notifier.templates.renderer import FILTERS
+
+    if not folder.is_dir():
+        raise RuleSetError([RuleError(str(folder), 0, 0, "templates folder not found")])
+    sources: dict[str, str] = {}
+    errors: list[RuleError] = []
+    for path in template_files(folder):
+        relative = path.relative_to(folder).as_posix()
+        try:
+            sources[relative] = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            errors.append(RuleError(str(path), 1, 1, f"not UTF-8 text: {exc.reason}"))
+    env = environment(sources, FILTERS if filters is None else filters)
+    parsed: dict[str, nodes.Template] = {}
+    for relative, source in sources.items():
+        where = str(folder / relative)
+        errors += [RuleError(where, 1, 1, m) for m in _place_problems(relative)]
+        try:
+            parsed[relative] = env.parse(source, relative, relative)
+            env.get_template(relative)  # compiles: unknown filters and tests are found here
+        except TemplateSyntaxError as exc:
+            errors.append(RuleError(where, exc.lineno, 1, f"template: {exc.message}"))
+            continue
+        for referenced in meta.find_referenced_templates(parsed[relative]):
+            if referenced is not None and referenced not in sources:
+                line = _line_of(source, referenced)
+                errors.append(RuleError(where, line, 1, f"refers to {referenced!r}: no such file"))
+    errors += _incomplete_channels(folder, set(sources))
+    if errors:
+        raise RuleSetError(errors)
+    digest = hashlib.sha256()
+    for relative in sorted(sources):
+        digest.update(f"{relative}\0{sources[relative]}\0".encode())
+    files = frozenset(sources)
+    by_template: dict[str, set[str]] = {}
+    for relative, tree in parsed.items():
+        if not relative.startswith("_"):
+            found = required_fields(tree, lambda name: parsed.get(name))
+            by_template.setdefault(relative.split("/", 1)[0], set()).update(found)
+    return TemplateSet(
+        folder,
+        digest.hexdigest()[:12],
+        env,
+        files,
+        {name: frozenset(found) for name, found in by_template.items()},
+    )
+
+
+def _line_of(source: str, text: str) -> int:
+    index = source.find(text)
+    return source.count("\n", 0, index) + 1 if index >= 0 else 1
+
+
+def _place_problems(relative: str) -> list[str]:
+    """Why a file is not where a part of a template can be, if it is not."""
+    parts = relative.split("/")
+    if parts[0].startswith("_"):
+        return []  # a shared piece: anywhere under _layouts/, _partials/…
+    if len(parts) not in (3, 4) or (len(parts) == 4 and parts[2] != EASY):
+        return [
+            "not a template part: expected <template>/<locale>/[easy/]<channel>.<part>.j2, "
+            "or a shared piece under a folder whose name starts with _"
+        ]
+    problems = []
+    if not LOCALE.match(parts[1]):
+        problems.append(f"{parts[1]!r} is not a locale such as fr or en-GB")
+    match = PART_FILE.match(parts[-1])
+    channels = {c.value: c for c in Channel}
+    if match is None or match["channel"] not in channels:
+        problems.append(f"unknown channel in {parts[-1]!r}: one of {', '.join(channels)}")
+    else:
+        channel = channels[match["channel"]]
+        known = REQUIRED_PARTS[channel] + OPTIONAL_PARTS[channel]
+        if match["part"] not in known:
+            problems.append(
+                f"{channel.value} has no part {match['part']!r}: its parts are {', '.join(known)}"
+            )
+    return problems
+
+
+def _incomplete_channels(folder: Path, files: set[str]) -> list[RuleError]:
+    """A folder with some parts of a channel must have all its required ones."""
+    errors = []
+    present: dict[tuple[str, Channel], set[str]] = {}
+    for relative in files:
+        if relative.startswith("_") or _place_problems(relative) or f"/{EASY}/" in relative:
+            continue  # an easy variant takes what it lacks from its standard text, part by part
+        where, _, name = relative.rpartition("/")
+        match = PART_FILE.match(name)
+        assert match is not None
+        present.setdefault((where, Channel(match["channel"])), set()).add(match["part"])
+    for (where, channel), parts in sorted(present.items()):
+        for missing in REQUIRED_PARTS[channel]:
+            if missing not in parts:
+                some = sorted(parts)[0]
+                errors.append(
+                    RuleError(
+                        str(folder / where / f"{channel.value}.{some}.j2"),
+                        1,
+                        1,
+                        f"{channel.value}.{some}.j2 without {channel.value}.{missing}.j2 "
+                        f"beside it: every {channel.value} message needs both",
+                    )
+                )
+    return errors
