@@ -117,3 +117,31 @@ def shipped_files() -> list[Path]:
 def test_no_abbreviations_in_shipped_templates(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert [p for p in FORBIDDEN if re.search(p, text)] == []
+
+
+@pytest.mark.parametrize("name", shipped_templates())
+def test_easy_read_means_every_part(name: str) -> None:
+    """The easy HTML says what the easy text says, not the standard wording."""
+    import html
+
+    easy, standard = render_all(name, "fr-easy"), render_all(name, "fr")
+    assert easy["email.html"] != standard["email.html"]
+    body = easy["email.html"].split("</h1>", 1)[1]
+    visible = html.unescape(re.sub(r"<[^>]+>", "\n", body))
+    visible_lines = [line.strip() for line in visible.splitlines() if line.strip()]
+    text_lines = [line.strip() for line in easy["email.text"].splitlines() if line.strip()]
+    assert visible_lines == text_lines
+
+
+def test_without_the_easy_layout_an_easy_email_goes_as_text_only(tmp_path: Path) -> None:
+    for relative, text in {
+        "t/fr/email.subject.j2": "Objet",
+        "t/fr/email.text.j2": "Texte standard",
+        "t/fr/email.html.j2": "<p>Texte standard</p>",
+        "t/fr/easy/email.text.j2": "Texte facile",
+    }.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    context = {"locale": "fr", "timezone": "Europe/Paris", "needs": {}, "data": {}}
+    parts = Renderer(tmp_path).render("t", Channel.EMAIL, "fr", context, easy_read=True)
+    assert parts == {"subject": "Objet", "text": "Texte facile"}

@@ -87,8 +87,10 @@ def test_sms_over_budget_is_reported_from_a_sample_event() -> None:
 
 def test_sample_that_cannot_render_is_reported() -> None:
     sample = make_event(type="x.y", data={})
-    (warning,) = warnings_for(rule("    max_sms_segments: 1\n"), samples=(sample,))
+    found = warnings_for(rule("    max_sms_segments: 1\n"), samples=(sample,))
+    (warning,) = [w for w in found if "warning:" in w]
     assert "r: cannot render for evt-1" in warning and "reference" in warning
+    assert any("error: r: template 'procedure_status' reads data.reference" in w for w in found)
 
 
 def test_check_strict_fails_on_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,3 +141,14 @@ def test_published_json_schema_is_up_to_date() -> None:
     )
     schema = json.loads(published)
     assert "trigger" in schema["$defs"]["Rule"]["properties"]
+
+
+def test_an_easy_variant_lacking_a_part_is_reported(tmp_path: Path) -> None:
+    for relative in ["sms.text", "email.subject", "email.text", "email.html", "webpush.url"]:
+        (tmp_path / "t" / "fr" / "easy").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "t" / "fr" / f"{relative}.j2").write_text("x")
+    for relative in ["sms.text", "email.text"]:
+        (tmp_path / "t" / "fr" / "easy" / f"{relative}.j2").write_text("x")
+    found = warnings_for(rule(template="t", channels="[sms, email]"), tmp_path)
+    (easy,) = [w for w in found if "easy-to-read variant of" in w]
+    assert "lacks email.subject: readers who asked for it get the standard wording" in easy

@@ -64,6 +64,21 @@ def _template_findings(rule: Rule, templates: Path) -> list[str]:
             f"template {rule.template!r} has no easy-to-read variant ({DEFAULT_LOCALE}/easy/): "
             "readers who asked for one get the standard text"
         )
+    for locale in locales:
+        easy = folder / locale / "easy"
+        if not easy.is_dir():
+            continue
+        standard = {p.name for p in (folder / locale).glob("*.j2")}
+        simple = {p.name for p in easy.glob("*.j2")}
+        if "email.text.j2" in simple:
+            simple.add("email.html.j2")  # built from the easy text
+        simple.add("webpush.url.j2")  # a link, not wording
+        lacking = sorted(n.removesuffix(".j2") for n in standard - simple)
+        if lacking:
+            findings.append(
+                f"template {rule.template!r}: the easy-to-read variant of {locale!r} lacks "
+                f"{', '.join(lacking)}: readers who asked for it get the standard wording there"
+            )
     for channel in rule.channels:
         for locale in locales:
             missing = [

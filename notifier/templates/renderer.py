@@ -13,6 +13,7 @@ compiles: a broken edit is refused (``last_error``) and sends keep the last good
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from notifier.reloading import Reloading
 from notifier.rules.loader import RuleSetError
 from notifier.templates.catalog import (
     DEFAULT_LOCALE,
+    EASY,
     OPTIONAL_PARTS,
     REQUIRED_PARTS,
     TemplateSet,
@@ -112,6 +114,7 @@ class Renderer:
         """
         templates = self.current
         parts: dict[str, str] = {}
+        used: dict[str, str] = {}  # part → the file it was rendered from
         for part in REQUIRED_PARTS[channel] + OPTIONAL_PARTS[channel]:
             path = templates.path(name, channel, part, locale, easy_read)
             if path is None:
@@ -121,5 +124,31 @@ class Renderer:
                         f"for locale {locale!r} or {DEFAULT_LOCALE!r} under {self.folder}"
                     )
                 continue
+            if part == "html" and _is_easy(used["text"]) and not _is_easy(path):
+                # the standard HTML beside an easy text: build the HTML from the easy text
+                html = _easy_html(parts, context, templates)
+                if html is not None:
+                    parts["html"] = html
+                continue
+            used[part] = path
             parts[part] = templates.get(path).render(context).strip()
         return parts
+
+
+EASY_LAYOUT = "_layouts/easy_email.html.j2"
+
+
+def _is_easy(path: str) -> bool:
+    return f"/{EASY}/" in path
+
+
+def _easy_html(
+    parts: dict[str, str], context: dict[str, Any], templates: TemplateSet
+) -> str | None:
+    """The easy text as HTML, through ``_layouts/easy_email.html.j2``; None without that
+    layout (the e-mail then goes as text only: never the standard wording)."""
+    if EASY_LAYOUT not in templates.files:
+        return None
+    paragraphs = [p.split("\n") for p in re.split(r"\n\s*\n", parts["text"]) if p.strip()]
+    layout = templates.get(EASY_LAYOUT)
+    return layout.render({**context, "heading": parts["subject"], "paragraphs": paragraphs}).strip()
