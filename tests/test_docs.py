@@ -38,6 +38,7 @@ def test_docs_have_an_example_per_feature() -> None:
         "defaults:",
         "max_sms_segments:",
         "replace_pending:",
+        "requires:",
     ):
         assert construct in text, construct
 
