@@ -462,10 +462,12 @@ def create_app(
     def healthz() -> JSONResponse:
         body: dict[str, Any] = {"rules_version": rules.current.version}
         try:
-            store.ping()
+            off = store.channels_off()  # a read: it tells that Redis answers, too
             body["redis"] = "ok"
         except UNAVAILABLE:
-            body["redis"] = "unavailable"
+            off, body["redis"] = {}, "unavailable"
+        if off:  # channels a worker stopped: their messages go to their next channel
+            body["channels_off"] = off
         body["templates_version"] = templates.current.version
         if rules.last_error is not None:
             body["rules_reload_error"] = str(rules.last_error)

@@ -98,6 +98,10 @@ class Deliverer:
         self.clock = clock
         self.sleep = sleep
         self.rng = rng or random.Random()
+        # Channels whose provider refused our configuration (credentials…): every send would
+        # fail the same way, so they stop in this process until it restarts, and say so.
+        self.stopped: dict[Channel, str] = {}
+        store.clear_channels_off([c.value for c in transports])
 
     def deliver(self, message_id: str, claim: int) -> MessageStatus | None:
         """Attempt ``message_id`` under ``claim``; the final or retry status, None if skipped."""
@@ -132,7 +136,12 @@ class Deliverer:
             address = recipient.contacts.address_for(channel)
             transport = self.transports.get(channel)
             excluded = (
-                excluded_channel(channel, needs)
+                (
+                    f"the {channel.value} channel is stopped: {self.stopped[channel]}"
+                    if channel in self.stopped
+                    else None
+                )
+                or excluded_channel(channel, needs)
                 or recipient.refusal(channel, message.category)
                 or (
                     "closed for this message (reported undelivered, or its retries ran out)"
@@ -239,6 +248,8 @@ class Deliverer:
                     message, claim, MessageStatus.TECHNICAL_FAILURE, result.reason, channel
                 )
             self._note_failure(message, channel, f"{result.outcome.value}: {result.reason}")
+            if result.outcome is Outcome.MISCONFIGURED:
+                self._stop_channel(channel, result.reason)
             if result.outcome is Outcome.GONE and self.recipients is not None:
                 self._forget_contact(recipient.id, channel, address)
             tried.append(f"{channel.value}: {result.outcome.value}")
@@ -343,6 +354,12 @@ class Deliverer:
             recipient_id,
             channel.value,
         )
+
+    def _stop_channel(self, channel: Channel, reason: str) -> None:
+        """Stop ``channel`` in this process and tell the others (``/healthz`` shows it)."""
+        self.stopped[channel] = reason
+        self.store.set_channel_off(channel.value, reason, self.clock())
+        log.error("%s channel stopped until restart: %s", channel.value, reason)
 
     def _note_failure(self, message: PlannedMessage, channel: Channel, detail: str) -> None:
         """This channel did not work; the history says why before the next one is tried."""

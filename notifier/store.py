@@ -23,6 +23,8 @@ own is about 80 bytes of bookkeeping before any content, so what can share a has
 ``idem:{client}:{id}``  string: the ids an accepted event planned, what it skipped, the ids
                         it cancelled (see :func:`encode_answer`), for its replays
 ``stopped:{tenant}|{subject}:{rule}``  a series cancelled on its subject (no next one)
+``channels-off``        hash: channel → why and since when a worker stopped it (credentials
+                        refused); cleared by a worker starting with that channel
 ``layout``              this layout's version, :data:`LAYOUT` (see :meth:`Store.check_layout`)
 
 Every state change is one Lua script, so it is atomic with regard to every other process:
@@ -57,6 +59,8 @@ from notifier.models import (
 
 PREFIX = "notifier:"
 LAYOUT = "3"  # of the keys above; a version that changes them changes this (check_layout)
+
+CHANNELS_OFF = f"{PREFIX}channels-off"
 
 # The server is down, unreachable, or still loading its data after a restart: try later.
 UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)
@@ -818,6 +822,22 @@ class Store:
             message=message,
             history=history,
         )
+
+    def set_channel_off(self, channel: str, reason: str, at: datetime) -> None:
+        """A worker stopped ``channel``: its provider refused our configuration."""
+        record = json.dumps({"reason": reason, "since": at.astimezone(UTC).isoformat()})
+        self.redis.hset(CHANNELS_OFF, channel, record)
+
+    def clear_channels_off(self, channels: Sequence[str]) -> None:
+        """A worker starts with these channels configured: whatever stopped them is fixed, or
+        will be found again at its first send."""
+        if channels:
+            self.redis.hdel(CHANNELS_OFF, *channels)
+
+    def channels_off(self) -> dict[str, dict[str, str]]:
+        """Channels a worker stopped, with why and since when."""
+        stored: dict[str, str] = self.redis.hgetall(CHANNELS_OFF)  # type: ignore[assignment]
+        return {channel: json.loads(record) for channel, record in sorted(stored.items())}
 
     def next_due(self) -> datetime | None:
         first = self.redis.zrange(f"{PREFIX}due", 0, 0, withscores=True)

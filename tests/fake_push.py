@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import http_ece
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -40,6 +41,8 @@ class Subscriber:
         default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
     )
     auth: bytes = field(default_factory=lambda: os.urandom(16))
+    # PushManager.subscribe's applicationServerKey: pushes must be signed with its private key
+    application_server_key: str | None = None
 
     def subscription(self) -> dict[str, Any]:
         public = self.private_key.public_key().public_bytes(
@@ -51,20 +54,29 @@ class Subscriber:
         }
 
 
-def verify_vapid(header: str, audience: str) -> dict[str, Any]:
-    """The JWT claims, after checking signature, audience and expiry; raises if invalid."""
+class VapidRefused(ValueError):
+    """The VAPID authentication is invalid: a 403 (RFC 8292, section 4.2)."""
+
+
+def verify_vapid(header: str, audience: str, key_required: str | None = None) -> dict[str, Any]:
+    """The JWT claims, after checking signature, key, audience and expiry; raises if invalid."""
     fields = dict(part.strip().split("=", 1) for part in header.removeprefix("vapid ").split(","))
     token, key = fields["t"], fields["k"]
+    if key_required is not None and key.rstrip("=") != key_required.rstrip("="):
+        raise VapidRefused("signed with another key than the subscription's")
     signing_input, signature = token.rsplit(".", 1)
     public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b64decode(key))
     raw = b64decode(signature)
     der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
-    public.verify(der, signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+    try:
+        public.verify(der, signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        raise VapidRefused("invalid signature") from None
     claims = json.loads(b64decode(signing_input.split(".")[1]))
     if claims["aud"] != audience:
-        raise ValueError(f"audience {claims['aud']!r} is not {audience!r}")
+        raise VapidRefused(f"audience {claims['aud']!r} is not {audience!r}")
     if not time.time() < claims["exp"] <= time.time() + 24 * 3600:
-        raise ValueError("expiry missing, past, or more than 24 h ahead")
+        raise VapidRefused("expiry missing, past, or more than 24 h ahead")
     return dict(claims)
 
 
@@ -123,7 +135,9 @@ class FakePushService:
         if subscriber is None:
             return 404, {}
         try:
-            claims = verify_vapid(headers["authorization"], self.origin)
+            claims = verify_vapid(
+                headers["authorization"], self.origin, subscriber.application_server_key
+            )
             if headers.get("content-encoding") != "aes128gcm":
                 raise ValueError("not aes128gcm")
             plaintext = http_ece.decrypt(
@@ -134,7 +148,10 @@ class FakePushService:
             )
         except Exception as exc:  # any failure to verify or decrypt is a refusal
             self.refused.append(f"{type(exc).__name__}: {exc}")
-            return 401 if "authorization" not in headers else 400, {}
+            # RFC 8292 §4.2: 401 without authentication, 403 with an invalid one
+            if "authorization" not in headers:
+                return 401, {}
+            return 403 if isinstance(exc, VapidRefused) else 400, {}
         self.delivered.append(Delivery(endpoint_id, headers, claims, json.loads(plaintext)))
         return 201, {"Location": f"{self.origin}/message/{len(self.delivered)}"}
 

@@ -25,6 +25,7 @@ class Reply:
     status: int = 201
     code: int | None = None
     delay: float = 0.0
+    retry_after: str | None = None  # a Retry-After header, as Twilio sends with a 429
 
 
 @dataclass
@@ -59,6 +60,8 @@ class FakeTwilio:
                 try:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")
+                    if reply.retry_after is not None:
+                        self.send_header("Retry-After", reply.retry_after)
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -78,8 +79,12 @@ class Inbox:
 
 
 class SmtpServer:
-    def __init__(self, folder: Path, *, require_starttls: bool) -> None:
+    def __init__(
+        self, folder: Path, *, require_starttls: bool, password: str | None = None
+    ) -> None:
+        """With ``password``, AUTH (after STARTTLS) accepts the login ``notifier`` with it."""
         self.inbox = Inbox()
+        self.logins: list[bool] = []  # each AUTH attempt, whether it succeeded
         self.port = free_port()
         self.cert, key = self_signed(folder)
         server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -90,8 +95,18 @@ class SmtpServer:
             port=self.port,
             tls_context=server_context if require_starttls else None,
             require_starttls=require_starttls,
+            authenticator=self._authenticate if password is not None else None,
         )
+        self.password = password
         self.controller.start()
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        def text(value: str | bytes) -> str:
+            return value.decode() if isinstance(value, bytes) else value
+
+        ok = text(auth_data.login) == "notifier" and text(auth_data.password) == self.password
+        self.logins.append(ok)
+        return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535
 
     def client_context(self) -> ssl.SSLContext:
         """An SSL context trusting this server's self-signed certificate, and nothing else."""

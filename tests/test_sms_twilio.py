@@ -92,14 +92,6 @@ def test_error_classes(twilio: FakeTwilio, reply: Reply, outcome: Outcome) -> No
     assert str(reply.code) in result.reason
 
 
-def test_configuration_error_stops_the_channel(twilio: FakeTwilio) -> None:
-    channel = transport(twilio)
-    twilio.replies.append(Reply(401, 20003))
-    assert channel.send(sms()).outcome is Outcome.MISCONFIGURED
-    assert channel.send(sms()).outcome is Outcome.MISCONFIGURED
-    assert len(twilio.requests) == 1, "no more requests once the configuration is known bad"
-
-
 def test_wrong_credentials_are_a_configuration_error(twilio: FakeTwilio) -> None:
     channel = TwilioSmsTransport(
         ACCOUNT_SID, "wrong-token", sender="GENDARMERIE", api_base_url=twilio.url

@@ -167,3 +167,15 @@ def test_410_deletes_the_registered_subscription_and_falls_back(
     assert len(sms.sent) == 1
     stored = recipients.get("c-1")
     assert stored is not None and stored.contacts.push is None
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("120", 120), ("Sun, 29 Nov 2026 12:05:00 GMT", 300), ("soon", None), ("", None)],
+)
+def test_retry_after_in_seconds_or_as_a_date(header: str, seconds: int | None) -> None:
+    from notifier.channels.base import parse_retry_after
+
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    expected = timedelta(seconds=seconds) if seconds is not None else None
+    assert parse_retry_after(header, now) == expected

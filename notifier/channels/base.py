@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -53,6 +54,23 @@ class Transport(Protocol):
     timeout: float  # seconds one step of a send may take before it is abandoned
 
     def send(self, message: OutgoingMessage) -> SendResult: ...
+
+
+def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
+    """An HTTP ``Retry-After`` (RFC 9110: seconds, or an HTTP date) as a delay from ``now``;
+    None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(when - now, timedelta(0))
 
 
 def call_window(transports: Iterable[Transport]) -> timedelta:

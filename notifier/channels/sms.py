@@ -5,11 +5,10 @@ Twilio's error codes (https://www.twilio.com/docs/api/errors) fall into three gr
 * this number will not work (invalid, not a mobile, unsubscribed with STOP…): permanent for
   this contact; the worker falls back to the next channel;
 * our configuration is wrong (bad credentials, sender not allowed for the country): retrying
-  cannot help and would hit the same wall for every message, so the channel stops itself
-  and each message goes straight to its next channel until the process is restarted with a
-  fixed configuration;
+  cannot help and would hit the same wall for every message: the worker stops the channel
+  (see :class:`notifier.delivery.Deliverer`);
 * temporary (rate limited, Twilio unavailable, network down before the request was sent):
-  retry later.
+  retry later, after the ``Retry-After`` Twilio gives with a 429 or 503.
 
 A timeout *after* the request was sent is ambiguous — Twilio may have accepted it — and the
 API has no idempotency key, so the message is not resent blindly: it ends as unknown.
@@ -18,6 +17,7 @@ API has no idempotency key, so the message is not resent blindly: it ends as unk
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +28,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from notifier.channels.base import Outcome, OutgoingMessage, SendResult
+from notifier.channels.base import Outcome, OutgoingMessage, SendResult, parse_retry_after
 
 log = logging.getLogger(__name__)
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)  # it logs request bodies
@@ -57,11 +57,21 @@ class RebasedHttpClient(TwilioHttpClient):
     def __init__(self, base_url: str, timeout: float) -> None:
         super().__init__(timeout=timeout)
         self.base_url = base_url.rstrip("/")
+        # The twilio client drops response headers from its errors: the Retry-After of a 429
+        # is kept here, per thread (a transport serves every worker thread).
+        self.answered = threading.local()
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         if url.startswith(TWILIO_API):
             url = self.base_url + url[len(TWILIO_API) :]
-        return super().request(method, url, *args, **kwargs)
+        self.answered.retry_after = None
+        response = super().request(method, url, *args, **kwargs)
+        self.answered.retry_after = (response.headers or {}).get("Retry-After")
+        return response
+
+    def retry_after(self) -> str | None:
+        """The ``Retry-After`` of this thread's last answer, if it had one."""
+        return getattr(self.answered, "retry_after", None)
 
 
 class TwilioSmsTransport:
@@ -79,19 +89,15 @@ class TwilioSmsTransport:
     ) -> None:
         if not sender and not messaging_service_sid:
             raise ValueError("Twilio needs a sender (From) or a Messaging Service SID")
-        self.client = Client(
-            account_sid, auth_token, http_client=RebasedHttpClient(api_base_url, timeout)
-        )
+        self.http = RebasedHttpClient(api_base_url, timeout)
+        self.client = Client(account_sid, auth_token, http_client=self.http)
         self.timeout = timeout
         self.sender = sender
         self.messaging_service_sid = messaging_service_sid
         self.status_callback = status_callback
         self.clock = clock
-        self.stopped: str | None = None  # why the channel stopped itself, if it did
 
     def send(self, message: OutgoingMessage) -> SendResult:
-        if self.stopped:
-            return SendResult(Outcome.MISCONFIGURED, reason=self.stopped)
         params: dict[str, Any] = {"to": message.address, "body": message.parts["text"]}
         if self.messaging_service_sid:
             params["messaging_service_sid"] = self.messaging_service_sid
@@ -128,9 +134,11 @@ class TwilioSmsTransport:
             outcome = Outcome.GONE if code == OPT_OUT else Outcome.PERMANENT
             return SendResult(outcome, reason=f"Twilio {code}: {PERMANENT[code]}")
         if code in CONFIGURATION:
-            self.stopped = f"Twilio {code}: {CONFIGURATION[code]}"
-            log.error("SMS channel stopped until restart: %s", self.stopped)
-            return SendResult(Outcome.MISCONFIGURED, reason=self.stopped)
+            return SendResult(Outcome.MISCONFIGURED, reason=f"Twilio {code}: {CONFIGURATION[code]}")
         if exc.status == 429 or code == 20429 or exc.status >= 500:
-            return SendResult(Outcome.RETRY, reason=f"Twilio {exc.status}/{code}: try later")
+            return SendResult(
+                Outcome.RETRY,
+                reason=f"Twilio {exc.status}/{code}: try later",
+                retry_after=parse_retry_after(self.http.retry_after(), self.clock()),
+            )
         return SendResult(Outcome.PERMANENT, reason=f"Twilio {exc.status}/{code}: {exc.msg}")

@@ -8,8 +8,11 @@
 * a fresh VAPID claims dict per call: pywebpush writes ``aud`` and ``exp`` into the dict it
   is given, and a shared one would carry one push service's audience to the next.
 
-Answers: 404/410 the subscription is gone (delete it, fall back); 413 the payload is too
-large (permanent); 429 retry after ``Retry-After``; 5xx and network errors retry.
+Answers: 404/410 the subscription is gone (delete it, fall back); 401 our VAPID signature is
+refused (the channel stops); 403 is permanent for this subscription (made with another key),
+unless :data:`VAPID_REFUSALS` distinct subscriptions answer it in a row: then our key is
+wrong and the channel stops; 413 (payload too large) is permanent; 429 and 5xx retry, after
+``Retry-After`` when given; network errors retry.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ import requests
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
-from notifier.channels.base import Outcome, OutgoingMessage, SendResult
+from notifier.channels.base import Outcome, OutgoingMessage, SendResult, parse_retry_after
 
 # RFC 8291: 4096-byte record, minus 86 bytes of header and padding delimiter, minus 17 of tag.
 MAX_PAYLOAD = 3993
 DEFAULT_TTL = 24 * 3600
+# 403 from this many distinct subscriptions in a row, none accepted between: our key is wrong
+VAPID_REFUSALS = 3
 
 
 def topic_for(subject: str) -> str:
@@ -69,6 +74,7 @@ class WebPushTransport:
         self.subject = vapid_subject
         self.timeout = timeout
         self.clock = clock
+        self._refused: set[str] = set()  # endpoints that answered 403 since the last success
 
     def send(self, message: OutgoingMessage) -> SendResult:
         payload = json.dumps(
@@ -98,25 +104,42 @@ class WebPushTransport:
                 },
             )
         except WebPushException as exc:
-            return self._classify(exc)
+            if exc.status_code == 403:
+                return self._refused_by(json.loads(message.address)["endpoint"])
+            return self._classify(exc, self.clock())
         except requests.RequestException as exc:
             return SendResult(Outcome.RETRY, reason=f"push service unreachable: {exc}")
+        self._refused.clear()
         location = response.headers.get("Location", "") if hasattr(response, "headers") else ""
         return SendResult(Outcome.SENT, reference=f"webpush:{location or response.status_code}")
 
+    def _refused_by(self, endpoint: str) -> SendResult:
+        """A 403: one subscription made with another VAPID key refuses ours (permanent for it),
+        or our key is wrong and every subscription will (the channel must stop). RFC 8292
+        answers both with 403; several distinct subscriptions in a row tell them apart."""
+        self._refused.add(endpoint)
+        if len(self._refused) >= VAPID_REFUSALS:
+            return SendResult(
+                Outcome.MISCONFIGURED,
+                reason=f"push service answered 403 for {len(self._refused)} subscriptions in a "
+                "row: VAPID credentials refused (check NOTIFIER_VAPID_PRIVATE_KEY)",
+            )
+        return SendResult(
+            Outcome.PERMANENT, reason="push service answered 403: the subscription refuses our key"
+        )
+
     @staticmethod
-    def _classify(exc: WebPushException) -> SendResult:
+    def _classify(exc: WebPushException, now: datetime) -> SendResult:
         status = exc.status_code or 0
         reason = f"push service answered {status}"
         if status in (404, 410):
             return SendResult(Outcome.GONE, reason=f"{reason}: the subscription no longer exists")
-        if status == 429:
-            after = exc.retry_after
+        if status == 401:  # the push service refused our VAPID signature: every push would fail
+            return SendResult(Outcome.MISCONFIGURED, reason=f"{reason}: VAPID credentials refused")
+        if status == 429 or status >= 500 or status == 0:
             return SendResult(
                 Outcome.RETRY,
-                reason=f"{reason}: rate limited",
-                retry_after=timedelta(seconds=float(after)) if after else None,
+                reason=f"{reason}: rate limited" if status == 429 else reason,
+                retry_after=parse_retry_after(exc.retry_after, now),
             )
-        if status >= 500 or status == 0:
-            return SendResult(Outcome.RETRY, reason=reason)
         return SendResult(Outcome.PERMANENT, reason=reason)
