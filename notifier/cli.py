@@ -111,7 +111,7 @@ def _load_events(paths: list[Path]) -> list[Any]:
 
 
 def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:
-    from notifier.delivery import utcnow
+    from notifier.clock import utcnow
     from notifier.rules.lint import lint
     from notifier.rules.loader import RuleSetError, load_rules
 
@@ -138,7 +138,7 @@ def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from notifier.delivery import utcnow
+    from notifier.clock import utcnow
     from notifier.rules.engine import EventDataError
     from notifier.rules.loader import RuleSetError, load_rules
     from notifier.rules.preview import preview

@@ -15,13 +15,14 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from jinja2 import TemplateError
 
 from notifier.accessibility import excluded_channel, prepare_sms, template_flags
 from notifier.channels.base import Outcome, OutgoingMessage, Transport, already_sent
 from notifier.channels.base import call_window as channel_call_window
+from notifier.clock import utcnow
 from notifier.models import Channel, MessageStatus, Need, PlannedMessage
 from notifier.ratelimit import ChannelRateLimit
 from notifier.recipients import RecipientStore
@@ -35,10 +36,6 @@ log = logging.getLogger(__name__)
 # Less time than this before its expiry, a message is not handed to a provider (Twilio's
 # shortest validity period is one second).
 MIN_LIFETIME = timedelta(seconds=1)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

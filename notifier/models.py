@@ -14,7 +14,15 @@ from functools import cache
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from notifier.phones import is_mobile, normalize_phone, timezone_for_phone
 
@@ -46,6 +54,18 @@ def _known_timezones() -> frozenset[str]:
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _unique(value: Any) -> Any:
+    """A set sent as a JSON array lists each item once (``uniqueItems`` in the schema)."""
+    if isinstance(value, list) and len(value) != len(
+        {json.dumps(v, sort_keys=True) for v in value}
+    ):
+        raise ValueError("lists an item twice")
+    return value
+
+
+Unique = BeforeValidator(_unique)
 
 
 class Channel(StrEnum):
@@ -105,7 +125,9 @@ class OptOut(Strict):
     """The citizen does not want this category of optional news on these channels."""
 
     category: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
-    channels: frozenset[Channel] = Field(default_factory=lambda: frozenset(Channel))
+    channels: Annotated[frozenset[Channel], Unique] = Field(
+        default_factory=lambda: frozenset(Channel)
+    )
 
 
 class Recipient(Strict):
@@ -122,11 +144,12 @@ class Recipient(Strict):
         "else Europe/Paris.",
     )
     contacts: Contacts = Contacts()
-    needs: frozenset[Need] = Field(default_factory=frozenset)
+    needs: Annotated[frozenset[Need], Unique] = Field(default_factory=frozenset)
     opt_outs: tuple[OptOut, ...] = ()
-    blocked: frozenset[Channel] = Field(
+    blocked: Annotated[frozenset[Channel], Unique] = Field(
         default_factory=frozenset,
         description="Channels the provider says are closed (an SMS STOP); set by notifier.",
+        json_schema_extra={"readOnly": True},
     )
 
     def refusal(self, channel: Channel, category: str | None) -> str | None:

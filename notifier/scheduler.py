@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from notifier.delivery import utcnow
+from notifier.clock import utcnow
 from notifier.store import UNAVAILABLE, Claimed, Store
 
 log = logging.getLogger(__name__)

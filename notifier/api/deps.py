@@ -1,0 +1,86 @@
+"""What a route depends on: the engine's parts, and the client whose key was presented."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi import Path as PathParam
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from notifier.apikeys import ApiClient, ApiKeys, Scope
+from notifier.models import IDENTIFIER_PATTERN, MESSAGE_ID_PATTERN
+from notifier.recipients import RecipientStore
+from notifier.reloading import RulesHolder
+from notifier.settings import Settings
+from notifier.store import Store
+from notifier.templates.renderer import TemplatesHolder
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The parts every route works with; none holds state of its own beyond Redis."""
+
+    settings: Settings
+    store: Store
+    rules: RulesHolder
+    templates: TemplatesHolder
+    recipients: RecipientStore
+    keys: ApiKeys
+    clock: Callable[[], datetime]
+
+
+def engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+EngineDep = Annotated[Engine, Depends(engine)]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def client_name(
+    parts: EngineDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiClient:
+    """The client whose key was presented (401 otherwise)."""
+    found = parts.keys.identify(credentials.credentials) if credentials else None
+    if found is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or invalid API key: send 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return found
+
+
+def scoped(scope: Scope) -> Any:
+    """A dependency: the client, if its key holds ``scope`` (403 naming it otherwise)."""
+
+    def check(client: Annotated[ApiClient, Depends(client_name)]) -> ApiClient:
+        if not client.may(scope):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this key lacks the {scope.value!r} scope "
+                f"(notifier keys add … --scopes {scope.value})",
+            )
+        return client
+
+    return Depends(check)
+
+
+EventsClient = Annotated[ApiClient, scoped(Scope.EVENTS)]
+RecipientsClient = Annotated[ApiClient, scoped(Scope.RECIPIENTS)]
+EraseClient = Annotated[ApiClient, scoped(Scope.ERASE)]
+RecipientId = Annotated[str, PathParam(pattern=IDENTIFIER_PATTERN, max_length=128)]
+MessageId = Annotated[str, PathParam(pattern=MESSAGE_ID_PATTERN)]
+
+
+def unprocessable(loc: list[str | int], message: str, kind: str = "value_error") -> HTTPException:
+    """A 422 in FastAPI's own shape, naming the field."""
+    detail = [{"loc": loc, "msg": message, "type": kind}]
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)

@@ -1,0 +1,218 @@
+"""``POST /v1/events`` and ``/v1/events/batch``: validate, plan, store atomically, answer.
+
+An event answered 202 is never lost: its plan is in Redis before the answer, and the same
+event id from the same client plans once. Whatever a planned message needs is checked here
+(its fields, its recipient), so that a bad event is a 4xx now, not a failure at send time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from notifier.api.deps import Engine, EngineDep, EventsClient, unprocessable
+from notifier.api.http import AUTHENTICATED, WITH_BODY, responses
+from notifier.apikeys import ApiClient
+from notifier.models import Event, Plan
+from notifier.rules.engine import EventDataError, missing_fields, plan
+from notifier.rules.loader import RuleSet
+from notifier.store import Accepted
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["events"])
+
+MAX_BATCH = 1000  # events per POST /v1/events/batch
+
+
+def _read_only(schema: dict[str, Any]) -> None:
+    for prop in schema.get("properties", {}).values():
+        prop["readOnly"] = True
+
+
+class Answer(BaseModel):
+    """Set by notifier: every field is ``readOnly`` in the schema."""
+
+    model_config = ConfigDict(json_schema_extra=_read_only)
+
+
+class PlannedOut(Answer):
+    id: str
+    rule: str
+    due_at: datetime
+    channels: list[str]
+
+
+class SkippedOut(Answer):
+    rule: str
+    reason: str
+
+
+class EventAccepted(Answer):
+    event_id: str
+    duplicate: bool
+    rules_version: str
+    planned: list[PlannedOut]
+    skipped: list[SkippedOut]
+    cancelled: list[str]
+
+
+class EventBatch(BaseModel):
+    """Events validated one by one, so that one bad event is answered alone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchItem(Answer):
+    """The single endpoint's answer for one event (202), or its error (403, 422)."""
+
+    index: int
+    status: int
+    event_id: str | None = None
+    duplicate: bool | None = None
+    rules_version: str | None = None
+    planned: list[PlannedOut] | None = None
+    skipped: list[SkippedOut] | None = None
+    cancelled: list[str] | None = None
+    detail: Any = None
+
+
+class BatchAnswer(Answer):
+    accepted: int
+    refused: int
+    results: list[BatchItem]
+
+
+def planned_for(
+    parts: Engine, event: Event, client: ApiClient, rules: RuleSet, now: datetime
+) -> Plan:
+    """What the rules plan for ``event``; an HTTPException (403, 422) if it is refused."""
+    if not client.may_post(event.type):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"client {client.name!r} may not post {event.type!r} events"
+        )
+    if event.recipient.model_fields_set == {"id"}:  # a reference to a registered recipient
+        stored = parts.recipients.get(event.recipient.id)
+        if stored is None:
+            raise unprocessable(
+                ["body", "recipient", "id"],
+                "unknown recipient: send its contacts, or register it first with "
+                "PUT /v1/recipients/{id}",
+            )
+        event = event.model_copy(update={"recipient": stored})
+    try:
+        decided = plan(event, rules, now, client=client.name, tenant=client.tenant)
+    except EventDataError as exc:
+        raise unprocessable(["body", *exc.field.split(".")], str(exc)) from None
+    missing = missing_fields(event, decided, rules, parts.templates.current.fields)
+    if missing:
+        detail = [
+            {
+                "loc": ["body", *path.split(".")],
+                "msg": f"Field required by rule {rule!r}: its messages cannot be written "
+                "without it",
+                "type": "missing",
+            }
+            for path, rule in missing
+        ]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+    return decided
+
+
+def answer(event: Event, accepted: Accepted, client: ApiClient, version: str) -> dict[str, Any]:
+    log.info(
+        "event %s (%s) from %s: %d planned, %d cancelled%s",
+        event.id,
+        event.type,
+        client.name,
+        len(accepted.planned),
+        len(accepted.cancelled),
+        " (duplicate)" if accepted.duplicate else "",
+    )
+    return {
+        "event_id": event.id,
+        "duplicate": accepted.duplicate,
+        "rules_version": version,
+        "planned": accepted.planned,
+        "skipped": accepted.skipped,
+        "cancelled": accepted.cancelled,
+    }
+
+
+PLANNED_MESSAGE = {
+    "GetPlannedMessage": {
+        "operationId": "get_message",
+        "parameters": {"message_id": "$response.body#/planned/0/id"},
+        "description": "The first message the event planned.",
+    }
+}
+
+
+@router.post(
+    "/v1/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=EventAccepted,
+    operation_id="post_event",
+    responses={
+        202: {"description": "Planned and stored.", "links": PLANNED_MESSAGE},
+        **responses(*AUTHENTICATED, *WITH_BODY),
+    },
+)
+def post_event(event: Event, client: EventsClient, parts: EngineDep) -> dict[str, Any]:
+    now = parts.clock()
+    rules = parts.rules.current
+    decided = planned_for(parts, event, client, rules, now)
+    accepted = parts.store.accept(
+        f"{client.name}:{event.id}", decided, now, ttl=parts.settings.idempotency_ttl_seconds
+    )
+    return answer(event, accepted, client, rules.version)
+
+
+@router.post(
+    "/v1/events/batch",
+    response_model=BatchAnswer,
+    operation_id="post_events",
+    responses=responses(*AUTHENTICATED, *WITH_BODY),
+)
+def post_events(batch: EventBatch, client: EventsClient, parts: EngineDep) -> dict[str, Any]:
+    """Up to 1 000 events, each answered on its own: one refused event refuses no other.
+
+    Each item gets the status the single endpoint would have answered (202, 403, 422),
+    and is idempotent in the same way. The accepted ones are stored in one round trip.
+    """
+    now = parts.clock()
+    rules = parts.rules.current
+    results: list[dict[str, Any]] = [{} for _ in batch.events]
+    valid: list[tuple[int, Event, Plan]] = []
+    for index, item in enumerate(batch.events):
+        where = ["body", "events", index]
+        try:
+            event = Event.model_validate(item)
+            valid.append((index, event, planned_for(parts, event, client, rules, now)))
+        except ValidationError as exc:
+            detail = [
+                {**e, "loc": [*where, *e["loc"]]}
+                for e in exc.errors(include_url=False, include_context=False)
+            ]
+            results[index] = {"index": index, "status": 422, "detail": detail}
+        except HTTPException as exc:
+            if isinstance(exc.detail, list):  # 422 from planning: locate it in the batch
+                exc.detail = [{**e, "loc": [*where, *e["loc"][1:]]} for e in exc.detail]
+            results[index] = {"index": index, "status": exc.status_code, "detail": exc.detail}
+    stored = parts.store.accept_many(
+        [(f"{client.name}:{event.id}", decided) for _, event, decided in valid],
+        now,
+        ttl=parts.settings.idempotency_ttl_seconds,
+    )
+    for (index, event, _), accepted in zip(valid, stored, strict=True):
+        results[index] = {
+            "index": index,
+            "status": 202,
+            **answer(event, accepted, client, rules.version),
+        }
+    return {"accepted": len(valid), "refused": len(batch.events) - len(valid), "results": results}

@@ -1,0 +1,141 @@
+"""HTTP plumbing shared by every route: body size limit, OPTIONS, documented errors.
+
+Every status code a route can answer is declared in the OpenAPI schema through
+:func:`responses`, so a client generated from the schema knows each of them.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import suppress
+from typing import Any
+
+from fastapi import status
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class Problem(BaseModel):
+    """An error other than a validation error: what went wrong, in words."""
+
+    detail: str
+
+
+ERRORS: dict[int, tuple[str, type[BaseModel] | None]] = {
+    400: ("The body is not valid JSON (or not UTF-8 text).", Problem),
+    401: ("Missing or invalid API key.", Problem),
+    403: ("The key lacks the scope, or may not post this event type.", Problem),
+    404: ("Not found (or planned by another tenant).", Problem),
+    413: ("The request body is over the limit.", Problem),
+    503: ("Storage unavailable: nothing was stored; retry after Retry-After.", Problem),
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error codes (422 is documented by FastAPI itself)."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        description, model = ERRORS[code]
+        entry: dict[str, Any] = {"description": description, "model": model}
+        if code == 503:
+            entry["headers"] = {
+                "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
+            }
+        if code == 401:
+            entry["headers"] = {
+                "WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}
+            }
+        out[code] = entry
+    return out
+
+
+# What every authenticated route may answer besides its own successes.
+AUTHENTICATED = (401, 403, 503)
+WITH_BODY = (400, 413)
+
+
+class AllowOptions:
+    """``OPTIONS`` on any documented path answers 204 with ``Allow``: every method it takes.
+
+    Read from the OpenAPI schema, which lists every route (the router itself answers 405
+    with the methods of the first route that matches the path only).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._table: list[tuple[re.Pattern[str], str]] | None = None
+
+    def table(self, schema: dict[str, Any]) -> list[tuple[re.Pattern[str], str]]:
+        if self._table is None:
+            self._table = [
+                (
+                    re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$"),
+                    ", ".join(sorted({m.upper() for m in operations} | {"OPTIONS"})),
+                )
+                for path, operations in schema["paths"].items()
+            ]
+        return self._table
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "OPTIONS":
+            for pattern, allowed in self.table(scope["app"].openapi()):
+                if pattern.match(scope["path"]):
+                    response = Response(status_code=204, headers={"Allow": allowed})
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+class BodySizeLimit:
+    """Refuses request bodies over ``limit`` bytes with a 413, before they are parsed.
+
+    Checked on the declared Content-Length and again on the bytes actually received (a
+    chunked body has no length to declare).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, *, per_path: dict[str, int] | None = None) -> None:
+        self.app = app
+        self.default = limit
+        self.per_path = per_path or {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.per_path.get(scope["path"], self.default)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(limit, scope, receive, send)
+            return
+        received = 0
+        too_large = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                too_large = True
+                raise _TooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not too_large:  # once over the limit, the app's own answer is replaced
+                await send(message)
+
+        with suppress(_TooLarge):  # the app may also turn it into its own error: replaced
+            await self.app(scope, counting_receive, guarded_send)
+        if too_large:
+            await self._refuse(limit, scope, receive, send)
+
+    async def _refuse(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"request body over {limit} bytes"},
+            status_code=status.HTTP_413_CONTENT_TOO_LARGE,
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass

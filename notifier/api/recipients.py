@@ -1,0 +1,104 @@
+"""Registered recipients: contacts, choices and push subscriptions; erasure.
+
+Registration needs the ``recipients`` scope, erasure the ``erase`` scope.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel
+
+from notifier.api.deps import EngineDep, EraseClient, RecipientId, RecipientsClient, unprocessable
+from notifier.api.http import AUTHENTICATED, WITH_BODY, responses
+from notifier.models import PushSubscription, Recipient
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["recipients"])
+
+RECIPIENT_LINKS = {
+    name: {"operationId": operation, "parameters": {"recipient_id": "$response.body#/id"}}
+    for name, operation in [
+        ("GetRecipient", "get_recipient"),
+        ("AddPushSubscription", "add_push_subscription"),
+        ("EraseRecipient", "erase_recipient"),
+    ]
+}
+
+
+class Erased(BaseModel):
+    erased: str
+    messages_removed: int
+
+
+class PushAdded(BaseModel):
+    recipient: str
+    endpoint: str
+
+
+@router.put(
+    "/v1/recipients/{recipient_id}",
+    response_model=Recipient,
+    operation_id="put_recipient",
+    responses={
+        200: {"description": "Registered.", "links": RECIPIENT_LINKS},
+        **responses(*AUTHENTICATED, *WITH_BODY),
+    },
+)
+def put_recipient(
+    recipient_id: RecipientId, recipient: Recipient, client: RecipientsClient, parts: EngineDep
+) -> Recipient:
+    if recipient.id != recipient_id:
+        raise unprocessable(["body", "id"], f"must be {recipient_id!r}, the id in the URL")
+    parts.recipients.put(recipient)
+    stored = parts.recipients.get(recipient_id)
+    assert stored is not None
+    return stored
+
+
+@router.get(
+    "/v1/recipients/{recipient_id}",
+    response_model=Recipient,
+    operation_id="get_recipient",
+    responses=responses(*AUTHENTICATED, 404),
+)
+def get_recipient(
+    recipient_id: RecipientId, client: RecipientsClient, parts: EngineDep
+) -> Recipient:
+    stored = parts.recipients.get(recipient_id)
+    if stored is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
+    return stored
+
+
+@router.delete(
+    "/v1/recipients/{recipient_id}",
+    response_model=Erased,
+    operation_id="erase_recipient",
+    responses=responses(*AUTHENTICATED),
+)
+def erase_recipient(recipient_id: RecipientId, client: EraseClient, parts: EngineDep) -> Any:
+    """Erase the recipient and every message about them, pending ones included."""
+    removed = parts.recipients.erase(recipient_id)
+    log.info("recipient %s erased with %d messages", recipient_id, removed)
+    return {"erased": recipient_id, "messages_removed": removed}
+
+
+@router.post(
+    "/v1/recipients/{recipient_id}/push-subscriptions",
+    status_code=201,
+    response_model=PushAdded,
+    operation_id="add_push_subscription",
+    responses=responses(*AUTHENTICATED, *WITH_BODY, 404),
+)
+def add_push_subscription(
+    recipient_id: RecipientId,
+    subscription: PushSubscription,
+    client: RecipientsClient,
+    parts: EngineDep,
+) -> Any:
+    if not parts.recipients.add_push(recipient_id, subscription, parts.clock().timestamp()):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
+    return {"recipient": recipient_id, "endpoint": subscription.endpoint}
