@@ -151,6 +151,19 @@ class EngineProcesses:
         broker.close()
         return "\n".join(lines)
 
+    def statuses(self, message_ids: set[str]) -> dict[str, int]:
+        """How many of these messages are in each status, read straight from Redis."""
+        from collections import Counter
+
+        from notifier.store import Store
+
+        store = Store.from_url(self.redis_url)
+        try:
+            found = [store.get(i) for i in message_ids]
+            return dict(Counter(r.status.value if r else "missing" for r in found))
+        finally:
+            store.redis.close()
+
     def post(self, event: dict[str, Any]) -> httpx.Response:
         return self.http.post("/v1/events", json=event)
 
