@@ -19,15 +19,17 @@ from datetime import datetime, timedelta
 
 from jinja2 import TemplateError
 
-from notifier.accessibility import excluded_channel, prepare_sms, template_flags
+from notifier.accessibility import excluded_channel, prepare_sms
 from notifier.channels.base import Outcome, OutgoingMessage, Transport, already_sent
 from notifier.channels.base import call_window as channel_call_window
 from notifier.clock import utcnow
+from notifier.links import Links
 from notifier.models import Channel, MessageStatus, Need, PlannedMessage
 from notifier.ratelimit import ChannelRateLimit
 from notifier.recipients import RecipientStore
 from notifier.rules.engine import next_in_series, settle
 from notifier.store import Busy, CapLimit, SendLease, Store, TakenOver
+from notifier.templates.context import template_context
 from notifier.templates.renderer import Renderer, TemplateMissingError
 from notifier.templates.sms import Normalization
 
@@ -50,20 +52,6 @@ class RetryPolicy:
         return timedelta(seconds=rng.uniform(ceiling.total_seconds() / 2, ceiling.total_seconds()))
 
 
-def template_context(message: PlannedMessage, channel: Channel | None = None) -> dict[str, object]:
-    """What a template may use. Contacts are deliberately absent: a text never needs them."""
-    return {
-        "channel": channel.value if channel else None,
-        "needs": template_flags(message.recipient.needs),
-        "data": message.data,
-        "subject": message.subject,
-        "event_type": message.event_type,
-        "due_at": message.due_at,
-        "locale": message.recipient.locale,
-        "timezone": message.recipient.timezone,
-    }
-
-
 class Deliverer:
     def __init__(
         self,
@@ -78,6 +66,7 @@ class Deliverer:
         sms_normalization: Normalization = "gsm",
         send_lease: timedelta = timedelta(seconds=120),
         call_window: timedelta | None = None,
+        links: Links | None = None,
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -92,6 +81,7 @@ class Deliverer:
         self.sms_normalization = sms_normalization
         self.send_lease = send_lease
         self.call_window = call_window or channel_call_window(transports.values())
+        self.links = links
         self.clock = clock
         self.sleep = sleep
         self.rng = rng or random.Random()
@@ -160,12 +150,13 @@ class Deliverer:
                 why = excluded or f"no {'contact' if transport else 'transport'}"
                 tried.append(f"{channel.value}: {why}")
                 continue
+            links = self._links(recipient.id, message.category, channel)
             try:
                 parts = self.renderer.render(
                     message.template,
                     channel,
                     message.recipient.locale,
-                    template_context(message, channel),
+                    template_context(message, channel, links),
                     easy_read=Need.EASY_READ in needs,
                 )
             except (TemplateMissingError, TemplateError, ValueError) as exc:
@@ -213,6 +204,7 @@ class Deliverer:
                     expires_at=message.expires_at,
                     category=message.category,
                     metadata=metadata,
+                    links=links,
                 )
             )
             if result.outcome is Outcome.SENT:
@@ -351,6 +343,15 @@ class Deliverer:
             recipient_id,
             channel.value,
         )
+
+    def _links(self, recipient: str, category: str | None, channel: Channel) -> dict[str, str]:
+        """The reader's signed links: their pages; one-click unsubscribe for optional news."""
+        if self.links is None:
+            return {}
+        found = {"pages": self.links.pages(recipient)}
+        if category:
+            found["unsubscribe"] = self.links.unsubscribe(recipient, category, channel.value)
+        return {name: url for name, url in found.items() if url}
 
     def _stop_channel(self, channel: Channel, reason: str) -> None:
         """Stop ``channel`` in this process and tell the others (``/healthz`` shows it)."""

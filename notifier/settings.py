@@ -146,9 +146,13 @@ class Settings(BaseSettings):
     smtp_ca_file: Path | None = Field(
         default=None, description="CA bundle to trust for the SMTP server (a private CA)."
     )
-    unsubscribe_url: str | None = Field(
+    public_url: str | None = Field(
         default=None,
-        description="Public base URL for one-click unsubscribe links of optional categories.",
+        description="Public base URL of the API process (https://…): links to the citizen's "
+        "pages in every e-mail and one-click unsubscribe links are built on it. Unset: none.",
+    )
+    link_ttl_days: int = Field(
+        default=30, ge=1, description="How long a link to the citizen's pages stays valid."
     )
     vapid_private_key: SecretStr | None = Field(
         default=None,

@@ -78,10 +78,13 @@ def test_starttls_multipart_message_and_headers(tls_server: SmtpServer) -> None:
 
 
 def test_optional_category_carries_one_click_unsubscribe(tls_server: SmtpServer) -> None:
-    channel = starttls(tls_server, unsubscribe_url="https://notifier.example/v1/unsubscribe/")
-    assert channel.send(email(category="news")).outcome is Outcome.SENT
+    from dataclasses import replace
+
+    link = "https://notifier.example/u/signed-token"
+    message = replace(email(category="news"), links={"unsubscribe": link})
+    assert starttls(tls_server).send(message).outcome is Outcome.SENT
     (received,) = tls_server.inbox.messages
-    assert received["List-Unsubscribe"] == "<https://notifier.example/v1/unsubscribe/msg-42>"
+    assert received["List-Unsubscribe"] == f"<{link}>"
     assert received["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 

@@ -36,6 +36,11 @@ SAMPLES = {
         "how_to_get": "Il est à retirer à l'accueil de la brigade, du lundi au samedi.",
     },
 }
+LINKS = {
+    "pages": "https://notifications.example.gouv.fr/me/signed-token",
+    "unsubscribe": "https://notifications.example.gouv.fr/u/signed-token",
+}
+OPTIONAL = {"procedure_status"}  # rendered with an unsubscribe link, as optional news is
 VARIANTS = {"fr": ("fr", False), "en": ("en", False), "fr-easy": ("fr", True)}
 
 
@@ -51,6 +56,7 @@ def render_all(name: str, variant: str) -> dict[str, str]:
         "timezone": "Europe/Paris",
         "needs": template_flags({Need.EASY_READ} if easy else ()),
         "data": SAMPLES[name],
+        "links": LINKS if name in OPTIONAL else {"pages": LINKS["pages"]},
     }
     out = {}
     for channel in Channel:

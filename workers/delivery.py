@@ -17,6 +17,7 @@ from notifier.broker import DELIVERY_ACTOR, DELIVERY_QUEUE, require_redis_url
 from notifier.channels import transports_for
 from notifier.channels.base import Transport
 from notifier.delivery import Deliverer, RetryPolicy
+from notifier.links import Links
 from notifier.models import Channel
 from notifier.ratelimit import rate_limits
 from notifier.recipients import RecipientStore
@@ -53,6 +54,9 @@ def build_deliverer(settings: Settings, transports: Mapping[Channel, Transport])
         ),
         sms_normalization=settings.sms_normalization,
         recipients=RecipientStore(store.redis, contact_key=settings.secret()),
+        links=Links(
+            settings.secret(), settings.public_url, ttl=timedelta(days=settings.link_ttl_days)
+        ),
         rate_limits=rate_limits(
             require_redis_url(settings),
             outage_wait=settings.worker_redis_wait_seconds,

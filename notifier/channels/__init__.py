@@ -39,7 +39,6 @@ def transports_for(settings: Settings) -> dict[Channel, Transport]:
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             timeout=settings.provider_timeout_seconds,
             tls_context=ssl.create_default_context(cafile=cafile),
-            unsubscribe_url=settings.unsubscribe_url,
         )
     if settings.vapid_private_key and settings.vapid_subject:
         from notifier.channels.webpush import WebPushTransport

@@ -46,6 +46,7 @@ class OutgoingMessage:
     expires_at: datetime | None = None
     category: str | None = None  # an optional kind of news the citizen may opt out of
     metadata: dict[str, str] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)  # signed: pages, unsubscribe
 
 
 class Transport(Protocol):

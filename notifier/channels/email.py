@@ -29,7 +29,7 @@ class StartTlsMissing(Exception):
     """STARTTLS is required but the server does not offer it: never send in clear."""
 
 
-def build_email(message: OutgoingMessage, sender: str, unsubscribe_url: str | None) -> EmailMessage:
+def build_email(message: OutgoingMessage, sender: str) -> EmailMessage:
     """The MIME message: plain text always, HTML as the alternative when the template has it."""
     email = EmailMessage()
     email["From"] = sender
@@ -39,8 +39,9 @@ def build_email(message: OutgoingMessage, sender: str, unsubscribe_url: str | No
     email["Message-ID"] = make_msgid(idstring=message.id, domain=domain)
     email["Date"] = formatdate(usegmt=True)
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
-    if message.category and unsubscribe_url:
-        email["List-Unsubscribe"] = f"<{unsubscribe_url.rstrip('/')}/{message.id}>"
+    unsubscribe = message.links.get("unsubscribe")
+    if message.category and unsubscribe:  # a signed link: this reader, category and channel
+        email["List-Unsubscribe"] = f"<{unsubscribe}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(message.parts["text"])
     if "html" in message.parts:
@@ -60,7 +61,6 @@ class SmtpEmailTransport:
         password: str | None = None,
         timeout: float = 10.0,
         tls_context: ssl.SSLContext | None = None,
-        unsubscribe_url: str | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.sender = sender
@@ -68,10 +68,9 @@ class SmtpEmailTransport:
         self.username, self.password = username, password
         self.timeout = timeout
         self.tls_context = tls_context or ssl.create_default_context()
-        self.unsubscribe_url = unsubscribe_url
 
     def send(self, message: OutgoingMessage) -> SendResult:
-        email = build_email(message, self.sender, self.unsubscribe_url)
+        email = build_email(message, self.sender)
         try:
             asyncio.run(self._send(email))
         except aiosmtplib.SMTPRecipientsRefused as exc:

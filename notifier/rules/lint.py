@@ -13,13 +13,13 @@ from pathlib import Path
 
 from jinja2 import TemplateError
 
-from notifier.delivery import template_context
 from notifier.models import Channel, Event
 from notifier.rules.compare import accepts, literal_kind, value_kind
 from notifier.rules.engine import EventDataError, plan, read_field, rule_applies
 from notifier.rules.loader import RuleError, RuleSet, RuleSetError
 from notifier.rules.schema import ORDERING, Rule, event_matches
 from notifier.rules.timing import next_cron
+from notifier.templates.context import template_context
 from notifier.templates.renderer import (
     DEFAULT_LOCALE,
     REQUIRED_PARTS,

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 from jinja2 import TemplateError
 
 from notifier.accessibility import excluded_channel, prepare_sms
-from notifier.delivery import template_context
 from notifier.models import Channel, Event, Need, PlannedMessage
 from notifier.rules.engine import plan
 from notifier.rules.loader import RuleSet
+from notifier.templates.context import template_context
 from notifier.templates.renderer import Renderer, TemplateMissingError
 from notifier.templates.sms import sms_report
 

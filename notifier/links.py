@@ -1,0 +1,78 @@
+"""Links sent to citizens: signed, expiring tokens, never a guessable id.
+
+A token carries the recipient id and what it is for (``purpose``), signed with the secret
+key (``NOTIFIER_SECRET_KEY``) and dated: anyone holding the link acts for that person, on
+that purpose only, until it expires. No phone number or address is ever in a URL.
+
+* ``pages``: the citizen's own pages (preferences, needs, this device, what we sent),
+  valid ``NOTIFIER_LINK_TTL_DAYS`` (30 by default);
+* ``unsubscribe``: one optional category on one channel (RFC 8058 one-click), valid a
+  year: a mailbox keeps e-mails longer than a month.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+PAGES = "pages"
+UNSUBSCRIBE = "unsubscribe"
+UNSUBSCRIBE_TTL = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a valid token allows: acting for ``recipient`` on ``purpose``."""
+
+    recipient: str
+    purpose: str
+    category: str | None = None
+    channel: str | None = None
+
+
+class LinkError(ValueError):
+    """A token that is not ours, was altered, or has expired (``expired`` says which)."""
+
+    def __init__(self, expired: bool) -> None:
+        self.expired = expired
+        super().__init__("link expired" if expired else "link not valid")
+
+
+class Links:
+    def __init__(self, secret: bytes, base_url: str | None, *, ttl: timedelta) -> None:
+        self.serializer = URLSafeTimedSerializer(secret, salt="notifier.links")
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.ttl = ttl
+
+    def token(self, grant: Grant) -> str:
+        payload = {"r": grant.recipient, "p": grant.purpose}
+        if grant.category:
+            payload |= {"c": grant.category, "ch": grant.channel or ""}
+        return self.serializer.dumps(payload)
+
+    def read(self, token: str, purpose: str) -> Grant:
+        """The grant in ``token`` for ``purpose``; :class:`LinkError` otherwise."""
+        max_age = UNSUBSCRIBE_TTL if purpose == UNSUBSCRIBE else self.ttl
+        try:
+            payload = self.serializer.loads(token, max_age=int(max_age.total_seconds()))
+        except SignatureExpired:
+            raise LinkError(expired=True) from None
+        except BadSignature:
+            raise LinkError(expired=False) from None
+        if not isinstance(payload, dict) or payload.get("p") != purpose:
+            raise LinkError(expired=False)
+        return Grant(payload["r"], purpose, payload.get("c"), payload.get("ch") or None)
+
+    def pages(self, recipient: str) -> str | None:
+        """The citizen's pages, as a full URL; None without a public base URL."""
+        if self.base_url is None:
+            return None
+        return f"{self.base_url}/me/{self.token(Grant(recipient, PAGES))}"
+
+    def unsubscribe(self, recipient: str, category: str, channel: str) -> str | None:
+        if self.base_url is None:
+            return None
+        grant = Grant(recipient, UNSUBSCRIBE, category, channel)
+        return f"{self.base_url}/u/{self.token(grant)}"
