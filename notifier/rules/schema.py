@@ -260,6 +260,9 @@ class Cap(Strict):
         return parse_duration(self.per)
 
 
+CATEGORY_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+
+
 class Rule(Strict):
     """One rule: when an event of a trigger type arrives, plan one message (or a series)."""
 
@@ -294,7 +297,7 @@ class Rule(Strict):
     cap: Cap | None = None
     category: str | None = Field(
         default=None,
-        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        pattern=CATEGORY_PATTERN,
         description="Optional news the citizen may opt out of (e-mails then carry "
         "List-Unsubscribe). None: a service message, always sent.",
     )
@@ -373,6 +376,11 @@ class Rule(Strict):
 
 class Defaults(Strict):
     quiet_hours: QuietHours | Literal["off"] = QuietHours()
+    categories: dict[Annotated[str, Field(pattern=CATEGORY_PATTERN)], dict[str, str]] = Field(
+        default_factory=dict,
+        description="How the citizen's pages name each optional category, per language: "
+        "{procedure_news: {fr: 'L'avancement de vos démarches', en: 'Progress of …'}}.",
+    )
 
 
 class RuleFile(BaseModel):
