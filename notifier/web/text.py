@@ -52,7 +52,9 @@ TEXT: dict[str, dict[str, str]] = {
         "need.easy_read": "Des messages faciles à lire et à comprendre",
         "need.easy_read.hint": "Des phrases courtes et des mots simples (FALC).",
         "need.screen_reader": "J'utilise un lecteur d'écran",
-        "need.screen_reader.hint": "Les heures sont écrites en toutes lettres, la mise en page est simple.",
+        "need.screen_reader.hint": (
+            "Les heures sont écrites en toutes lettres, la mise en page est simple."
+        ),
         "need.no_smartphone": "Je n'ai pas de smartphone",
         "need.no_smartphone.hint": "Pas de notification sur téléphone ; des SMS courts.",
         "device.title": "Les notifications sur cet appareil",
