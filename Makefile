@@ -23,6 +23,7 @@ run: $(STAMP)
 	$(BIN)/notifier run
 
 test: $(STAMP)
+	scripts/ensure-chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -117,7 +117,9 @@ class Deliverer:
             return MessageStatus.SCHEDULED
         tried: list[str] = []
         # A registered recipient's current contacts and choices win over the planning snapshot.
-        recipient = RecipientStore.from_fields(lease.registered) or message.recipient
+        snapshot = RecipientStore.from_fields(lease.registered) or message.recipient
+        recipient = RecipientStore.current(snapshot, lease.registered)
+        message = message.model_copy(update={"recipient": recipient})  # what templates see
         needs = recipient.needs
         for channel in message.channels:
             address = recipient.contacts.address_for(channel)

@@ -1,9 +1,12 @@
 """Registered recipients: contacts, preferences, push subscriptions, and erasure.
 
-``notifier:recipient:{id}`` is a hash: ``profile`` (the recipient as JSON, as last PUT),
-``blocked`` (channels a provider closed, e.g. an SMS STOP) and one ``push:{digest}`` field
-per browser subscription. ``notifier:sms-stops`` is a hash: keyed hash of a number (see
-:func:`contact_digest`) → when it sent STOP; a STOP is for good, for every later message to
+``notifier:recipient:{id}`` is a hash: ``profile`` (the recipient as JSON, as last PUT by
+an upstream system), ``choices`` (needs and opt-outs the person set on their own pages:
+they win), ``blocked`` (channels a provider closed, e.g. an SMS STOP) and one
+``push:{digest}`` field per browser subscription. Only ``profile`` makes a recipient
+registered; the rest applies to events that carry the recipient inline too.
+``notifier:sms-stops`` is a hash: keyed hash of a number (see :func:`contact_digest`) →
+when it sent STOP; a STOP is for good, for every later message to
 that number, from a registered recipient or from one sent inline in an event, and it
 outlives an erasure. Erasing a recipient also erases every message record that names them,
 found in the store's weekly recipient indexes (see :mod:`notifier.store`).
@@ -17,8 +20,16 @@ import json
 
 import redis
 
-from notifier.models import Channel, PushSubscription, Recipient
+from notifier.models import Channel, Need, OptOut, PushSubscription, Recipient, Strict
 from notifier.store import LUA_HELPERS, PREFIX
+
+
+class Choices(Strict):
+    """What a person chose on their own pages; kept apart from what upstream registered."""
+
+    needs: frozenset[Need] = frozenset()
+    opt_outs: tuple[OptOut, ...] = ()
+
 
 # KEYS[1]: the recipient's hash. ARGV[1]: the recipient id. Cancels what is pending and
 # deletes every message record naming them, found in the weekly recipient indexes.
@@ -84,30 +95,61 @@ class RecipientStore:
         self.redis.hset(recipient_key(recipient.id), "profile", profile)
 
     def get(self, recipient_id: str) -> Recipient | None:
+        """The registered recipient as it stands now; None if not registered."""
         fields: dict[str, str] = self.redis.hgetall(recipient_key(recipient_id))  # type: ignore[assignment]
         return self.from_fields(fields)
 
+    def fields(self, recipient_id: str) -> dict[str, str]:
+        return self.redis.hgetall(recipient_key(recipient_id))  # type: ignore[return-value]
+
     @staticmethod
     def from_fields(fields: dict[str, str]) -> Recipient | None:
-        """The recipient in its stored hash (as :meth:`Store.begin_send` also returns it)."""
+        """The registered recipient in its stored hash, as it stands now; None if none."""
         if "profile" not in fields:
             return None
-        recipient = Recipient.model_validate_json(fields["profile"])
+        return RecipientStore.current(Recipient.model_validate_json(fields["profile"]), fields)
+
+    @staticmethod
+    def current(snapshot: Recipient, fields: dict[str, str]) -> Recipient:
+        """``snapshot`` (the registered profile, or the recipient an event carried) as it
+        stands now: with the browser subscriptions, the provider blocks, and the person's
+        own choices (needs, opt-outs), which win over what an upstream system said."""
         pushes = [json.loads(v) for k, v in fields.items() if k.startswith("push:")]
         latest = max(pushes, key=lambda p: p["added"], default=None)
-        push = PushSubscription.model_validate(latest["subscription"]) if latest else None
-        blocked = frozenset(Channel(c) for c in fields.get("blocked", "").split(",") if c)
-        return recipient.model_copy(
-            update={
-                "contacts": recipient.contacts.model_copy(update={"push": push}),
-                "blocked": blocked,
-            }
+        push = (
+            PushSubscription.model_validate(latest["subscription"])
+            if latest
+            else snapshot.contacts.push
         )
+        blocked = frozenset(Channel(c) for c in fields.get("blocked", "").split(",") if c)
+        update: dict[str, object] = {
+            "contacts": snapshot.contacts.model_copy(update={"push": push}),
+            "blocked": snapshot.blocked | blocked,
+        }
+        if "choices" in fields:
+            choices = Choices.model_validate_json(fields["choices"])
+            update |= {"needs": choices.needs, "opt_outs": choices.opt_outs}
+        return snapshot.model_copy(update=update)
 
-    def add_push(self, recipient_id: str, subscription: PushSubscription, added: float) -> bool:
-        """Add a browser's subscription; False if the recipient is not registered."""
+    def set_choices(
+        self, recipient_id: str, needs: frozenset[Need], opt_outs: tuple[OptOut, ...]
+    ) -> None:
+        """The person's own choices, made on their pages: applied from the next send."""
+        choices = Choices(needs=needs, opt_outs=opt_outs)
+        self.redis.hset(recipient_key(recipient_id), "choices", choices.model_dump_json())
+
+    def add_push(
+        self,
+        recipient_id: str,
+        subscription: PushSubscription,
+        added: float,
+        *,
+        registered_only: bool = True,
+    ) -> bool:
+        """Add a browser's subscription; False if the recipient is not registered (unless
+        the person adds it from their own pages: ``registered_only=False``)."""
         key = recipient_key(recipient_id)
-        if not self.redis.hexists(key, "profile"):
+        if registered_only and not self.redis.hexists(key, "profile"):
             return False
         value = json.dumps({"subscription": subscription.model_dump(), "added": added})
         self.redis.hset(key, _push_field(subscription.endpoint), value)
@@ -125,6 +167,19 @@ class RecipientStore:
         current = str(self.redis.hget(key, "blocked") or "")
         channels = {c for c in current.split(",") if c} | {channel.value}
         self.redis.hset(key, "blocked", ",".join(sorted(channels)))
+
+    def message_ids(self, recipient_id: str) -> list[str]:
+        """Every message record naming the recipient, found in the weekly indexes."""
+        weeks: list[str] = sorted(self.redis.smembers(f"{PREFIX}recipient-weeks"))  # type: ignore[arg-type]
+        if not weeks:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for week in weeks:
+            pipe.hget(f"{PREFIX}recipients:{week}", recipient_id)
+        found: list[str] = []
+        for ids in pipe.execute():
+            found += [i for i in (ids or "").split(",") if i and i not in found]
+        return found
 
     def erase(self, recipient_id: str) -> int:
         """Delete the recipient and every message record about them; how many were removed."""

@@ -68,7 +68,7 @@ def render(name: str, locale: str, needs: frozenset[Need]) -> dict[str, str]:
 
 CASES = [
     (name, locale, needs)
-    for name in shipped_templates()
+    for name in shipped_templates(Channel.EMAIL)
     for locale in ("fr", "en")
     for needs in (frozenset(), frozenset({Need.SCREEN_READER}))
 ]

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -21,11 +21,13 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from notifier import web
 from notifier.api import callbacks, events, messages, recipients
 from notifier.api.deps import Engine
 from notifier.api.http import AllowOptions, BodySizeLimit
 from notifier.apikeys import ApiKeys
 from notifier.clock import utcnow
+from notifier.links import Links
 from notifier.recipients import RecipientStore
 from notifier.reloading import RulesHolder
 from notifier.settings import Settings
@@ -73,6 +75,9 @@ def create_app(
         keys=ApiKeys(
             store.redis, {name: key.get_secret_value() for name, key in settings.api_keys.items()}
         ),
+        links=Links(
+            settings.secret(), settings.public_url, ttl=timedelta(days=settings.link_ttl_days)
+        ),
         clock=clock,
     )
 
@@ -97,6 +102,7 @@ def create_app(
 
     for module in (events, recipients, messages, callbacks):
         app.include_router(module.router)
+    web.install(app)
 
     @app.get("/healthz", tags=["operations"], operation_id="healthz")
     def healthz() -> JSONResponse:

@@ -12,6 +12,7 @@ from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from notifier.apikeys import ApiClient, ApiKeys, Scope
+from notifier.links import Links
 from notifier.models import IDENTIFIER_PATTERN, MESSAGE_ID_PATTERN
 from notifier.recipients import RecipientStore
 from notifier.reloading import RulesHolder
@@ -30,6 +31,7 @@ class Engine:
     templates: TemplatesHolder
     recipients: RecipientStore
     keys: ApiKeys
+    links: Links
     clock: Callable[[], datetime]
 
 

@@ -59,6 +59,16 @@ def generate_vapid_keys() -> tuple[str, str]:
     return b64(private), b64(public)
 
 
+def vapid_public_key(private_key: str) -> str:
+    """The public key browsers subscribe with (``applicationServerKey``), URL-safe base64."""
+    from cryptography.hazmat.primitives import serialization
+
+    public = Vapid02.from_string(private_key=private_key).public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return base64.urlsafe_b64encode(public).decode().rstrip("=")
+
+
 class WebPushTransport:
     def __init__(
         self,

@@ -1,0 +1,36 @@
+"""Web pages served by the API process: the citizen's own pages (:mod:`notifier.web.pages`).
+
+Server-rendered Jinja2 in the French State's design system (DSFR, vendored under
+``static/dsfr`` by ``scripts/vendor-dsfr.sh``), French first and English.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from notifier.templates.formatting import format_when
+from notifier.web.guard import PageError
+from notifier.web.pages import error_page, router, templates
+
+STATIC = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages, their static files and their error page to ``app``."""
+    templates.env.filters["localtime"] = lambda value, zone, lang: format_when(value, lang, zone)
+
+    @app.get("/me/sw.js", include_in_schema=False)
+    def service_worker() -> FileResponse:
+        """At /me/ so that its scope covers every page of /me/…"""
+        return FileResponse(STATIC / "sw.js", media_type="text/javascript")
+
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(PageError)
+    async def page_error(request: Request, exc: PageError) -> HTMLResponse:
+        return error_page(request, exc)

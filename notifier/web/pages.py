@@ -1,0 +1,350 @@
+"""The citizen's pages: choices, needs, this device, what we sent; one-click unsubscribe.
+
+Public (no API key): the signed link in each message is the only credential, and it grants
+one person and one purpose (:mod:`notifier.links`). Server-rendered, in the French State's
+design system, usable without JavaScript except to turn push on (the browser's API needs
+it). A choice made here applies from the next send, for registered recipients and for
+those sent inline in events alike (:meth:`RecipientStore.current`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from notifier.api.deps import Engine, EngineDep
+from notifier.channels.webpush import vapid_public_key
+from notifier.links import PAGES, UNSUBSCRIBE, Grant, LinkError
+from notifier.models import Channel, MessageStatus, OptOut, PushSubscription, Recipient
+from notifier.recipients import RecipientStore
+from notifier.rules.engine import message_id
+from notifier.templates.context import template_context
+from notifier.templates.renderer import Renderer
+from notifier.web import choices
+from notifier.web.guard import PageError, check_csrf, csrf_token, within_rate
+from notifier.web.text import CHANNELS, NEEDS, TEXT, language
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+HISTORY_DAYS = 30
+
+
+def guarded(request: Request, parts: EngineDep) -> Engine:
+    """Every page: counted against the client's rate."""
+    within_rate(parts.store.redis, request.client.host if request.client else "?")
+    return parts
+
+
+Parts = Annotated[Engine, Depends(guarded)]
+
+
+def granted(parts: Engine, token: str, purpose: str, lang: str) -> Grant:
+    try:
+        return parts.links.read(token, purpose)
+    except LinkError as exc:
+        raise PageError(
+            410 if exc.expired else 404, f"error.{'expired' if exc.expired else 'invalid'}", lang
+        ) from None
+
+
+def person(parts: Engine, recipient_id: str, lang: str) -> Recipient:
+    """The person as the engine knows them now: registered, or from their latest message."""
+    fields = parts.recipients.fields(recipient_id)
+    snapshot = RecipientStore.from_fields(fields)
+    if snapshot is None:
+        records = [
+            r for i in parts.recipients.message_ids(recipient_id) if (r := parts.store.get(i))
+        ]
+        if not records:
+            raise PageError(404, "error.unknown", lang)
+        snapshot = max(records, key=lambda r: r.message.due_at).message.recipient
+    return RecipientStore.current(snapshot, fields)
+
+
+def categories(parts: Engine, lang: str) -> dict[str, str]:
+    """The optional categories of the rules in force, named in ``lang`` (else their slug)."""
+    rules = parts.rules.current
+    labels = rules.defaults.categories
+    found = sorted({r.category for r in rules.rules if r.category})
+    return {c: labels.get(c, {}).get(lang) or labels.get(c, {}).get("fr") or c for c in found}
+
+
+def page(
+    request: Request, name: str, lang: str, token: str, active: str, **extra: Any
+) -> HTMLResponse:
+    context = {
+        "t": TEXT[lang],
+        "lang": lang,
+        "token": token,
+        "active": active,
+        "csrf": csrf_token(request.app.state.engine.settings.secret(), token),
+        "path": request.url.path,
+        **extra,
+    }
+    return templates.TemplateResponse(request, name, context, headers=NO_STORE)
+
+
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+@router.get("/me/{token}", response_class=HTMLResponse)
+def preferences(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
+    grant = granted(parts, token, PAGES, language(lang, None))
+    who = person(parts, grant.recipient, language(lang, None))
+    lang = language(lang, who.locale)
+    rows = choices.preference_rows(who, categories(parts, lang), CHANNELS)
+    contacts = {
+        "sms": choices.mask_phone(who.contacts.phone) if who.contacts.phone else None,
+        "email": choices.mask_email(who.contacts.email) if who.contacts.email else None,
+    }
+    saved = request.query_params.get("saved") == "1"
+    return page(
+        request,
+        "preferences.html",
+        lang,
+        token,
+        "preferences",
+        rows=rows,
+        contacts=contacts,
+        saved=saved,
+        field=choices.field_name,
+    )
+
+
+@router.post("/me/{token}/preferences")
+def save_preferences(
+    request: Request,
+    token: str,
+    parts: Parts,
+    csrf: Annotated[str, Form()] = "",
+    lang: Annotated[str, Form()] = "fr",
+    choice: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    grant = granted(parts, token, PAGES, language(lang, None))
+    check_csrf(parts.settings.secret(), token, csrf, lang)
+    who = person(parts, grant.recipient, lang)
+    offered = [c for c in CHANNELS if who.contacts.address_for(c) is not None]
+    updated = choices.apply_preferences(who, choice or [], categories(parts, lang), offered)
+    parts.recipients.set_choices(who.id, updated.needs, updated.opt_outs)
+    log.info("citizen pages: preferences saved (%d opt-outs)", len(updated.opt_outs))
+    return RedirectResponse(f"/me/{token}?saved=1&lang={language(lang, None)}", status_code=303)
+
+
+@router.get("/me/{token}/needs", response_class=HTMLResponse)
+def needs(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
+    grant = granted(parts, token, PAGES, language(lang, None))
+    who = person(parts, grant.recipient, language(lang, None))
+    lang = language(lang, who.locale)
+    saved = request.query_params.get("saved") == "1"
+    return page(
+        request,
+        "needs.html",
+        lang,
+        token,
+        "needs",
+        needs=NEEDS,
+        chosen={n.value for n in who.needs},
+        saved=saved,
+    )
+
+
+@router.post("/me/{token}/needs")
+def save_needs(
+    token: str,
+    parts: Parts,
+    csrf: Annotated[str, Form()] = "",
+    lang: Annotated[str, Form()] = "fr",
+    need: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    grant = granted(parts, token, PAGES, language(lang, None))
+    check_csrf(parts.settings.secret(), token, csrf, lang)
+    who = choices.apply_needs(person(parts, grant.recipient, lang), need or [])
+    parts.recipients.set_choices(who.id, who.needs, who.opt_outs)
+    log.info("citizen pages: needs saved (%d)", len(who.needs))
+    return RedirectResponse(
+        f"/me/{token}/needs?saved=1&lang={language(lang, None)}", status_code=303
+    )
+
+
+@router.get("/me/{token}/device", response_class=HTMLResponse)
+def device(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
+    grant = granted(parts, token, PAGES, language(lang, None))
+    who = person(parts, grant.recipient, language(lang, None))
+    lang = language(lang, who.locale)
+    private = parts.settings.vapid_private_key
+    public_key = vapid_public_key(private.get_secret_value()) if private else None
+    return page(
+        request,
+        "device.html",
+        lang,
+        token,
+        "device",
+        public_key=public_key,
+        no_smartphone="no_smartphone" in {n.value for n in who.needs},
+    )
+
+
+@router.post("/me/{token}/push", status_code=201)
+async def subscribe(request: Request, token: str, parts: Parts) -> dict[str, str]:
+    """The browser's ``PushSubscription.toJSON()``: stored, then a test notification is
+    planned, through the same path as every message (scheduler, worker, pywebpush)."""
+    lang = language(request.query_params.get("lang"), None)
+    grant = granted(parts, token, PAGES, lang)
+    check_csrf(parts.settings.secret(), token, request.headers.get("X-CSRF-Token"), lang)
+    subscription = PushSubscription.model_validate_json(await request.body())
+    now = parts.clock()
+    parts.recipients.add_push(grant.recipient, subscription, now.timestamp(), registered_only=False)
+    who = person(parts, grant.recipient, lang)
+    plan_test_push(parts, who, subscription)
+    log.info("citizen pages: a browser subscribed to push")
+    return {"status": "subscribed"}
+
+
+def plan_test_push(parts: Engine, who: Recipient, subscription: PushSubscription) -> None:
+    from notifier.models import Plan, PlannedMessage
+
+    now = parts.clock()
+    digest = hashlib.sha256(subscription.endpoint.encode()).hexdigest()[:16]
+    event_id = f"push-test-{digest}-{int(now.timestamp())}"
+    message = PlannedMessage(
+        id=message_id("citizen", event_id, "push-test"),
+        rule="push-test",
+        rules_version=parts.rules.current.version,
+        event_id=event_id,
+        event_type="device.subscribed",
+        tenant="citizen",
+        subject=f"device:{digest}",
+        due_at=now,
+        template="push_test",
+        channels=(Channel.WEBPUSH,),
+        recipient=who,
+        data={},
+        expires_at=now + timedelta(hours=1),
+    )
+    parts.store.accept(f"citizen:{event_id}", Plan(messages=(message,)), now, ttl=3600)
+
+
+@router.post("/me/{token}/push/remove")
+async def unsubscribe_device(request: Request, token: str, parts: Parts) -> dict[str, str]:
+    lang = language(request.query_params.get("lang"), None)
+    grant = granted(parts, token, PAGES, lang)
+    check_csrf(parts.settings.secret(), token, request.headers.get("X-CSRF-Token"), lang)
+    endpoint = PushSubscription.model_validate_json(await request.body()).endpoint
+    parts.recipients.remove_push(grant.recipient, endpoint)
+    log.info("citizen pages: a browser unsubscribed from push")
+    return {"status": "unsubscribed"}
+
+
+@router.get("/me/{token}/history", response_class=HTMLResponse)
+def history(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
+    grant = granted(parts, token, PAGES, language(lang, None))
+    who = person(parts, grant.recipient, language(lang, None))
+    lang = language(lang, who.locale)
+    since = parts.clock() - timedelta(days=HISTORY_DAYS)
+    renderer = Renderer(parts.templates)
+    rows: list[dict[str, Any]] = []
+    for record in filter(None, map(parts.store.get, parts.recipients.message_ids(who.id))):
+        last = record.history[-1]
+        if last.at < since or last.status in (MessageStatus.SCHEDULED, MessageStatus.QUEUED):
+            continue
+        channel = next((h.channel for h in reversed(record.history) if h.channel), None)
+        rows.append(
+            {
+                "at": last.at,
+                "channel": channel,
+                "status": last.status,
+                "text": sent_text(renderer, record.message, who, channel),
+            }
+        )
+    rows.sort(key=lambda r: r["at"].timestamp(), reverse=True)
+    return page(request, "history.html", lang, token, "history", rows=rows, zone=who.timezone)
+
+
+def sent_text(renderer: Renderer, message: Any, who: Recipient, channel: Channel | None) -> str:
+    """The message's words as its channel carries them (the SMS, the e-mail's text part)."""
+    if channel is None:
+        return ""
+    message = message.model_copy(update={"recipient": who})
+    try:
+        parts = renderer.render(
+            message.template,
+            channel,
+            who.locale,
+            template_context(message, channel),
+            easy_read="easy_read" in {n.value for n in who.needs},
+        )
+    except Exception:  # a template since removed: the history still lists the message
+        return ""
+    return parts.get("text") or parts.get("body") or ""
+
+
+@router.get("/u/{token}", response_class=HTMLResponse)
+def unsubscribe_page(
+    request: Request, token: str, parts: Parts, lang: str | None = None
+) -> Response:
+    """Confirmation only: mail scanners follow links, so a GET changes nothing."""
+    grant = granted(parts, token, UNSUBSCRIBE, language(lang, None))
+    who = person(parts, grant.recipient, language(lang, None))
+    lang = language(lang, who.locale)
+    return page(
+        request, "unsubscribe.html", lang, token, "", done=False, **described(parts, grant, lang)
+    )
+
+
+@router.post("/u/{token}", response_class=HTMLResponse)
+async def unsubscribe(request: Request, token: str, parts: Parts) -> Response:
+    """RFC 8058 one-click (``List-Unsubscribe=One-Click``, no cookie, no page), or the
+    confirmation page's form (CSRF-checked)."""
+    form = await request.form()
+    lang = language(str(form.get("lang") or ""), None)
+    grant = granted(parts, token, UNSUBSCRIBE, lang)
+    one_click = form.get("List-Unsubscribe") == "One-Click"
+    if not one_click:
+        check_csrf(parts.settings.secret(), token, str(form.get("csrf") or ""), lang)
+    who = person(parts, grant.recipient, lang)
+    assert grant.category is not None and grant.channel is not None
+    channel = Channel(grant.channel)
+    if who.refusal(channel, grant.category) is None:
+        opt_outs = (*who.opt_outs, OptOut(category=grant.category, channels=frozenset({channel})))
+        parts.recipients.set_choices(who.id, who.needs, opt_outs)
+    log.info(
+        "unsubscribed from a category on %s (%s)",
+        channel.value,
+        "one-click" if one_click else "page",
+    )
+    if one_click:
+        return Response(status_code=200)
+    lang = language(lang, who.locale)
+    return page(
+        request, "unsubscribe.html", lang, token, "", done=True, **described(parts, grant, lang)
+    )
+
+
+def described(parts: Engine, grant: Grant, lang: str) -> dict[str, Any]:
+    category = categories(parts, lang).get(grant.category or "", grant.category)
+    channel = TEXT[lang][f"channel.{grant.channel}"].lower() if grant.channel else ""
+    pages = parts.links.token(Grant(grant.recipient, PAGES))
+    return {"category": category, "channel": channel, "pages": pages}
+
+
+def error_page(request: Request, exc: PageError) -> HTMLResponse:
+    t = TEXT[exc.lang if exc.lang in TEXT else "fr"]
+    context = {
+        "t": t,
+        "lang": exc.lang,
+        "message": t[exc.key],
+        "token": "",
+        "active": "",
+        "path": request.url.path,
+    }
+    return templates.TemplateResponse(
+        request, "error.html", context, status_code=exc.status, headers=NO_STORE
+    )

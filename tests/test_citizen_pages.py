@@ -1,0 +1,369 @@
+"""The citizen's pages in a real browser: accessibility, keyboard, small screens, and effect.
+
+Debian's chromium through Playwright (tests/browser.py), axe-core for WCAG 2.1 A/AA, the API
+served by uvicorn on loopback over the test's Valkey. Each choice made on a page is checked
+where it matters: in the next message the worker sends.
+
+``UPDATE_SCREENSHOTS=1`` writes each page at 375 and 1280 px to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import httpx
+import pytest
+from itsdangerous import TimestampSigner
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from notifier.api import create_app
+from notifier.channels.outbox import OutboxTransport
+from notifier.channels.webpush import generate_vapid_keys
+from notifier.delivery import Deliverer
+from notifier.links import PAGES, UNSUBSCRIBE, Grant, Links
+from notifier.models import Channel, MessageStatus
+from notifier.recipients import RecipientStore
+from notifier.reloading import rules_holder
+from notifier.settings import Settings
+from notifier.store import Store
+from notifier.templates.renderer import Renderer
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, overflows, serve, violations
+from tests.conftest import CONTACT_KEY, EXAMPLES, NOW, ROOT, make_event
+
+KEY = "pages-key-123456"
+VAPID_PRIVATE, VAPID_PUBLIC = generate_vapid_keys()
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+PAGE_PATHS = {"preferences": "", "needs": "/needs", "device": "/device", "history": "/history"}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    yield context.new_page()
+    context.close()
+
+
+def settings(**overrides: Any) -> Settings:
+    return Settings(
+        api_keys={"crm": KEY},
+        rules_reload_seconds=0,
+        secret_key=CONTACT_KEY.decode(),
+        public_url="https://notifications.example.gouv.fr",
+        vapid_private_key=VAPID_PRIVATE,
+        vapid_subject="mailto:dpo@example.gouv.fr",
+        **overrides,
+    )
+
+
+class Site:
+    def __init__(self, url: str, store: Store, config: Settings) -> None:
+        self.url, self.store, self.config = url, store, config
+        self.links = Links(config.secret(), url, ttl=timedelta(days=30))
+        self.recipients = RecipientStore(store.redis, contact_key=config.secret())
+
+    def post(self, **fields: Any) -> list[str]:
+        body = make_event(**fields).model_dump(mode="json")
+        answer = httpx.post(
+            f"{self.url}/v1/events", json=body, headers={"Authorization": f"Bearer {KEY}"}
+        )
+        assert answer.status_code == 202, answer.text
+        return [p["id"] for p in answer.json()["planned"]]
+
+    def pages(self, recipient: str = "citizen-1", path: str = "", lang: str = "fr") -> str:
+        return f"{self.url}/me/{self.links.token(Grant(recipient, PAGES))}{path}?lang={lang}"
+
+
+@pytest.fixture
+def site(store: Store) -> Iterator[Site]:
+    config = settings()
+    app = create_app(config, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
+    with serve(app) as url:
+        site = Site(url, store, config)
+        site.post(id="booked")  # what the engine knows of citizen-1: an inline recipient
+        yield site
+
+
+def procedure_news(site: Site, event_id: str) -> list[str]:
+    return site.post(
+        id=event_id,
+        type="procedure.status_changed",
+        subject="procedure:PLAINTE-2026-118",
+        data={"reference": "PLAINTE-2026-118", "status_label": "transmise au parquet"},
+    )
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+@pytest.mark.parametrize("name", list(PAGE_PATHS))
+def test_each_page_is_accessible_at_every_width(
+    site: Site, page: Page, name: str, lang: str
+) -> None:
+    procedure_news(site, "news-1")
+    answer = page.goto(site.pages(path=PAGE_PATHS[name], lang=lang))
+    assert answer is not None and answer.status == 200
+    assert page.locator("html").get_attribute("lang") == lang
+    assert violations(page) == []
+    assert overflows(page) == 0
+    page.set_viewport_size({"width": 320, "height": 800})  # the narrowest phone
+    assert overflows(page) == 0
+    assert violations(page) == []
+    page.set_viewport_size({"width": 640, "height": 450})  # 1280 × 900 at 200 % zoom
+    assert overflows(page) == 0
+    if os.environ.get("UPDATE_SCREENSHOTS") and lang == "fr":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for width in (375, 1280):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
+
+
+def test_the_pages_need_no_javascript_but_push(site: Site, browser: Browser) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(site.pages())
+        page.get_by_label("E-mail").first.uncheck(force=True)  # DSFR: the label takes the click
+        page.get_by_role("button", name="Enregistrer").click()
+        assert "Vos choix sont enregistrés" in page.content()
+        page.goto(site.pages(path="/device"))
+        assert "besoin de JavaScript" in page.content()
+    finally:
+        context.close()
+
+
+def test_keyboard_alone(site: Site, page: Page) -> None:
+    """Skip link first, then every control in order; Space ticks, Enter submits."""
+    page.goto(site.pages(path="/needs"))
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Aller au contenu"
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "need-easy_read":
+            break
+    else:
+        pytest.fail("the easy-to-read box cannot be reached with Tab")
+    page.keyboard.press("Space")
+    while page.evaluate("document.activeElement.type") != "submit":
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**saved=1**")
+    assert page.get_by_role("status").inner_text().startswith("Vos choix sont enregistrés")
+    focused = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert focused is not None
+    fields = site.recipients.fields("citizen-1")
+    assert '"easy_read"' in fields["choices"]
+
+
+def deliver_next(site: Site, tmp_path: Path) -> dict[str, Any]:
+    """Claim what is due and deliver it through the real worker logic; the outbox record."""
+    import json
+
+    outbox = OutboxTransport(tmp_path / "outbox")
+    worker = Deliverer(
+        site.store,
+        Renderer(EXAMPLES / "templates"),
+        {channel: outbox for channel in Channel},
+        recipients=site.recipients,
+        clock=lambda: NOW,  # 10:00 in Paris: outside quiet hours
+    )
+    claimed = site.store.claim_due(NOW, limit=10, lease=timedelta(minutes=5))
+    for item in claimed:
+        assert worker.deliver(item.message_id, item.claim) is MessageStatus.SENT
+    (latest,) = sorted((tmp_path / "outbox").glob("*.json"))[-1:]
+    return dict(json.loads(latest.read_text()))
+
+
+def test_a_choice_on_the_page_changes_the_next_send(site: Site, page: Page, tmp_path: Path) -> None:
+    push = {"endpoint": "https://push.example/abc", "keys": {"p256dh": "B" * 87, "auth": "A" * 22}}
+    site.recipients.add_push("citizen-1", _subscription(push), time.time(), registered_only=False)
+    site.store.redis.delete("notifier:due")  # the booking's reminders: not this test's
+    procedure_news(site, "news-before-choices")
+    before = deliver_next(site, tmp_path)
+    assert before["channel"] == "webpush" and "Votre dossier a avancé" in before["content"]["title"]
+    page.goto(site.pages())
+    page.get_by_role("group", name="L'avancement").get_by_label("SMS").uncheck(force=True)
+    page.get_by_role("button", name="Enregistrer").click()
+    page.goto(site.pages(path="/needs"))
+    page.get_by_label("Des messages faciles à lire").check(force=True)
+    page.get_by_label("Je n'ai pas de smartphone").check(force=True)
+    page.get_by_role("button", name="Enregistrer").click()
+    page.wait_for_url("**saved=1**")
+    procedure_news(site, "news-after-choices")
+    sent = deliver_next(site, tmp_path)
+    # push first in the rule: not for "no smartphone"; SMS: opted out; so the e-mail, easy
+    assert sent["channel"] == "email"
+    assert sent["content"]["text"].startswith("Bonjour,\n\nVotre dossier avance.")
+
+
+def _subscription(raw: dict[str, Any]) -> Any:
+    from notifier.models import PushSubscription
+
+    return PushSubscription.model_validate(raw)
+
+
+def test_one_click_unsubscribe_needs_no_cookie_nor_javascript(site: Site) -> None:
+    token = site.links.token(Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email"))
+    link = f"{site.url}/u/{token}"
+    looked = httpx.get(link)  # what a mail scanner does: nothing changes
+    assert looked.status_code == 200 and "Confirmer" in looked.text
+    assert "choices" not in site.recipients.fields("citizen-1")
+    clicked = httpx.post(link, data={"List-Unsubscribe": "One-Click"})  # RFC 8058, no cookie
+    assert clicked.status_code == 200
+    assert '"procedure_news"' in site.recipients.fields("citizen-1")["choices"]
+    forged = httpx.post(link, data={"lang": "fr"})  # the page's form without its CSRF token
+    assert forged.status_code == 403 and "formulaire a expiré" in forged.text
+
+
+def test_a_form_without_its_csrf_token_is_refused(site: Site) -> None:
+    link = site.pages(path="/needs")
+    refused = httpx.post(link.split("?")[0], data={"need": "easy_read", "csrf": "forged"})
+    assert refused.status_code == 403
+    assert "choices" not in site.recipients.fields("citizen-1")
+
+
+def test_a_wrong_or_expired_link_says_what_to_do(site: Site, page: Page) -> None:
+    answer = page.goto(f"{site.url}/me/not-a-token")
+    assert answer is not None and answer.status == 404
+    assert "Ce lien n'est pas valide" in page.content()
+    assert violations(page) == []
+    tampered = site.pages().replace("/me/", "/me/x")
+    assert httpx.get(tampered).status_code == 404
+    with mock.patch.object(
+        TimestampSigner, "get_timestamp", return_value=int(time.time()) - 31 * 86400
+    ):
+        old = site.pages()
+    answer = page.goto(old)
+    assert answer is not None and answer.status == 410
+    assert "Ce lien a expiré" in page.content()
+    unsubscribe = site.links.token(Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email"))
+    assert httpx.get(f"{site.url}/me/{unsubscribe}").status_code == 404  # another purpose
+
+
+def test_nothing_personal_in_urls_or_logs(site: Site, caplog: pytest.LogCaptureFixture) -> None:
+    link = site.pages()
+    assert "citizen-1" not in link and "612345678" not in link and "@" not in link
+    httpx.post(
+        link.split("?")[0] + "/needs",
+        data={"need": "easy_read", "csrf": _csrf(site, link), "lang": "fr"},
+    )
+    logged = caplog.text
+    assert "citizen-1" not in logged and "jeanne" not in logged
+
+
+def _csrf(site: Site, link: str) -> str:
+    from notifier.web.guard import csrf_token
+
+    return csrf_token(site.config.secret(), link.split("/me/")[1].split("?")[0].split("/")[0])
+
+
+PUSH_STUB = """
+(() => {
+  // Chromium's PushManager talks to the browser vendor's push service, out of reach here:
+  // it answers with the subscription of notifier's loopback push service instead.
+  const stored = %s;
+  let current = null;
+  window.__applicationServerKey = null;
+  const asObject = (raw) => ({
+    endpoint: raw.endpoint,
+    toJSON: () => raw,
+    unsubscribe: async () => { current = null; return true; },
+  });
+  PushManager.prototype.subscribe = async function (options) {
+    const key = new Uint8Array(options.applicationServerKey);
+    window.__applicationServerKey = btoa(String.fromCharCode(...key));
+    current = asObject(stored);
+    return current;
+  };
+  PushManager.prototype.getSubscription = async function () { return current; };
+})();
+"""
+
+
+def test_push_end_to_end_in_chromium(site: Site, browser: Browser, tmp_path: Path) -> None:
+    """Subscribe on the page → stored → the test message goes through pywebpush to the
+    loopback push service (which decrypts it) → delivered to the page's service worker,
+    which shows it."""
+    import base64
+    import json
+
+    from notifier.channels.webpush import WebPushTransport
+    from tests.fake_push import FakePushService
+
+    push = FakePushService()
+    browser_side = push.subscribe("browser-1")
+    browser_side.application_server_key = VAPID_PUBLIC
+    context = browser.new_context()
+    context.grant_permissions(["notifications"], origin=site.url)
+    context.add_init_script(PUSH_STUB % json.dumps(browser_side.subscription()))
+    page = context.new_page()
+    try:
+        page.goto(site.pages(path="/device"))
+        page.get_by_role(
+            "button", name="Activer les notifications sur cet appareil", exact=True
+        ).click()
+        page.get_by_text("Les notifications sont activées").wait_for()
+        sent_key = page.evaluate("window.__applicationServerKey")
+        assert base64.b64decode(sent_key) == base64.urlsafe_b64decode(VAPID_PUBLIC + "==")
+        assert any(f.startswith("push:") for f in site.recipients.fields("citizen-1"))
+        outbox = OutboxTransport(tmp_path / "outbox")  # the booking's confirmation
+        worker = Deliverer(
+            site.store,
+            Renderer(EXAMPLES / "templates"),
+            {
+                Channel.WEBPUSH: WebPushTransport(
+                    VAPID_PRIVATE, "mailto:dpo@example.gouv.fr", clock=lambda: NOW
+                ),
+                Channel.SMS: outbox,
+                Channel.EMAIL: outbox,
+            },
+            recipients=site.recipients,
+            clock=lambda: NOW,
+        )
+        for item in site.store.claim_due(NOW, limit=10, lease=timedelta(minutes=5)):
+            worker.deliver(item.message_id, item.claim)
+        (delivery,) = push.delivered
+        assert delivery.payload["title"] == "Les notifications sont activées"
+        # the browser vendor's push service hands the decrypted payload to the browser
+        cdp = context.new_cdp_session(page)
+        registrations: list[str] = []
+        cdp.on(
+            "ServiceWorker.workerRegistrationUpdated",
+            lambda e: registrations.extend(r["registrationId"] for r in e["registrations"]),
+        )
+        cdp.send("ServiceWorker.enable")
+        page.wait_for_timeout(200)
+        assert registrations, "the page registered its service worker"
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {
+                "origin": site.url + "/",
+                "registrationId": registrations[0],
+                "data": json.dumps(delivery.payload),
+            },
+        )
+        shown = page.wait_for_function(
+            """() => navigator.serviceWorker.ready
+                 .then(r => r.getNotifications())
+                 .then(ns => ns.length ? ns.map(n => [n.title, n.body]) : null)"""
+        ).json_value()
+        assert shown == [[delivery.payload["title"], delivery.payload["body"]]]
+        page.get_by_role(
+            "button", name="Désactiver les notifications sur cet appareil", exact=True
+        ).click()
+        page.get_by_text("Les notifications sont désactivées").wait_for()
+        assert not any(f.startswith("push:") for f in site.recipients.fields("citizen-1"))
+    finally:
+        context.close()
+        push.close()
