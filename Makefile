@@ -9,6 +9,8 @@ STAMP  := $(VENV)/.installed
 export NOTIFIER_API_KEYS ?= {"demo": "demo-secret"}
 export NOTIFIER_RULES_DIR ?= examples/rules
 export NOTIFIER_TEMPLATES_DIR ?= examples/templates
+# Links to the citizen pages in the demo's e-mails point at the local API (run only).
+run: export NOTIFIER_PUBLIC_URL ?= http://127.0.0.1:8000
 
 .PHONY: run test bench lint clean
 

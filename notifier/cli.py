@@ -248,12 +248,19 @@ def cmd_vapid_generate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _demo_banner(settings: Settings, redis_url: str) -> str:
+    from datetime import timedelta
+
+    from notifier.links import Links
+
     keys = ", ".join(f"{c}={k.get_secret_value()}" for c, k in settings.api_keys.items())
     base = f"http://{settings.api_host}:{settings.api_port}"
+    links = Links(settings.secret(), settings.public_url or base, ttl=timedelta(days=30))
     return f"""
 notifier is starting
   API        {base}   (health: {base}/healthz, docs: {base}/docs)
   API keys   {keys or "none: set NOTIFIER_API_KEYS"}
+  citizen    {links.pages("citizen-0001")}
+             (the pages of the demo events' recipient, once an event has named them)
   Redis      {redis_url}
   rules      {settings.rules_dir}
   templates  {settings.templates_dir}

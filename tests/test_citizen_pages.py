@@ -367,3 +367,32 @@ def test_push_end_to_end_in_chromium(site: Site, browser: Browser, tmp_path: Pat
     finally:
         context.close()
         push.close()
+
+
+def test_a_registered_recipient_has_the_same_pages(site: Site, page: Page) -> None:
+    registered = {
+        "id": "citizen-9",
+        "locale": "en",
+        "contacts": {"phone": "+262692123456", "email": "paul.durand@example.org"},
+    }
+    answer = httpx.put(
+        f"{site.url}/v1/recipients/citizen-9",
+        json=registered,
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
+    assert answer.status_code == 200, answer.text
+    page.goto(site.pages("citizen-9").replace("?lang=fr", ""))
+    assert page.locator("html").get_attribute("lang") == "en"  # the recipient's language
+    text = page.inner_text("main")
+    assert "06 •• •• •• 56" in text and "p•••@example.org" in text
+    assert "692123456" not in page.content() and "paul.durand" not in page.content()
+
+
+def test_requests_are_rate_limited(site: Site) -> None:
+    from notifier.web.guard import REQUESTS_PER_MINUTE
+
+    link = site.pages(path="/needs")
+    with httpx.Client() as client:  # twice the quota and one: over it in any one minute
+        codes = [client.get(link).status_code for _ in range(2 * REQUESTS_PER_MINUTE + 1)]
+    assert codes[0] == 200 and 429 in codes
+    assert codes.count(200) <= 2 * REQUESTS_PER_MINUTE
