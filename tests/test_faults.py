@@ -46,8 +46,10 @@ def server(tmp_path: Path) -> Iterator[EmbeddedValkey]:
     valkey.stop()
 
 
-def booked(event_id: str, starts_in: float) -> dict[str, Any]:
-    starts_at = datetime.now(UTC) + timedelta(seconds=starts_in)
+def booked(
+    event_id: str, starts_in: float = 0, starts_at: datetime | None = None
+) -> dict[str, Any]:
+    starts_at = starts_at or datetime.now(UTC) + timedelta(seconds=starts_in)
     event = make_event(
         id=event_id,
         subject=f"appointment:{event_id}",
@@ -73,12 +75,14 @@ def test_redis_outage_503_then_everything_resumes(server: EmbeddedValkey, tmp_pa
         planned = [r.json()["planned"][0]["id"] for r in (before, during, later)]
         wait_for(lambda: engine.sent_for({planned[0]}), 15, "the first reminder")
         # a burst falling due just as the server stops: claimed, queued or mid-send
-        burst_due = datetime.now(UTC) + timedelta(seconds=4)
+        burst_due = datetime.now(UTC) + timedelta(seconds=6)  # the same instant for all
         burst = {
-            engine.post(booked(f"burst-{n}", starts_in=5 + 4)).json()["planned"][0]["id"]
+            engine.post(booked(f"burst-{n}", starts_at=burst_due + timedelta(seconds=5))).json()[
+                "planned"
+            ][0]["id"]
             for n in range(150)
         }
-        time.sleep(max(0.0, (burst_due - datetime.now(UTC)).total_seconds()) + 0.3)
+        time.sleep(max(0.0, (burst_due - datetime.now(UTC)).total_seconds()) + 0.5)
         in_flight = engine.statuses(burst)
         assert in_flight.get("queued", 0) + in_flight.get("sending", 0) >= 100, in_flight
 
