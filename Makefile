@@ -25,7 +25,7 @@ run: $(STAMP)
 	$(BIN)/notifier run
 
 test: $(STAMP)
-	scripts/ensure-chromium
+	scripts/ensure-test-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

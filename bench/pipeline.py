@@ -54,7 +54,7 @@ def deliver_through(transport: Transport) -> None:
     from notifier.settings import get_settings
 
     built = workers.delivery.build_deliverer(get_settings(), dict.fromkeys(Channel, transport))
-    workers.delivery.deliverer = lambda: built  # type: ignore[assignment]
+    workers.delivery.deliverer = lambda: built
 
 
 def consume(broker: RedisBroker, done: Callable[[], bool], count: int) -> float:

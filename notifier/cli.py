@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -61,18 +62,28 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
+    from prometheus_client import start_http_server
+
     from notifier.broker import configure_broker, enqueue_deliveries
     from notifier.logs import configure_logging
+    from notifier.metrics import ScheduleCollector, SchedulerMetrics
     from notifier.scheduler import Scheduler
 
     configure_logging(settings.log_level, "scheduler")
     broker = configure_broker(settings)
+    store = _store(settings)
+    metrics = SchedulerMetrics()
+    metrics.registry.register(ScheduleCollector(store))
+    start_http_server(
+        settings.scheduler_metrics_port, addr=settings.metrics_host, registry=metrics.registry
+    )
     scheduler = Scheduler(
-        _store(settings),
+        store,
         lambda claims: enqueue_deliveries(broker, claims),
         batch_size=settings.scheduler_batch_size,
         lease=timedelta(seconds=settings.claim_lease_seconds),
         poll=timedelta(seconds=settings.scheduler_poll_seconds),
+        metrics=metrics,
     )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -100,6 +111,19 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     ]
     # Idle workers poll the queue at most this often (ms); Dramatiq's default is 1000.
     os.environ.setdefault("dramatiq_worker_timeout", "250")
+    # Metrics: every worker process writes its counters under one folder (prometheus_client's
+    # multiprocess mode), which Dramatiq's exposition server adds up on the metrics port.
+    metrics_dir = settings.data_dir / f"metrics-worker-{settings.worker_metrics_port}"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ.update(  # Dramatiq's own names for these, lower case
+        {
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+            "dramatiq_prom_db": str(metrics_dir),
+            "dramatiq_prom_host": settings.metrics_host,
+            "dramatiq_prom_port": str(settings.worker_metrics_port),
+        }
+    )
     os.execv(sys.executable, argv)
 
 
@@ -255,12 +279,15 @@ def _demo_banner(settings: Settings, redis_url: str) -> str:
     keys = ", ".join(f"{c}={k.get_secret_value()}" for c, k in settings.api_keys.items())
     base = f"http://{settings.api_host}:{settings.api_port}"
     links = Links(settings.secret(), settings.public_url or base, ttl=timedelta(days=30))
+    metrics = f"http://{settings.metrics_host}"
     return f"""
 notifier is starting
   API        {base}   (health: {base}/healthz, docs: {base}/docs)
   API keys   {keys or "none: set NOTIFIER_API_KEYS"}
   citizen    {links.pages("citizen-0001")}
              (the pages of the demo events' recipient, once an event has named them)
+  metrics    {base}/metrics (API), {metrics}:{settings.scheduler_metrics_port}/metrics (scheduler),
+             {metrics}:{settings.worker_metrics_port}/metrics (workers)
   Redis      {redis_url}
   rules      {settings.rules_dir}
   templates  {settings.templates_dir}

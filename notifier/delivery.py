@@ -24,6 +24,7 @@ from notifier.channels.base import Outcome, OutgoingMessage, Transport, already_
 from notifier.channels.base import call_window as channel_call_window
 from notifier.clock import utcnow
 from notifier.links import Links
+from notifier.metrics import DeliveryMetrics, lateness_seconds
 from notifier.models import Channel, MessageStatus, Need, PlannedMessage
 from notifier.ratelimit import ChannelRateLimit
 from notifier.recipients import RecipientStore
@@ -67,6 +68,7 @@ class Deliverer:
         send_lease: timedelta = timedelta(seconds=120),
         call_window: timedelta | None = None,
         links: Links | None = None,
+        metrics: DeliveryMetrics | None = None,
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -82,6 +84,7 @@ class Deliverer:
         self.send_lease = send_lease
         self.call_window = call_window or channel_call_window(transports.values())
         self.links = links
+        self.metrics = metrics
         self.clock = clock
         self.sleep = sleep
         self.rng = rng or random.Random()
@@ -147,6 +150,7 @@ class Deliverer:
             ):
                 excluded = "this number sent STOP: no SMS to it any more"
             if excluded:
+                self._count(channel, "skipped")
                 self._note_failure(message, channel, f"skipped: {excluded}")
             if excluded or address is None or transport is None:
                 why = excluded or f"no {'contact' if transport else 'transport'}"
@@ -176,8 +180,13 @@ class Deliverer:
                     continue
                 metadata |= {"encoding": info.encoding, "segments": str(info.segments)}
             limit = self.rate_limits.get(channel)
-            if limit is not None and not limit.wait():
-                return self._wait_for_capacity(message, claim, channel)
+            if limit is not None:
+                asked = time.monotonic()
+                granted = limit.wait()
+                if self.metrics is not None and time.monotonic() - asked > 0.005:
+                    self.metrics.rate_limit_waits.labels(channel.value).inc()
+                if not granted:
+                    return self._wait_for_capacity(message, claim, channel)
             if self._expired(message):  # waiting, or a previous channel, may have taken long
                 return self._end(message, claim, MessageStatus.EXPIRED, "past its expiry", channel)
             try:
@@ -195,6 +204,7 @@ class Deliverer:
                     f"cap reached: at most {full.max} per {full.period}",
                     None,
                 )
+            started = time.monotonic()
             result = transport.send(
                 OutgoingMessage(
                     id=message.id,
@@ -209,7 +219,14 @@ class Deliverer:
                     links=links,
                 )
             )
+            if self.metrics is not None:
+                elapsed = time.monotonic() - started
+                self.metrics.call_duration.labels(channel.value).observe(elapsed)
+            self._count(channel, result.outcome.value)
             if result.outcome is Outcome.SENT:
+                if self.metrics is not None:
+                    due = lease.due_at or message.due_at
+                    self.metrics.lateness.observe(lateness_seconds(due, self.clock()))
                 sizes = (
                     f" ({metadata['encoding']}, {metadata['segments']} segments)"
                     if metadata
@@ -345,6 +362,10 @@ class Deliverer:
             recipient_id,
             channel.value,
         )
+
+    def _count(self, channel: Channel, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.attempts.labels(channel.value, outcome).inc()
 
     def _links(self, recipient: str, category: str | None, channel: Channel) -> dict[str, str]:
         """The reader's signed links: their pages; one-click unsubscribe for optional news."""

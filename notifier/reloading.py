@@ -49,6 +49,7 @@ class Reloading(Generic[T]):
         self._fingerprint = self.fingerprint()
         self.current: T = load(folder)
         self.last_error: RuleSetError | None = None
+        self.failures = 0  # refused reloads since start (notifier_reload_failures_total)
 
     def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         """Names, sizes and modification times of the files: cheap to poll."""
@@ -92,6 +93,7 @@ class Reloading(Generic[T]):
         except RuleSetError as exc:
             with self._lock:
                 self.last_error = exc
+                self.failures += 1
             log.error(
                 "%s reload refused, keeping version %s:\n%s", self.what, self.current.version, exc
             )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from notifier.clock import utcnow
+from notifier.metrics import SchedulerMetrics
 from notifier.store import UNAVAILABLE, Claimed, Store
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,10 @@ class Scheduler:
         lease: timedelta = timedelta(minutes=5),
         poll: timedelta = timedelta(milliseconds=200),
         clock: Callable[[], datetime] = utcnow,
+        metrics: SchedulerMetrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.enqueue = enqueue
         self.batch_size = batch_size
         self.lease = lease
@@ -58,6 +61,9 @@ class Scheduler:
                 raise
         if claimed:
             log.info("enqueued %d due messages", len(claimed))
+        if self.metrics is not None:
+            self.metrics.enqueued.inc(len(claimed))
+            self.metrics.last_tick.set(now.timestamp())
         return len(claimed)
 
     def pause(self) -> float:
@@ -79,6 +85,8 @@ class Scheduler:
                 stop.wait(self.pause())
             except UNAVAILABLE as exc:
                 failures += 1
+                if self.metrics is not None:
+                    self.metrics.redis_errors.inc()
                 wait = min(5.0, 0.2 * 2**failures)
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, wait)
                 stop.wait(wait)

@@ -182,6 +182,18 @@ class Settings(BaseSettings):
     worker_processes: int = Field(default=1, description="Worker processes for `notifier run`.")
     worker_threads: int = Field(default=4, description="Threads per worker process.")
     log_level: str = Field(default="INFO", description="Log level of every process.")
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the scheduler's and the workers' metrics servers bind to (the "
+        "API serves /metrics on its own port).",
+    )
+    scheduler_metrics_port: int = Field(
+        default=9192, description="Port of the scheduler's /metrics (one per scheduler)."
+    )
+    worker_metrics_port: int = Field(
+        default=9191,
+        description="Port of the workers' /metrics: every process of one `notifier worker`.",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Key of the keyed hashes of contacts (the SMS STOP list) and of signed "

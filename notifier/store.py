@@ -271,7 +271,7 @@ _BEGIN_SEND = (
     + """
 local id = ARGV[1]
 local f = redis.call('HMGET', mkey(id), 'history', 'claim', 'body', 'attempts', 'provider_call',
-                    'excluded', 'provider_call_at')
+                    'excluded', 'provider_call_at', 'due')
 local status = status_in(f[1])
 if not status then return {'missing'} end
 if f[2] ~= ARGV[2] then return {'stale', status} end
@@ -287,7 +287,7 @@ redis.call('ZADD', prefix .. 'inflight', tonumber(ARGV[3]) + tonumber(ARGV[4]), 
 history(id, ARGV[3], 'sending', detail)
 local recipient = cjson.decode(f[3])['recipient']['id']
 local registered = redis.call('HGETALL', prefix .. 'recipient:' .. recipient)
-return {'ok', f[3], f[4] or '0', f[5] or '', f[6] or '', registered}
+return {'ok', f[3], f[4] or '0', f[5] or '', f[6] or '', registered, f[8] or ''}
 """
 )
 
@@ -437,6 +437,7 @@ class SendLease:
     interrupted_call: str | None = None  # channel of a provider call with no known outcome
     excluded: frozenset[str] = frozenset()  # channels a delivery receipt reported as failed
     registered: dict[str, str] = field(default_factory=dict)  # the recipient's stored hash
+    due_at: datetime | None = None  # when this claim fell due (a retry's, a deferral's)
 
 
 class TakenOver(Exception):
@@ -705,12 +706,14 @@ class Store:
             return Busy(timedelta(milliseconds=int(result[1])))
         if result[0] != "ok":
             return None
+        message = PlannedMessage.model_validate_json(result[1])
         return SendLease(
-            PlannedMessage.model_validate_json(result[1]),
+            message,
             int(result[2]),
             result[3] or None,
             frozenset(c for c in result[4].split(",") if c),
             dict(zip(result[5][::2], result[5][1::2], strict=True)),
+            from_ms(int(result[6])) if result[6] else message.due_at,
         )
 
     def provider_call(
@@ -838,6 +841,16 @@ class Store:
         """Channels a worker stopped, with why and since when."""
         stored: dict[str, str] = self.redis.hgetall(CHANNELS_OFF)  # type: ignore[assignment]
         return {channel: json.loads(record) for channel, record in sorted(stored.items())}
+
+    def schedule_stats(self, now: datetime) -> tuple[int, int, float | None]:
+        """Messages in the schedule, how many are overdue, the due time (ms) of the oldest."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zcard(f"{PREFIX}due")
+        pipe.zcount(f"{PREFIX}due", "-inf", to_ms(now))
+        pipe.zrange(f"{PREFIX}due", 0, 0, withscores=True)
+        size, overdue, first = pipe.execute()
+        oldest = float(first[0][1]) if first and int(overdue) else None
+        return int(size), int(overdue), oldest
 
     def next_due(self) -> datetime | None:
         first = self.redis.zrange(f"{PREFIX}due", 0, 0, withscores=True)

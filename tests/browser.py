@@ -1,7 +1,7 @@
 """A real browser on real pages: Debian's chromium driven by Playwright, the API on uvicorn.
 
 Playwright never downloads a browser here: it launches ``/usr/bin/chromium`` (installed by
-``make test`` through ``scripts/ensure-chromium``), headless, with the flags that keep it
+``make test`` through ``scripts/ensure-test-tools``), headless, with the flags that keep it
 off the network. The API runs in a thread on a loopback port, over the test's real Valkey.
 """
 

@@ -61,6 +61,7 @@ class EngineProcesses:
             "PYTHONUNBUFFERED": "1",
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.metrics_ports: dict[str, int] = {}
         for db in (engine_db, engine_db + 1):
             client = redis.Redis.from_url(f"{redis_base_url}/{db}")
             client.flushdb()
@@ -73,9 +74,15 @@ class EngineProcesses:
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
+        self.metrics_ports[name] = free_port()  # every process its own /metrics
+        env = {
+            **self.env,
+            "NOTIFIER_SCHEDULER_METRICS_PORT": str(self.metrics_ports[name]),
+            "NOTIFIER_WORKER_METRICS_PORT": str(self.metrics_ports[name]),
+        }
         process = subprocess.Popen(
             [sys.executable, "-m", "notifier", *args],
-            env=self.env,
+            env=env,
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -202,6 +202,8 @@ def test_pending_reminder_survives_an_engine_restart(tmp_path: Path) -> None:
         "NOTIFIER_RULES_DIR": str(tmp_path / "rules"),
         "NOTIFIER_TEMPLATES_DIR": str(ROOT / "examples" / "templates"),
         "NOTIFIER_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "NOTIFIER_SCHEDULER_METRICS_PORT": str(free_port()),
+        "NOTIFIER_WORKER_METRICS_PORT": str(free_port()),
     }
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "rules.yaml").write_text(RULES)

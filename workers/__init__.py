@@ -4,12 +4,18 @@ Importing it configures the broker from the settings, then declares the actors, 
 the order Dramatiq needs: an actor binds to the broker in force when it is declared.
 """
 
+import os
+
 from notifier.broker import configure_broker
 from notifier.logs import configure_logging
 from notifier.settings import get_settings
 
 configure_logging(get_settings().log_level, "worker")
 broker = configure_broker(get_settings())
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # set by `notifier worker`: serve /metrics
+    from dramatiq.middleware.prometheus import Prometheus
+
+    broker.add_middleware(Prometheus())
 
 from workers.delivery import deliver  # noqa: E402  (the broker must exist first)
 

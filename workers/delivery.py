@@ -7,6 +7,8 @@ the engine's own schedule rather than in the broker.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Mapping
 from datetime import timedelta
 from functools import cache
@@ -18,6 +20,7 @@ from notifier.channels import transports_for
 from notifier.channels.base import Transport
 from notifier.delivery import Deliverer, RetryPolicy
 from notifier.links import Links
+from notifier.metrics import DeliveryMetrics
 from notifier.models import Channel
 from notifier.ratelimit import rate_limits
 from notifier.recipients import RecipientStore
@@ -25,12 +28,24 @@ from notifier.settings import Settings, get_settings
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
 
+_building = threading.Lock()
+
 
 @cache
-def deliverer() -> Deliverer:
-    """Built on first use in each worker process (after Dramatiq forked it), then reused."""
+def _deliverer() -> Deliverer:
     settings = get_settings()
     return build_deliverer(settings, transports_for(settings))
+
+
+def deliverer() -> Deliverer:
+    """Built on first use in each worker process (after Dramatiq forked it), then reused.
+
+    Once: the worker threads all ask at their first message, and ``functools.cache`` alone
+    would let several build one each (several sets of connections, and metrics objects
+    that overwrite each other's counts in the shared multiprocess files).
+    """
+    with _building:
+        return _deliverer()
 
 
 def build_deliverer(settings: Settings, transports: Mapping[Channel, Transport]) -> Deliverer:
@@ -54,6 +69,7 @@ def build_deliverer(settings: Settings, transports: Mapping[Channel, Transport])
         ),
         sms_normalization=settings.sms_normalization,
         recipients=RecipientStore(store.redis, contact_key=settings.secret()),
+        metrics=DeliveryMetrics() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else None,
         links=Links(
             settings.secret(), settings.public_url, ttl=timedelta(days=settings.link_ttl_days)
         ),

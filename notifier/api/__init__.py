@@ -19,7 +19,8 @@ import redis
 from fastapi import FastAPI, Request, status
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from notifier import web
 from notifier.api import callbacks, events, messages, recipients
@@ -28,6 +29,7 @@ from notifier.api.http import AllowOptions, BodySizeLimit
 from notifier.apikeys import ApiKeys
 from notifier.clock import utcnow
 from notifier.links import Links
+from notifier.metrics import ApiMetrics, EngineCollector
 from notifier.recipients import RecipientStore
 from notifier.reloading import RulesHolder
 from notifier.settings import Settings
@@ -78,13 +80,16 @@ def create_app(
         links=Links(
             settings.secret(), settings.public_url, ttl=timedelta(days=settings.link_ttl_days)
         ),
+        metrics=(metrics := ApiMetrics()),
         clock=clock,
     )
+    metrics.registry.register(EngineCollector(store, {"rules": rules, "templates": templates}))
 
     @app.exception_handler(redis.ConnectionError)
     @app.exception_handler(redis.TimeoutError)
     @app.exception_handler(redis.exceptions.BusyLoadingError)
     async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        metrics.redis_errors.inc()
         log.error("redis unavailable during %s %s: %s", request.method, request.url.path, exc)
         return JSONResponse(
             {"detail": "storage temporarily unavailable; nothing was stored, retry later"},
@@ -103,6 +108,11 @@ def create_app(
     for module in (events, recipients, messages, callbacks):
         app.include_router(module.router)
     web.install(app)
+
+    @app.get("/metrics", tags=["operations"], operation_id="metrics", response_class=Response)
+    def prometheus_metrics() -> Response:
+        """Prometheus metrics of this API process (text exposition format)."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["operations"], operation_id="healthz")
     def healthz() -> JSONResponse:

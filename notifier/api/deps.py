@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from notifier.apikeys import ApiClient, ApiKeys, Scope
 from notifier.links import Links
+from notifier.metrics import ApiMetrics
 from notifier.models import IDENTIFIER_PATTERN, MESSAGE_ID_PATTERN
 from notifier.recipients import RecipientStore
 from notifier.reloading import RulesHolder
@@ -32,6 +33,7 @@ class Engine:
     recipients: RecipientStore
     keys: ApiKeys
     links: Links
+    metrics: ApiMetrics
     clock: Callable[[], datetime]
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from notifier.api.deps import Engine, EngineDep, EventsClient, unprocessable
 from notifier.api.http import AUTHENTICATED, WITH_BODY, responses
 from notifier.apikeys import ApiClient
+from notifier.metrics import event_type_label
 from notifier.models import Event, Plan
 from notifier.rules.engine import EventDataError, missing_fields, plan
 from notifier.rules.loader import RuleSet
@@ -124,7 +125,14 @@ def planned_for(
     return decided
 
 
-def answer(event: Event, accepted: Accepted, client: ApiClient, version: str) -> dict[str, Any]:
+def answer(parts: Engine, event: Event, accepted: Accepted, client: ApiClient) -> dict[str, Any]:
+    rules = parts.rules.current
+    outcome = "duplicate" if accepted.duplicate else "accepted"
+    parts.metrics.events.labels(client.name, event_type_label(event.type, rules), outcome).inc()
+    if not accepted.duplicate:
+        for planned in accepted.planned:
+            parts.metrics.planned.labels(planned["rule"]).inc()
+        parts.metrics.cancelled.inc(len(accepted.cancelled))
     log.info(
         "event %s (%s) from %s: %d planned, %d cancelled%s",
         event.id,
@@ -137,11 +145,16 @@ def answer(event: Event, accepted: Accepted, client: ApiClient, version: str) ->
     return {
         "event_id": event.id,
         "duplicate": accepted.duplicate,
-        "rules_version": version,
+        "rules_version": rules.version,
         "planned": accepted.planned,
         "skipped": accepted.skipped,
         "cancelled": accepted.cancelled,
     }
+
+
+def refused(parts: Engine, client: ApiClient, event_type: str) -> None:
+    label = event_type_label(event_type, parts.rules.current)
+    parts.metrics.events.labels(client.name, label, "refused").inc()
 
 
 PLANNED_MESSAGE = {
@@ -166,11 +179,15 @@ PLANNED_MESSAGE = {
 def post_event(event: Event, client: EventsClient, parts: EngineDep) -> dict[str, Any]:
     now = parts.clock()
     rules = parts.rules.current
-    decided = planned_for(parts, event, client, rules, now)
+    try:
+        decided = planned_for(parts, event, client, rules, now)
+    except HTTPException:
+        refused(parts, client, event.type)
+        raise
     accepted = parts.store.accept(
         f"{client.name}:{event.id}", decided, now, ttl=parts.settings.idempotency_ttl_seconds
     )
-    return answer(event, accepted, client, rules.version)
+    return answer(parts, event, accepted, client)
 
 
 @router.post(
@@ -201,6 +218,7 @@ def post_events(batch: EventBatch, client: EventsClient, parts: EngineDep) -> di
             ]
             results[index] = {"index": index, "status": 422, "detail": detail}
         except HTTPException as exc:
+            refused(parts, client, str(item.get("type", "")))
             if isinstance(exc.detail, list):  # 422 from planning: locate it in the batch
                 exc.detail = [{**e, "loc": [*where, *e["loc"][1:]]} for e in exc.detail]
             results[index] = {"index": index, "status": exc.status_code, "detail": exc.detail}
@@ -213,6 +231,6 @@ def post_events(batch: EventBatch, client: EventsClient, parts: EngineDep) -> di
         results[index] = {
             "index": index,
             "status": 202,
-            **answer(event, accepted, client, rules.version),
+            **answer(parts, event, accepted, client),
         }
     return {"accepted": len(valid), "refused": len(batch.events) - len(valid), "results": results}
