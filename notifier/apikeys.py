@@ -8,7 +8,8 @@ hold every API scope.
 
 **Scopes** say what a key may do: ``events`` (post events, read the messages its tenant
 planned, read the rules), ``recipients`` (register recipients and their push
-subscriptions, read them), ``erase`` (erase a recipient and every record naming them).
+subscriptions, read them), ``erase`` (erase a recipient and every record naming them),
+``ops`` (log into the support console, ``/ops/``: every tenant's messages, cancel, resend).
 
 **Tenant**: a client's events cancel, move and read only the messages its tenant planned.
 A tenant is the client's own name unless ops group clients under one (a booking system and
@@ -47,6 +48,7 @@ class Scope(StrEnum):
     EVENTS = "events"
     RECIPIENTS = "recipients"
     ERASE = "erase"
+    OPS = "ops"  # the support console: every tenant's messages, cancel and resend
 
 
 ALL_SCOPES = frozenset(Scope)

@@ -283,6 +283,7 @@ def _demo_banner(settings: Settings, redis_url: str) -> str:
     return f"""
 notifier is starting
   API        {base}   (health: {base}/healthz, docs: {base}/docs)
+  console    {base}/ops/   (log in with an API key holding the ops scope: the demo key does)
   API keys   {keys or "none: set NOTIFIER_API_KEYS"}
   citizen    {links.pages("citizen-0001")}
              (the pages of the demo events' recipient, once an event has named them)
@@ -384,8 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--scopes",
         default="events",
         help="what the key may do, comma-separated: events (post events, read their "
-        "messages), recipients (register recipients), erase (erase recipients); "
-        "default: events",
+        "messages), recipients (register recipients), erase (erase recipients), ops (the "
+        "support console); default: events",
     )
     add.add_argument(
         "--tenant",

@@ -404,6 +404,33 @@ return 'fallback'
 )
 
 
+# A support agent's action on one message. ARGV: id, 'cancel' or 'resend', now ms, reason,
+# retention s. Cancel: a pending message ends cancelled. Resend: a message that ended without
+# reaching the person (failure, expired) is scheduled again, due now, on all its channels.
+# Returns the status it had, or 'missing'; nothing changes when the action does not apply.
+_SUPPORT = (
+    LUA_HELPERS
+    + """
+local id, action, now_ms, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local status = status_of(id)
+if not status then return 'missing' end
+if action == 'cancel' and pending[status] then
+  history(id, now_ms, 'cancelled', reason)
+  finalize(id, subject_of(id), tonumber(ARGV[5]))
+elseif action == 'resend' and (status == 'permanent-failure' or status == 'technical-failure'
+                               or status == 'expired') then
+  redis.call('PERSIST', mkey(id))
+  redis.call('HDEL', mkey(id), 'excluded', 'attempts', 'provider_call', 'provider_call_at')
+  redis.call('HSET', mkey(id), 'due', now_ms)
+  redis.call('ZADD', prefix .. 'due', now_ms, id)
+  add_id(prefix .. 'subjects', subject_of(id), id)
+  history(id, now_ms, 'scheduled', reason)
+end
+return status
+"""
+)
+
+
 def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -561,6 +588,7 @@ class Store:
         self._note = client.register_script(_NOTE)
         self._finish = client.register_script(_FINISH)
         self._receipt = client.register_script(_RECEIPT)
+        self._support = client.register_script(_SUPPORT)
 
     @classmethod
     def from_url(
@@ -825,6 +853,17 @@ class Store:
             message=message,
             history=history,
         )
+
+    def support(self, message_id: str, action: str, now: datetime, reason: str) -> str | None:
+        """A support agent cancels a pending message, or sends a failed one again (``action``
+        is ``cancel`` or ``resend``); the status it had, or None if there is no such message.
+        A message in another state is left as it is."""
+        found = str(
+            self._support(
+                args=[message_id, action, to_ms(now), reason[:500], self.retention_seconds]
+            )
+        )
+        return None if found == "missing" else found
 
     def set_channel_off(self, channel: str, reason: str, at: datetime) -> None:
         """A worker stopped ``channel``: its provider refused our configuration."""

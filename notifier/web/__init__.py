@@ -1,4 +1,5 @@
-"""Web pages served by the API process: the citizen's own pages (:mod:`notifier.web.pages`).
+"""Web pages served by the API process: the citizen's own pages (:mod:`notifier.web.pages`)
+and the support console (:mod:`notifier.web.console`).
 
 Server-rendered Jinja2 in the French State's design system (DSFR, vendored under
 ``static/dsfr`` by ``scripts/vendor-dsfr.sh``), French first and English.
@@ -9,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from notifier.templates.formatting import format_when
+from notifier.web import console
 from notifier.web.guard import PageError
 from notifier.web.pages import error_page, router, templates
 
@@ -29,7 +31,12 @@ def install(app: FastAPI) -> None:
         return FileResponse(STATIC / "sw.js", media_type="text/javascript")
 
     app.include_router(router)
+    app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(console.Login)
+    async def to_login(request: Request, exc: console.Login) -> RedirectResponse:
+        return RedirectResponse("/ops/login", status_code=303)
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> HTMLResponse:

@@ -1,0 +1,251 @@
+"""The support console, ``/ops/``: find a citizen's messages, see every attempt, act.
+
+For staff holding a key with the ``ops`` scope (``notifier keys add agent --scopes ops``):
+the key is checked once at login, then a signed session cookie (8 hours, HttpOnly,
+SameSite=Strict) carries the agent's name. Every action needs a reason, is CSRF-checked, and
+is audited — in the log (no personal data: message ids and the agent's name) and in
+``notifier:audit`` (the last 1 000, shown on the overview).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections import Counter
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import ValidationError
+
+from notifier.api.deps import Engine, EngineDep
+from notifier.apikeys import Scope
+from notifier.models import MESSAGE_ID_PATTERN, Event
+from notifier.rules.engine import message_id
+from notifier.rules.preview import preview
+from notifier.store import PREFIX, MessageRecord, to_ms
+from notifier.templates.renderer import Renderer
+from notifier.web.guard import PageError, within_rate
+from notifier.web.pages import NO_STORE, templates
+
+log = logging.getLogger(__name__)
+audit_log = logging.getLogger("notifier.audit")
+router = APIRouter(prefix="/ops", include_in_schema=False)
+COOKIE = "notifier_ops"
+SESSION = timedelta(hours=8)
+AUDIT = f"{PREFIX}audit"
+
+
+class Login(Exception):
+    """No valid session: to the login page."""
+
+
+def sessions(parts: Engine) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(parts.settings.secret(), salt="notifier.ops")
+
+
+def agent(request: Request, parts: EngineDep) -> str:
+    """The agent logged in on this browser; :class:`Login` otherwise."""
+    within_rate(parts.store.redis, request.client.host if request.client else "?")
+    cookie = request.cookies.get(COOKIE, "")
+    try:
+        name = sessions(parts).loads(cookie, max_age=int(SESSION.total_seconds()))["agent"]
+    except (BadSignature, KeyError, TypeError):
+        raise Login() from None
+    return str(name)
+
+
+Agent = Annotated[str, Depends(agent)]
+
+
+def csrf(parts: Engine, request: Request) -> str:
+    cookie = request.cookies.get(COOKIE, "")
+    return hmac.new(parts.settings.secret(), f"ops|{cookie}".encode(), hashlib.sha256).hexdigest()[
+        :32
+    ]
+
+
+def check(parts: Engine, request: Request, presented: str) -> None:
+    if not hmac.compare_digest(csrf(parts, request), presented):
+        raise PageError(403, "error.form")
+
+
+def screen(request: Request, name: str, parts: Engine, who: str, **extra: Any) -> HTMLResponse:
+    context = {"agent": who, "csrf": csrf(parts, request), "active": name, **extra}
+    return templates.TemplateResponse(request, f"ops/{name}.html", context, headers=NO_STORE)
+
+
+def audit(parts: Engine, who: str, action: str, target: str, reason: str) -> None:
+    entry = {
+        "at": int(time.time()),
+        "agent": who,
+        "action": action,
+        "target": target,
+        "reason": reason,
+    }
+    pipe = parts.store.redis.pipeline(transaction=False)
+    pipe.lpush(AUDIT, json.dumps(entry, ensure_ascii=False))
+    pipe.ltrim(AUDIT, 0, 999)
+    pipe.execute()
+    audit_log.info("ops %s: %s %s", who, action, target)  # the reason may name people: not logged
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, failed: int = 0) -> Response:
+    context = {"agent": None, "failed": bool(failed), "active": "login", "csrf": ""}
+    return templates.TemplateResponse(request, "ops/login.html", context, headers=NO_STORE)
+
+
+@router.post("/login")
+def login(request: Request, parts: EngineDep, key: Annotated[str, Form()] = "") -> Response:
+    within_rate(parts.store.redis, request.client.host if request.client else "?")
+    client = parts.keys.identify(key) if key else None
+    if client is None or not client.may(Scope.OPS):
+        log.warning("ops console: refused a login")
+        return RedirectResponse("/ops/login?failed=1", status_code=303)
+    response = RedirectResponse("/ops/", status_code=303)
+    response.set_cookie(
+        COOKIE,
+        sessions(parts).dumps({"agent": client.name}),
+        max_age=int(SESSION.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/ops",
+    )
+    audit_log.info("ops %s: logged in", client.name)
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request, who: Agent, parts: EngineDep, token: Annotated[str, Form()] = ""
+) -> Response:
+    check(parts, request, token)
+    response = RedirectResponse("/ops/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/ops")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, who: Agent, parts: EngineDep) -> Response:
+    now = parts.clock()
+    size, overdue, oldest = parts.store.schedule_stats(now)
+    soon: list[str] = parts.store.redis.zrangebyscore(  # type: ignore[assignment]
+        f"{PREFIX}due", to_ms(now), to_ms(now + timedelta(hours=24)), start=0, num=5000
+    )
+    by_rule: Counter[str] = Counter()
+    for record in filter(None, map(parts.store.get, soon)):
+        by_rule[record.message.rule] += 1
+    recent = [json.loads(e) for e in parts.store.redis.lrange(AUDIT, 0, 19)]
+    return screen(
+        request,
+        "overview",
+        parts,
+        who,
+        pending=size,
+        overdue=overdue,
+        oldest=(now.timestamp() - oldest / 1000) if oldest else 0,
+        next_day=sorted(by_rule.items()),
+        channels_off=parts.store.channels_off(),
+        rules=parts.rules,
+        templates_holder=parts.templates,
+        audit=recent,
+    )
+
+
+def found_by(parts: Engine, query: str) -> list[MessageRecord]:
+    """Messages by id, event id (any client, any rule), recipient id, or pending subject."""
+    import re
+
+    query = query.strip()
+    ids: list[str] = []
+    if re.match(MESSAGE_ID_PATTERN, query):
+        ids.append(query)
+    clients = {c.name for c in parts.keys.clients()} | {name for name in parts.settings.api_keys}
+    for client in clients:
+        for rule in parts.rules.current.rules:
+            base = message_id(client, query, rule.id)
+            ids += [base, f"{base}-1"]
+    ids += parts.recipients.message_ids(query)
+    if ":" in query:
+        for _, pending in parts.store.redis.hscan_iter(f"{PREFIX}subjects", match=f"*|{query}"):
+            ids += [i for i in str(pending).split(",") if i]
+    seen: dict[str, MessageRecord] = {}
+    for found in ids:
+        if found not in seen and (record := parts.store.get(found)) is not None:
+            seen[found] = record
+    return sorted(seen.values(), key=lambda r: r.due_at, reverse=True)
+
+
+@router.get("/find", response_class=HTMLResponse)
+def find(request: Request, who: Agent, parts: EngineDep, q: str = "") -> Response:
+    records = found_by(parts, q) if q.strip() else []
+    audit_log.info("ops %s: searched (%d found)", who, len(records))
+    return screen(request, "find", parts, who, query=q, records=records)
+
+
+@router.get("/messages/{message_id}", response_class=HTMLResponse)
+def message(
+    request: Request, message_id: str, who: Agent, parts: EngineDep, done: str = ""
+) -> Response:
+    record = parts.store.get(message_id)
+    if record is None:
+        raise PageError(404, "error.unknown")
+    return screen(request, "message", parts, who, record=record, done=done)
+
+
+@router.post("/messages/{message_id}/{action}")
+def act(
+    request: Request,
+    message_id: str,
+    action: str,
+    who: Agent,
+    parts: EngineDep,
+    token: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    check(parts, request, token)
+    if action not in ("cancel", "resend") or not reason.strip():
+        return RedirectResponse(f"/ops/messages/{message_id}?done=reason", status_code=303)
+    detail = f"{'cancelled' if action == 'cancel' else 'sent again'} by {who}: {reason.strip()}"
+    before = parts.store.support(message_id, action, parts.clock(), detail)
+    if before is None:
+        raise PageError(404, "error.unknown")
+    audit(parts, who, action, message_id, reason.strip())
+    return RedirectResponse(f"/ops/messages/{message_id}?done={action}", status_code=303)
+
+
+@router.get("/preview", response_class=HTMLResponse)
+def preview_page(request: Request, who: Agent, parts: EngineDep) -> Response:
+    return screen(request, "preview", parts, who, event="", result=None, error=None)
+
+
+@router.post("/preview", response_class=HTMLResponse)
+def preview_event(
+    request: Request,
+    who: Agent,
+    parts: EngineDep,
+    event: Annotated[str, Form()] = "",
+    token: Annotated[str, Form()] = "",
+) -> Response:
+    check(parts, request, token)
+    try:
+        parsed = Event.model_validate_json(event)
+        result, error = (
+            preview(parsed, parts.rules.current, Renderer(parts.templates), parts.clock()),
+            None,
+        )
+    except ValidationError as exc:
+        result, error = (
+            None,
+            "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()),
+        )
+    except ValueError as exc:
+        result, error = None, str(exc)
+    return screen(request, "preview", parts, who, event=event, result=result, error=error)
