@@ -26,7 +26,9 @@ def _store(settings: Settings, *, schedule: bool = True) -> Store:
     from notifier.store import Store
 
     store = Store.from_url(
-        require_redis_url(settings), retention=timedelta(days=settings.retention_days)
+        require_redis_url(settings),
+        retention=timedelta(days=settings.retention_days),
+        contact_key=settings.secret(),
     )
     if schedule:
         store.check_layout()

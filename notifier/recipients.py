@@ -15,12 +15,20 @@ found in the store's weekly recipient indexes (see :mod:`notifier.store`).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 
 import redis
 
-from notifier.models import Channel, Need, OptOut, PushSubscription, Recipient, Strict
+from notifier.digest import contact_digest
+from notifier.models import (
+    Channel,
+    Need,
+    OptOut,
+    PlannedMessage,
+    PushSubscription,
+    Recipient,
+    Strict,
+)
 from notifier.store import LUA_HELPERS, PREFIX
 
 
@@ -31,8 +39,9 @@ class Choices(Strict):
     opt_outs: tuple[OptOut, ...] = ()
 
 
-# KEYS[1]: the recipient's hash. ARGV[1]: the recipient id. Cancels what is pending and
-# deletes every message record naming them, found in the weekly recipient indexes.
+# KEYS[1]: the recipient's hash. ARGV[1]: the recipient id, then the keyed hashes of their
+# contacts. Cancels what is pending and deletes every message record naming them, found in
+# the weekly recipient indexes, and takes them out of the weekly contact indexes.
 _ERASE = (
     LUA_HELPERS
     + """
@@ -51,6 +60,7 @@ for _, week in ipairs(redis.call('SMEMBERS', weeks)) do
       end
     end
     redis.call('HDEL', index, ARGV[1])
+    for i = 2, #ARGV do remove_id(prefix .. 'contacts:' .. week, ARGV[i], ARGV[1]) end
   end
 end
 redis.call('DEL', KEYS[1])
@@ -68,12 +78,6 @@ def recipient_key(recipient_id: str) -> str:
 
 
 SMS_STOPS = f"{PREFIX}sms-stops"
-
-
-def contact_digest(key: bytes, contact: str) -> str:
-    """A keyed hash of a phone number or an address: without the key, a dump of Redis does
-    not tell which numbers are listed (an unkeyed hash of 10⁹ numbers is a lookup table)."""
-    return hmac.new(key, contact.strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class RecipientStore:
@@ -183,4 +187,26 @@ class RecipientStore:
 
     def erase(self, recipient_id: str) -> int:
         """Delete the recipient and every message record about them; how many were removed."""
-        return int(self._erase(keys=[recipient_key(recipient_id)], args=[recipient_id]))
+        contacts = set()
+        for record_id in self.message_ids(recipient_id):
+            body = self.redis.hget(f"{PREFIX}msg:{record_id}", "body")
+            if body:
+                found = PlannedMessage.model_validate_json(str(body)).recipient.contacts
+                contacts |= {c for c in (found.phone, found.email) if c}
+        registered = self.get(recipient_id)
+        if registered:
+            contacts |= {c for c in (registered.contacts.phone, registered.contacts.email) if c}
+        digests = sorted(contact_digest(self.contact_key, c) for c in contacts)
+        return int(self._erase(keys=[recipient_key(recipient_id)], args=[recipient_id, *digests]))
+
+    def by_contact(self, contact: str) -> list[str]:
+        """Recipient ids whose messages name this phone number or e-mail (keyed-hash index)."""
+        digest = contact_digest(self.contact_key, contact)
+        weeks: list[str] = sorted(self.redis.smembers(f"{PREFIX}recipient-weeks"))  # type: ignore[arg-type]
+        pipe = self.redis.pipeline(transaction=False)
+        for week in weeks:
+            pipe.hget(f"{PREFIX}contacts:{week}", digest)
+        found: list[str] = []
+        for ids in pipe.execute():
+            found += [i for i in (ids or "").split(",") if i and i not in found]
+        return found

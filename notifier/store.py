@@ -20,6 +20,9 @@ own is about 80 bytes of bookkeeping before any content, so what can share a has
 ``recipients:{week}``   hash: recipient id → comma-separated ids of the messages naming them
                         that may be kept into that week; expires when the week ends (see
                         :func:`recipient_week`). ``recipient-weeks``: the weeks, for erasure.
+``contacts:{week}``     hash: keyed hash of a phone or e-mail (:mod:`notifier.digest`) →
+                        recipient ids, so that support finds a person by contact, never
+                        stored in clear; same weeks and expiry as ``recipients:{week}``
 ``idem:{client}:{id}``  string: the ids an accepted event planned, what it skipped, the ids
                         it cancelled (see :func:`encode_answer`), for its replays
 ``stopped:{tenant}|{subject}:{rule}``  a series cancelled on its subject (no next one)
@@ -48,8 +51,10 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from notifier.digest import contact_digest
 from notifier.models import (
     Channel,
+    Contacts,
     HistoryEntry,
     MessageStatus,
     Plan,
@@ -134,26 +139,33 @@ local function server_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+-- Until the end of ``week``: keys of weekly indexes expire whole, no sweeper needed.
+local function keep_until_week_end(key, seconds)
+  if redis.call('TTL', key) < tonumber(seconds) then redis.call('EXPIRE', key, seconds) end
+end
 -- A new message from ARGV[i]: id, due ms, subject, rule, body, recipient id, recipient
--- week, seconds until that week ends (see Store._message_args).
+-- week, seconds until that week ends, keyed hashes of the recipient's contacts (comma-
+-- separated, '' if none; see Store._message_args).
 local function schedule(i, now_ms, detail)
-  local id, due, subject = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local recipients = prefix .. 'recipients:' .. ARGV[i + 6]
+  local id, due, subject, week = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 6]
+  local recipients = prefix .. 'recipients:' .. week
   redis.call('DEL', mkey(id))
   redis.call('HSET', mkey(id), 'body', ARGV[i + 4])
   redis.call('ZADD', prefix .. 'due', due, id)
   add_id(prefix .. 'subjects', subject, id)
   add_id(recipients, ARGV[i + 5], id)
-  if redis.call('TTL', recipients) < tonumber(ARGV[i + 7]) then
-    redis.call('EXPIRE', recipients, ARGV[i + 7])
+  keep_until_week_end(recipients, ARGV[i + 7])
+  for digest in string.gmatch(ARGV[i + 8], '[^,]+') do
+    add_id(prefix .. 'contacts:' .. week, digest, ARGV[i + 5])
+    keep_until_week_end(prefix .. 'contacts:' .. week, ARGV[i + 7])
   end
-  redis.call('SADD', prefix .. 'recipient-weeks', ARGV[i + 6])
+  redis.call('SADD', prefix .. 'recipient-weeks', week)
   history(id, now_ms, 'scheduled', detail)
 end
 """.replace("PREFIX", PREFIX).replace("LAYOUT", LAYOUT)
 
 # KEYS[1] idempotency key. ARGV: idem ttl, now ms, retention, answer, n cancellations,
-# (subject, rule or '', reason)*, n messages, then 8 values per message (see schedule).
+# (subject, rule or '', reason)*, n messages, then 9 values per message (see schedule).
 # The stored answer is the given one (see encode_answer), a newline, the ids cancelled.
 # A known key answers that, and the body of each message it planned ('' if gone since).
 _ACCEPT = (
@@ -194,7 +206,7 @@ i = i + 1
 for _ = 1, count do
   redis.call('DEL', prefix .. 'stopped:' .. ARGV[i + 2] .. ':' .. ARGV[i + 3])
   schedule(i, now_ms)
-  i = i + 8
+  i = i + 9
 end
 local answer = ARGV[4] .. '\\n' .. table.concat(cancelled, ',')
 redis.call('SET', KEYS[1], answer, 'EX', tonumber(ARGV[1]))
@@ -331,7 +343,7 @@ return 1
 # ARGV: id, claim, status, now ms, detail, channel, retention s, retry at ms ('' if final),
 # provider reference ('' if none), channel to exclude from now on ('' if none: its retries
 # ran out, the next try starts afresh on the next channel), then optionally the next
-# occurrence of a series as the 8 values of schedule(). A series whose rule was cancelled on
+# occurrence of a series as the 9 values of schedule(). A series whose rule was cancelled on
 # its subject meanwhile gets no next occurrence.
 _FINISH = (
     LUA_HELPERS
@@ -576,8 +588,15 @@ def patient_retry(seconds: float) -> Retry:
 class Store:
     """All of the engine's Redis I/O, behind methods that each do one atomic step."""
 
-    def __init__(self, client: redis.Redis, *, retention: timedelta = timedelta(days=30)) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        retention: timedelta = timedelta(days=30),
+        contact_key: bytes | None = None,
+    ) -> None:
         self.redis = client
+        self.contact_key = contact_key  # indexes contacts by keyed hash (support lookups)
         self.retention_seconds = int(retention.total_seconds())
         self._accept = client.register_script(_ACCEPT)
         self._claim = client.register_script(_CLAIM)
@@ -592,7 +611,12 @@ class Store:
 
     @classmethod
     def from_url(
-        cls, url: str, *, retention: timedelta = timedelta(days=30), outage_wait: float = 0.0
+        cls,
+        url: str,
+        *,
+        retention: timedelta = timedelta(days=30),
+        outage_wait: float = 0.0,
+        contact_key: bytes | None = None,
     ) -> Store:
         """A store on ``url``; with ``outage_wait``, each command waits that long for Redis.
 
@@ -607,7 +631,7 @@ class Store:
             socket_timeout=10,
             retry=patient_retry(outage_wait),
         )
-        return cls(client, retention=retention)
+        return cls(client, retention=retention, contact_key=contact_key)
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
@@ -678,7 +702,15 @@ class Store:
             message.recipient.id,
             week,
             week_ends_in,
+            ",".join(self.contact_digests(message.recipient.contacts)),
         ]
+
+    def contact_digests(self, contacts: Contacts) -> list[str]:
+        """Keyed hashes of a recipient's phone and e-mail (none without a contact key)."""
+        if self.contact_key is None:
+            return []
+        found = [c for c in (contacts.phone, contacts.email) if c]
+        return [contact_digest(self.contact_key, c) for c in found]
 
     def _accept_args(self, plan: Plan, now: datetime, ttl: int) -> list[Any]:
         args: list[Any] = [ttl, to_ms(now), self.retention_seconds, encode_answer(plan)]

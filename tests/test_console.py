@@ -24,7 +24,7 @@ from notifier.reloading import rules_holder
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, overflows, serve, violations
-from tests.conftest import EXAMPLES, NOW, make_event
+from tests.conftest import CONTACT_KEY, EXAMPLES, NOW, make_event
 from tests.test_citizen_pages import KEY, SCREENSHOTS, settings
 from tests.test_delivery import ScriptedTransport
 
@@ -61,6 +61,7 @@ def console(store: Store) -> Iterator[Console]:
     keys = ApiKeys(store.redis, {})
     agent = keys.add("agent-1", [], scopes={Scope.OPS})
     reader = keys.add("reader", [], scopes={Scope.EVENTS})
+    store = Store(store.redis, contact_key=CONTACT_KEY)  # as `notifier api` builds it
     app = create_app(settings(), store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
     with serve(app) as url:
         yield Console(url, store, agent, reader)
@@ -218,3 +219,25 @@ def test_the_keyboard_reaches_the_search(console: Console, page: Page) -> None:
     page.keyboard.press("Enter")
     page.wait_for_url("**q=evt-kb**")
     assert "message(s)" in page.content()
+
+
+def test_find_a_person_by_phone_or_e_mail_without_keeping_either(
+    console: Console, page: Page, caplog: pytest.LogCaptureFixture
+) -> None:
+    planned = console.post(id="evt-contact")
+    other = console.post(
+        id="evt-someone-else",
+        subject="appointment:OTHER",
+        recipient={"id": "citizen-2", "contacts": {"phone": "+33699999999"}},
+    )
+    console.login(page)
+    for typed in ("06 12 34 56 78", "+33 6 12 34 56 78", "JEANNE.Martin@example.org"):
+        page.goto(f"{console.url}/ops/find?q={typed}")
+        links = {a.inner_text() for a in page.locator("main ul a").all()}
+        assert links == set(planned), typed
+    assert not set(other) & links
+    stored = str(
+        {k: console.store.redis.hgetall(k) for k in console.store.redis.keys("notifier:contacts:*")}
+    )
+    assert "612345678" not in stored and "jeanne" not in stored
+    assert "612345678" not in caplog.text and "jeanne" not in caplog.text.lower()

@@ -194,3 +194,29 @@ def test_choices_made_after_planning_apply_at_send_time(api: TestClient, store: 
     email = ScriptedTransport(SendResult(Outcome.SENT))
     assert deliver_due(store, {Channel.SMS: sms, Channel.EMAIL: email}) == [MessageStatus.SENT]
     assert sms.sent == [] and len(email.sent) == 1
+
+
+def test_erasure_takes_the_person_out_of_the_contact_index(store: Store) -> None:
+    """The support console finds people by keyed hash of their contacts: erased, not found."""
+    from notifier.rules.engine import plan
+    from tests.conftest import CONTACT_KEY, NOW, REMINDER_RULES, make_event, rules_from
+
+    indexed = Store(store.redis, contact_key=CONTACT_KEY)
+    recipients = RecipientStore(store.redis, contact_key=CONTACT_KEY)
+    for n, who in enumerate(["citizen-1", "citizen-2"]):
+        event = make_event(
+            id=f"e{n}",
+            subject=f"appointment:{n}",
+            recipient={
+                "id": who,
+                "contacts": {"phone": "+33612345678", "email": f"{who}@example.org"},
+            },
+        )
+        indexed.accept(
+            f"c:e{n}", plan(event, rules_from(REMINDER_RULES), NOW, client="c"), NOW, ttl=60
+        )
+    assert sorted(recipients.by_contact("+33612345678")) == ["citizen-1", "citizen-2"]
+    assert recipients.by_contact("citizen-1@example.org") == ["citizen-1"]
+    recipients.erase("citizen-1")
+    assert recipients.by_contact("+33612345678") == ["citizen-2"]
+    assert recipients.by_contact("citizen-1@example.org") == []

@@ -53,6 +53,7 @@ def build_deliverer(settings: Settings, transports: Mapping[Channel, Transport])
         require_redis_url(settings),
         retention=timedelta(days=settings.retention_days),
         outage_wait=settings.worker_redis_wait_seconds,
+        contact_key=settings.secret(),
     )
     return Deliverer(
         store,

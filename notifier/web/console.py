@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from notifier.api.deps import Engine, EngineDep
 from notifier.apikeys import Scope
 from notifier.models import MESSAGE_ID_PATTERN, Event
+from notifier.phones import normalize_phone
 from notifier.rules.engine import message_id
 from notifier.rules.preview import preview
 from notifier.store import PREFIX, MessageRecord, to_ms
@@ -159,8 +160,19 @@ def overview(request: Request, who: Agent, parts: EngineDep) -> Response:
     )
 
 
+def contact_forms(query: str) -> list[str]:
+    """``query`` as the engine stores a contact: E.164 for a number, lower case for e-mail."""
+    if "@" in query:
+        return [query.strip().lower()]
+    try:
+        return [normalize_phone(query)]
+    except ValueError:
+        return []
+
+
 def found_by(parts: Engine, query: str) -> list[MessageRecord]:
-    """Messages by id, event id (any client, any rule), recipient id, or pending subject."""
+    """Messages by id, event id (any client, any rule), recipient id, phone number or e-mail
+    (keyed hash), or pending subject."""
     import re
 
     query = query.strip()
@@ -173,6 +185,9 @@ def found_by(parts: Engine, query: str) -> list[MessageRecord]:
             base = message_id(client, query, rule.id)
             ids += [base, f"{base}-1"]
     ids += parts.recipients.message_ids(query)
+    for contact in contact_forms(query):  # a phone number or an e-mail, by keyed hash
+        for recipient in parts.recipients.by_contact(contact):
+            ids += parts.recipients.message_ids(recipient)
     if ":" in query:
         for _, pending in parts.store.redis.hscan_iter(f"{PREFIX}subjects", match=f"*|{query}"):
             ids += [i for i in str(pending).split(",") if i]
