@@ -28,6 +28,8 @@ own is about 80 bytes of bookkeeping before any content, so what can share a has
 ``stopped:{tenant}|{subject}:{rule}``  a series cancelled on its subject (no next one)
 ``channels-off``        hash: channel → why and since when a worker stopped it (credentials
                         refused); cleared by a worker starting with that channel
+``failures``            sorted set, message id → when it ended as a failure or expired, the
+                        last 24 h only (trimmed at each new one): the console's overview
 ``layout``              this layout's version, :data:`LAYOUT` (see :meth:`Store.check_layout`)
 
 Every state change is one Lua script, so it is atomic with regard to every other process:
@@ -356,6 +358,11 @@ if status_in(f[2]) == 'sent' and ARGV[3] ~= 'sent' then return 0 end
 redis.call('HDEL', mkey(id), 'provider_call', 'provider_call_at')
 if ARGV[9] ~= '' then redis.call('HSET', mkey(id), 'reference', ARGV[9]) end
 history(id, ARGV[4], ARGV[3], ARGV[5], ARGV[6])
+if ARGV[3] == 'permanent-failure' or ARGV[3] == 'technical-failure' or ARGV[3] == 'expired' then
+  -- the support console's "failures of the last 24 h": a day of ids, trimmed as it goes
+  redis.call('ZADD', prefix .. 'failures', ARGV[4], id)
+  redis.call('ZREMRANGEBYSCORE', prefix .. 'failures', '-inf', tonumber(ARGV[4]) - 86400000)
+end
 if ARGV[11] and redis.call('EXISTS', prefix .. 'stopped:' .. ARGV[13] .. ':' .. ARGV[14]) == 0 then
   schedule(11, ARGV[4], 'next in series after ' .. id)
 end
@@ -922,6 +929,11 @@ class Store:
         size, overdue, first = pipe.execute()
         oldest = float(first[0][1]) if first and int(overdue) else None
         return int(size), int(overdue), oldest
+
+    def failures_since(self, since: datetime) -> list[MessageRecord]:
+        """Messages that ended as a failure (or expired) since ``since``, newest first."""
+        ids = self.redis.zrevrangebyscore(f"{PREFIX}failures", "+inf", to_ms(since))
+        return [r for r in map(self.get, ids) if r is not None]  # type: ignore[arg-type]
 
     def next_due(self) -> datetime | None:
         first = self.redis.zrange(f"{PREFIX}due", 0, 0, withscores=True)

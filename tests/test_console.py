@@ -178,6 +178,8 @@ def test_send_a_failed_message_again(console: Console, page: Page) -> None:
     (failed,) = planned
     assert console.store.get(failed).status is MessageStatus.PERMANENT_FAILURE  # type: ignore[union-attr]
     console.login(page)
+    page.wait_for_url("**/ops/")
+    assert "permanent-failure: no channel could deliver : 1" in page.inner_text("main")
     page.goto(f"{console.url}/ops/messages/{failed}")
     page.get_by_label("Motif du nouvel envoi").fill("numéro corrigé par la brigade")
     page.get_by_role("button", name="Envoyer à nouveau").click()

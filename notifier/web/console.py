@@ -144,6 +144,9 @@ def overview(request: Request, who: Agent, parts: EngineDep) -> Response:
     for record in filter(None, map(parts.store.get, soon)):
         by_rule[record.message.rule] += 1
     recent = [json.loads(e) for e in parts.store.redis.lrange(AUDIT, 0, 19)]
+    failures: Counter[str] = Counter(
+        failure_reason(r) for r in parts.store.failures_since(now - timedelta(hours=24))
+    )
     return screen(
         request,
         "overview",
@@ -157,6 +160,7 @@ def overview(request: Request, who: Agent, parts: EngineDep) -> Response:
         rules=parts.rules,
         templates_holder=parts.templates,
         audit=recent,
+        failures=failures.most_common(),
     )
 
 
@@ -168,6 +172,13 @@ def contact_forms(query: str) -> list[str]:
         return [normalize_phone(query)]
     except ValueError:
         return []
+
+
+def failure_reason(record: MessageRecord) -> str:
+    """A failure's kind, to group by: its status and the start of its detail (a provider's
+    code, "no channel could deliver", "past its expiry"), without what varies per message."""
+    detail = (record.history[-1].detail or "").split(" (", 1)[0].split(";", 1)[0]
+    return f"{record.status.value}: {detail[:80]}" if detail else record.status.value
 
 
 def found_by(parts: Engine, query: str) -> list[MessageRecord]:
