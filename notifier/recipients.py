@@ -174,14 +174,16 @@ class RecipientStore:
 
     def message_ids(self, recipient_id: str) -> list[str]:
         """Every message record naming the recipient, found in the weekly indexes."""
+        return self._weekly("recipients", recipient_id)
+
+    def _weekly(self, index: str, field: str) -> list[str]:
+        """The ids listed under ``field`` in every week of a weekly index, once each."""
         weeks: list[str] = sorted(self.redis.smembers(f"{PREFIX}recipient-weeks"))  # type: ignore[arg-type]
-        if not weeks:
-            return []
         pipe = self.redis.pipeline(transaction=False)
         for week in weeks:
-            pipe.hget(f"{PREFIX}recipients:{week}", recipient_id)
+            pipe.hget(f"{PREFIX}{index}:{week}", field)
         found: list[str] = []
-        for ids in pipe.execute():
+        for ids in pipe.execute() if weeks else []:
             found += [i for i in (ids or "").split(",") if i and i not in found]
         return found
 
@@ -201,12 +203,4 @@ class RecipientStore:
 
     def by_contact(self, contact: str) -> list[str]:
         """Recipient ids whose messages name this phone number or e-mail (keyed-hash index)."""
-        digest = contact_digest(self.contact_key, contact)
-        weeks: list[str] = sorted(self.redis.smembers(f"{PREFIX}recipient-weeks"))  # type: ignore[arg-type]
-        pipe = self.redis.pipeline(transaction=False)
-        for week in weeks:
-            pipe.hget(f"{PREFIX}contacts:{week}", digest)
-        found: list[str] = []
-        for ids in pipe.execute():
-            found += [i for i in (ids or "").split(",") if i and i not in found]
-        return found
+        return self._weekly("contacts", contact_digest(self.contact_key, contact))

@@ -20,7 +20,7 @@ from unittest import mock
 import httpx
 import pytest
 from itsdangerous import TimestampSigner
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from notifier.api import create_app
 from notifier.channels.outbox import OutboxTransport
@@ -33,21 +33,13 @@ from notifier.reloading import rules_holder
 from notifier.settings import Settings
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, overflows, serve, violations
+from tests.browser import overflows, serve, violations
 from tests.conftest import CONTACT_KEY, EXAMPLES, NOW, ROOT, make_event
 
 KEY = "pages-key-123456"
 VAPID_PRIVATE, VAPID_PUBLIC = generate_vapid_keys()
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 PAGE_PATHS = {"preferences": "", "needs": "/needs", "device": "/device", "history": "/history"}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from notifier.api import create_app
 from notifier.apikeys import ApiKeys, Scope
@@ -23,18 +23,10 @@ from notifier.models import Channel, MessageStatus
 from notifier.reloading import rules_holder
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, overflows, serve, violations
+from tests.browser import overflows, serve, violations
 from tests.conftest import CONTACT_KEY, EXAMPLES, NOW, make_event
 from tests.test_citizen_pages import KEY, SCREENSHOTS, settings
 from tests.test_delivery import ScriptedTransport
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 class Console:

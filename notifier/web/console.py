@@ -77,7 +77,7 @@ def check(parts: Engine, request: Request, presented: str) -> None:
 
 
 def screen(request: Request, name: str, parts: Engine, who: str, **extra: Any) -> HTMLResponse:
-    context = {"agent": who, "csrf": csrf(parts, request), "active": name, **extra}
+    context = {"agent": who, "csrf": csrf(parts, request), "active": name, "lang": "fr", **extra}
     return templates.TemplateResponse(request, f"ops/{name}.html", context, headers=NO_STORE)
 
 
@@ -98,7 +98,7 @@ def audit(parts: Engine, who: str, action: str, target: str, reason: str) -> Non
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, failed: int = 0) -> Response:
-    context = {"agent": None, "failed": bool(failed), "active": "login", "csrf": ""}
+    context = {"agent": None, "failed": bool(failed), "active": "login", "csrf": "", "lang": "fr"}
     return templates.TemplateResponse(request, "ops/login.html", context, headers=NO_STORE)
 
 
