@@ -28,8 +28,10 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=float, default=8.0, help="each ingest measurement")
     parser.add_argument(
-        "--only", nargs="*", default=None, help="pipeline, ingest, pending (default: all)"
+        "--only", nargs="*", default=None, help="pipeline, ingest, pending, latency (default: all)"
     )
+    parser.add_argument("--latency", type=float, default=0.2, help="provider latency, seconds")
+    parser.add_argument("--latency-count", type=int, default=400, help="messages per channel")
     args = parser.parse_args()
     results: list[Result] = []
     with private_server() as url:
@@ -41,7 +43,7 @@ def main() -> int:
         }
         import workers  # noqa: F401  (configures the broker from the environment above)
 
-        chosen = set(args.only or ["pipeline", "ingest", "pending"])
+        chosen = set(args.only or ["pipeline", "ingest", "pending", "latency"])
         if "pipeline" in chosen:
             from bench import pipeline
 
@@ -50,6 +52,10 @@ def main() -> int:
             from bench import ingest
 
             results += ingest.run(url, args.rounds, args.seconds)
+        if "latency" in chosen:
+            from bench import latency
+
+            results += latency.run(url, args.latency_count, args.latency)
         if "pending" in chosen:
             from bench import pending
 

@@ -134,9 +134,13 @@ rules:
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium, driven by Playwright (tests/browser.py), for the whole session."""
+    """Debian's chromium, driven by Playwright (tests/browser.py), for one test module.
+
+    Not for the session: Playwright's sync API keeps an event loop running in the main
+    thread while it is open, and code under test that calls ``asyncio.run`` (the SMTP
+    transport) fails inside it."""
     from playwright.sync_api import sync_playwright
 
     from tests.browser import CHROMIUM, CHROMIUM_ARGS

@@ -19,7 +19,10 @@ pytestmark = pytest.mark.e2e
 
 
 def test_every_benchmark_runs_and_reports() -> None:
-    tiny = "--count 200 --rounds 1 --pending 2000 --steady-seconds 2 --dramatiq-delayed 10"
+    tiny = (
+        "--count 200 --rounds 1 --pending 2000 --steady-seconds 2 --dramatiq-delayed 10 "
+        "--latency 0.05 --latency-count 20"
+    )
     result = subprocess.run(
         [sys.executable, "-m", "bench", *tiny.split(), "--seconds", "1"],
         cwd=ROOT,
@@ -32,7 +35,7 @@ def test_every_benchmark_runs_and_reports() -> None:
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
     numbered = {row.split()[1] for row in rows}
-    assert {"1.", "2.", "3.", "4.", "5.", "6."} <= numbered, result.stdout
+    assert {"1.", "2.", "3.", "4.", "5.", "6.", "7."} <= numbered, result.stdout
     assert "round 1/1" in result.stderr  # progress is printed while it runs
     rates = {row.split("|")[1].strip(): row.split("|")[2].split()[0] for row in rows if "/s" in row}
     assert len(rates) >= 6 and all(float(r.replace(",", "")) > 0 for r in rates.values()), rates
