@@ -388,3 +388,21 @@ def test_requests_are_rate_limited(site: Site) -> None:
         codes = [client.get(link).status_code for _ in range(2 * REQUESTS_PER_MINUTE + 1)]
     assert codes[0] == 200 and 429 in codes
     assert codes.count(200) <= 2 * REQUESTS_PER_MINUTE
+
+
+def test_what_we_sent_you_lists_the_messages_with_their_words(
+    site: Site, page: Page, tmp_path: Path
+) -> None:
+    deliver_next(site, tmp_path)  # the booking's confirmation, due now: sent by SMS
+    page.goto(site.pages(path="/history"))
+    text = page.inner_text("main")
+    assert "SMS" in text and "envoyé" in text
+    assert "Gendarmerie : votre rendez-vous" in text or "Gendarmerie" in text
+    assert "2026" in text  # its date, in the person's zone
+    assert violations(page) == []
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        for width in (375, 1280):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.screenshot(path=SCREENSHOTS / f"history-{width}.png", full_page=True)
+    page.goto(site.pages(path="/history", lang="en"))
+    assert "Text message" in page.inner_text("main") and "sent" in page.inner_text("main")
