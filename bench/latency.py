@@ -6,7 +6,7 @@ the latency. Loopback peers that answer after ``--latency`` seconds, on one asyn
 server (aiosmtpd), a push service. The real transports (twilio's client, aiosmtplib,
 pywebpush) send through one in-process Dramatiq worker with the default settings. The
 table shows messages/s beside the ceiling (worker threads ÷ latency), the peak of calls in
-flight at the peer, and how many SMTP connections the e-mails needed.
+flight at the peer, and how many connections the sends needed.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def run(url: str, count: int, latency: float) -> list[Result]:
                 worker.stop()
             ceiling = threads / latency
             rate_ = count / seconds
-            extra = f", {peer.connections} SMTP connections" if channel is Channel.EMAIL else ""
+            extra = f", {peer.connections} connections"
             results.append(
                 Result(
                     f"7. {channel.value} at {latency * 1000:.0f} ms, one worker process "

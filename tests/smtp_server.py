@@ -64,6 +64,14 @@ class Inbox:
     envelopes: list[Any] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # address -> "550 No such user"
 
+    connections: int = 0  # the first EHLO of each connection (the one after STARTTLS is not)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        if not session.ssl:
+            self.connections += 1
+        session.host_name = hostname
+        return responses
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
             return self.refuse[address]

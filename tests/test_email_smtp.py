@@ -147,3 +147,42 @@ def test_settings_select_smtp(tls_server: SmtpServer) -> None:
     channel = transports_for(settings)[Channel.EMAIL]
     assert isinstance(channel, SmtpEmailTransport)
     assert channel.send(email()).outcome is Outcome.SENT
+
+
+def test_a_burst_reuses_one_session(tls_server: SmtpServer) -> None:
+    """TCP, STARTTLS and the login are paid once, not once per e-mail."""
+    channel = starttls(tls_server)
+    outcomes = {channel.send(email()).outcome for _ in range(60)}
+    assert outcomes == {Outcome.SENT}
+    assert len(tls_server.inbox.messages) == 60
+    assert tls_server.inbox.connections == 1 and channel.pool.opened == 1
+
+
+def test_concurrent_sends_share_a_few_sessions(tls_server: SmtpServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    channel = starttls(tls_server)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(lambda _: channel.send(email()).outcome, range(80)))
+    assert set(outcomes) == {Outcome.SENT} and len(tls_server.inbox.messages) == 80
+    assert tls_server.inbox.connections <= 8
+
+
+def test_a_failed_session_is_never_reused(tls_server: SmtpServer) -> None:
+    channel = starttls(tls_server)
+    assert channel.send(email()).outcome is Outcome.SENT
+    tls_server.inbox.refuse["jeanne.martin@example.org"] = "550 5.1.1 No such user"
+    assert channel.send(email()).outcome is Outcome.PERMANENT
+    tls_server.inbox.refuse.clear()
+    assert channel.send(email()).outcome is Outcome.SENT
+    assert tls_server.inbox.connections == 2  # the refusal's session was closed
+
+
+def test_an_idle_session_is_closed_and_a_new_one_opened(tls_server: SmtpServer) -> None:
+    import time
+
+    channel = starttls(tls_server, idle_timeout=0.2)
+    assert channel.send(email()).outcome is Outcome.SENT
+    time.sleep(0.3)
+    assert channel.send(email()).outcome is Outcome.SENT
+    assert tls_server.inbox.connections == 2

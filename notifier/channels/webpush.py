@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
+from requests.adapters import HTTPAdapter
 
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult, parse_retry_after
 
@@ -84,6 +85,10 @@ class WebPushTransport:
         self.subject = vapid_subject
         self.timeout = timeout
         self.clock = clock
+        # one pool of kept-alive connections per push service, shared by the worker threads
+        self.session = requests.Session()
+        self.session.mount("https://", HTTPAdapter(pool_maxsize=32))
+        self.session.mount("http://", HTTPAdapter(pool_maxsize=32))
         self._refused: set[str] = set()  # endpoints that answered 403 since the last success
 
     def send(self, message: OutgoingMessage) -> SendResult:
@@ -106,6 +111,7 @@ class WebPushTransport:
                 data=payload,
                 vapid_private_key=self.vapid,
                 vapid_claims={"sub": self.subject},  # a fresh dict each call: pywebpush mutates it
+                requests_session=self.session,
                 ttl=ttl,
                 timeout=self.timeout,
                 headers={
