@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/notifier run
 
+# The page tests drive Debian's chromium and the alert tests run promtool (package prometheus):
+# scripts/ensure-test-tools installs both with apt-get when missing (as root), else says how.
 test: $(STAMP)
 	scripts/ensure-test-tools
 	$(BIN)/ruff check .

@@ -120,8 +120,7 @@ class Deliverer:
             return MessageStatus.SCHEDULED
         tried: list[str] = []
         # A registered recipient's current contacts and choices win over the planning snapshot.
-        snapshot = RecipientStore.from_fields(lease.registered) or message.recipient
-        recipient = RecipientStore.current(snapshot, lease.registered)
+        recipient = RecipientStore.current(lease.registered, message.recipient)
         message = message.model_copy(update={"recipient": recipient})  # what templates see
         needs = recipient.needs
         for channel in message.channels:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import overload
 
 import redis
 
@@ -101,23 +102,29 @@ class RecipientStore:
     def get(self, recipient_id: str) -> Recipient | None:
         """The registered recipient as it stands now; None if not registered."""
         fields: dict[str, str] = self.redis.hgetall(recipient_key(recipient_id))  # type: ignore[assignment]
-        return self.from_fields(fields)
+        return self.current(fields)
 
     def fields(self, recipient_id: str) -> dict[str, str]:
         return self.redis.hgetall(recipient_key(recipient_id))  # type: ignore[return-value]
 
+    @overload
     @staticmethod
-    def from_fields(fields: dict[str, str]) -> Recipient | None:
-        """The registered recipient in its stored hash, as it stands now; None if none."""
-        if "profile" not in fields:
-            return None
-        return RecipientStore.current(Recipient.model_validate_json(fields["profile"]), fields)
+    def current(fields: dict[str, str], snapshot: Recipient) -> Recipient: ...
+
+    @overload
+    @staticmethod
+    def current(fields: dict[str, str], snapshot: None = None) -> Recipient | None: ...
 
     @staticmethod
-    def current(snapshot: Recipient, fields: dict[str, str]) -> Recipient:
-        """``snapshot`` (the registered profile, or the recipient an event carried) as it
-        stands now: with the browser subscriptions, the provider blocks, and the person's
-        own choices (needs, opt-outs), which win over what an upstream system said."""
+    def current(fields: dict[str, str], snapshot: Recipient | None = None) -> Recipient | None:
+        """The recipient in its stored hash as it stands now: the registered profile, or
+        else ``snapshot`` (the recipient an event carried; None without either), with the
+        browser subscriptions, the provider blocks, and the person's own choices (needs,
+        opt-outs), which win over what an upstream system said."""
+        if "profile" in fields:
+            snapshot = Recipient.model_validate_json(fields["profile"])
+        if snapshot is None:
+            return None
         pushes = [json.loads(v) for k, v in fields.items() if k.startswith("push:")]
         latest = max(pushes, key=lambda p: p["added"], default=None)
         push = (

@@ -578,6 +578,20 @@ def recipient_week(keep_until: datetime, now: datetime) -> tuple[int, int]:
     return week, week * WEEK - int(now.timestamp())
 
 
+def _record(message_id: str, fields: dict[str, str]) -> MessageRecord:
+    """A message's stored hash as a record."""
+    message = PlannedMessage.model_validate_json(fields["body"])
+    history = decode_history(fields["history"])
+    return MessageRecord(
+        id=message_id,
+        status=history[-1].status,  # as the scripts read it: see status_in
+        due_at=from_ms(int(fields["due"])) if "due" in fields else message.due_at,
+        attempts=int(fields.get("attempts", 0)),
+        message=message,
+        history=history,
+    )
+
+
 def idem_key(idempotency_key: str) -> str:
     return f"{PREFIX}idem:{idempotency_key}"
 
@@ -879,19 +893,22 @@ class Store:
         self._note(args=[message_id, to_ms(at), detail, channel.value])
 
     def get(self, message_id: str) -> MessageRecord | None:
-        fields: dict[str, str] = self.redis.hgetall(f"{PREFIX}msg:{message_id}")  # type: ignore[assignment]
-        if not fields:
-            return None
-        message = PlannedMessage.model_validate_json(fields["body"])
-        history = decode_history(fields["history"])
-        return MessageRecord(
-            id=message_id,
-            status=history[-1].status,  # as the scripts read it: see status_in
-            due_at=from_ms(int(fields["due"])) if "due" in fields else message.due_at,
-            attempts=int(fields.get("attempts", 0)),
-            message=message,
-            history=history,
-        )
+        return self.get_many([message_id])[0]
+
+    def get_many(self, message_ids: Sequence[str]) -> list[MessageRecord | None]:
+        """The records of ``message_ids`` (None for one that is gone), in one round trip."""
+        replies: list[dict[str, str]]
+        if len(message_ids) == 1:  # no pipeline: one command is one round trip already
+            replies = [self.redis.hgetall(f"{PREFIX}msg:{message_ids[0]}")]  # type: ignore[list-item]
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            for message_id in message_ids:
+                pipe.hgetall(f"{PREFIX}msg:{message_id}")
+            replies = pipe.execute()
+        return [
+            _record(message_id, fields) if fields else None
+            for message_id, fields in zip(message_ids, replies, strict=True)
+        ]
 
     def support(self, message_id: str, action: str, now: datetime, reason: str) -> str | None:
         """A support agent cancels a pending message, or sends a failed one again (``action``
@@ -932,8 +949,8 @@ class Store:
 
     def failures_since(self, since: datetime) -> list[MessageRecord]:
         """Messages that ended as a failure (or expired) since ``since``, newest first."""
-        ids = self.redis.zrevrangebyscore(f"{PREFIX}failures", "+inf", to_ms(since))
-        return [r for r in map(self.get, ids) if r is not None]  # type: ignore[arg-type]
+        ids: list[str] = self.redis.zrevrangebyscore(f"{PREFIX}failures", "+inf", to_ms(since))  # type: ignore[assignment]
+        return [r for r in self.get_many(ids) if r is not None]
 
     def next_due(self) -> datetime | None:
         first = self.redis.zrange(f"{PREFIX}due", 0, 0, withscores=True)

@@ -141,7 +141,7 @@ def overview(request: Request, who: Agent, parts: EngineDep) -> Response:
         f"{PREFIX}due", to_ms(now), to_ms(now + timedelta(hours=24)), start=0, num=5000
     )
     by_rule: Counter[str] = Counter()
-    for record in filter(None, map(parts.store.get, soon)):
+    for record in filter(None, parts.store.get_many(soon)):
         by_rule[record.message.rule] += 1
     recent = [json.loads(e) for e in parts.store.redis.lrange(AUDIT, 0, 19)]
     failures: Counter[str] = Counter(
@@ -202,11 +202,9 @@ def found_by(parts: Engine, query: str) -> list[MessageRecord]:
     if ":" in query:
         for _, pending in parts.store.redis.hscan_iter(f"{PREFIX}subjects", match=f"*|{query}"):
             ids += [i for i in str(pending).split(",") if i]
-    seen: dict[str, MessageRecord] = {}
-    for found in ids:
-        if found not in seen and (record := parts.store.get(found)) is not None:
-            seen[found] = record
-    return sorted(seen.values(), key=lambda r: r.due_at, reverse=True)
+    unique = list(dict.fromkeys(ids))
+    found = [r for r in parts.store.get_many(unique) if r is not None]  # one round trip
+    return sorted(found, key=lambda r: r.due_at, reverse=True)
 
 
 @router.get("/find", response_class=HTMLResponse)

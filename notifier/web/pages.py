@@ -22,7 +22,15 @@ from fastapi.templating import Jinja2Templates
 from notifier.api.deps import Engine, EngineDep
 from notifier.channels.webpush import vapid_public_key
 from notifier.links import PAGES, UNSUBSCRIBE, Grant, LinkError
-from notifier.models import Channel, MessageStatus, OptOut, PushSubscription, Recipient
+from notifier.models import (
+    Channel,
+    MessageStatus,
+    OptOut,
+    Plan,
+    PlannedMessage,
+    PushSubscription,
+    Recipient,
+)
 from notifier.recipients import RecipientStore
 from notifier.rules.engine import message_id
 from notifier.templates.context import template_context
@@ -58,15 +66,15 @@ def granted(parts: Engine, token: str, purpose: str, lang: str) -> Grant:
 def person(parts: Engine, recipient_id: str, lang: str) -> Recipient:
     """The person as the engine knows them now: registered, or from their latest message."""
     fields = parts.recipients.fields(recipient_id)
-    snapshot = RecipientStore.from_fields(fields)
-    if snapshot is None:
-        records = [
-            r for i in parts.recipients.message_ids(recipient_id) if (r := parts.store.get(i))
-        ]
-        if not records:
-            raise PageError(404, "error.unknown", lang)
-        snapshot = max(records, key=lambda r: r.message.due_at).message.recipient
-    return RecipientStore.current(snapshot, fields)
+    registered = RecipientStore.current(fields)
+    if registered is not None:
+        return registered
+    records = [r for r in parts.store.get_many(parts.recipients.message_ids(recipient_id)) if r]
+    if not records:
+        raise PageError(404, "error.unknown", lang)
+    return RecipientStore.current(
+        fields, max(records, key=lambda r: r.message.due_at).message.recipient
+    )
 
 
 def categories(parts: Engine, lang: str) -> dict[str, str]:
@@ -209,8 +217,6 @@ async def subscribe(request: Request, token: str, parts: Parts) -> dict[str, str
 
 
 def plan_test_push(parts: Engine, who: Recipient, subscription: PushSubscription) -> None:
-    from notifier.models import Plan, PlannedMessage
-
     now = parts.clock()
     digest = hashlib.sha256(subscription.endpoint.encode()).hexdigest()[:16]
     event_id = f"push-test-{digest}-{int(now.timestamp())}"
@@ -251,7 +257,7 @@ def history(request: Request, token: str, parts: Parts, lang: str | None = None)
     since = parts.clock() - timedelta(days=HISTORY_DAYS)
     renderer = Renderer(parts.templates)
     rows: list[dict[str, Any]] = []
-    for record in filter(None, map(parts.store.get, parts.recipients.message_ids(who.id))):
+    for record in filter(None, parts.store.get_many(parts.recipients.message_ids(who.id))):
         last = record.history[-1]
         if last.at < since or last.status in (MessageStatus.SCHEDULED, MessageStatus.QUEUED):
             continue
