@@ -31,7 +31,7 @@ def main() -> int:
         "--only", nargs="*", default=None, help="pipeline, ingest, pending, latency (default: all)"
     )
     parser.add_argument("--latency", type=float, default=0.2, help="provider latency, seconds")
-    parser.add_argument("--latency-count", type=int, default=400, help="messages per channel")
+    parser.add_argument("--latency-count", type=int, default=4000, help="messages per channel")
     args = parser.parse_args()
     results: list[Result] = []
     with private_server() as url:
@@ -39,6 +39,7 @@ def main() -> int:
             "NOTIFIER_REDIS_URL": f"{url}/0",
             "NOTIFIER_RATE_LIMIT_SMS_PER_SECOND": "0",
             "NOTIFIER_RATE_LIMIT_EMAIL_PER_SECOND": "0",
+            "NOTIFIER_RATE_LIMIT_WEBPUSH_PER_SECOND": "0",
             "NOTIFIER_LOG_LEVEL": "WARNING",
         }
         import workers  # noqa: F401  (configures the broker from the environment above)

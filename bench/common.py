@@ -18,14 +18,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis
+from dramatiq.brokers.redis import RedisBroker
 
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
 from notifier.models import Channel, Contacts, Plan, PlannedMessage, Recipient
 from notifier.redis_server import EmbeddedValkey, free_port
 from notifier.rules.engine import message_id
-from notifier.store import Store
+from notifier.store import Claimed, Store
 
 STARTED = time.monotonic()
+
+
+def enqueuer(broker: RedisBroker) -> Callable[[list[Claimed]], None]:
+    """The scheduler's enqueue, as `notifier scheduler` does it: batches of the default size."""
+    from notifier.broker import enqueue_deliveries
+    from notifier.settings import get_settings
+
+    size = get_settings().delivery_batch_size
+    return lambda claims: enqueue_deliveries(broker, claims, size)
 
 
 def progress(message: str) -> None:

@@ -5,7 +5,7 @@ the latency. Loopback peers that answer after ``--latency`` seconds, on one asyn
 (cheap enough never to be the bottleneck): a Twilio-compatible Messages API, an SMTP
 server (aiosmtpd), a push service. The real transports (twilio's client, aiosmtplib,
 pywebpush) send through one in-process Dramatiq worker with the default settings. The
-table shows messages/s beside the ceiling (worker threads ÷ latency), the peak of calls in
+table shows messages/s beside the ceiling (sends in flight ÷ latency), the peak of calls in
 flight at the peer, and how many connections the sends needed.
 """
 
@@ -14,9 +14,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import threading
+import multiprocessing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from dramatiq.brokers.redis import RedisBroker
 
-from bench.common import TEMPLATE, Result, flush, progress, wait_until
+from bench.common import TEMPLATE, Result, enqueuer, flush, progress, wait_until
 from notifier.channels.base import Transport
 from notifier.channels.email import SmtpEmailTransport
 from notifier.channels.sms import TwilioSmsTransport
@@ -41,35 +40,50 @@ from notifier.store import Store
 ACCOUNT = "AC" + "0" * 32
 
 
-@dataclass
 class Peer:
-    """What a loopback provider saw: calls in flight (now and at the peak), connections."""
+    """What a loopback provider saw: calls in flight (now and at the peak), connections.
 
-    latency: float
-    in_flight: int = 0
-    peak: int = 0
-    calls: int = 0
-    answered: int = 0
-    connections: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    In shared memory: the peers run in a process of their own, so that answering (HTTP
+    parsing, aiosmtpd reading each e-mail) never takes the measured worker's CPU.
+    """
+
+    FIELDS = ("in_flight", "peak", "calls", "answered", "connections")
+
+    def __init__(self, latency: float, counters: Any) -> None:
+        self.latency = latency
+        self.counters = counters  # multiprocessing.Array("q", len(FIELDS))
+
+    def __getattr__(self, name: str) -> int:
+        if name in Peer.FIELDS:
+            return int(self.counters[Peer.FIELDS.index(name)])
+        raise AttributeError(name)
 
     def start_call(self) -> None:
-        with self.lock:
-            self.in_flight += 1
-            self.calls += 1
-            self.peak = max(self.peak, self.in_flight)
+        with self.counters.get_lock():
+            self.counters[0] += 1
+            self.counters[2] += 1
+            self.counters[1] = max(self.counters[1], self.counters[0])
 
     def end_call(self) -> None:
-        with self.lock:
-            self.in_flight -= 1
-            self.answered += 1
+        with self.counters.get_lock():
+            self.counters[0] -= 1
+            self.counters[3] += 1
+
+    def connected(self) -> None:
+        with self.counters.get_lock():
+            self.counters[4] += 1
+
+    def reset(self) -> None:
+        with self.counters.get_lock():
+            for n in range(len(Peer.FIELDS)):
+                self.counters[n] = 0
 
 
 async def http_peer(peer: Peer, port: int, status: str, body: bytes) -> asyncio.Server:
     """An HTTP/1.1 server with keep-alive that answers every request after the latency."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer.connections += 1
+        peer.connected()
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -108,7 +122,7 @@ class SmtpPeer:
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
-        self.peer.connections += 1
+        self.peer.connected()
         session.host_name = hostname
         return responses
 
@@ -166,47 +180,78 @@ def load(store: Store, channel: Channel, count: int, push_endpoint: str, tag: st
     store.accept_many(plans, now, ttl=3600)
 
 
+def serve_peers(
+    latency: float, ports: dict[str, int], counters: dict[str, Any], stop: Any, ready: Any
+) -> None:
+    """The peers' process: a Twilio API and a push service on one loop, aiosmtpd beside."""
+    loop = asyncio.new_event_loop()
+    peers = {name: Peer(latency, shared) for name, shared in counters.items()}
+    twilio_body = json.dumps({"sid": "SM" + "0" * 32, "status": "queued"}).encode()
+    servers = [
+        loop.run_until_complete(http_peer(peers["sms"], ports["sms"], "201 Created", twilio_body)),
+        loop.run_until_complete(
+            http_peer(peers["webpush"], ports["webpush"], "201 Created", b"{}")
+        ),
+    ]
+    smtp = Controller(SmtpPeer(peers["email"]), hostname="127.0.0.1", port=ports["email"])
+    smtp.start()
+    ready.set()
+    loop.run_until_complete(asyncio.to_thread(stop.wait))
+    smtp.stop()
+    loop.run_until_complete(shutdown(servers))
+
+
 def run(url: str, count: int, latency: float) -> list[Result]:
     import workers.delivery
 
     settings = get_settings()
     broker = dramatiq.get_broker()
     assert isinstance(broker, RedisBroker)
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True).start()
-    peers = {c: Peer(latency) for c in Channel}
-    sms_port, push_port, smtp_port = free_port(), free_port(), free_port()
-    twilio_body = json.dumps({"sid": "SM" + "0" * 32, "status": "queued"}).encode()
-    servers = [
-        asyncio.run_coroutine_threadsafe(coroutine, loop).result(10)
-        for coroutine in (
-            http_peer(peers[Channel.SMS], sms_port, "201 Created", twilio_body),
-            http_peer(peers[Channel.WEBPUSH], push_port, "201 Created", b"{}"),
-        )
-    ]
-    smtp = Controller(SmtpPeer(peers[Channel.EMAIL]), hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
+    spawn = multiprocessing.get_context("spawn")
+    counters = {c.value: spawn.Array("q", len(Peer.FIELDS)) for c in Channel}
+    peers = {c: Peer(latency, counters[c.value]) for c in Channel}
+    ports = {c.value: free_port() for c in Channel}
+    stop, ready = spawn.Event(), spawn.Event()
+    process = spawn.Process(
+        target=serve_peers, args=(latency, ports, counters, stop, ready), daemon=True
+    )
+    process.start()
+    if not ready.wait(60):
+        raise RuntimeError("the loopback peers did not start")
     private, _ = generate_vapid_keys()
+    threads, in_flight = settings.worker_threads, settings.worker_sends_in_flight
     transports: Mapping[Channel, Transport] = {
         Channel.SMS: TwilioSmsTransport(
-            ACCOUNT, "token", sender="GENDARMERIE", api_base_url=f"http://127.0.0.1:{sms_port}"
+            ACCOUNT,
+            "token",
+            sender="GENDARMERIE",
+            api_base_url=f"http://127.0.0.1:{ports['sms']}",
+            connections=in_flight,
         ),
         Channel.EMAIL: SmtpEmailTransport(
-            "127.0.0.1", smtp_port, sender="bench@example.org", security="none"
+            "127.0.0.1",
+            ports["email"],
+            sender="bench@example.org",
+            security="none",
+            max_connections=settings.smtp_max_connections,
         ),
-        Channel.WEBPUSH: WebPushTransport(private, "mailto:bench@example.org"),
+        Channel.WEBPUSH: WebPushTransport(
+            private, "mailto:bench@example.org", connections=in_flight
+        ),
     }
     built = workers.delivery.build_deliverer(settings, transports)
     workers.delivery.deliverer = lambda: built
     store = Store.from_url(f"{url}/0")
-    threads = settings.worker_threads
+    push_endpoint = f"http://127.0.0.1:{ports['webpush']}/push/x"
     results = []
     try:
         for channel in Channel:
             flush(url)
             progress(f"latency {latency * 1000:.0f} ms: {count} messages by {channel.value}")
-            load(store, channel, count, f"http://127.0.0.1:{push_port}/push/x", channel.value)
-            Scheduler(store, lambda claims: _enqueue(broker, claims)).tick()
+            load(store, channel, count, push_endpoint, channel.value)
+            scheduler = Scheduler(store, enqueuer(broker))
+            while scheduler.tick():  # all of them queued before the worker starts
+                pass
             peer = peers[channel]
             worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
             worker.start()
@@ -214,13 +259,13 @@ def run(url: str, count: int, latency: float) -> list[Result]:
                 seconds = wait_until(answered(peer, count), 900, channel.value)
             finally:
                 worker.stop()
-            ceiling = threads / latency
+            ceiling = in_flight / latency
             rate_ = count / seconds
             extra = f", {peer.connections} connections"
             results.append(
                 Result(
                     f"7. {channel.value} at {latency * 1000:.0f} ms, one worker process "
-                    f"({threads} threads), messages/s",
+                    f"(defaults: {in_flight} sends in flight), messages/s",
                     f"{rate_:,.1f} (ceiling {ceiling:,.0f}; peak {peer.peak} in flight{extra})",
                     "≥ 300",
                     rate_ >= 300,
@@ -228,9 +273,8 @@ def run(url: str, count: int, latency: float) -> list[Result]:
             )
             progress(f"  {rate_:,.1f}/s, peak in flight {peer.peak}{extra}")
     finally:
-        smtp.stop()
-        asyncio.run_coroutine_threadsafe(shutdown(servers), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
+        stop.set()
+        process.join(30)
     return results
 
 
@@ -246,9 +290,3 @@ async def shutdown(servers: list[asyncio.Server]) -> None:
 
 def answered(peer: Peer, count: int) -> Callable[[], bool]:
     return lambda: peer.answered >= count
-
-
-def _enqueue(broker: RedisBroker, claims: list[Any]) -> None:
-    from notifier.broker import enqueue_deliveries
-
-    enqueue_deliveries(broker, claims)

@@ -21,6 +21,7 @@ from dramatiq.brokers.redis import RedisBroker
 from bench.common import (
     Result,
     ZeroLatencyTransport,
+    enqueuer,
     far_future,
     flush,
     load_pending,
@@ -28,7 +29,6 @@ from bench.common import (
     reminder,
 )
 from bench.pipeline import THREADS, deliver_through
-from notifier.broker import enqueue_deliveries
 from notifier.models import Plan
 from notifier.scheduler import Scheduler
 from notifier.store import PREFIX, Store
@@ -107,7 +107,7 @@ def start_engine(
 ) -> tuple[dramatiq.Worker, threading.Event]:
     deliver_through(transport)
     stop = threading.Event()
-    scheduler = Scheduler(store, lambda claims: enqueue_deliveries(broker, claims))
+    scheduler = Scheduler(store, enqueuer(broker))
     threading.Thread(target=scheduler.run, args=(stop,), daemon=True).start()
     worker = dramatiq.Worker(broker, worker_threads=THREADS, worker_timeout=100)
     worker.start()

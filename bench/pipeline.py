@@ -20,6 +20,7 @@ from bench.common import (
     Result,
     ZeroLatencyTransport,
     due_now,
+    enqueuer,
     flush,
     load_pending,
     progress,
@@ -27,7 +28,7 @@ from bench.common import (
     spread,
     wait_until,
 )
-from notifier.broker import delivery_message, enqueue_deliveries
+from notifier.broker import delivery_message
 from notifier.channels.base import Transport
 from notifier.models import Channel
 from notifier.scheduler import Scheduler
@@ -75,12 +76,10 @@ def enqueue_all(store: Store, broker: RedisBroker, *, one_by_one: bool = False) 
 
     def each(claims: list[Claimed]) -> None:
         for c in claims:
-            broker.enqueue(delivery_message(c.message_id, c.claim))
+            broker.enqueue(delivery_message([c]))
 
     scheduler = Scheduler(
-        store,
-        each if one_by_one else lambda claims: enqueue_deliveries(broker, claims),
-        lease=timedelta(minutes=30),
+        store, each if one_by_one else enqueuer(broker), lease=timedelta(minutes=30)
     )
     return wait_until(lambda: scheduler.tick() == 0, 600, "claiming and enqueueing")
 

@@ -81,10 +81,11 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
     )
     scheduler = Scheduler(
         store,
-        lambda claims: enqueue_deliveries(broker, claims),
+        lambda claims: enqueue_deliveries(broker, claims, settings.delivery_batch_size),
         batch_size=settings.scheduler_batch_size,
         lease=timedelta(seconds=settings.claim_lease_seconds),
         poll=timedelta(seconds=settings.scheduler_poll_seconds),
+        gather=timedelta(seconds=settings.scheduler_gather_seconds),
         metrics=metrics,
     )
     stop = threading.Event()

@@ -1,8 +1,9 @@
 """The scheduler: moves due messages from the schedule store to the delivery queue.
 
 Each tick returns expired claim leases to the schedule, then claims a batch of due messages
-(one Lua script: atomic, so any number of schedulers can run side by side) and enqueues one
-Dramatiq message per claim, the whole batch in one round trip, with no ``delay=``: the
+(one Lua script: atomic, so any number of schedulers can run side by side) and enqueues them
+as Dramatiq messages carrying a batch of claims each (delivered concurrently by a worker),
+all in one round trip, with no ``delay=``: the
 waiting happened in Redis, where a reminder three weeks ahead costs a few hundred bytes and
 can still be cancelled.
 """
@@ -30,6 +31,7 @@ class Scheduler:
         batch_size: int = 500,
         lease: timedelta = timedelta(minutes=5),
         poll: timedelta = timedelta(milliseconds=200),
+        gather: timedelta = timedelta(milliseconds=50),
         clock: Callable[[], datetime] = utcnow,
         metrics: SchedulerMetrics | None = None,
     ) -> None:
@@ -39,6 +41,7 @@ class Scheduler:
         self.batch_size = batch_size
         self.lease = lease
         self.poll = poll
+        self.gather = gather
         self.clock = clock
         # Claimed, but the broker failed while taking them: released (re-claimed with a new
         # token, so a copy the broker did take is stale) as soon as Redis answers again.
@@ -67,12 +70,18 @@ class Scheduler:
         return len(claimed)
 
     def pause(self) -> float:
-        """Seconds to wait before the next tick: until the next due message, at most ``poll``."""
+        """Seconds to wait before the next tick: until the next due message, at most ``poll``.
+
+        At least ``gather``: messages falling due one after the other leave together, in
+        batches that a worker sends concurrently, rather than one tick (and one small
+        batch) each.
+        """
         next_due = self.store.next_due()
         longest = self.poll.total_seconds()
         if next_due is None:
             return longest
-        return max(0.0, min(longest, (next_due - self.clock()).total_seconds()))
+        until = (next_due - self.clock()).total_seconds()
+        return max(self.gather.total_seconds(), min(longest, until))
 
     def run(self, stop: threading.Event) -> None:
         """Tick until ``stop`` is set; survive a lost Redis connection by waiting and retrying."""

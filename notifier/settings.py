@@ -83,8 +83,21 @@ class Settings(BaseSettings):
         default=30, description="How long finished message records are kept, then expire."
     )
     scheduler_batch_size: int = Field(default=500, description="Due messages claimed per batch.")
+    delivery_batch_size: int = Field(
+        default=50,
+        ge=1,
+        description="Claimed messages per Dramatiq message: a worker delivers a batch's "
+        "messages concurrently.",
+    )
     scheduler_poll_seconds: float = Field(
         default=0.2, description="Longest pause of the scheduler between two claims."
+    )
+    scheduler_gather_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        description="Shortest pause between two claims: messages falling due meanwhile leave "
+        "together, as one batch, instead of one Dramatiq message each (they wait at most this "
+        "long).",
     )
     claim_lease_seconds: int = Field(
         default=300,
@@ -143,6 +156,12 @@ class Settings(BaseSettings):
         default=None,
         description='Sender, e.g. "Gendarmerie nationale <ne-pas-repondre@example.fr>".',
     )
+    smtp_max_connections: int = Field(
+        default=64,
+        ge=1,
+        description="SMTP sessions one worker process keeps open at most; e-mails beyond "
+        "wait for a free one. Each session sends one e-mail at a time.",
+    )
     smtp_ca_file: Path | None = Field(
         default=None, description="CA bundle to trust for the SMTP server (a private CA)."
     )
@@ -180,7 +199,17 @@ class Settings(BaseSettings):
         "before handing the message to Dramatiq's retries.",
     )
     worker_processes: int = Field(default=1, description="Worker processes for `notifier run`.")
-    worker_threads: int = Field(default=4, description="Threads per worker process.")
+    worker_threads: int = Field(
+        default=16,
+        description="Dramatiq threads per worker process: the batches it works on at once "
+        "(their deliveries share the send threads below).",
+    )
+    worker_sends_in_flight: int = Field(
+        default=100,
+        ge=1,
+        description="Deliveries one worker process runs at once, all its batches together: "
+        "its provider calls in flight (throughput ≈ this ÷ the provider's latency).",
+    )
     log_level: str = Field(default="INFO", description="Log level of every process.")
     metrics_host: str = Field(
         default="127.0.0.1",

@@ -20,6 +20,11 @@ ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token"
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 256  # many workers' send threads connect at once
+    daemon_threads = True
+
+
 @dataclass
 class Reply:
     status: int = 201
@@ -33,9 +38,13 @@ class FakeTwilio:
     replies: list[Reply] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     outage_until: float = 0.0  # time.time() before which every request gets a 503
+    delay: float = 0.0  # seconds before answering, when no scripted reply says otherwise
+    in_flight: int = 0
+    peak: int = 0  # the most requests it was answering at once
 
     def __post_init__(self) -> None:
         fake = self
+        self.lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -45,15 +54,21 @@ class FakeTwilio:
                 length = int(self.headers.get("Content-Length", 0))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 expected = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
-                reply = fake.replies.pop(0) if fake.replies else Reply()
+                reply = fake.replies.pop(0) if fake.replies else Reply(delay=fake.delay)
                 if time.time() < fake.outage_until:
                     reply = Reply(503, 20503)
                 if self.headers.get("Authorization") != f"Basic {expected}":
                     reply = Reply(401, 20003)
-                fake.requests.append({"path": self.path, "form": form, "at": time.time()})
+                with fake.lock:
+                    fake.requests.append({"path": self.path, "form": form, "at": time.time()})
+                    number = len(fake.requests)  # its SID: Twilio's answer to this request
+                    fake.in_flight += 1
+                    fake.peak = max(fake.peak, fake.in_flight)
                 time.sleep(reply.delay)
+                with fake.lock:
+                    fake.in_flight -= 1
                 if reply.code is None:
-                    body = {"sid": f"SM{len(fake.requests):032d}", "status": "queued", **form}
+                    body = {"sid": f"SM{number:032d}", "status": "queued", **form}
                 else:
                     body = {"code": reply.code, "message": "scripted error", "status": reply.status}
                 payload = json.dumps(body).encode()
@@ -68,7 +83,7 @@ class FakeTwilio:
                 except OSError:
                     pass  # the client gave up (timeout tests)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

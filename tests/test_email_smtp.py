@@ -186,3 +186,14 @@ def test_an_idle_session_is_closed_and_a_new_one_opened(tls_server: SmtpServer) 
     time.sleep(0.3)
     assert channel.send(email()).outcome is Outcome.SENT
     assert tls_server.inbox.connections == 2
+
+
+def test_sessions_are_bounded_and_sends_beyond_wait_for_one(tls_server: SmtpServer) -> None:
+    """Relays limit connections per client: 24 sends at once over at most 3 sessions."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    channel = starttls(tls_server, max_connections=3)
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        outcomes = list(pool.map(lambda _: channel.send(email()).outcome, range(48)))
+    assert set(outcomes) == {Outcome.SENT} and len(tls_server.inbox.messages) == 48
+    assert tls_server.inbox.connections == 3 and channel.pool.opened == 3

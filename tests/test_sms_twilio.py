@@ -179,3 +179,29 @@ def test_sms_permanent_failure_falls_back_to_email_end_to_end(
         ("sent", "email"),
     ]
     assert "21614" in (record.history[-2].detail or "")
+
+
+def test_concurrent_sends_each_get_their_own_answer(twilio: FakeTwilio) -> None:
+    """40 sends at once from 40 threads: each result is Twilio's answer to its own request.
+
+    twilio's client returns its answer through an attribute, so the transport gives each
+    thread its own client. The window where two threads sharing one would swap answers is
+    two bytecodes wide: this test did not catch it on the shared client in three runs; it
+    guards the mapping of answers to requests under concurrency."""
+    from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
+
+    twilio.delay = 0.3
+    channel = transport(twilio, connections=40)
+    messages = [replace(sms(), id=f"msg-{n}") for n in range(40)]
+    for _ in range(2):
+        twilio.requests.clear()
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            results = list(zip(messages, pool.map(channel.send, messages), strict=True))
+        assert twilio.peak > 20
+        by_sid = {
+            f"twilio:SM{n + 1:032d}": request["form"]["StatusCallback"].rsplit("=", 1)[1]
+            for n, request in enumerate(twilio.requests)
+        }
+        assert [r.reason for _, r in results if r.reference is None] == []
+        assert all(by_sid[r.reference or ""] == m.id for m, r in results)

@@ -1,4 +1,5 @@
-"""The delivery actor: one call per claimed message, carrying its id and claim (fencing token).
+"""The delivery actor: one call per batch of claimed messages, each an id and its claim
+(fencing token), delivered concurrently on the process's send threads.
 
 Dramatiq retries the actor only when it crashes (an exception we did not expect); provider
 failures are handled inside :class:`notifier.delivery.Deliverer`, which reschedules them in
@@ -15,6 +16,7 @@ from functools import cache
 
 import dramatiq
 
+from notifier.batches import Sends
 from notifier.broker import DELIVERY_ACTOR, DELIVERY_QUEUE, require_redis_url
 from notifier.channels import transports_for
 from notifier.channels.base import Transport
@@ -35,6 +37,17 @@ _building = threading.Lock()
 def _deliverer() -> Deliverer:
     settings = get_settings()
     return build_deliverer(settings, transports_for(settings))
+
+
+@cache
+def _sends() -> Sends:
+    return Sends(get_settings().worker_sends_in_flight)
+
+
+def sends() -> Sends:
+    """The process's send threads, made once (see :func:`deliverer`)."""
+    with _building:
+        return _sends()
 
 
 def deliverer() -> Deliverer:
@@ -87,5 +100,5 @@ def build_deliverer(settings: Settings, transports: Mapping[Channel, Transport])
 
 
 @dramatiq.actor(actor_name=DELIVERY_ACTOR, queue_name=DELIVERY_QUEUE, max_retries=10)
-def deliver(message_id: str, claim: int) -> None:
-    deliverer().deliver(message_id, claim)
+def deliver(claims: list[tuple[str, int]]) -> None:
+    sends().run(deliverer().deliver, claims)

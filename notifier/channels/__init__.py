@@ -23,6 +23,7 @@ def transports_for(settings: Settings) -> dict[Channel, Transport]:
             status_callback=settings.twilio_status_callback_url,
             api_base_url=settings.twilio_api_base_url,
             timeout=settings.provider_timeout_seconds,
+            connections=settings.worker_sends_in_flight,
         )
     if settings.smtp_host and settings.smtp_from:
         import ssl
@@ -39,6 +40,7 @@ def transports_for(settings: Settings) -> dict[Channel, Transport]:
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             timeout=settings.provider_timeout_seconds,
             tls_context=ssl.create_default_context(cafile=cafile),
+            max_connections=settings.smtp_max_connections,
         )
     if settings.vapid_private_key and settings.vapid_subject:
         from notifier.channels.webpush import WebPushTransport
@@ -47,5 +49,6 @@ def transports_for(settings: Settings) -> dict[Channel, Transport]:
             settings.vapid_private_key.get_secret_value(),
             settings.vapid_subject,
             timeout=settings.provider_timeout_seconds,
+            connections=settings.worker_sends_in_flight,
         )
     return transports

@@ -13,6 +13,9 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Protocol
 
+import requests
+from requests.adapters import HTTPAdapter
+
 from notifier.models import Channel
 
 
@@ -55,6 +58,15 @@ class Transport(Protocol):
     timeout: float  # seconds one step of a send may take before it is abandoned
 
     def send(self, message: OutgoingMessage) -> SendResult: ...
+
+
+def kept_alive(connections: int) -> requests.Session:
+    """An HTTP session keeping up to ``connections`` connections alive per host, shared by
+    the send threads (requests' default keeps 10: the others would be opened per call)."""
+    session = requests.Session()
+    for scheme in ("https://", "http://"):
+        session.mount(scheme, HTTPAdapter(pool_connections=4, pool_maxsize=connections))
+    return session
 
 
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:

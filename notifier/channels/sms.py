@@ -28,7 +28,13 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from notifier.channels.base import Outcome, OutgoingMessage, SendResult, parse_retry_after
+from notifier.channels.base import (
+    Outcome,
+    OutgoingMessage,
+    SendResult,
+    kept_alive,
+    parse_retry_after,
+)
 
 log = logging.getLogger(__name__)
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)  # it logs request bodies
@@ -52,26 +58,29 @@ MAX_VALIDITY = 36_000
 
 
 class RebasedHttpClient(TwilioHttpClient):
-    """Sends Twilio's requests to another base URL: a regional edge, a proxy, or a test server."""
+    """Sends Twilio's requests to another base URL (a regional edge, a proxy, a test server)
+    over a shared ``requests.Session``.
 
-    def __init__(self, base_url: str, timeout: float) -> None:
-        super().__init__(timeout=timeout)
+    One per thread: twilio's client keeps the answer it returns in an attribute
+    (``_test_only_last_response``), so two threads sharing one could swap answers. The
+    session, its pool of kept-alive connections, is shared.
+    """
+
+    def __init__(self, base_url: str, timeout: float, session: requests.Session) -> None:
+        super().__init__(timeout=timeout, pool_connections=False)
+        self.session = session
         self.base_url = base_url.rstrip("/")
         # The twilio client drops response headers from its errors: the Retry-After of a 429
-        # is kept here, per thread (a transport serves every worker thread).
-        self.answered = threading.local()
+        # is kept here.
+        self.retry_after: str | None = None
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         if url.startswith(TWILIO_API):
             url = self.base_url + url[len(TWILIO_API) :]
-        self.answered.retry_after = None
+        self.retry_after = None
         response = super().request(method, url, *args, **kwargs)
-        self.answered.retry_after = (response.headers or {}).get("Retry-After")
+        self.retry_after = (response.headers or {}).get("Retry-After")
         return response
-
-    def retry_after(self) -> str | None:
-        """The ``Retry-After`` of this thread's last answer, if it had one."""
-        return getattr(self.answered, "retry_after", None)
 
 
 class TwilioSmsTransport:
@@ -85,17 +94,28 @@ class TwilioSmsTransport:
         status_callback: str | None = None,
         api_base_url: str = TWILIO_API,
         timeout: float = 10.0,
+        connections: int = 100,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if not sender and not messaging_service_sid:
             raise ValueError("Twilio needs a sender (From) or a Messaging Service SID")
-        self.http = RebasedHttpClient(api_base_url, timeout)
-        self.client = Client(account_sid, auth_token, http_client=self.http)
+        self.credentials = (account_sid, auth_token)
+        self.api_base_url = api_base_url
+        self.session = kept_alive(connections)
+        self.clients = threading.local()
         self.timeout = timeout
         self.sender = sender
         self.messaging_service_sid = messaging_service_sid
         self.status_callback = status_callback
         self.clock = clock
+
+    def client(self) -> Client:
+        """This thread's twilio client (see :class:`RebasedHttpClient`)."""
+        client: Client | None = getattr(self.clients, "client", None)
+        if client is None:
+            http = RebasedHttpClient(self.api_base_url, self.timeout, self.session)
+            client = self.clients.client = Client(*self.credentials, http_client=http)
+        return client
 
     def send(self, message: OutgoingMessage) -> SendResult:
         params: dict[str, Any] = {"to": message.address, "body": message.parts["text"]}
@@ -111,7 +131,7 @@ class TwilioSmsTransport:
                 return SendResult(Outcome.PERMANENT, reason="expired before it could be sent")
             params["validity_period"] = min(seconds, MAX_VALIDITY)
         try:
-            sent = self.client.messages.create(**params)
+            sent = self.client().messages.create(**params)
         except TwilioRestException as exc:
             return self._classify(exc)
         except requests.ConnectTimeout as exc:
@@ -139,6 +159,6 @@ class TwilioSmsTransport:
             return SendResult(
                 Outcome.RETRY,
                 reason=f"Twilio {exc.status}/{code}: try later",
-                retry_after=parse_retry_after(self.http.retry_after(), self.clock()),
+                retry_after=parse_retry_after(self.client().http_client.retry_after, self.clock()),
             )
         return SendResult(Outcome.PERMANENT, reason=f"Twilio {exc.status}/{code}: {exc.msg}")

@@ -26,9 +26,14 @@ from datetime import UTC, datetime, timedelta
 import requests
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
-from requests.adapters import HTTPAdapter
 
-from notifier.channels.base import Outcome, OutgoingMessage, SendResult, parse_retry_after
+from notifier.channels.base import (
+    Outcome,
+    OutgoingMessage,
+    SendResult,
+    kept_alive,
+    parse_retry_after,
+)
 
 # RFC 8291: 4096-byte record, minus 86 bytes of header and padding delimiter, minus 17 of tag.
 MAX_PAYLOAD = 3993
@@ -77,6 +82,7 @@ class WebPushTransport:
         vapid_subject: str,
         *,
         timeout: float = 10.0,
+        connections: int = 100,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if not vapid_subject.startswith(("mailto:", "https://")):
@@ -85,10 +91,7 @@ class WebPushTransport:
         self.subject = vapid_subject
         self.timeout = timeout
         self.clock = clock
-        # one pool of kept-alive connections per push service, shared by the worker threads
-        self.session = requests.Session()
-        self.session.mount("https://", HTTPAdapter(pool_maxsize=32))
-        self.session.mount("http://", HTTPAdapter(pool_maxsize=32))
+        self.session = kept_alive(connections)  # per push service, shared by the send threads
         self._refused: set[str] = set()  # endpoints that answered 403 since the last success
 
     def send(self, message: OutgoingMessage) -> SendResult:
