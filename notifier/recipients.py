@@ -30,7 +30,8 @@ from notifier.models import (
     Recipient,
     Strict,
 )
-from notifier.store import LUA_HELPERS, PREFIX
+from notifier.store import PREFIX
+from notifier.store.scripts import register
 
 
 class Choices(Strict):
@@ -38,36 +39,6 @@ class Choices(Strict):
 
     needs: frozenset[Need] = frozenset()
     opt_outs: tuple[OptOut, ...] = ()
-
-
-# KEYS[1]: the recipient's hash. ARGV[1]: the recipient id, then the keyed hashes of their
-# contacts. Cancels what is pending and deletes every message record naming them, found in
-# the weekly recipient indexes, and takes them out of the weekly contact indexes.
-_ERASE = (
-    LUA_HELPERS
-    + """
-local count = 0
-local weeks = prefix .. 'recipient-weeks'
-for _, week in ipairs(redis.call('SMEMBERS', weeks)) do
-  local index = prefix .. 'recipients:' .. week
-  if redis.call('EXISTS', index) == 0 then
-    redis.call('SREM', weeks, week)
-  else
-    for _, id in ipairs(ids_in(index, ARGV[1])) do
-      local body = body_of(id)
-      if body then
-        unschedule(id, subject_of(id))
-        count = count + redis.call('DEL', mkey(id))
-      end
-    end
-    redis.call('HDEL', index, ARGV[1])
-    for i = 2, #ARGV do remove_id(prefix .. 'contacts:' .. week, ARGV[i], ARGV[1]) end
-  end
-end
-redis.call('DEL', KEYS[1])
-return count
-"""
-)
 
 
 def _push_field(endpoint: str) -> str:
@@ -85,7 +56,7 @@ class RecipientStore:
     def __init__(self, client: redis.Redis, *, contact_key: bytes) -> None:
         self.redis = client
         self.contact_key = contact_key
-        self._erase = client.register_script(_ERASE)
+        self._erase = register(client, "erase")["erase"]
 
     def stop_sms(self, phone: str, at: float) -> None:
         """The number sent STOP: no SMS to it any more, whoever the message is for."""

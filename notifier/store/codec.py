@@ -1,0 +1,190 @@
+"""What the store reads and writes, as values: key names, answers, histories, records.
+
+Pure functions and plain data, no I/O: :mod:`notifier.store.store` does the talking.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from notifier.models import Channel, HistoryEntry, MessageStatus, Plan, PlannedMessage
+
+PREFIX = "notifier:"
+LAYOUT = "3"  # of the keys above; a version that changes them changes this (check_layout)
+
+CHANNELS_OFF = f"{PREFIX}channels-off"
+
+# The server is down, unreachable, or still loading its data after a restart: try later.
+UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)
+
+
+@dataclass(frozen=True)
+class CapLimit:
+    """At most ``max`` messages within any ``period`` for one counter ``key``."""
+
+    key: str
+    max: int
+    period: timedelta
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int | float) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The store's answer to an event: what it planned, cancelled, and whether it was a replay."""
+
+    duplicate: bool
+    planned: list[dict[str, Any]]
+    skipped: list[dict[str, str]]
+    cancelled: list[str]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    message_id: str
+    claim: int
+
+
+@dataclass(frozen=True)
+class SendLease:
+    """A message a worker may now send; ``None`` from :meth:`Store.begin_send` means skip."""
+
+    message: PlannedMessage
+    attempts: int
+    interrupted_call: str | None = None  # channel of a provider call with no known outcome
+    excluded: frozenset[str] = frozenset()  # channels a delivery receipt reported as failed
+    registered: dict[str, str] = field(default_factory=dict)  # the recipient's stored hash
+    due_at: datetime | None = None  # when this claim fell due (a retry's, a deferral's)
+
+
+class TakenOver(Exception):
+    """A later attempt of the same claim owns the message: this one must not send."""
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Another attempt may be calling a provider for this message for ``wait`` more."""
+
+    wait: timedelta
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    id: str
+    status: MessageStatus
+    due_at: datetime
+    attempts: int
+    message: PlannedMessage
+    history: list[HistoryEntry]
+
+
+def planned_summary(message: PlannedMessage) -> dict[str, Any]:
+    """What the API answers about a planned message: no personal data, just the plan."""
+    return {
+        "id": message.id,
+        "rule": message.rule,
+        "due_at": message.due_at.astimezone(UTC).isoformat(),
+        "channels": [c.value for c in message.channels],
+    }
+
+
+def encode_answer(plan: Plan) -> str:
+    """What is kept of an event's answer for replays: the ids it planned, what it skipped.
+
+    The rest of the answer is in the messages' own records, so a replay reads it there
+    instead of storing it twice: a message erased since is left out of the replayed answer.
+    """
+    skipped = [[s.rule, s.reason] for s in plan.skipped]
+    ids = ",".join(m.id for m in plan.messages)
+    return ids + "\n" + json.dumps(skipped, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_answer(reply: list[str], plan: Plan) -> Accepted:
+    """The accept script's reply: fresh or not, the stored answer (:func:`encode_answer`, a
+    newline, the ids cancelled), and for a replay, the body of each message it planned."""
+    fresh, stored, *bodies = reply
+    _, skipped, cancelled = stored.split("\n", 2)
+    if int(fresh):
+        planned = list(plan.messages)
+    else:
+        planned = [PlannedMessage.model_validate_json(b) for b in bodies if b]
+    return Accepted(
+        duplicate=not int(fresh),
+        planned=[planned_summary(m) for m in planned],
+        skipped=[{"rule": rule, "reason": reason} for rule, reason in json.loads(skipped)],
+        cancelled=[c for c in cancelled.split(",") if c],
+    )
+
+
+def decode_history(stored: str) -> list[HistoryEntry]:
+    """History lines as written by the scripts: ``[epoch ms, status, detail, channel]``.
+
+    Split on newlines only: a detail may hold any other line separator (U+2028…).
+    """
+    entries = []
+    for line in stored.split("\n"):
+        at, status, *rest = json.loads(line)
+        entries.append(
+            HistoryEntry(
+                at=from_ms(at),
+                status=MessageStatus(status),
+                detail=(rest[0] or None) if rest else None,
+                channel=Channel(rest[1]) if len(rest) > 1 else None,
+            )
+        )
+    return entries
+
+
+WEEK = 7 * 86400
+
+
+def recipient_week(keep_until: datetime, now: datetime) -> tuple[int, int]:
+    """The week whose recipient index lists a message kept until ``keep_until``, and the
+    seconds from ``now`` until that week ends, when the index may expire.
+
+    One index per week rather than one key per recipient: a hash field per recipient costs
+    far less than a key, and whole weeks expire on their own, with no sweeper.
+    """
+    week = -(-int(keep_until.timestamp()) // WEEK)  # the week ending at or after keep_until
+    return week, week * WEEK - int(now.timestamp())
+
+
+def record_from(message_id: str, fields: dict[str, str]) -> MessageRecord:
+    """A message's stored hash as a record."""
+    message = PlannedMessage.model_validate_json(fields["body"])
+    history = decode_history(fields["history"])
+    return MessageRecord(
+        id=message_id,
+        status=history[-1].status,  # as the scripts read it: see status_in
+        due_at=from_ms(int(fields["due"])) if "due" in fields else message.due_at,
+        attempts=int(fields.get("attempts", 0)),
+        message=message,
+        history=history,
+    )
+
+
+def idem_key(idempotency_key: str) -> str:
+    return f"{PREFIX}idem:{idempotency_key}"
+
+
+def patient_retry(seconds: float) -> Retry:
+    """Retry a command on connection errors for about ``seconds``, polling at most every second.
+
+    Every script here is safe to run again after a lost reply: each checks the claim (and
+    the attempt) it is given, and counts a message in a cap window once.
+    """
+    backoff = ExponentialBackoff(cap=1.0, base=0.05)
+    return Retry(backoff, retries=round(seconds) + 5 if seconds > 0 else 0)
