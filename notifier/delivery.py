@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from jinja2 import TemplateError
 
-from notifier.accessibility import excluded_channel, prepare_sms
+from notifier.accessibility import prepare_sms
 from notifier.channels.base import Outcome, OutgoingMessage, Transport, already_sent
 from notifier.channels.base import call_window as channel_call_window
 from notifier.clock import utcnow
@@ -28,6 +28,7 @@ from notifier.metrics import DeliveryMetrics, lateness_seconds
 from notifier.models import Channel, MessageStatus, Need, PlannedMessage
 from notifier.ratelimit import ChannelRateLimit
 from notifier.recipients import RecipientStore
+from notifier.routing import Skip, after_temporary_failure, skip
 from notifier.rules.engine import next_in_series, settle
 from notifier.store import Busy, CapLimit, SendLease, Store, TakenOver
 from notifier.templates.context import template_context
@@ -124,37 +125,25 @@ class Deliverer:
         message = message.model_copy(update={"recipient": recipient})  # what templates see
         needs = recipient.needs
         for channel in message.channels:
-            address = recipient.contacts.address_for(channel)
-            transport = self.transports.get(channel)
-            excluded = (
-                (
-                    f"the {channel.value} channel is stopped: {self.stopped[channel]}"
-                    if channel in self.stopped
-                    else None
-                )
-                or excluded_channel(channel, needs)
-                or recipient.refusal(channel, message.category)
-                or (
-                    "closed for this message (reported undelivered, or its retries ran out)"
-                    if channel.value in lease.excluded
-                    else None
-                )
+            skipped = skip(
+                channel,
+                recipient,
+                message.category,
+                stopped=self.stopped,
+                closed=lease.excluded,
+                has_transport=channel in self.transports,
             )
-            if (
-                not excluded
-                and channel is Channel.SMS
-                and address is not None
-                and self.recipients is not None
-                and self.recipients.sms_stopped(address)
-            ):
-                excluded = "this number sent STOP: no SMS to it any more"
-            if excluded:
-                self._count(channel, "skipped")
-                self._note_failure(message, channel, f"skipped: {excluded}")
-            if excluded or address is None or transport is None:
-                why = excluded or f"no {'contact' if transport else 'transport'}"
-                tried.append(f"{channel.value}: {why}")
+            address = recipient.contacts.address_for(channel)
+            if skipped is None and channel is Channel.SMS and self._sms_stopped(address):
+                skipped = Skip("this number sent STOP: no SMS to it any more")
+            if skipped is not None:
+                if skipped.noted:
+                    self._count(channel, "skipped")
+                    self._note_failure(message, channel, f"skipped: {skipped.reason}")
+                tried.append(f"{channel.value}: {skipped.reason}")
                 continue
+            assert address is not None  # skip() said so
+            transport = self.transports[channel]
             links = self._links(recipient.id, message.category, channel)
             try:
                 parts = self.renderer.render(
@@ -375,6 +364,14 @@ class Deliverer:
             found["unsubscribe"] = self.links.unsubscribe(recipient, category, channel.value)
         return {name: url for name, url in found.items() if url}
 
+    def _sms_stopped(self, address: str | None) -> bool:
+        """The number sent STOP (the list is kept by keyed hash, whoever the message is for)."""
+        return (
+            address is not None
+            and self.recipients is not None
+            and (self.recipients.sms_stopped(address))
+        )
+
     def _stop_channel(self, channel: Channel, reason: str) -> None:
         """Stop ``channel`` in this process and tell the others (``/healthz`` shows it)."""
         self.stopped[channel] = reason
@@ -431,49 +428,36 @@ class Deliverer:
         *,
         fallback: bool = False,
     ) -> MessageStatus:
-        """Reschedule after a temporary failure: backoff, or later if the provider asked.
-
-        When the channel's retries run out, the message goes on to its next channel at once
-        (``fallback``: there is one), or ends as a permanent failure.
-        """
-        if attempts + 1 >= self.retry.max_attempts and fallback:
-            now = self.clock()
-            self.store.finish(
-                message.id,
-                claim,
-                MessageStatus.TEMPORARY_FAILURE,
-                now,
-                detail=f"gave up on {channel.value} after {attempts + 1} temporary failures: "
-                f"{reason}; trying the next channel",
-                channel=channel.value,
-                retry_at=now,
-                exclude=channel,
-            )
-            log.info("message %s: %s retries exhausted, next channel", message.id, channel.value)
-            return MessageStatus.TEMPORARY_FAILURE
-        if attempts + 1 >= self.retry.max_attempts:
-            return self._end(
-                message,
-                claim,
-                MessageStatus.PERMANENT_FAILURE,
-                f"gave up after {attempts + 1} temporary failures: {reason}",
-                channel,
-            )
+        """Reschedule after a temporary failure, as :func:`after_temporary_failure` decides."""
         now = self.clock()
-        delay = max(self.retry.delay(attempts, self.rng), retry_after or timedelta(0))
-        retry_at = settle(now + delay, message)
-        if message.expires_at is not None and retry_at >= message.expires_at:
-            return self._end(
-                message, claim, MessageStatus.EXPIRED, f"{reason}; no retry before expiry", channel
-            )
+        decision = after_temporary_failure(
+            attempts=attempts,
+            max_attempts=self.retry.max_attempts,
+            fallback=fallback,
+            now=now,
+            backoff=self.retry.delay(attempts, self.rng),
+            retry_after=retry_after,
+            settle=lambda moment: settle(moment, message),
+            expires_at=message.expires_at,
+            reason=reason,
+            channel=channel,
+        )
+        if decision.status is not MessageStatus.TEMPORARY_FAILURE:
+            return self._end(message, claim, decision.status, decision.detail, channel)
         self.store.finish(
             message.id,
             claim,
             MessageStatus.TEMPORARY_FAILURE,
             now,
-            detail=f"{reason}; retry at {retry_at.isoformat()}",
+            detail=decision.detail,
             channel=channel.value,
-            retry_at=retry_at,
+            retry_at=decision.retry_at,
+            exclude=channel if decision.next_channel else None,
         )
-        log.info("message %s: temporary failure via %s, retry later", message.id, channel.value)
+        log.info(
+            "message %s: temporary failure via %s, %s",
+            message.id,
+            channel.value,
+            "next channel" if decision.next_channel else "retry later",
+        )
         return MessageStatus.TEMPORARY_FAILURE
