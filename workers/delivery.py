@@ -20,6 +20,7 @@ from notifier.batches import Sends
 from notifier.broker import DELIVERY_ACTOR, DELIVERY_QUEUE, require_redis_url
 from notifier.channels import transports_for
 from notifier.channels.base import Transport
+from notifier.channels.registry import plugins
 from notifier.delivery import Deliverer, RetryPolicy
 from notifier.links import Links
 from notifier.metrics import DeliveryMetrics
@@ -90,11 +91,7 @@ def build_deliverer(settings: Settings, transports: Mapping[Channel, Transport])
         rate_limits=rate_limits(
             require_redis_url(settings),
             outage_wait=settings.worker_redis_wait_seconds,
-            per_second={
-                Channel.SMS: settings.rate_limit_sms_per_second,
-                Channel.EMAIL: settings.rate_limit_email_per_second,
-                Channel.WEBPUSH: settings.rate_limit_webpush_per_second,
-            },
+            per_second={c: p.rate_limit(settings) for c, p in plugins().items()},
         ),
     )
 

@@ -32,6 +32,9 @@ from typing import Literal
 import aiosmtplib
 
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
+from notifier.channels.registry import Plugin, register
+from notifier.models import Channel
+from notifier.settings import Settings
 
 Security = Literal["none", "starttls", "tls"]
 
@@ -237,3 +240,30 @@ class SmtpEmailTransport:
         if 500 <= code < 600:
             return SendResult(Outcome.PERMANENT, reason=reason)
         return SendResult(Outcome.RETRY, reason=reason)
+
+
+def from_settings(settings: Settings) -> SmtpEmailTransport:
+    cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+    return SmtpEmailTransport(
+        settings.smtp_host or "",
+        settings.smtp_port,
+        sender=settings.smtp_from or "",
+        security=settings.smtp_security,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        timeout=settings.provider_timeout_seconds,
+        tls_context=ssl.create_default_context(cafile=cafile),
+        max_connections=settings.smtp_max_connections,
+    )
+
+
+PLUGIN = register(
+    Plugin(
+        Channel.EMAIL,
+        required_parts=("subject", "text"),
+        optional_parts=("html",),
+        configured=lambda s: bool(s.smtp_host and s.smtp_from),
+        build=from_settings,
+        rate_limit=lambda s: s.rate_limit_email_per_second,
+    )
+)

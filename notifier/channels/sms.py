@@ -35,6 +35,9 @@ from notifier.channels.base import (
     kept_alive,
     parse_retry_after,
 )
+from notifier.channels.registry import Plugin, register
+from notifier.models import Channel
+from notifier.settings import Settings
 
 log = logging.getLogger(__name__)
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)  # it logs request bodies
@@ -162,3 +165,28 @@ class TwilioSmsTransport:
                 retry_after=parse_retry_after(self.client().http_client.retry_after, self.clock()),
             )
         return SendResult(Outcome.PERMANENT, reason=f"Twilio {exc.status}/{code}: {exc.msg}")
+
+
+def from_settings(settings: Settings) -> TwilioSmsTransport:
+    return TwilioSmsTransport(
+        settings.twilio_account_sid or "",
+        settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else "",
+        sender=settings.twilio_from,
+        messaging_service_sid=settings.twilio_messaging_service_sid,
+        status_callback=settings.twilio_status_callback_url,
+        api_base_url=settings.twilio_api_base_url,
+        timeout=settings.provider_timeout_seconds,
+        connections=settings.worker_sends_in_flight,
+    )
+
+
+PLUGIN = register(
+    Plugin(
+        Channel.SMS,
+        required_parts=("text",),
+        optional_parts=(),
+        configured=lambda s: bool(s.twilio_account_sid and s.twilio_auth_token),
+        build=from_settings,
+        rate_limit=lambda s: s.rate_limit_sms_per_second,
+    )
+)

@@ -34,6 +34,9 @@ from notifier.channels.base import (
     kept_alive,
     parse_retry_after,
 )
+from notifier.channels.registry import Plugin, register
+from notifier.models import Channel
+from notifier.settings import Settings
 
 # RFC 8291: 4096-byte record, minus 86 bytes of header and padding delimiter, minus 17 of tag.
 MAX_PAYLOAD = 3993
@@ -162,3 +165,24 @@ class WebPushTransport:
                 retry_after=parse_retry_after(exc.retry_after, now),
             )
         return SendResult(Outcome.PERMANENT, reason=reason)
+
+
+def from_settings(settings: Settings) -> WebPushTransport:
+    return WebPushTransport(
+        settings.vapid_private_key.get_secret_value() if settings.vapid_private_key else "",
+        settings.vapid_subject or "",
+        timeout=settings.provider_timeout_seconds,
+        connections=settings.worker_sends_in_flight,
+    )
+
+
+PLUGIN = register(
+    Plugin(
+        Channel.WEBPUSH,
+        required_parts=("title", "body"),
+        optional_parts=("url",),
+        configured=lambda s: bool(s.vapid_private_key and s.vapid_subject),
+        build=from_settings,
+        rate_limit=lambda s: s.rate_limit_webpush_per_second,
+    )
+)

@@ -28,6 +28,7 @@ from typing import Any
 from jinja2 import DictLoader, StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
+from notifier.channels.registry import plugins
 from notifier.models import Channel
 from notifier.rules.loader import RuleError, RuleSetError
 from notifier.templates.fields import required_fields
@@ -35,15 +36,12 @@ from notifier.templates.fields import required_fields
 DEFAULT_LOCALE = "fr"
 EASY = "easy"
 
+# What each channel's templates render, as its plugin declares (notifier/channels/registry.py)
 REQUIRED_PARTS: dict[Channel, tuple[str, ...]] = {
-    Channel.SMS: ("text",),
-    Channel.EMAIL: ("subject", "text"),
-    Channel.WEBPUSH: ("title", "body"),
+    channel: p.required_parts for channel, p in plugins().items()
 }
 OPTIONAL_PARTS: dict[Channel, tuple[str, ...]] = {
-    Channel.SMS: (),
-    Channel.EMAIL: ("html",),
-    Channel.WEBPUSH: ("url",),
+    channel: p.optional_parts for channel, p in plugins().items()
 }
 PART_FILE = re.compile(r"^(?P<channel>[a-z]+)\.(?P<part>[a-z]+)\.j2$")
 LOCALE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
