@@ -125,7 +125,12 @@ def run(url: str, count: int, rounds: int) -> list[Result]:
     return [
         rate("Raw Dramatiq no-op actor (baseline), messages/s", baseline_rates),
         rate("Delivery through a zero-latency channel, messages/s", delivery_rates),
-        Result("1. Delivery ÷ baseline", spread(ratios), "≥ 0.5×", median(ratios) >= 0.5),
+        Result(
+            "1. Delivery ÷ baseline (#15: batches of claims per broker message)",
+            spread(ratios),
+            "≥ 1.5×",
+            median(ratios) >= 1.5,
+        ),
         rate("Scheduler claim and enqueue, messages/s", enqueue_rates),
         rate("… with one `broker.enqueue` per message (before batching), messages/s", single_rates),
         Result(
