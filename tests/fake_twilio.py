@@ -92,3 +92,12 @@ class FakeTwilio:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def settings(self) -> dict[str, str]:
+        """The environment that sends a notifier process's SMS here."""
+        return {
+            "NOTIFIER_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "NOTIFIER_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "NOTIFIER_TWILIO_FROM": "GENDARMERIE",
+            "NOTIFIER_TWILIO_API_BASE_URL": self.url,
+        }

@@ -206,15 +206,11 @@ def test_sigkill_a_worker_in_the_middle_of_a_batch(server: EmbeddedValkey, tmp_p
     import signal
 
     from notifier.store import Store
-    from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+    from tests.fake_twilio import FakeTwilio
 
     twilio = FakeTwilio(delay=1.5)
     engine = EngineProcesses(tmp_path / "engine", server.connection_url, rules=RULES)
-    engine.env |= {
-        "NOTIFIER_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "NOTIFIER_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "NOTIFIER_TWILIO_FROM": "GENDARMERIE",
-        "NOTIFIER_TWILIO_API_BASE_URL": twilio.url,
+    engine.env |= twilio.settings() | {
         "NOTIFIER_TWILIO_STATUS_CALLBACK_URL": "https://notifier.example/v1/callbacks/twilio",
         "NOTIFIER_RATE_LIMIT_SMS_PER_SECOND": "0",
         "NOTIFIER_RECIPIENT_CAP_MAX": "0",
@@ -269,7 +265,7 @@ def test_sigkill_a_worker_in_the_middle_of_a_batch(server: EmbeddedValkey, tmp_p
 
 def test_provider_outage_then_recovery(server: EmbeddedValkey, tmp_path: Path) -> None:
     """Twilio answers 503 for 8 s: messages go out after it recovers, none after its expiry."""
-    from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+    from tests.fake_twilio import FakeTwilio
 
     rules = (
         RULES
@@ -284,13 +280,7 @@ def test_provider_outage_then_recovery(server: EmbeddedValkey, tmp_path: Path) -
     )
     twilio = FakeTwilio(outage_until=time.time() + 8)
     engine = EngineProcesses(tmp_path / "engine", server.connection_url, rules=rules)
-    engine.env |= {
-        "NOTIFIER_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "NOTIFIER_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "NOTIFIER_TWILIO_FROM": "GENDARMERIE",
-        "NOTIFIER_TWILIO_API_BASE_URL": twilio.url,
-        "NOTIFIER_RETRY_BASE_SECONDS": "1",
-    }
+    engine.env |= twilio.settings() | {"NOTIFIER_RETRY_BASE_SECONDS": "1"}
     try:
         engine.start_worker()
         engine.start_api()
