@@ -26,6 +26,9 @@ def main() -> int:
     parser.add_argument(
         "--dramatiq-delayed", type=int, default=100_000, help="delayed tasks ahead (Dramatiq)"
     )
+    parser.add_argument(
+        "--dramatiq-patience", type=float, default=30.0, help="how long to wait for its 1-s task"
+    )
     parser.add_argument("--seconds", type=float, default=8.0, help="each ingest measurement")
     parser.add_argument(
         "--only", nargs="*", default=None, help="pipeline, ingest, pending, latency (default: all)"
@@ -65,6 +68,7 @@ def main() -> int:
                 args.pending,
                 steady_seconds=args.steady_seconds,
                 dramatiq_delayed=args.dramatiq_delayed,
+                dramatiq_patience=args.dramatiq_patience,
             )
     print()
     print(f"Command: `make bench ARGS='{' '.join(sys.argv[1:])}'`")

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 def test_every_benchmark_runs_and_reports() -> None:
     tiny = (
         "--count 200 --rounds 1 --pending 2000 --steady-seconds 2 --dramatiq-delayed 10 "
-        "--latency 0.05 --latency-count 20"
+        "--latency 0.05 --latency-count 20 --dramatiq-patience 3"
     )
     result = subprocess.run(
         [sys.executable, "-m", "bench", *tiny.split(), "--seconds", "1"],
