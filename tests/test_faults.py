@@ -249,12 +249,14 @@ def test_sigkill_a_worker_in_the_middle_of_a_batch(server: EmbeddedValkey, tmp_p
         assert peak_before > 4, "a batch's sends run concurrently, not one per worker thread"
         assert len(called) == len(set(called)), "a message was sent twice"
         assert interrupted, "the kill hit calls in flight"
-        # In doubt: only calls under way (marked, maybe not yet at Twilio), never resent.
+        # In doubt: only calls under way (marked, maybe not yet at Twilio), never resent
+        # (a request sent just before the kill may reach the fake after it: when a call
+        # arrived says nothing here, only how many times each message was called).
         assert len(interrupted) <= 60
-        assert not interrupted & (set(called) - called_before)
-        # Every other message of the killed batches went out, once, after the kill.
+        # Every other message of the killed batches went out, once.
         assert {i for i, s in statuses.items() if s == "sent"} == ids - interrupted
         assert ids - interrupted <= set(called)
+        assert len(ids - interrupted) > len(called_before)  # the next worker sent the rest
     except AssertionError:
         print(engine.logs())
         raise
