@@ -35,7 +35,6 @@ class Sends:
     """The send threads of one worker process, shared by the batches it delivers."""
 
     def __init__(self, in_flight: int) -> None:
-        self.in_flight = in_flight
         self.pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="send")
 
     def run(self, deliver: Callable[[str, int], object], claims: Sequence[Claim]) -> None:

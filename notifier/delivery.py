@@ -14,7 +14,6 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from jinja2 import TemplateError
@@ -28,7 +27,7 @@ from notifier.metrics import DeliveryMetrics, lateness_seconds
 from notifier.models import Channel, MessageStatus, Need, PlannedMessage
 from notifier.ratelimit import ChannelRateLimit
 from notifier.recipients import RecipientStore
-from notifier.routing import Skip, after_temporary_failure, skip
+from notifier.routing import RetryPolicy, Skip, after_temporary_failure, skip
 from notifier.rules.engine import next_in_series, settle
 from notifier.store import Busy, CapLimit, SendLease, Store, TakenOver
 from notifier.templates.context import template_context
@@ -42,18 +41,6 @@ log = logging.getLogger(__name__)
 MIN_LIFETIME = timedelta(seconds=1)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    base: timedelta = timedelta(seconds=30)
-    cap: timedelta = timedelta(hours=1)
-    max_attempts: int = 8
-
-    def delay(self, attempts: int, rng: random.Random) -> timedelta:
-        """Exponential backoff with full jitter: spreads a burst of retries after an outage."""
-        ceiling = min(self.cap, self.base * (2**attempts))
-        return timedelta(seconds=rng.uniform(ceiling.total_seconds() / 2, ceiling.total_seconds()))
-
-
 class Deliverer:
     def __init__(
         self,
@@ -61,7 +48,7 @@ class Deliverer:
         renderer: Renderer,
         transports: Mapping[Channel, Transport],
         *,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy | None = None,
         recipient_cap: tuple[int, timedelta] | None = (20, timedelta(hours=1)),
         recipients: RecipientStore | None = None,
         rate_limits: Mapping[Channel, ChannelRateLimit] | None = None,
@@ -77,7 +64,7 @@ class Deliverer:
         self.store = store
         self.renderer = renderer
         self.transports = transports
-        self.retry = retry
+        self.retry = retry or RetryPolicy()
         self.recipient_cap = recipient_cap
         self.recipients = recipients
         self.rate_limits = rate_limits or {}

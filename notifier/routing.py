@@ -1,16 +1,30 @@
 """The delivery's decisions, as pure functions: which channel may be tried, what a temporary
-failure leads to. :class:`notifier.delivery.Deliverer` executes them (Redis, providers);
-tests/test_routing.py holds them to tables.
+failure leads to, how long to back off (random, from the generator it is given).
+:class:`notifier.delivery.Deliverer` executes them (Redis, providers); tests/test_routing.py
+holds them to tables.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from notifier.accessibility import excluded_channel
 from notifier.models import Channel, MessageStatus, Recipient
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base: timedelta = timedelta(seconds=30)
+    cap: timedelta = timedelta(hours=1)
+    max_attempts: int = 8
+
+    def delay(self, attempts: int, rng: random.Random) -> timedelta:
+        """Exponential backoff with full jitter: spreads a burst of retries after an outage."""
+        ceiling = min(self.cap, self.base * (2**attempts))
+        return timedelta(seconds=rng.uniform(ceiling.total_seconds() / 2, ceiling.total_seconds()))
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ import pytest
 
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
 from notifier.channels.outbox import OutboxTransport
-from notifier.delivery import Deliverer, RetryPolicy
+from notifier.delivery import Deliverer
 from notifier.models import Channel, MessageStatus
+from notifier.routing import RetryPolicy
 from notifier.rules.engine import plan
 from notifier.store import Busy, Claimed, SendLease, Store, TakenOver
 from notifier.templates.renderer import Renderer

@@ -21,12 +21,13 @@ from notifier.broker import DELIVERY_ACTOR, DELIVERY_QUEUE, require_redis_url
 from notifier.channels import transports_for
 from notifier.channels.base import Transport
 from notifier.channels.registry import plugins
-from notifier.delivery import Deliverer, RetryPolicy
+from notifier.delivery import Deliverer
 from notifier.links import Links
 from notifier.metrics import DeliveryMetrics
 from notifier.models import Channel
 from notifier.ratelimit import rate_limits
 from notifier.recipients import RecipientStore
+from notifier.routing import RetryPolicy
 from notifier.settings import Settings, get_settings
 from notifier.store import Store
 from notifier.templates.renderer import Renderer

@@ -158,6 +158,7 @@ class SmtpEmailTransport:
     ) -> None:
         self.host, self.port = host, port
         self.sender = sender
+        self.envelope_sender = parseaddr(sender)[1]  # MAIL FROM, parsed once
         self.security = security
         self.username, self.password = username, password
         self.timeout = timeout
@@ -178,8 +179,10 @@ class SmtpEmailTransport:
 
     def send(self, message: OutgoingMessage) -> SendResult:
         email = build_email(message, self.sender)
-        envelope = (parseaddr(self.sender)[1], message.address, email.as_bytes())
-        future = asyncio.run_coroutine_threadsafe(self._send(*envelope), self.loop())
+        data = email.as_bytes()
+        future = asyncio.run_coroutine_threadsafe(
+            self._send(self.envelope_sender, message.address, data), self.loop()
+        )
         try:
             # each step is bounded by the timeout: connect, EHLO, STARTTLS, login, the send
             future.result(timeout=self.timeout * 6)
