@@ -12,6 +12,7 @@ import json
 import logging
 import random
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -58,9 +59,13 @@ class Deliverer:
         links: Links | None = None,
         metrics: DeliveryMetrics | None = None,
         clock: Callable[[], datetime] = utcnow,
-        sleep: Callable[[float], None] = time.sleep,
+        stopping: threading.Event | None = None,
+        sleep: Callable[[float], object] | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        """``stopping``: set when the worker shuts down; a delivery waiting for another
+        attempt's provider call then gives up at once (``sleep``, by default, is a wait on it).
+        """
         self.store = store
         self.renderer = renderer
         self.transports = transports
@@ -74,7 +79,8 @@ class Deliverer:
         self.links = links
         self.metrics = metrics
         self.clock = clock
-        self.sleep = sleep
+        self.stopping = stopping or threading.Event()
+        self.sleep = sleep or self.stopping.wait
         self.rng = rng or random.Random()
         # Channels whose provider refused our configuration (credentials…): every send would
         # fail the same way, so they stop in this process until it restarts, and say so.
@@ -248,7 +254,8 @@ class Deliverer:
         """Start the attempt; while another one may be mid-call, wait for it (a few times).
 
         Giving up is safe: if that other attempt is dead, its lease expires and the scheduler
-        claims the message again.
+        claims the message again. A stopping worker gives up at once rather than hold its
+        shutdown for up to three call windows.
         """
         for _ in range(3):
             now = self.clock()
@@ -267,7 +274,11 @@ class Deliverer:
                         message_id,
                     )
                 return lease
-            self.sleep(min(lease.wait, self.call_window).total_seconds())
+            if not self.stopping.is_set():
+                self.sleep(min(lease.wait, self.call_window).total_seconds())
+            if self.stopping.is_set():
+                log.info("message %s: left to its next claim (this worker is stopping)", message_id)
+                return None
         log.info("message %s: skipped (another attempt is calling a provider)", message_id)
         return None
 

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import dramatiq
 import pytest
+from dramatiq.brokers.redis import RedisBroker
 
+from notifier.broker import Stopping
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
 from notifier.channels.outbox import OutboxTransport
 from notifier.delivery import Deliverer
@@ -55,12 +59,14 @@ def deliverer(
     transports: dict[Channel, object],
     *,
     sleep: Callable[[float], None] = lambda seconds: None,
+    call_window: timedelta | None = None,
 ) -> Deliverer:
     return Deliverer(
         store,
         Renderer(EXAMPLES / "templates"),
         transports,  # type: ignore[arg-type]
         retry=RetryPolicy(base=timedelta(seconds=10), max_attempts=3),
+        call_window=call_window,
         clock=lambda: DUE,
         sleep=sleep,
         rng=random.Random(1),
@@ -413,6 +419,55 @@ def test_a_redelivery_gives_up_while_the_first_attempt_stays_mid_call(store: Sto
     assert store.reap_expired(DUE + timedelta(minutes=2)) == 1
 
 
+def test_a_stopping_worker_leaves_a_busy_message_to_its_next_claim_at_once(store: Store) -> None:
+    """Waiting for another attempt's call holds a worker up to three call windows; when the
+    worker is shutting down, the delivery gives up at once and nothing is sent."""
+    claimed = schedule(store)
+    store.begin_send(
+        claimed.message_id, claimed.claim, DUE, lease=timedelta(minutes=1), attempt="first"
+    )
+    assert store.provider_call(claimed.message_id, claimed.claim, "first", "sms", DUE) is None
+    stopping = threading.Event()
+    sms = ScriptedTransport(SendResult(Outcome.SENT))
+    worker = Deliverer(
+        store,
+        Renderer(EXAMPLES / "templates"),
+        {Channel.SMS: sms},  # type: ignore[dict-item]
+        call_window=timedelta(seconds=30),
+        clock=lambda: DUE,
+        stopping=stopping,
+    )
+    ended: list[MessageStatus | None] = []
+    delivery = threading.Thread(
+        target=lambda: ended.append(worker.deliver(claimed.message_id, claimed.claim)),
+        daemon=True,
+    )
+    delivery.start()
+    time.sleep(0.3)
+    assert ended == []  # waiting for the first attempt
+    stopping.set()
+    delivery.join(5)
+    assert not delivery.is_alive(), "the delivery kept waiting after the worker began to stop"
+    assert ended == [None] and sms.sent == []
+    assert store.reap_expired(DUE + timedelta(minutes=2)) == 1  # claimed again later
+
+
+def test_the_stopping_event_follows_the_worker(redis_base_url: str) -> None:
+    broker = RedisBroker(url=f"{redis_base_url}/9", maintenance_chance=0)
+    stopping = Stopping()
+    broker.add_middleware(stopping)
+    worker = dramatiq.Worker(broker, worker_timeout=50)
+    worker.start()
+    assert not stopping.event.is_set()
+    worker.stop()
+    assert stopping.event.is_set()
+    worker = dramatiq.Worker(broker, worker_timeout=50)  # a second one in the same process
+    worker.start()
+    assert not stopping.event.is_set()
+    worker.stop()
+    broker.close()
+
+
 def test_a_later_attempt_takes_over_before_any_provider_call(store: Store) -> None:
     claimed = schedule(store)
     lease = timedelta(minutes=1)
@@ -450,7 +505,13 @@ def test_interrupted_outbox_send_is_recovered_without_a_duplicate(
         deliverer(store, {Channel.SMS: DiesAfterWriting(tmp_path)}).deliver(
             written.message_id, written.claim
         )
-    worker = deliverer(store, {Channel.SMS: outbox, Channel.EMAIL: outbox}, sleep=time.sleep)
+    # each interrupted call is waited out for real: half a second, not the outbox's 3 s
+    worker = deliverer(
+        store,
+        {Channel.SMS: outbox, Channel.EMAIL: outbox},
+        sleep=time.sleep,
+        call_window=timedelta(seconds=0.5),
+    )
     assert worker.deliver(written.message_id, written.claim) is MessageStatus.SENT
     assert len(list(tmp_path.glob("*.json"))) == 1
     record = store.get(written.message_id)

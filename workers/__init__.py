@@ -17,6 +17,8 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # set by `notifier worker`: serv
 
     broker.add_middleware(Prometheus())
 
-from workers.delivery import deliver  # noqa: E402  (the broker must exist first)
+from workers.delivery import STOPPING, deliver  # noqa: E402  (the broker must exist first)
+
+broker.add_middleware(STOPPING)
 
 __all__ = ["broker", "deliver"]

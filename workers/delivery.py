@@ -17,7 +17,7 @@ from functools import cache
 import dramatiq
 
 from notifier.batches import Sends
-from notifier.broker import DELIVERY_ACTOR, DELIVERY_QUEUE, require_redis_url
+from notifier.broker import DELIVERY_ACTOR, DELIVERY_QUEUE, Stopping, require_redis_url
 from notifier.channels import transports_for
 from notifier.channels.base import Transport
 from notifier.channels.registry import plugins
@@ -33,6 +33,8 @@ from notifier.store import Store
 from notifier.templates.renderer import Renderer
 
 _building = threading.Lock()
+# Tells the deliveries when this process's worker shuts down (the package adds it to the broker).
+STOPPING = Stopping()
 
 
 @cache
@@ -86,6 +88,7 @@ def build_deliverer(settings: Settings, transports: Mapping[Channel, Transport])
         sms_normalization=settings.sms_normalization,
         recipients=RecipientStore(store.redis, contact_key=settings.secret()),
         metrics=DeliveryMetrics() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else None,
+        stopping=STOPPING.event,
         links=Links(
             settings.secret(), settings.public_url, ttl=timedelta(days=settings.link_ttl_days)
         ),
