@@ -107,28 +107,36 @@ class EngineProcesses:
         broker = redis.Redis.from_url(
             f"{self.redis_base_url}/{self.env['NOTIFIER_BROKER_REDIS_DB']}"
         )
-        before = broker.zcard("dramatiq:__heartbeats__")
+        # a new member, not a higher count: a dead worker's heartbeat may leave meanwhile
+        before = set(broker.zrange("dramatiq:__heartbeats__", 0, -1))
         self.start(name, "worker", "--processes", "1", "--threads", str(threads))
         wait_for(
-            lambda: broker.zcard("dramatiq:__heartbeats__") > before,
+            lambda: set(broker.zrange("dramatiq:__heartbeats__", 0, -1)) - before,
             30,
             "the worker to register with the broker",
         )
         broker.close()
 
-    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
-        process = self.processes.pop(name)
-        if process.poll() is None:
-            os.killpg(process.pid, sig)
+    def stop(self, *names: str, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        """Signal the named processes all at once, then wait for each (SIGKILL after ``timeout``).
+
+        At once: a Dramatiq worker takes a second or two to wind down, and stopping one
+        process after another made every test with several of them wait for the sum.
+        """
+        stopping = [self.processes.pop(name) for name in names]
+        for process in stopping:
+            if process.poll() is None:
+                os.killpg(process.pid, sig)
+        deadline = time.monotonic() + timeout
+        for process in stopping:
             try:
-                process.wait(timeout)
+                process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
     def stop_all(self) -> None:
-        for name in list(self.processes):
-            self.stop(name)
+        self.stop(*self.processes)
         self.http.close()
 
     def logs(self, tail: int | None = 4000) -> str:

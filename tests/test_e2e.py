@@ -236,7 +236,8 @@ def test_pending_reminder_survives_an_engine_restart(tmp_path: Path) -> None:
 
     run = start()
     try:
-        response = http.post("/v1/events", json=event("restart-1", "appointment:R-1", 20))
+        # due in 10 s: a stop and a start took 4–5 s here
+        response = http.post("/v1/events", json=event("restart-1", "appointment:R-1", LEAD + 10))
         assert response.status_code == 202
         (planned,) = response.json()["planned"]
         run.send_signal(signal.SIGINT)
