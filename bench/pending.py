@@ -117,8 +117,11 @@ def start_engine(
 def lateness(store: Store, broker: RedisBroker, pending: int, seconds: int) -> list[Result]:
     """A steady stream falling due among ``pending`` far-future reminders, and one 1-s reminder."""
     transport = ZeroLatencyTransport()
-    start = datetime.now(UTC) + timedelta(seconds=10)
     total = STEADY_RATE * seconds
+    # every reminder stored before the first falls due: 2 s, and 1 ms per reminder
+    lead = 2 + total / 1000
+    start = datetime.now(UTC) + timedelta(seconds=lead)
+    storing = time.monotonic()
     due = {}
     plans = []
     for n in range(total):
@@ -129,10 +132,11 @@ def lateness(store: Store, broker: RedisBroker, pending: int, seconds: int) -> l
         store.accept_many(plans[chunk : chunk + 1000], datetime.now(UTC), ttl=3600)
     progress(
         f"lateness: {total:,} reminders falling due at {STEADY_RATE}/s, among {pending:,} pending"
+        f" (stored in {time.monotonic() - storing:.1f} s, the first due {lead:.1f} s after)"
     )
     worker, stop = start_engine(store, broker, transport)
     try:
-        deadline = time.time() + 10 + seconds + 60
+        deadline = time.time() + lead + seconds + 60
         while len([m for m in due if m in transport.sent_at]) < total and time.time() < deadline:
             time.sleep(1)
             progress(f"  sent {len(transport.sent_at):,} of {total:,}")
