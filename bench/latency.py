@@ -15,6 +15,7 @@ import asyncio
 import base64
 import json
 import multiprocessing
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -254,14 +255,16 @@ def run(url: str, count: int, latency: float) -> list[Result]:
                 pass
             peer = peers[channel]
             worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+            cpu = time.process_time()  # this process's: the peers run in their own
             worker.start()
             try:
                 seconds = wait_until(answered(peer, count), 900, channel.value)
             finally:
+                cpu = time.process_time() - cpu
                 worker.stop()
             ceiling = in_flight / latency
             rate_ = count / seconds
-            extra = f", {peer.connections} connections"
+            extra = f", {peer.connections} connections, {cpu / count * 1000:.2f} ms of CPU each"
             results.append(
                 Result(
                     f"7. {channel.value} at {latency * 1000:.0f} ms, one worker process "
