@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
+from dataclasses import replace
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 
 from notifier.channels.base import Outcome, OutgoingMessage
-from notifier.channels.email import SmtpEmailTransport
+from notifier.channels.email import HEADERS_AS_GIVEN, SmtpEmailTransport, build_email, folded
 from notifier.models import Channel
 from tests.conftest import free_port
 from tests.smtp_server import SmtpServer
@@ -78,14 +80,77 @@ def test_starttls_multipart_message_and_headers(tls_server: SmtpServer) -> None:
 
 
 def test_optional_category_carries_one_click_unsubscribe(tls_server: SmtpServer) -> None:
-    from dataclasses import replace
-
     link = "https://notifier.example/u/signed-token"
     message = replace(email(category="news"), links={"unsubscribe": link})
     assert starttls(tls_server).send(message).outcome is Outcome.SENT
     (received,) = tls_server.inbox.messages
     assert received["List-Unsubscribe"] == f"<{link}>"
     assert received["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+LONG_SUBJECT = (
+    "Rappel : votre rendez-vous à la brigade de gendarmerie de Saint-Étienne-du-Rouvray, "
+    "jeudi 3 décembre à 14 h 30, pour le dépôt de votre plainte"
+)
+LONG_LINK = "https://notifier.example/u/" + "signed-token." * 12
+
+
+@pytest.mark.parametrize(
+    ("message", "sender"),
+    [
+        (email(), SENDER),
+        (email(html=False), SENDER),
+        (
+            replace(email(), parts={**email().parts, "subject": LONG_SUBJECT}),
+            "Gendarmerie — Saint-Étienne <ne-pas-repondre@gendarmerie.example>",
+        ),
+        (replace(email(category="news"), links={"unsubscribe": LONG_LINK}), SENDER),
+        (replace(email(), parts={**email().parts, "subject": "Reminder: your appointment"}), ""),
+    ],
+    ids=["french-subject", "text-only", "long-subject-accented-sender", "unsubscribe", "ascii"],
+)
+def test_headers_written_as_given_read_as_the_stock_policy_writes_them(
+    message: OutgoingMessage, sender: str
+) -> None:
+    built = build_email(message, sender)
+    raw = built.as_bytes(policy=HEADERS_AS_GIVEN)
+    fast = message_from_bytes(raw, policy=policy.default)
+    stock = message_from_bytes(built.as_bytes(), policy=policy.default)
+    assert [(k, str(v)) for k, v in fast.items()] == [(k, str(v)) for k, v in stock.items()]
+    assert fast.get_body(("plain",)).get_content() == stock.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert str(fast["Subject"]) == message.parts["subject"]
+    assert raw.isascii() and max(len(line) for line in raw.split(b"\n")) <= 998
+
+
+@pytest.mark.parametrize(
+    ("header", "as_given"),
+    [
+        ("To: jeanne.martin@example.org", True),
+        ("Subject: =?utf-8?b?UmFwcGVs?=\n =?utf-8?b?w6AgamV1ZGk=?=", True),
+        ("X: a\n\tb", True),
+        ("X: " + "a" * 75, True),
+        ("X: " + "a" * 76, False),  # longer than 78: left to the folding algorithm
+        ("X: a\n " + "b" * 78, False),
+        ("X: x\nBcc: someone@example.org", False),  # a new header, never written as given
+        ("X: x\r\n y", False),
+        ("X: x\n", False),
+    ],
+    ids=[
+        "plain",
+        "folded-encoded-words",
+        "tab-fold",
+        "78",
+        "79",
+        "long-continuation",
+        "injected-header",
+        "carriage-return",
+        "bare-newline",
+    ],
+)
+def test_only_a_header_that_needs_no_folding_is_written_as_given(
+    header: str, as_given: bool
+) -> None:
+    assert folded(header, 78) is as_given
 
 
 def test_text_only_when_there_is_no_html(tls_server: SmtpServer) -> None:
