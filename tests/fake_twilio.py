@@ -52,7 +52,11 @@ class FakeTwilio:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                body = self.rfile.read(length)
+                if len(body) < length:  # the client died mid-request: Twilio creates nothing
+                    self.close_connection = True
+                    return
+                form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
                 expected = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
                 reply = fake.replies.pop(0) if fake.replies else Reply(delay=fake.delay)
                 if time.time() < fake.outage_until:
