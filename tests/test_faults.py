@@ -8,6 +8,8 @@
   the time to recover reported.
 * The SMS provider answering 503 for a while: delivered after it recovers, never after a
   message's expiry.
+* A worker told to stop while a delivery waits out another attempt's provider call: it
+  stops in seconds, leaving the message to its next claim.
 """
 
 from __future__ import annotations
@@ -269,6 +271,69 @@ def test_sigkill_a_worker_in_the_middle_of_a_batch(server: EmbeddedValkey, tmp_p
         print(engine.logs())
         raise
     finally:
+        engine.stop_all()
+        twilio.close()
+
+
+def test_a_worker_stops_at_once_though_a_delivery_waits_for_another_attempt(
+    server: EmbeddedValkey, tmp_path: Path
+) -> None:
+    """SIGTERM while a delivery waits out another attempt's Twilio call (21 s with the
+    default timeout, up to three times): the worker leaves the message to its next claim
+    and stops in seconds, within Dramatiq's 30-s shutdown timeout; nothing is sent."""
+    import signal
+
+    from dramatiq.brokers.redis import RedisBroker
+
+    from notifier.broker import enqueue_deliveries
+    from notifier.rules.engine import plan
+    from notifier.rules.loader import load_rule_texts
+    from notifier.store import Store
+    from tests.fake_twilio import FakeTwilio
+
+    twilio = FakeTwilio()
+    engine = EngineProcesses(tmp_path / "engine", server.connection_url, rules=RULES)
+    engine.env |= twilio.settings()
+    broker = RedisBroker(url=f"{server.connection_url}/{engine.env['NOTIFIER_BROKER_REDIS_DB']}")
+    try:
+        engine.start_worker()
+        store = Store.from_url(engine.redis_url)
+        now = datetime.now(UTC)
+        event = make_event(
+            id="busy-1",
+            subject="appointment:busy-1",
+            recipient={"id": "citizen-busy", "contacts": {"phone": "+33612345678"}},
+            data={
+                "starts_at": (now + timedelta(seconds=5)).isoformat(),
+                "unit": "B",
+                "address": "X",
+            },
+        )
+        rules = load_rule_texts([("r.yaml", RULES)])
+        store.accept("e:busy-1", plan(event, rules, now), now, ttl=60)
+        due = now + timedelta(seconds=1)
+        (claimed,) = store.claim_due(due, limit=1, lease=timedelta(minutes=5))
+        # another attempt of the same claim is mid-call (a worker that lost Redis, say)
+        store.begin_send(
+            claimed.message_id, claimed.claim, now, lease=timedelta(minutes=5), attempt="other"
+        )
+        store.provider_call(claimed.message_id, claimed.claim, "other", "sms", now)
+        enqueue_deliveries(broker, [claimed], 50)
+        wait_for(
+            lambda: broker.client.llen("dramatiq:deliveries") == 0, 10, "the worker to take it"
+        )
+        time.sleep(1)  # waiting now, in its first call window
+        worker = engine.processes.pop("worker")
+        asked = time.monotonic()
+        worker.send_signal(signal.SIGTERM)  # to Dramatiq's main process, as an operator would
+        worker.wait(40)
+        stopped_in = time.monotonic() - asked
+        log = (engine.workdir / "worker.log").read_text()
+        assert "left to its next claim (this worker is stopping)" in log, log[-3000:]
+        assert stopped_in < 10, f"the worker took {stopped_in:.1f} s to stop"
+        assert twilio.requests == []
+    finally:
+        broker.close()
         engine.stop_all()
         twilio.close()
 
