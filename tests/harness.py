@@ -102,6 +102,23 @@ class EngineProcesses:
         except httpx.TransportError:
             return False
 
+    def start_scheduler(self, name: str = "scheduler") -> None:
+        """Start a scheduler and wait until it has ticked once (its /metrics says when)."""
+        self.start(name, "scheduler")
+        url = f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
+
+        def ticked() -> bool:
+            try:
+                text = httpx.get(url).text
+            except httpx.TransportError:
+                return False
+            tick = "notifier_scheduler_last_tick_timestamp_seconds "
+            return any(
+                line.startswith(tick) and float(line.split()[-1]) > 0 for line in text.splitlines()
+            )
+
+        wait_for(ticked, 30, f"{name} to tick")
+
     def start_worker(self, name: str = "worker", threads: int = 4) -> None:
         """Start Dramatiq workers and wait until they have registered with the broker."""
         broker = redis.Redis.from_url(

@@ -157,8 +157,9 @@ def test_two_schedulers_and_two_workers_deliver_500_due_messages_exactly_once(
     try:
         processes.start_worker(threads=8)
         processes.start_worker("worker-2", threads=8)
-        processes.start("scheduler-a", "scheduler")
-        processes.start("scheduler-b", "scheduler")
+        # both running before anything falls due, or the first may claim it all alone
+        processes.start_scheduler("scheduler-a")
+        processes.start_scheduler("scheduler-b")
         store = Store.from_url(processes.redis_url)
         ruleset = load_rule_texts([("rules.yaml", RULES)])
         now = datetime.now(UTC)
