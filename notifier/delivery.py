@@ -198,6 +198,7 @@ class Deliverer:
                     category=message.category,
                     metadata=metadata,
                     links=links,
+                    recipient=recipient.id,
                 )
             )
             if self.metrics is not None:

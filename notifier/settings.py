@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from notifier.urls import PUSH_SERVICES, push_entry_problem
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -181,6 +183,12 @@ class Settings(BaseSettings):
     vapid_subject: str | None = Field(
         default=None, description="VAPID contact: mailto: or https: URL of the sender."
     )
+    push_allowed_hosts: list[str] = Field(
+        default=list(PUSH_SERVICES),
+        description="Push services whose subscriptions are accepted and called, as JSON: a "
+        "host, or *.suffix for any host under it (https only). A loopback push service (tests, "
+        'development) is named "http://127.0.0.1"; never needed in production.',
+    )
     rate_limit_sms_per_second: int = Field(
         default=10, description="SMS sent per second, all workers together (0: no limit)."
     )
@@ -237,6 +245,15 @@ class Settings(BaseSettings):
             if len(key.get_secret_value()) < 8:
                 raise ValueError(f"API key of client {client!r} is shorter than 8 characters")
         return keys
+
+    @field_validator("push_allowed_hosts")
+    @classmethod
+    def _push_hosts(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            problem = push_entry_problem(entry)
+            if problem is not None:
+                raise ValueError(f"{entry!r}: {problem}")
+        return entries
 
     @field_validator("secret_key")
     @classmethod

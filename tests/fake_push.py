@@ -23,6 +23,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+# NOTIFIER_PUSH_ALLOWED_HOSTS entry that lets the worker call this service (plain http, on
+# loopback): named explicitly by each test that uses it, never in the default.
+LOOPBACK_PUSH = ("http://127.0.0.1",)
+
 
 def b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

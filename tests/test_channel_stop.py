@@ -21,12 +21,22 @@ from notifier.channels.email import SmtpEmailTransport
 from notifier.channels.sms import TwilioSmsTransport
 from notifier.channels.webpush import VAPID_REFUSALS, WebPushTransport, generate_vapid_keys
 from notifier.delivery import Deliverer
-from notifier.models import Channel, MessageStatus
+from notifier.models import Channel, MessageStatus, PushSubscription, Recipient
+from notifier.recipients import RecipientStore
 from notifier.rules.engine import plan
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
-from tests.conftest import EXAMPLES, NOW, REMINDER_RULES, api_client, make_event, rules_from
-from tests.fake_push import FakePushService
+from notifier.urls import PUSH_SERVICES
+from tests.conftest import (
+    CONTACT_KEY,
+    EXAMPLES,
+    NOW,
+    REMINDER_RULES,
+    api_client,
+    make_event,
+    rules_from,
+)
+from tests.fake_push import LOOPBACK_PUSH, FakePushService
 from tests.fake_twilio import ACCOUNT_SID, FakeTwilio
 from tests.smtp_server import SmtpServer
 from tests.test_delivery import ScriptedTransport
@@ -43,15 +53,20 @@ def rules(first: Channel, then: Channel) -> str:
 
 
 def deliver_one(
-    store: Store, transports: Mapping[Channel, Transport], rules_yaml: str, n: int, **recipient
+    store: Store,
+    transports: Mapping[Channel, Transport],
+    rules_yaml: str,
+    n: int,
+    who: str | None = None,
+    **recipient,
 ) -> tuple[Deliverer, MessageStatus | None]:
-    """Plan message ``n`` for a recipient of its own, claim it, deliver it."""
+    """Plan message ``n`` for a recipient of its own (or ``who``), claim it, deliver it."""
     contacts = {"phone": "+33612345678", "email": f"c{n}@example.org"} | recipient
     event = make_event(
         id=f"e{n}",
         type="document.available",
         subject=f"document:D-{n}",
-        recipient={"id": f"c{n}", "contacts": contacts},
+        recipient={"id": who or f"c{n}", "contacts": contacts},
         data={"document_label": "récépissé", "how_to_get": "À l'accueil."},
     )
     store.accept(f"c:e{n}", plan(event, rules_from(rules_yaml), NOW, client="c"), NOW, ttl=60)
@@ -69,9 +84,11 @@ def worker(store: Store, transports: Mapping[Channel, Transport]) -> Deliverer:
     )
 
 
-def run(deliverer: Deliverer, store: Store, rules_yaml: str, n: int, **recipient) -> str:
-    """Deliver message ``n``; the channel it ended on."""
-    claimed, _ = deliver_one(store, deliverer.transports, rules_yaml, n, **recipient)
+def run(
+    deliverer: Deliverer, store: Store, rules_yaml: str, n: int, who: str | None = None, **recipient
+) -> str:
+    """Deliver message ``n`` (to ``who``, else a recipient of its own); the channel it ended on."""
+    claimed, _ = deliver_one(store, deliverer.transports, rules_yaml, n, who, **recipient)
     assert deliverer.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
     record = store.get(claimed.message_id)
     assert record is not None and record.history[-1].channel is not None
@@ -84,6 +101,12 @@ def assert_reported(store: Store, tmp_path: Path, channel: Channel, why: str) ->
     with api_client(store, REMINDER_RULES, tmp_path / "api", {"t": "a-long-key"}) as client:
         health = client.get("/healthz").json()
     assert why in health["channels_off"][channel.value]["reason"]
+
+
+def push_transport(private: str, allowed: tuple[str, ...] = LOOPBACK_PUSH) -> WebPushTransport:
+    return WebPushTransport(
+        private, "mailto:dpo@example.org", timeout=2, clock=lambda: DUE, allowed_hosts=allowed
+    )
 
 
 @pytest.fixture
@@ -145,9 +168,7 @@ def test_push_stops_when_the_push_services_refuse_our_vapid_key(
     _, right_public = generate_vapid_keys()
     wrong_private, _ = generate_vapid_keys()
     try:
-        webpush = WebPushTransport(
-            wrong_private, "mailto:dpo@example.org", timeout=2, clock=lambda: DUE
-        )
+        webpush = push_transport(wrong_private)
         deliverer = worker(store, {Channel.WEBPUSH: webpush, Channel.SMS: fallback})
         yaml = rules(Channel.WEBPUSH, Channel.SMS)
         ended = []
@@ -171,7 +192,7 @@ def test_one_subscription_made_with_an_older_key_does_not_stop_push(
     private, public = generate_vapid_keys()
     _, old_public = generate_vapid_keys()
     try:
-        webpush = WebPushTransport(private, "mailto:dpo@example.org", timeout=2, clock=lambda: DUE)
+        webpush = push_transport(private)
         deliverer = worker(store, {Channel.WEBPUSH: webpush, Channel.SMS: fallback})
         yaml = rules(Channel.WEBPUSH, Channel.SMS)
         ended = []
@@ -181,6 +202,78 @@ def test_one_subscription_made_with_an_older_key_does_not_stop_push(
             ended.append(run(deliverer, store, yaml, n, push=browser.subscription()))
         assert ended == ["sms", "webpush", "sms", "sms", "webpush"]
         assert store.channels_off() == {}
+    finally:
+        push.close()
+
+
+@pytest.mark.parametrize(
+    ("people", "endpoints", "status", "stops"),
+    [
+        pytest.param(1, 1, 401, False, id="one-subscription-401"),
+        pytest.param(1, 1, 403, False, id="one-subscription-403"),
+        pytest.param(1, VAPID_REFUSALS + 1, 403, False, id="one-person-many-subscriptions-403"),
+        pytest.param(1, VAPID_REFUSALS + 1, 401, False, id="one-person-many-subscriptions-401"),
+        pytest.param(VAPID_REFUSALS, VAPID_REFUSALS, 401, True, id="several-people-401"),
+    ],
+)
+def test_one_persons_answers_never_stop_push(
+    store: Store, fallback: ScriptedTransport, people: int, endpoints: int, status: int, stops: bool
+) -> None:
+    """An endpoint a person chose (at worst one the setting allows: here the loopback push
+    service) answers 401 or 403 to every push: permanent for that subscription, and push stays
+    on for everyone else. Only the same push service refusing several people's subscriptions in
+    a row is evidence about our own key, and stops the channel (the genuine case)."""
+    push = FakePushService()
+    private, public = generate_vapid_keys()
+    try:
+        deliverer = worker(store, {Channel.WEBPUSH: push_transport(private), Channel.SMS: fallback})
+        yaml = rules(Channel.WEBPUSH, Channel.SMS)
+        ended = []
+        for n in range(VAPID_REFUSALS + 1):
+            endpoint = f"h{n % endpoints}"
+            hostile = push.subscribe(endpoint)
+            push.replies[endpoint] = [(status, {})]
+            sub = hostile.subscription()
+            ended.append(run(deliverer, store, yaml, n, f"person-{n % people}", push=sub))
+        browser = push.subscribe("genuine")
+        browser.application_server_key = public
+        ended.append(run(deliverer, store, yaml, 99, push=browser.subscription()))
+        assert ended == ["sms"] * (VAPID_REFUSALS + 1) + ["sms" if stops else "webpush"]
+        assert bool(store.channels_off()) is stops
+        assert (Channel.WEBPUSH in deliverer.stopped) is stops
+    finally:
+        push.close()
+
+
+def test_a_stored_endpoint_off_the_push_services_is_dropped_never_called(
+    store: Store, fallback: ScriptedTransport
+) -> None:
+    """A subscription stored before endpoints were checked (or before the setting changed):
+    the worker never calls it, drops it as gone, and leaves the channel on."""
+    push = FakePushService()
+    private, _ = generate_vapid_keys()
+    recipients = RecipientStore(store.redis, contact_key=CONTACT_KEY)
+    recipients.put(Recipient.model_validate({"id": "c1", "contacts": {"phone": "+33612345678"}}))
+    admin = push.subscribe("internal-admin")
+    push.replies["internal-admin"] = [(401, {})]
+    recipients.add_push("c1", PushSubscription.model_validate(admin.subscription()), 1.0)
+    try:
+        deliverer = Deliverer(
+            store,
+            Renderer(EXAMPLES / "templates"),
+            {Channel.WEBPUSH: push_transport(private, PUSH_SERVICES), Channel.SMS: fallback},
+            clock=lambda: DUE,
+            recipients=recipients,
+        )
+        claimed, _ = deliver_one(store, {}, rules(Channel.WEBPUSH, Channel.SMS), 1, "c1")
+        assert deliverer.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
+        assert push.replies["internal-admin"] == [(401, {})], "never called"
+        assert push.delivered == [] and push.refused == []
+        assert not any(f.startswith("push:") for f in recipients.fields("c1"))
+        record = store.get(claimed.message_id)
+        assert record is not None and record.history[-1].channel is Channel.SMS
+        assert any("not called" in (h.detail or "") for h in record.history)
+        assert store.channels_off() == {} and deliverer.stopped == {}
     finally:
         push.close()
 

@@ -33,8 +33,10 @@ from notifier.reloading import rules_holder
 from notifier.settings import Settings
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
+from notifier.urls import PUSH_SERVICES
 from tests.browser import overflows, serve, violations
 from tests.conftest import CONTACT_KEY, EXAMPLES, NOW, ROOT, make_event
+from tests.fake_push import LOOPBACK_PUSH, FakePushService
 
 KEY = "pages-key-123456"
 VAPID_PRIVATE, VAPID_PUBLIC = generate_vapid_keys()
@@ -57,6 +59,8 @@ def settings(**overrides: Any) -> Settings:
         public_url="https://notifications.example.gouv.fr",
         vapid_private_key=VAPID_PRIVATE,
         vapid_subject="mailto:dpo@example.gouv.fr",
+        # the loopback push service of the end-to-end test, beside the browsers' own
+        push_allowed_hosts=[*PUSH_SERVICES, *LOOPBACK_PUSH],
         **overrides,
     )
 
@@ -291,7 +295,6 @@ def test_push_end_to_end_in_chromium(site: Site, browser: Browser, tmp_path: Pat
     import json
 
     from notifier.channels.webpush import WebPushTransport
-    from tests.fake_push import FakePushService
 
     push = FakePushService()
     browser_side = push.subscribe("browser-1")
@@ -315,7 +318,10 @@ def test_push_end_to_end_in_chromium(site: Site, browser: Browser, tmp_path: Pat
             Renderer(EXAMPLES / "templates"),
             {
                 Channel.WEBPUSH: WebPushTransport(
-                    VAPID_PRIVATE, "mailto:dpo@example.gouv.fr", clock=lambda: NOW
+                    VAPID_PRIVATE,
+                    "mailto:dpo@example.gouv.fr",
+                    clock=lambda: NOW,
+                    allowed_hosts=LOOPBACK_PUSH,
                 ),
                 Channel.SMS: outbox,
                 Channel.EMAIL: outbox,

@@ -18,7 +18,7 @@ from notifier.rules.engine import plan
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
 from tests.conftest import EXAMPLES, NOW, make_event, rules_from
-from tests.fake_push import FakePushService
+from tests.fake_push import LOOPBACK_PUSH, FakePushService
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Reply
 from tests.smtp_server import SmtpServer
 
@@ -62,7 +62,9 @@ def test_push_gone_then_sms_refused_then_email(store: Store, tmp_path: Path) -> 
             store,
             Renderer(EXAMPLES / "templates"),
             {
-                Channel.WEBPUSH: WebPushTransport(private, "mailto:a@b.example", clock=lambda: NOW),
+                Channel.WEBPUSH: WebPushTransport(
+                    private, "mailto:a@b.example", clock=lambda: NOW, allowed_hosts=LOOPBACK_PUSH
+                ),
                 Channel.SMS: TwilioSmsTransport(
                     ACCOUNT_SID, AUTH_TOKEN, sender="GENDARMERIE", api_base_url=twilio.url
                 ),

@@ -167,7 +167,7 @@ def test_sms_stop_closes_the_channel_for_good(api: TestClient, store: Store) -> 
 def test_gone_push_subscription_is_deleted_and_sms_used(api: TestClient, store: Store) -> None:
     api.put("/v1/recipients/citizen-7", json=CITIZEN, headers=KEY)
     subscription = {
-        "endpoint": "https://push.example/abc",
+        "endpoint": "https://fcm.googleapis.com/fcm/send/abc",
         "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22},
     }
     added = api.post("/v1/recipients/citizen-7/push-subscriptions", json=subscription, headers=KEY)
@@ -175,7 +175,7 @@ def test_gone_push_subscription_is_deleted_and_sms_used(api: TestClient, store: 
     missing = api.post("/v1/recipients/nobody/push-subscriptions", json=subscription, headers=KEY)
     assert missing.status_code == 404
     stored = api.get("/v1/recipients/citizen-7", headers=KEY).json()
-    assert stored["contacts"]["push"]["endpoint"] == "https://push.example/abc"
+    assert stored["contacts"]["push"]["endpoint"] == "https://fcm.googleapis.com/fcm/send/abc"
     api.post("/v1/events", json=event("procedure.status_changed", STATUS), headers=KEY)
     push = ScriptedTransport(SendResult(Outcome.GONE, reason="410"))
     sms = ScriptedTransport(SendResult(Outcome.SENT))

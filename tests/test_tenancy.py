@@ -90,7 +90,7 @@ def test_a_message_of_another_tenant_is_not_found(client: TestClient, keys: ApiK
 
 RECIPIENT = {"id": "citizen-9", "contacts": {"email": "paul@example.org"}}
 PUSH = {
-    "endpoint": "https://push.example/abc",
+    "endpoint": "https://fcm.googleapis.com/fcm/send/abc",
     "keys": {"p256dh": "B" * 20, "auth": "A" * 10},
 }
 

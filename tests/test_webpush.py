@@ -11,7 +11,8 @@ import pytest
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
 from notifier.channels.webpush import WebPushTransport, generate_vapid_keys, topic_for
 from notifier.models import Channel
-from tests.fake_push import FakePushService
+from notifier.urls import PUSH_SERVICES
+from tests.fake_push import LOOPBACK_PUSH, FakePushService
 
 PRIVATE, PUBLIC = generate_vapid_keys()
 NOW = datetime.now(UTC)
@@ -26,8 +27,12 @@ def push() -> Iterator[FakePushService]:
 
 def transport(**options: object) -> WebPushTransport:
     return WebPushTransport(
-        PRIVATE, "mailto:dpo@gendarmerie.example", timeout=2, clock=lambda: NOW, **options
-    )  # type: ignore[arg-type]
+        PRIVATE,
+        "mailto:dpo@gendarmerie.example",
+        timeout=2,
+        clock=lambda: NOW,
+        **({"allowed_hosts": LOOPBACK_PUSH} | options),  # type: ignore[arg-type]
+    )
 
 
 def message(subscription: dict[str, object], **fields: object) -> OutgoingMessage:
@@ -106,6 +111,30 @@ def test_push_service_answers(
     assert result.outcome is outcome and str(status) in result.reason
     if status == 429:
         assert result.retry_after == timedelta(seconds=120)
+
+
+def test_a_redirect_is_not_followed(push: FakePushService) -> None:
+    """A push service answering 307 to elsewhere: permanent, and elsewhere is never called."""
+    elsewhere = FakePushService()
+    try:
+        target = elsewhere.subscribe("admin")
+        elsewhere.replies["admin"] = [(201, {})]
+        browser = push.subscribe("abc")
+        push.replies["abc"] = [(307, {"Location": target.endpoint})]
+        result = transport().send(message(browser.subscription()))
+        assert result.outcome is Outcome.PERMANENT and "redirect" in result.reason
+        assert elsewhere.replies["admin"] == [(201, {})] and elsewhere.delivered == []
+    finally:
+        elsewhere.close()
+
+
+def test_an_endpoint_off_the_push_services_is_never_called(push: FakePushService) -> None:
+    """With the default setting, the loopback service is not a push service: gone, not called."""
+    browser = push.subscribe("abc")
+    push.replies["abc"] = [(401, {})]
+    result = transport(allowed_hosts=PUSH_SERVICES).send(message(browser.subscription()))
+    assert result.outcome is Outcome.GONE and "not called" in result.reason
+    assert push.replies["abc"] == [(401, {})]
 
 
 def test_payload_too_large_is_not_sent(push: FakePushService) -> None:

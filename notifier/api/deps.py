@@ -14,12 +14,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from notifier.apikeys import ApiClient, ApiKeys, Scope
 from notifier.links import Links
 from notifier.metrics import ApiMetrics
-from notifier.models import IDENTIFIER_PATTERN, MESSAGE_ID_PATTERN
+from notifier.models import IDENTIFIER_PATTERN, MESSAGE_ID_PATTERN, PushSubscription
 from notifier.recipients import RecipientStore
 from notifier.reloading import RulesHolder
 from notifier.settings import Settings
 from notifier.store import Store
 from notifier.templates.renderer import TemplatesHolder
+from notifier.urls import push_endpoint_problem
 
 
 @dataclass(frozen=True)
@@ -88,3 +89,13 @@ def unprocessable(loc: list[str | int], message: str, kind: str = "value_error")
     """A 422 in FastAPI's own shape, naming the field."""
     detail = [{"loc": loc, "msg": message, "type": kind}]
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+
+
+def check_push(parts: Engine, subscription: PushSubscription | None, loc: list[str | int]) -> None:
+    """A 422 naming ``loc``'s endpoint unless it is on an allowed push service: the worker
+    would post to it (``NOTIFIER_PUSH_ALLOWED_HOSTS``, :mod:`notifier.urls`)."""
+    if subscription is None:
+        return
+    problem = push_endpoint_problem(subscription.endpoint, parts.settings.push_allowed_hosts)
+    if problem is not None:
+        raise unprocessable([*loc, "endpoint"], f"push endpoint {problem}")

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from notifier.api.deps import Engine, EngineDep, EventsClient, unprocessable
+from notifier.api.deps import Engine, EngineDep, EventsClient, check_push, unprocessable
 from notifier.api.http import AUTHENTICATED, WITH_BODY, responses
 from notifier.apikeys import ApiClient
 from notifier.metrics import event_type_label
@@ -97,6 +97,7 @@ def planned_for(
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"client {client.name!r} may not post {event.type!r} events"
         )
+    check_push(parts, event.recipient.contacts.push, ["body", "recipient", "contacts", "push"])
     if event.recipient.model_fields_set == {"id"}:  # a reference to a registered recipient
         stored = parts.recipients.get(event.recipient.id)
         if stored is None:

@@ -11,7 +11,14 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
-from notifier.api.deps import EngineDep, EraseClient, RecipientId, RecipientsClient, unprocessable
+from notifier.api.deps import (
+    EngineDep,
+    EraseClient,
+    RecipientId,
+    RecipientsClient,
+    check_push,
+    unprocessable,
+)
 from notifier.api.http import AUTHENTICATED, WITH_BODY, responses
 from notifier.models import PushSubscription, Recipient
 
@@ -52,6 +59,7 @@ def put_recipient(
 ) -> Recipient:
     if recipient.id != recipient_id:
         raise unprocessable(["body", "id"], f"must be {recipient_id!r}, the id in the URL")
+    check_push(parts, recipient.contacts.push, ["body", "contacts", "push"])
     parts.recipients.put(recipient)
     stored = parts.recipients.get(recipient_id)
     assert stored is not None
@@ -99,6 +107,7 @@ def add_push_subscription(
     client: RecipientsClient,
     parts: EngineDep,
 ) -> Any:
+    check_push(parts, subscription, ["body"])
     if not parts.recipients.add_push(recipient_id, subscription, parts.clock().timestamp()):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
     return {"recipient": recipient_id, "endpoint": subscription.endpoint}

@@ -50,6 +50,7 @@ class OutgoingMessage:
     category: str | None = None  # an optional kind of news the citizen may opt out of
     metadata: dict[str, str] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)  # signed: pages, unsubscribe
+    recipient: str = ""  # the recipient's id: tells one person's answers from many people's
 
 
 class Transport(Protocol):

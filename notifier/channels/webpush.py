@@ -8,10 +8,15 @@
 * a fresh VAPID claims dict per call: pywebpush writes ``aud`` and ``exp`` into the dict it
   is given, and a shared one would carry one push service's audience to the next.
 
-Answers: 404/410 the subscription is gone (delete it, fall back); 401 our VAPID signature is
-refused (the channel stops); 403 is permanent for this subscription (made with another key),
-unless :data:`VAPID_REFUSALS` distinct subscriptions answer it in a row: then our key is
-wrong and the channel stops; 413 (payload too large) is permanent; 429 and 5xx retry, after
+An endpoint that is not on an allowed push service (:func:`notifier.urls.push_endpoint_problem`)
+is never called: the subscription is gone. Redirects are not followed.
+
+Answers: 404/410 the subscription is gone (delete it, fall back); 401 and 403 refuse our VAPID
+authentication for this subscription (permanent for it: made with another key, or a push
+service that will not take us). One subscription's answer never stops the channel, whatever
+it says: only :data:`VAPID_REFUSALS` subscriptions of distinct recipients refused in a row by
+the same push service, none accepted by it between, show that our key is wrong, and stop it.
+413 (payload too large) and other 4xx and 3xx are permanent; 429 and 5xx retry, after
 ``Retry-After`` when given; network errors retry.
 """
 
@@ -20,8 +25,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import requests
 from py_vapid import Vapid02
@@ -37,11 +44,13 @@ from notifier.channels.base import (
 from notifier.channels.registry import Plugin, register
 from notifier.models import Channel
 from notifier.settings import Settings
+from notifier.urls import PUSH_SERVICES, push_endpoint_problem
 
 # RFC 8291: 4096-byte record, minus 86 bytes of header and padding delimiter, minus 17 of tag.
 MAX_PAYLOAD = 3993
 DEFAULT_TTL = 24 * 3600
-# 403 from this many distinct subscriptions in a row, none accepted between: our key is wrong
+# 401/403 from one push service for this many recipients' subscriptions in a row, none accepted
+# by it between: our key is wrong (one subscription, or one person, can never tell that)
 VAPID_REFUSALS = 3
 
 
@@ -87,6 +96,7 @@ class WebPushTransport:
         timeout: float = 10.0,
         connections: int = 100,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        allowed_hosts: Iterable[str] = PUSH_SERVICES,
     ) -> None:
         if not vapid_subject.startswith(("mailto:", "https://")):
             raise ValueError("the VAPID subject is a mailto: or https: URL of the sender")
@@ -94,10 +104,19 @@ class WebPushTransport:
         self.subject = vapid_subject
         self.timeout = timeout
         self.clock = clock
+        self.allowed_hosts = tuple(allowed_hosts)
         self.session = kept_alive(connections)  # per push service, shared by the send threads
-        self._refused: set[str] = set()  # endpoints that answered 403 since the last success
+        self.session.max_redirects = 0  # a redirect is refused, never followed
+        # push service → recipients whose subscriptions it refused since it last accepted one
+        self._refused: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
 
     def send(self, message: OutgoingMessage) -> SendResult:
+        subscription = json.loads(message.address)
+        endpoint = str(subscription.get("endpoint", ""))
+        problem = push_endpoint_problem(endpoint, self.allowed_hosts)
+        if problem is not None:  # stored before the check, or the setting changed since
+            return SendResult(Outcome.GONE, reason=f"push endpoint {problem}: not called")
         payload = json.dumps(
             {"title": message.parts["title"], "body": message.parts["body"]}
             | ({"url": message.parts["url"]} if "url" in message.parts else {})
@@ -111,9 +130,10 @@ class WebPushTransport:
             ttl = int((message.expires_at - self.clock()) / timedelta(seconds=1))
             if ttl < 1:
                 return SendResult(Outcome.PERMANENT, reason="expired before it could be sent")
+        service = _service(endpoint)
         try:
             response = webpush(
-                subscription_info=json.loads(message.address),
+                subscription_info=subscription,
                 data=payload,
                 vapid_private_key=self.vapid,
                 vapid_claims={"sub": self.subject},  # a fresh dict each call: pywebpush mutates it
@@ -126,28 +146,36 @@ class WebPushTransport:
                 },
             )
         except WebPushException as exc:
-            if exc.status_code == 403:
-                return self._refused_by(json.loads(message.address)["endpoint"])
+            if exc.status_code in (401, 403):
+                return self._refused_by(service, message.recipient or endpoint, exc.status_code)
             return self._classify(exc, self.clock())
+        except requests.TooManyRedirects:
+            return SendResult(Outcome.PERMANENT, reason="push service redirected: not followed")
         except requests.RequestException as exc:
             return SendResult(Outcome.RETRY, reason=f"push service unreachable: {exc}")
-        self._refused.clear()
+        with self._lock:
+            self._refused.pop(service, None)
         location = response.headers.get("Location", "") if hasattr(response, "headers") else ""
         return SendResult(Outcome.SENT, reference=f"webpush:{location or response.status_code}")
 
-    def _refused_by(self, endpoint: str) -> SendResult:
-        """A 403: one subscription made with another VAPID key refuses ours (permanent for it),
-        or our key is wrong and every subscription will (the channel must stop). RFC 8292
-        answers both with 403; several distinct subscriptions in a row tell them apart."""
-        self._refused.add(endpoint)
-        if len(self._refused) >= VAPID_REFUSALS:
+    def _refused_by(self, service: str, recipient: str, status: int) -> SendResult:
+        """A 401/403: this subscription refuses our VAPID authentication (made with another
+        key, or an endpoint that will not take us: permanent for it), or our key is wrong and
+        every subscription will (the channel must stop). Only the same push service refusing
+        several people's subscriptions in a row tells the second apart: never one answer."""
+        with self._lock:
+            refused = self._refused.setdefault(service, set())
+            refused.add(recipient)
+            count = len(refused)
+        if count >= VAPID_REFUSALS:
             return SendResult(
                 Outcome.MISCONFIGURED,
-                reason=f"push service answered 403 for {len(self._refused)} subscriptions in a "
-                "row: VAPID credentials refused (check NOTIFIER_VAPID_PRIVATE_KEY)",
+                reason=f"push service answered {status} for {count} recipients' subscriptions "
+                "in a row: VAPID credentials refused (check NOTIFIER_VAPID_PRIVATE_KEY)",
             )
         return SendResult(
-            Outcome.PERMANENT, reason="push service answered 403: the subscription refuses our key"
+            Outcome.PERMANENT,
+            reason=f"push service answered {status}: the subscription refuses our key",
         )
 
     @staticmethod
@@ -156,8 +184,6 @@ class WebPushTransport:
         reason = f"push service answered {status}"
         if status in (404, 410):
             return SendResult(Outcome.GONE, reason=f"{reason}: the subscription no longer exists")
-        if status == 401:  # the push service refused our VAPID signature: every push would fail
-            return SendResult(Outcome.MISCONFIGURED, reason=f"{reason}: VAPID credentials refused")
         if status == 429 or status >= 500 or status == 0:
             return SendResult(
                 Outcome.RETRY,
@@ -167,12 +193,19 @@ class WebPushTransport:
         return SendResult(Outcome.PERMANENT, reason=reason)
 
 
+def _service(endpoint: str) -> str:
+    """The push service of an endpoint: its scheme, host and port."""
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def from_settings(settings: Settings) -> WebPushTransport:
     return WebPushTransport(
         settings.vapid_private_key.get_secret_value() if settings.vapid_private_key else "",
         settings.vapid_subject or "",
         timeout=settings.provider_timeout_seconds,
         connections=settings.worker_sends_in_flight,
+        allowed_hosts=settings.push_allowed_hosts,
     )
 
 

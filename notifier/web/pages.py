@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from notifier.api.deps import Engine, EngineDep
+from notifier.api.deps import Engine, EngineDep, check_push
 from notifier.channels.webpush import vapid_public_key
 from notifier.links import PAGES, UNSUBSCRIBE, Grant, LinkError
 from notifier.models import (
@@ -208,6 +208,7 @@ async def subscribe(request: Request, token: str, parts: Parts) -> dict[str, str
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, request.headers.get("X-CSRF-Token"), lang)
     subscription = PushSubscription.model_validate_json(await request.body())
+    check_push(parts, subscription, ["body"])
     now = parts.clock()
     parts.recipients.add_push(grant.recipient, subscription, now.timestamp(), registered_only=False)
     who = person(parts, grant.recipient, lang)
