@@ -8,6 +8,7 @@ event id from the same client plans once. Whatever a planned message needs is ch
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,9 +20,10 @@ from notifier.api.http import AUTHENTICATED, WITH_BODY, responses
 from notifier.apikeys import ApiClient
 from notifier.metrics import event_type_label
 from notifier.models import Event, Plan
-from notifier.rules.engine import EventDataError, missing_fields, plan
+from notifier.rules.engine import EventDataError, missing_fields, plan, read_field
 from notifier.rules.loader import RuleSet
 from notifier.store import Accepted
+from notifier.urls import link_problem
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["events"])
@@ -123,7 +125,32 @@ def planned_for(
             for path, rule in missing
         ]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
+    unsafe = unsafe_links(event, decided, parts.templates.current.links)
+    if unsafe:
+        detail = [
+            {"loc": ["body", *path.split(".")], "msg": f"{problem}: {why}", "type": "value_error"}
+            for path, problem, why in unsafe
+        ]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
     return decided
+
+
+def unsafe_links(
+    event: Event, decided: Plan, template_links: Mapping[str, frozenset[str]]
+) -> list[tuple[str, str, str]]:
+    """``(field, problem, why)`` for each field a planned message writes as a link (an
+    e-mail's href, a push's url) that is not https: the render would refuse it."""
+    found: dict[str, tuple[str, str, str]] = {}
+    for message in decided.messages:
+        for path in sorted(template_links.get(message.template, ())):
+            try:
+                problem = link_problem(read_field(event, path))
+            except KeyError:
+                continue
+            if problem is not None and path not in found:
+                why = f"template {message.template!r} writes it as a link"
+                found[path] = (path, problem, why)
+    return list(found.values())
 
 
 def answer(parts: Engine, event: Event, accepted: Accepted, client: ApiClient) -> dict[str, Any]:

@@ -32,6 +32,8 @@ from notifier.channels.registry import plugins
 from notifier.models import Channel
 from notifier.rules.loader import RuleError, RuleSetError
 from notifier.templates.fields import required_fields
+from notifier.templates.safe_links import FILTER as LINK_FILTER
+from notifier.templates.safe_links import LinkAttributes, link, link_fields
 
 DEFAULT_LOCALE = "fr"
 EASY = "easy"
@@ -64,7 +66,8 @@ def template_files(folder: Path) -> list[Path]:
 
 def environment(sources: Mapping[str, str], filters: Mapping[str, Any]) -> SandboxedEnvironment:
     """The sandbox every template runs in: no Python internals, a missing variable is an
-    error rather than an empty string, HTML parts autoescaped."""
+    error rather than an empty string, HTML parts autoescaped, links only https
+    (:mod:`notifier.templates.safe_links`)."""
     env = SandboxedEnvironment(
         loader=DictLoader(dict(sources)),
         undefined=StrictUndefined,
@@ -72,8 +75,10 @@ def environment(sources: Mapping[str, str], filters: Mapping[str, Any]) -> Sandb
         auto_reload=False,
         cache_size=-1,
         keep_trailing_newline=False,
+        extensions=[LinkAttributes],
     )
     env.filters.update(filters)
+    env.filters[LINK_FILTER] = link
     return env
 
 
@@ -85,6 +90,8 @@ class TemplateSet:
     files: frozenset[str] = field(repr=False)
     # template name → the event data fields its texts read unguarded, all locales and variants
     fields: Mapping[str, frozenset[str]] = field(repr=False)
+    # template name → the event data fields its texts write as links (an href, a push's url)
+    links: Mapping[str, frozenset[str]] = field(repr=False, default_factory=dict)
 
     def path(
         self, name: str, channel: Channel, part: str, locale: str, easy_read: bool = False
@@ -142,16 +149,19 @@ def load_templates(folder: Path, filters: Mapping[str, Any] | None = None) -> Te
         digest.update(f"{relative}\0{sources[relative]}\0".encode())
     files = frozenset(sources)
     by_template: dict[str, set[str]] = {}
+    links: dict[str, set[str]] = {}
     for relative, tree in parsed.items():
         if not relative.startswith("_"):
-            found = required_fields(tree, lambda name: parsed.get(name))
-            by_template.setdefault(relative.split("/", 1)[0], set()).update(found)
+            name = relative.split("/", 1)[0]
+            by_template.setdefault(name, set()).update(required_fields(tree, parsed.get))
+            links.setdefault(name, set()).update(link_fields(tree, parsed.get))
     return TemplateSet(
         folder,
         digest.hexdigest()[:12],
         env,
         files,
         {name: frozenset(found) for name, found in by_template.items()},
+        {name: frozenset(found) for name, found in links.items()},
     )
 
 

@@ -35,6 +35,7 @@ from notifier.templates.catalog import (
     template_files,
 )
 from notifier.templates.formatting import format_date, format_time, format_when
+from notifier.templates.safe_links import check_url_part
 
 __all__ = [
     "DEFAULT_LOCALE",
@@ -132,6 +133,8 @@ class Renderer:
                 continue
             used[part] = path
             parts[part] = templates.get(path).render(context).strip()
+        if "url" in parts:  # a push's: the whole text is a link, whoever wrote it
+            check_url_part(parts["url"])
         return parts
 
 
