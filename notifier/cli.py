@@ -14,6 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from notifier.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -22,14 +24,9 @@ if TYPE_CHECKING:
 
 def _store(settings: Settings, *, schedule: bool = True) -> Store:
     """The store; with ``schedule``, only if it holds a schedule this version can read."""
-    from notifier.broker import require_redis_url
-    from notifier.store import Store
+    from notifier import connections
 
-    store = Store.from_url(
-        require_redis_url(settings),
-        retention=timedelta(days=settings.retention_days),
-        contact_key=settings.secret(),
-    )
+    store = connections.store(settings)
     if schedule:
         store.check_layout()
     return store
@@ -96,9 +93,9 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from notifier.broker import require_redis_url
+    from notifier.connections import require_redis
 
-    require_redis_url(settings)
+    require_redis(settings)
     argv = [
         sys.executable,
         "-m",
@@ -434,7 +431,14 @@ HANDLERS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            field = "_".join(str(part) for part in error["loc"]).upper()
+            where = f"NOTIFIER_{field}: " if field else ""
+            print(f"error: {where}{error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
     if args.command == "rules":
         return RULES_HANDLERS[args.rules_command](settings, args)
     if args.command == "templates":

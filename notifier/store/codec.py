@@ -25,6 +25,20 @@ CHANNELS_OFF = f"{PREFIX}channels-off"
 UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)
 
 
+class NotReplicated(redis.ConnectionError):
+    """A write reached the primary, but fewer replicas than required confirmed it in time.
+
+    It may be lost if the primary fails now: what depends on it must not be answered or
+    done yet. A connection error, so that whoever waits for Redis waits for this too.
+    """
+
+    def __init__(self, confirmed: int, required: int, wait: float) -> None:
+        super().__init__(
+            f"{confirmed} of {required} replicas confirmed the write within {wait:g} s"
+        )
+        self.confirmed, self.required = confirmed, required
+
+
 @dataclass(frozen=True)
 class CapLimit:
     """At most ``max`` messages within any ``period`` for one counter ``key``."""
