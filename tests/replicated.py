@@ -22,12 +22,16 @@ from tests.harness import wait_for
 SERVICE = "notifier"
 
 
-def server(folder: Path, replica_of: int | None = None) -> EmbeddedValkey:
+def server(
+    folder: Path, replica_of: int | None = None, *, replicated: bool = False
+) -> EmbeddedValkey:
     """A started server; a replica of the server on port ``replica_of``, in sync."""
     valkey = EmbeddedValkey(folder, free_port())
     valkey.start()
-    with redis.Redis(port=valkey.port) as client:  # a replica syncs at once, not after 5 s
-        client.config_set("repl-diskless-sync-delay", 0)
+    with redis.Redis(port=valkey.port) as client:
+        client.config_set("repl-diskless-sync-delay", 0)  # a replica syncs now, not in 5 s
+        if replicated:  # as docs/operations.md advises: a primary cut off refuses writes
+            client.config_set("min-replicas-to-write", 1)
     if replica_of is not None:
         follow(valkey.port, replica_of)
     return valkey
@@ -109,8 +113,11 @@ def topology(folder: Path, replicas: int) -> Iterator[tuple[list[EmbeddedValkey]
     """A primary, ``replicas`` replicas of it, three sentinels; all stopped at the end."""
     primary = server(folder / "valkey-0")
     servers = [primary] + [
-        server(folder / f"valkey-{n + 1}", replica_of=primary.port) for n in range(replicas)
+        server(folder / f"valkey-{n + 1}", replica_of=primary.port, replicated=True)
+        for n in range(replicas)
     ]
+    with redis.Redis(port=primary.port) as client:
+        client.config_set("min-replicas-to-write", 1)
     sentinels = Sentinels(folder, primary.port)
     try:
         yield servers, sentinels
