@@ -107,6 +107,23 @@ def test_no_provider_call_before_its_mark_is_on_a_replica(
     store.finish(claimed.message_id, claimed.claim, MessageStatus.SENT, DUE)  # confirmed now
 
 
+def test_a_primary_refusing_writes_for_want_of_replicas_is_a_503_not_a_500(
+    pair: tuple[EmbeddedValkey, EmbeddedValkey], tmp_path: Path
+) -> None:
+    """``min-replicas-to-write``: just after a failover, or cut off, the primary answers
+    NOREPLICAS; nothing was written, and it passes like an outage."""
+    primary, replica = pair
+    with redis.Redis(port=primary.port) as client:
+        client.config_set("min-replicas-to-write", 1)
+    detach(replica)
+    store = Store(redis.Redis(port=primary.port, decode_responses=True))
+    with api_client(store, REMINDER_RULES, tmp_path / "rules", {"crm": "secret-key"}) as http:
+        auth = {"Authorization": "Bearer secret-key"}
+        refused = http.post("/v1/events", json=make_event().model_dump(mode="json"), headers=auth)
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["Retry-After"]
+
+
 @pytest.mark.parametrize(
     ("environment", "expected"),
     [

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
+from redis._parsers.base import BaseParser
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
@@ -20,6 +21,18 @@ PREFIX = "notifier:"
 LAYOUT = "3"  # of the keys above; a version that changes them changes this (check_layout)
 
 CHANNELS_OFF = f"{PREFIX}channels-off"
+
+
+class NoReplicas(redis.ConnectionError):
+    """The primary refuses writes: fewer replicas than its ``min-replicas-to-write`` (just
+    after a failover, or cut off from them). Nothing was written; it passes, as an outage.
+    """
+
+
+# redis-py turns error replies into exceptions by their first word, and leaves this one a
+# plain ResponseError (a 500, a dead scheduler): as a connection error, every process waits
+# and retries it as it does an outage.
+BaseParser.EXCEPTION_CLASSES.setdefault("NOREPLICAS", NoReplicas)
 
 # The server is down, unreachable, or still loading its data after a restart: try later.
 UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)
