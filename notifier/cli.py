@@ -32,6 +32,23 @@ def _store(settings: Settings, *, schedule: bool = True) -> Store:
     return store
 
 
+def require_public_url(settings: Settings) -> None:
+    """E-mail through a real server needs NOTIFIER_PUBLIC_URL: refuse to start without it.
+
+    Each e-mail carries the link to the citizen's pages and the one-click unsubscribe, both
+    built on it; without it they would go out silently without either.
+    """
+    from notifier.channels.registry import plugins
+    from notifier.models import Channel
+
+    if settings.public_url is None and plugins()[Channel.EMAIL].configured(settings):
+        raise RuntimeError(
+            "NOTIFIER_PUBLIC_URL is not set, and e-mail goes through NOTIFIER_SMTP_HOST: "
+            "e-mails would have no link to the citizen's pages and no one-click unsubscribe. "
+            "Set it to the API's public https:// address."
+        )
+
+
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -40,6 +57,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     from notifier.logs import configure_logging
     from notifier.reloading import rules_holder
 
+    require_public_url(settings)
     configure_logging(settings.log_level, "api")
     store = _store(settings)
     if not settings.api_keys and not ApiKeys(store.redis, {}).clients():
@@ -96,6 +114,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from notifier.connections import require_redis
 
     require_redis(settings)
+    require_public_url(settings)
     argv = [
         sys.executable,
         "-m",

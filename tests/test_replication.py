@@ -159,3 +159,21 @@ def test_bad_redis_settings_are_one_line_naming_the_setting(
     finally:
         get_settings.cache_clear()
     assert capsys.readouterr().err.splitlines() == [expected]
+
+
+@pytest.mark.parametrize("command", ["api", "worker"])
+def test_real_e_mail_without_a_public_url_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """Its e-mails would go out without the citizen's link and one-click unsubscribe."""
+    monkeypatch.setenv("NOTIFIER_REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("NOTIFIER_SMTP_HOST", "smtp.example.fr")
+    monkeypatch.setenv("NOTIFIER_SMTP_FROM", "ne-pas-repondre@example.fr")
+    monkeypatch.delenv("NOTIFIER_PUBLIC_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert main([command]) == 2
+    finally:
+        get_settings.cache_clear()
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: NOTIFIER_PUBLIC_URL is not set")
