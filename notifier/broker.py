@@ -12,6 +12,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
 
 from notifier.batches import batches
+from notifier.connections import broker_client
 from notifier.settings import Settings
 from notifier.store import Claimed
 
@@ -19,24 +20,10 @@ DELIVERY_QUEUE = "deliveries"
 DELIVERY_ACTOR = "deliver_batch"
 
 
-class MissingRedisURL(RuntimeError):
-    def __init__(self) -> None:
-        super().__init__(
-            "NOTIFIER_REDIS_URL is not set. Point it at your Redis or Valkey server, "
-            "or use `notifier run`, which starts an embedded Valkey for you."
-        )
-
-
-def require_redis_url(settings: Settings) -> str:
-    if not settings.redis_url:
-        raise MissingRedisURL()
-    return settings.redis_url
-
-
 def configure_broker(settings: Settings) -> RedisBroker:
     """Create the broker and make it Dramatiq's global one (actors bind to it on declaration)."""
     broker = RedisBroker(
-        url=settings.broker_url(require_redis_url(settings)),
+        client=broker_client(settings),
         heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
         maintenance_chance=settings.broker_maintenance_chance,
     )

@@ -14,6 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from notifier.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -22,17 +24,29 @@ if TYPE_CHECKING:
 
 def _store(settings: Settings, *, schedule: bool = True) -> Store:
     """The store; with ``schedule``, only if it holds a schedule this version can read."""
-    from notifier.broker import require_redis_url
-    from notifier.store import Store
+    from notifier import connections
 
-    store = Store.from_url(
-        require_redis_url(settings),
-        retention=timedelta(days=settings.retention_days),
-        contact_key=settings.secret(),
-    )
+    store = connections.store(settings)
     if schedule:
         store.check_layout()
     return store
+
+
+def require_public_url(settings: Settings) -> None:
+    """E-mail through a real server needs NOTIFIER_PUBLIC_URL: refuse to start without it.
+
+    Each e-mail carries the link to the citizen's pages and the one-click unsubscribe, both
+    built on it; without it they would go out silently without either.
+    """
+    from notifier.channels.registry import plugins
+    from notifier.models import Channel
+
+    if settings.public_url is None and plugins()[Channel.EMAIL].configured(settings):
+        raise RuntimeError(
+            "NOTIFIER_PUBLIC_URL is not set, and e-mail goes through NOTIFIER_SMTP_HOST: "
+            "e-mails would have no link to the citizen's pages and no one-click unsubscribe. "
+            "Set it to the API's public https:// address."
+        )
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
@@ -43,6 +57,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     from notifier.logs import configure_logging
     from notifier.reloading import rules_holder
 
+    require_public_url(settings)
     configure_logging(settings.log_level, "api")
     store = _store(settings)
     if not settings.api_keys and not ApiKeys(store.redis, {}).clients():
@@ -96,9 +111,10 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from notifier.broker import require_redis_url
+    from notifier.connections import require_redis
 
-    require_redis_url(settings)
+    require_redis(settings)
+    require_public_url(settings)
     argv = [
         sys.executable,
         "-m",
@@ -434,7 +450,14 @@ HANDLERS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            field = "_".join(str(part) for part in error["loc"]).upper()
+            where = f"NOTIFIER_{field}: " if field else ""
+            print(f"error: {where}{error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
     if args.command == "rules":
         return RULES_HANDLERS[args.rules_command](settings, args)
     if args.command == "templates":

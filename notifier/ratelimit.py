@@ -16,7 +16,6 @@ from dramatiq.rate_limits import WindowRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend
 
 from notifier.models import Channel
-from notifier.store import patient_retry
 
 
 class ChannelRateLimit:
@@ -48,13 +47,11 @@ class ChannelRateLimit:
 
 
 def rate_limits(
-    redis_url: str, *, per_second: dict[Channel, int], outage_wait: float = 0.0
+    client: redis.Redis, *, per_second: dict[Channel, int]
 ) -> dict[Channel, ChannelRateLimit]:
-    """The limits of the channels that have one (0 means unlimited).
-
-    ``outage_wait``: how long a command waits for Redis, as for :meth:`Store.from_url`.
-    """
-    backend = RedisBackend(client=redis.Redis.from_url(redis_url, retry=patient_retry(outage_wait)))
+    """The limits of the channels that have one (0 means unlimited), counted on ``client``
+    (:func:`notifier.connections.rate_limit_client`)."""
+    backend = RedisBackend(client=client)
     return {
         channel: ChannelRateLimit(backend, channel, limit)
         for channel, limit in per_second.items()

@@ -59,6 +59,9 @@ class Scheduler:
         if claimed:
             try:
                 self.enqueue(claimed)
+                # replicas hold the claims and the broker's messages (one replication
+                # stream), or they get new claims: a copy that survives a failover is stale
+                self.store.replication.confirm(self.store.redis)
             except Exception:
                 self.unsent = claimed  # the broker may have taken some: all get new claims
                 raise

@@ -13,10 +13,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from notifier.urls import PUSH_SERVICES, push_entry_problem
+
+
+def sentinel_addresses(value: str) -> list[tuple[str, int]]:
+    """``host:port,host:port`` as pairs; a ValueError naming the part that is not one."""
+    found = []
+    for part in (p.strip() for p in value.split(",")):
+        host, _, port = part.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{part!r} is not host:port (e.g. sentinel-1:26379)")
+        found.append((host.strip("[]"), int(port)))
+    return found
 
 
 class Settings(BaseSettings):
@@ -27,6 +38,42 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         description="Redis/Valkey URL for the engine's data. Unset: an embedded Valkey is started.",
+    )
+    redis_sentinels: str | None = Field(
+        default=None,
+        description="Sentinels to ask for the primary, comma-separated host:port (instead of "
+        "NOTIFIER_REDIS_URL); every process follows a failover by itself.",
+    )
+    redis_sentinel_service: str = Field(
+        default="notifier", description="The name the sentinels monitor the primary under."
+    )
+    redis_username: str | None = Field(
+        default=None, description="Username (ACL) on the Redis/Valkey servers, with Sentinel."
+    )
+    redis_password: SecretStr | None = Field(
+        default=None, description="Password of the Redis/Valkey servers, with Sentinel."
+    )
+    redis_sentinel_password: SecretStr | None = Field(
+        default=None, description="Password of the sentinels themselves (their requirepass)."
+    )
+    redis_tls: bool = Field(
+        default=False, description="TLS to the servers and the sentinels (with a URL: rediss://)."
+    )
+    redis_tls_ca_file: Path | None = Field(
+        default=None, description="CA bundle to trust for the servers' TLS certificates."
+    )
+    redis_wait_replicas: int | None = Field(
+        default=None,
+        ge=0,
+        description="Replicas that must confirm a write (WAIT) before an event is answered 202, "
+        "a provider is called, or a send is taken as recorded. Unset: 1 with Sentinel, 0 with "
+        "NOTIFIER_REDIS_URL.",
+    )
+    redis_wait_timeout_ms: int = Field(
+        default=1000,
+        ge=1,
+        description="How long a write waits for those replicas; then the API answers 503 and "
+        "a worker tries again (up to NOTIFIER_WORKER_REDIS_WAIT_SECONDS).",
     )
     broker_redis_db: int = Field(
         default=1,
@@ -170,7 +217,8 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None,
         description="Public base URL of the API process (https://…): links to the citizen's "
-        "pages in every e-mail and one-click unsubscribe links are built on it. Unset: none.",
+        "pages in every e-mail and one-click unsubscribe links are built on it. Unset: none; "
+        "with e-mail through NOTIFIER_SMTP_HOST, the API and workers refuse to start.",
     )
     link_ttl_days: int = Field(
         default=30, ge=1, description="How long a link to the citizen's pages stays valid."
@@ -237,6 +285,27 @@ class Settings(BaseSettings):
         "links; the same in every process, at least 32 characters. Unset: a key made once "
         "and kept in <data_dir>/secret-key, for a single machine.",
     )
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _host_ports(cls, value: str | None) -> str | None:
+        if value is not None:
+            sentinel_addresses(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_redis(self) -> Settings:
+        if self.redis_url and self.redis_sentinels:
+            raise ValueError(
+                "set NOTIFIER_REDIS_URL (one server) or NOTIFIER_REDIS_SENTINELS, not both"
+            )
+        return self
+
+    def wait_replicas(self) -> int:
+        """Replicas a durable write waits for: the setting, else 1 with Sentinel, 0 without."""
+        if self.redis_wait_replicas is not None:
+            return self.redis_wait_replicas
+        return 1 if self.redis_sentinels else 0
 
     @field_validator("api_keys")
     @classmethod

@@ -16,8 +16,9 @@ from functools import cache
 
 import dramatiq
 
+from notifier import connections
 from notifier.batches import Sends
-from notifier.broker import DELIVERY_ACTOR, DELIVERY_QUEUE, Stopping, require_redis_url
+from notifier.broker import DELIVERY_ACTOR, DELIVERY_QUEUE, Stopping
 from notifier.channels import transports_for
 from notifier.channels.base import Transport
 from notifier.channels.registry import plugins
@@ -29,7 +30,6 @@ from notifier.ratelimit import rate_limits
 from notifier.recipients import RecipientStore
 from notifier.routing import RetryPolicy
 from notifier.settings import Settings, get_settings
-from notifier.store import Store
 from notifier.templates.renderer import Renderer
 
 _building = threading.Lock()
@@ -66,12 +66,8 @@ def deliverer() -> Deliverer:
 
 
 def build_deliverer(settings: Settings, transports: Mapping[Channel, Transport]) -> Deliverer:
-    store = Store.from_url(
-        require_redis_url(settings),
-        retention=timedelta(days=settings.retention_days),
-        outage_wait=settings.worker_redis_wait_seconds,
-        contact_key=settings.secret(),
-    )
+    wait = settings.worker_redis_wait_seconds
+    store = connections.store(settings, outage_wait=wait)
     return Deliverer(
         store,
         Renderer(settings.templates_dir, reload_seconds=settings.rules_reload_seconds),
@@ -93,8 +89,7 @@ def build_deliverer(settings: Settings, transports: Mapping[Channel, Transport])
             settings.secret(), settings.public_url, ttl=timedelta(days=settings.link_ttl_days)
         ),
         rate_limits=rate_limits(
-            require_redis_url(settings),
-            outage_wait=settings.worker_redis_wait_seconds,
+            connections.rate_limit_client(settings, outage_wait=wait),
             per_second={c: p.rate_limit(settings) for c, p in plugins().items()},
         ),
     )

@@ -33,7 +33,7 @@ from notifier.metrics import ApiMetrics, EngineCollector
 from notifier.recipients import RecipientStore
 from notifier.reloading import RulesHolder
 from notifier.settings import Settings
-from notifier.store import UNAVAILABLE, Store
+from notifier.store import UNAVAILABLE, NotReplicated, Store
 from notifier.templates.renderer import TemplatesHolder, templates_holder
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,20 @@ def create_app(
             {"detail": "storage temporarily unavailable; nothing was stored, retry later"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(NotReplicated)
+    async def not_replicated(request: Request, exc: NotReplicated) -> JSONResponse:
+        metrics.redis_errors.inc()
+        log.error("write not confirmed by replicas during %s: %s", request.url.path, exc)
+        return JSONResponse(
+            {
+                "detail": f"not yet copied to a replica ({exc}): it could be lost if the "
+                "primary failed now, so it is not confirmed; retry with the same event id, "
+                "which plans it once whether it was kept or lost"
+            },
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(RequestValidationError)

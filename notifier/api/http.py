@@ -28,7 +28,11 @@ ERRORS: dict[int, tuple[str, type[BaseModel] | None]] = {
     403: ("The key lacks the scope, or may not post this event type.", Problem),
     404: ("Not found (or planned by another tenant).", Problem),
     413: ("The request body is over the limit.", Problem),
-    503: ("Storage unavailable: nothing was stored; retry after Retry-After.", Problem),
+    503: (
+        "Storage unavailable, or a write not yet copied to a replica; retry after "
+        "Retry-After (the same event id plans once).",
+        Problem,
+    ),
 }
 
 

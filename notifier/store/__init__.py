@@ -31,6 +31,7 @@ own is about 80 bytes of bookkeeping before any content, so what can share a has
 ``failures``            sorted set, message id → when it ended as a failure or expired, the
                         last 24 h only (trimmed at each new one): the console's overview
 ``layout``              this layout's version, :data:`LAYOUT` (see :meth:`Store.check_layout`)
+``fence``               rewritten before each ``WAIT`` for replicas (:mod:`notifier.store.durable`)
 
 Every state change is one Lua script (a file under ``lua/`` naming its KEYS and ARGV), so it
 is atomic with regard to every other process: several API instances, schedulers and workers
@@ -39,7 +40,8 @@ and a worker may only move a message it holds the current claim of, so a stale o
 duplicated broker message can never send twice.
 
 Scripts compute some key names themselves, which a Redis Cluster would refuse; a single
-server is what this version supports (Sentinel failover is not wired in yet).
+server, or a primary with replicas behind Sentinel (:mod:`notifier.store.durable`: the writes
+a guarantee rests on wait for replicas), is what this version supports.
 """
 
 from notifier.store.codec import (
@@ -52,6 +54,7 @@ from notifier.store.codec import (
     CapLimit,
     Claimed,
     MessageRecord,
+    NotReplicated,
     SendLease,
     TakenOver,
     from_ms,
@@ -70,6 +73,7 @@ __all__ = [
     "CapLimit",
     "Claimed",
     "MessageRecord",
+    "NotReplicated",
     "SendLease",
     "Store",
     "TakenOver",

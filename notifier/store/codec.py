@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
+from redis._parsers.base import BaseParser
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
@@ -21,8 +22,34 @@ LAYOUT = "3"  # of the keys above; a version that changes them changes this (che
 
 CHANNELS_OFF = f"{PREFIX}channels-off"
 
+
+class NoReplicas(redis.ConnectionError):
+    """The primary refuses writes: fewer replicas than its ``min-replicas-to-write`` (just
+    after a failover, or cut off from them). Nothing was written; it passes, as an outage.
+    """
+
+
+# redis-py turns error replies into exceptions by their first word, and leaves this one a
+# plain ResponseError (a 500, a dead scheduler): as a connection error, every process waits
+# and retries it as it does an outage.
+BaseParser.EXCEPTION_CLASSES.setdefault("NOREPLICAS", NoReplicas)
+
 # The server is down, unreachable, or still loading its data after a restart: try later.
 UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError)
+
+
+class NotReplicated(redis.ConnectionError):
+    """A write reached the primary, but fewer replicas than required confirmed it in time.
+
+    It may be lost if the primary fails now: what depends on it must not be answered or
+    done yet. A connection error, so that whoever waits for Redis waits for this too.
+    """
+
+    def __init__(self, confirmed: int, required: int, wait: float) -> None:
+        super().__init__(
+            f"{confirmed} of {required} replicas confirmed the write within {wait:g} s"
+        )
+        self.confirmed, self.required = confirmed, required
 
 
 @dataclass(frozen=True)

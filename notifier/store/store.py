@@ -31,6 +31,7 @@ from notifier.store.codec import (
     record_from,
     to_ms,
 )
+from notifier.store.durable import Replication
 from notifier.store.scripts import register
 
 
@@ -43,8 +44,14 @@ class Store:
         *,
         retention: timedelta = timedelta(days=30),
         contact_key: bytes | None = None,
+        replicas: int = 0,
+        wait: timedelta = timedelta(seconds=1),
+        patience: float = 0.0,
     ) -> None:
+        """``replicas`` must hold each durable write (accept, provider call, finish) within
+        ``wait``; ``patience``: how long to try again (:mod:`notifier.store.durable`)."""
         self.redis = client
+        self.replication = Replication(replicas, wait, patience)
         self.contact_key = contact_key  # indexes contacts by keyed hash (support lookups)
         self.retention_seconds = int(retention.total_seconds())
         scripts = register(
@@ -131,20 +138,22 @@ class Store:
         One plan goes straight to the script: a pipeline first asks the server whether its
         scripts are loaded, a second round trip that halved the single-event rate.
         """
+        replies = self.replication.durably(self.redis, lambda: self._run_accept(plans, now, ttl))
+        return [decode_answer(reply, plan) for reply, (_, plan) in zip(replies, plans, strict=True)]
+
+    def _run_accept(self, plans: list[tuple[str, Plan]], now: datetime, ttl: int) -> list[Any]:
         if len(plans) == 1:
             ((idempotency_key, plan),) = plans
             args = self._accept_args(plan, now, ttl)
-            replies = [self._accept(keys=[idem_key(idempotency_key)], args=args)]
-        else:
-            pipe = self.redis.pipeline(transaction=False)
-            for idempotency_key, plan in plans:
-                self._accept(
-                    keys=[idem_key(idempotency_key)],
-                    args=self._accept_args(plan, now, ttl),
-                    client=pipe,
-                )
-            replies = pipe.execute()
-        return [decode_answer(reply, plan) for reply, (_, plan) in zip(replies, plans, strict=True)]
+            return [self._accept(keys=[idem_key(idempotency_key)], args=args)]
+        pipe = self.redis.pipeline(transaction=False)
+        for idempotency_key, plan in plans:
+            self._accept(
+                keys=[idem_key(idempotency_key)],
+                args=self._accept_args(plan, now, ttl),
+                client=pipe,
+            )
+        return pipe.execute()
 
     def _message_args(self, message: PlannedMessage, now: datetime) -> list[Any]:
         """A new message as the scripts' ``schedule`` takes it.
@@ -257,9 +266,14 @@ class Store:
         for cap in caps:
             args += [cap.max, int(cap.period.total_seconds() * 1000)]
         keys = [f"{PREFIX}cap:{cap.key}" for cap in caps]
-        result = int(self._provider_call(keys=keys, args=args))
-        if result == 0:
-            raise TakenOver(message_id)
+
+        def mark() -> int:
+            result = int(self._provider_call(keys=keys, args=args))
+            if result == 0:
+                raise TakenOver(message_id)
+            return result
+
+        result = self.replication.durably(self.redis, mark)
         return caps[-result - 1] if result < 0 else None
 
     def finish(
@@ -296,7 +310,7 @@ class Store:
         ]
         if following is not None:
             args += self._message_args(following, now)
-        return bool(self._finish(args=args))
+        return bool(self.replication.durably(self.redis, lambda: self._finish(args=args)))
 
     def receipt(
         self,

@@ -1,0 +1,110 @@
+"""Every Redis client of the engine, built in one place from the settings.
+
+One server (``NOTIFIER_REDIS_URL``) or a primary found through Sentinel
+(``NOTIFIER_REDIS_SENTINELS``): with Sentinel, redis-py's ``SentinelConnectionPool`` asks
+the sentinels for the primary at each new connection and drops a connection to a server
+that became a replica, so every process follows a failover without a restart. The engine's
+data (database 0), the rate limits and Dramatiq's broker (``NOTIFIER_BROKER_REDIS_DB``) all
+come from here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import redis
+from redis.sentinel import Sentinel
+
+from notifier.settings import Settings, sentinel_addresses
+from notifier.store import Store, patient_retry
+
+ENGINE_DB = 0  # with Sentinel; with a URL, the URL's own database
+
+
+class MissingRedis(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__(
+            "neither NOTIFIER_REDIS_URL nor NOTIFIER_REDIS_SENTINELS is set. Point one at your "
+            "Redis or Valkey servers, or use `notifier run`, which starts an embedded Valkey."
+        )
+
+
+def require_redis(settings: Settings) -> None:
+    if not settings.redis_url and not settings.redis_sentinels:
+        raise MissingRedis()
+
+
+def _tls(settings: Settings) -> dict[str, Any]:
+    if not settings.redis_tls:
+        return {}
+    ca = {"ssl_ca_certs": str(settings.redis_tls_ca_file)} if settings.redis_tls_ca_file else {}
+    return {"ssl": True, **ca}
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def client(settings: Settings, *, broker: bool = False, **options: Any) -> redis.Redis:
+    """A client of the primary: the engine's database, or the broker's; ``options`` for
+    redis-py."""
+    require_redis(settings)
+    if settings.redis_url:
+        url = settings.broker_url(settings.redis_url) if broker else settings.redis_url
+        return redis.Redis.from_url(url, **options)
+    assert settings.redis_sentinels  # require_redis
+    sentinel = Sentinel(
+        sentinel_addresses(settings.redis_sentinels),
+        sentinel_kwargs={
+            "socket_timeout": 2.0,
+            "socket_connect_timeout": 2.0,
+            "password": _secret(settings.redis_sentinel_password),
+            **_tls(settings),
+        },
+    )
+    return sentinel.master_for(
+        settings.redis_sentinel_service,
+        db=settings.broker_redis_db if broker else ENGINE_DB,
+        username=settings.redis_username,
+        password=_secret(settings.redis_password),
+        **_tls(settings),
+        **options,
+    )
+
+
+def engine_client(settings: Settings, *, outage_wait: float = 0.0) -> redis.Redis:
+    """The engine's data; with ``outage_wait``, each command waits that long for Redis."""
+    return client(
+        settings,
+        decode_responses=True,
+        health_check_interval=30,
+        socket_timeout=10,
+        retry=patient_retry(outage_wait),
+    )
+
+
+def broker_client(settings: Settings) -> redis.Redis:
+    """Dramatiq's database (its maintenance scans keys: apart from the engine's)."""
+    return client(settings, broker=True, health_check_interval=30)
+
+
+def rate_limit_client(settings: Settings, *, outage_wait: float = 0.0) -> redis.Redis:
+    """The rate limits' counters (Dramatiq's backend reads bytes), beside the engine's data."""
+    return client(settings, retry=patient_retry(outage_wait))
+
+
+def store(settings: Settings, *, outage_wait: float = 0.0) -> Store:
+    """The store; each durable write waits for the replicas the settings ask for.
+
+    ``outage_wait``: how long a command waits for Redis, and a durable write for its
+    replicas, before failing (workers wait; the API answers 503 at once).
+    """
+    return Store(
+        engine_client(settings, outage_wait=outage_wait),
+        retention=timedelta(days=settings.retention_days),
+        contact_key=settings.secret(),
+        replicas=settings.wait_replicas(),
+        wait=timedelta(milliseconds=settings.redis_wait_timeout_ms),
+        patience=outage_wait,
+    )
