@@ -252,7 +252,7 @@ def test_times_are_the_recipients_labelled_with_their_zone_and_statuses_in_frenc
     console.login(page)
     page.goto(f"{console.url}/ops/find?q=evt-zone")
     found = page.inner_text("main")
-    assert "appointment-reminder-48h, prévu (scheduled), prévu le 2026-06-11 10:00 CEST" in found
+    assert "appointment-reminder-48h, prévu (scheduled), échéance 2026-06-11 10:00 CEST" in found
     assert "UTC" not in found
     confirmation = next(
         i
