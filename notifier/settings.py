@@ -223,6 +223,21 @@ class Settings(BaseSettings):
     link_ttl_days: int = Field(
         default=30, ge=1, description="How long a link to the citizen's pages stays valid."
     )
+    legal_notice_url: str | None = Field(
+        default=None,
+        description="Address of the operator's legal notice (mentions légales), linked from "
+        "every page's footer. Unset: /mentions-legales, a page saying it is not published yet.",
+    )
+    personal_data_url: str | None = Field(
+        default=None,
+        description="Address of the operator's personal data notice, linked from every page's "
+        "footer. Unset: /donnees-personnelles, a page saying it is not published yet.",
+    )
+    accessibility_contact: str | None = Field(
+        default=None,
+        description="Where a person reports an accessibility problem (mailto: or https: URL), "
+        "given in the accessibility statement. Unset: the unit that wrote to them.",
+    )
     vapid_private_key: SecretStr | None = Field(
         default=None,
         description="VAPID private key (`notifier vapid generate`); with the subject, web push "
@@ -330,6 +345,13 @@ class Settings(BaseSettings):
         if key is not None and len(key.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
         return key
+
+    @field_validator("legal_notice_url", "personal_data_url", "accessibility_contact")
+    @classmethod
+    def _a_link(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://", "mailto:", "/")):
+            raise ValueError("must be an https:, http: or mailto: URL, or a path on this site")
+        return value
 
     def secret(self) -> bytes:
         """The secret key; without NOTIFIER_SECRET_KEY, one made once under ``data_dir``."""

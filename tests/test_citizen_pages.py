@@ -52,17 +52,17 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def settings(**overrides: Any) -> Settings:
-    return Settings(
-        api_keys={"crm": KEY},
-        rules_reload_seconds=0,
-        secret_key=CONTACT_KEY.decode(),
-        public_url="https://notifications.example.gouv.fr",
-        vapid_private_key=VAPID_PRIVATE,
-        vapid_subject="mailto:dpo@example.gouv.fr",
+    defaults: dict[str, Any] = {
+        "api_keys": {"crm": KEY},
+        "rules_reload_seconds": 0,
+        "secret_key": CONTACT_KEY.decode(),
+        "public_url": "https://notifications.example.gouv.fr",
+        "vapid_private_key": VAPID_PRIVATE,
+        "vapid_subject": "mailto:dpo@example.gouv.fr",
         # the loopback push service of the end-to-end test, beside the browsers' own
-        push_allowed_hosts=[*PUSH_SERVICES, *LOOPBACK_PUSH],
-        **overrides,
-    )
+        "push_allowed_hosts": [*PUSH_SERVICES, *LOOPBACK_PUSH],
+    }
+    return Settings(**(defaults | overrides))
 
 
 class Site:
@@ -412,3 +412,129 @@ def test_what_we_sent_you_lists_the_messages_with_their_words(
             page.screenshot(path=SCREENSHOTS / f"history-{width}.png", full_page=True)
     page.goto(site.pages(path="/history", lang="en"))
     assert "Text message" in page.inner_text("main") and "sent" in page.inner_text("main")
+
+
+def test_what_we_sent_you_lists_only_what_reached_the_person(
+    site: Site, page: Page, tmp_path: Path
+) -> None:
+    """A cancelled appointment: its reminders were never sent, so they are not listed (no
+    date with an empty channel, no "annulé" without words); the confirmation and the notice
+    of the cancellation, which reached the person, are, each with its words."""
+    deliver_next(site, tmp_path)  # the booking's confirmation
+    site.post(id="cancelled", type="appointment.cancelled")
+    notice = deliver_next(site, tmp_path)  # the reminders cancelled, the notice sent
+    assert notice["channel"] == "sms"
+    page.goto(site.pages(path="/history"))
+    items = page.locator("main li")
+    assert items.count() == 2
+    assert page.locator("main .fr-badge").all_text_contents() == ["envoyé", "envoyé"]
+    for heading in page.locator("main li h2").all_inner_texts():
+        assert heading.endswith("— SMS"), heading
+    for item in items.all_inner_texts():
+        assert "Gendarmerie" in item, item  # each with the words that reached the person
+    assert violations(page) == []
+
+
+def test_the_words_promise_only_what_is_offered(store: Store, page: Page) -> None:
+    """Without push configured, the device page says so, and promises no browser prompt; a
+    channel without a contact says in words what is missing."""
+    config = settings(vapid_private_key=None, vapid_subject=None)
+    app = create_app(config, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
+    with serve(app) as url:
+        site = Site(url, store, config)
+        site.post(id="booked", recipient={"id": "citizen-1", "contacts": {"phone": "+33612345678"}})
+        procedure_news(site, "news-1")
+        page.goto(site.pages(path="/device"))
+        device = page.inner_text("main")
+        assert "Nous n'envoyons pas de notification sur les appareils pour le moment." in device
+        assert "demandera votre accord" not in device and "Recevez nos messages" not in device
+        assert page.get_by_role("button").count() == 0
+        page.goto(site.pages())
+        choices = page.inner_text("main")
+        assert "E-mail : nous n'avons pas votre adresse e-mail" in choices
+        assert "coordonnée" not in choices.replace("Vos coordonnées", "")
+        assert "qui sont facultatives" not in choices
+        assert violations(page) == []
+
+
+FOOTER = {
+    "fr": ["Accessibilité : non conforme", "Mentions légales", "Données personnelles"],
+    "en": ["Accessibility: not compliant", "Legal notice", "Personal data"],
+}
+PUBLIC_PAGES = {
+    "accessibility": ("/accessibilite", "Défenseur des droits"),
+    "legal": ("/mentions-legales", "NOTIFIER_LEGAL_NOTICE_URL"),
+    "personal-data": ("/donnees-personnelles", "NOTIFIER_PERSONAL_DATA_URL"),
+}
+
+
+def footer(page: Page) -> list[tuple[str, str | None]]:
+    links = page.locator("footer .fr-footer__bottom-list a.fr-footer__bottom-link").all()
+    return [(a.inner_text(), a.get_attribute("href")) for a in links]
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_every_page_links_the_statements_a_public_site_must(
+    site: Site, page: Page, lang: str
+) -> None:
+    """Accessibility statement, legal notice, personal data: in each page's footer (DSFR's
+    fr-footer__bottom-list), each leading to a page served here while the operator has not
+    given its own address."""
+    expected = [
+        (FOOTER[lang][0], f"/accessibilite?lang={lang}"),
+        (FOOTER[lang][1], f"/mentions-legales?lang={lang}"),
+        (FOOTER[lang][2], f"/donnees-personnelles?lang={lang}"),
+    ]
+    for path in PAGE_PATHS.values():
+        page.goto(site.pages(path=path, lang=lang))
+        assert footer(page) == expected, path
+    page.goto(f"{site.url}/me/not-a-token?lang={lang}")  # the error page too
+    assert footer(page) == expected
+    page.get_by_role("link", name=FOOTER[lang][0]).click()
+    statement = page.inner_text("main")
+    assert ("non conformes" if lang == "fr" else "not compliant") in statement
+    for checked in ("axe-core", "WCAG 2.1", "320", "200 %", "Défenseur des droits"):
+        assert checked in statement, checked
+    assert footer(page) == expected
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+@pytest.mark.parametrize("name", list(PUBLIC_PAGES))
+def test_the_statement_pages_are_accessible(site: Site, page: Page, name: str, lang: str) -> None:
+    path, words = PUBLIC_PAGES[name]
+    answer = page.goto(f"{site.url}{path}?lang={lang}")
+    assert answer is not None and answer.status == 200
+    assert page.locator("html").get_attribute("lang") == lang
+    assert words in page.inner_text("main")
+    assert violations(page) == []
+    page.set_viewport_size({"width": 320, "height": 800})
+    assert overflows(page) == 0
+    assert violations(page) == []
+
+
+def test_the_operator_s_own_notices_replace_the_placeholders(store: Store, page: Page) -> None:
+    config = settings(
+        legal_notice_url="https://www.gendarmerie.interieur.gouv.fr/mentions-legales",
+        personal_data_url="https://www.gendarmerie.interieur.gouv.fr/donnees-personnelles",
+        accessibility_contact="mailto:accessibilite@example.gouv.fr",
+    )
+    app = create_app(config, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
+    with serve(app) as url:
+        site = Site(url, store, config)
+        site.post(id="booked")
+        page.goto(site.pages())
+        assert [href for _, href in footer(page)] == [
+            "/accessibilite?lang=fr",
+            config.legal_notice_url,
+            config.personal_data_url,
+        ]
+        moved = httpx.get(f"{url}/mentions-legales", follow_redirects=False)
+        assert moved.status_code == 303 and moved.headers["location"] == config.legal_notice_url
+        page.goto(f"{url}/accessibilite")
+        contact = page.get_by_role("link", name="accessibilite@example.gouv.fr")
+        assert contact.get_attribute("href") == "mailto:accessibilite@example.gouv.fr"
+
+
+def test_a_notice_address_must_be_a_link() -> None:
+    with pytest.raises(ValueError, match="legal_notice_url"):
+        settings(legal_notice_url="javascript:alert(1)")

@@ -89,6 +89,8 @@ def test_no_anonymous_access_and_only_ops_keys(console: Console, page: Page) -> 
     assert "n'ouvre pas la console" in page.content()
     check_screen(page)
     shot(page, "login")
+    links = page.locator("footer .fr-footer__bottom-list a").all_inner_texts()
+    assert links == ["Accessibilité : non conforme", "Mentions légales", "Données personnelles"]
     forged = httpx.get(console.url + "/ops/", cookies={"notifier_ops": "forged.cookie"})
     assert forged.status_code == 303
 
@@ -172,7 +174,9 @@ def test_send_a_failed_message_again(console: Console, page: Page) -> None:
     assert console.store.get(failed).status is MessageStatus.PERMANENT_FAILURE  # type: ignore[union-attr]
     console.login(page)
     page.wait_for_url("**/ops/")
-    assert "permanent-failure: no channel could deliver : 1" in page.inner_text("main")
+    assert "non distribué (permanent-failure) : no channel could deliver : 1" in page.inner_text(
+        "main"
+    )
     page.goto(f"{console.url}/ops/messages/{failed}")
     page.get_by_label("Motif du nouvel envoi").fill("numéro corrigé par la brigade")
     page.get_by_role("button", name="Envoyer à nouveau").click()
@@ -236,3 +240,37 @@ def test_find_a_person_by_phone_or_e_mail_without_keeping_either(
     )
     assert "612345678" not in stored and "jeanne" not in stored
     assert "612345678" not in caplog.text and "jeanne" not in caplog.text.lower()
+
+
+def test_times_are_the_recipients_labelled_with_their_zone_and_statuses_in_french(
+    console: Console, page: Page
+) -> None:
+    """A reminder due at 10:00 in Paris reads 10:00 CEST, never 10:00 (or 08:00) "UTC"; its
+    status reads in French, with the API's name beside it for cross-checking."""
+    data = {"starts_at": "2026-06-13T10:00:00+02:00", "unit": "Brigade", "address": "1 rue A"}
+    planned = console.post(id="evt-zone", data=data)
+    console.login(page)
+    page.goto(f"{console.url}/ops/find?q=evt-zone")
+    found = page.inner_text("main")
+    assert "appointment-reminder-48h, prévu (scheduled), échéance 2026-06-11 10:00 CEST" in found
+    assert "UTC" not in found
+    confirmation = next(
+        i
+        for i in planned
+        if console.store.get(i).message.rule == "appointment-confirmation"  # type: ignore[union-attr]
+    )
+    worker = Deliverer(
+        console.store,
+        Renderer(EXAMPLES / "templates"),
+        {c: ScriptedTransport(SendResult(Outcome.SENT)) for c in Channel},  # type: ignore[misc]
+        clock=lambda: NOW,
+    )
+    for item in console.store.claim_due(NOW, limit=10, lease=timedelta(minutes=5)):
+        worker.deliver(item.message_id, item.claim)
+    page.goto(f"{console.url}/ops/messages/{confirmation}")
+    shown = page.inner_text("main")
+    assert "État : envoyé (sent)" in shown
+    assert "Prévu : 2026-06-10 10:00:00 CEST" in shown  # NOW, 08:00 UTC
+    assert "2026-06-10 10:00:00 CEST — prévu (scheduled)" in shown
+    assert "UTC" not in shown
+    check_screen(page)

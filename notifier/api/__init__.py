@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from notifier import web
-from notifier.api import callbacks, events, messages, recipients
+from notifier.api import callbacks, docs, events, messages, recipients
 from notifier.api.deps import Engine
 from notifier.api.http import AllowOptions, BodySizeLimit
 from notifier.apikeys import ApiKeys
@@ -61,7 +61,14 @@ def create_app(
         yield
         stop.set()
 
-    app = FastAPI(title="notifier", version="1", description=__doc__, lifespan=lifespan)
+    app = FastAPI(
+        title="notifier",
+        version="1",
+        description=__doc__,
+        lifespan=lifespan,
+        docs_url=None,  # served by notifier.api.docs, from the package: no CDN
+        redoc_url=None,
+    )
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_request_bytes,
@@ -122,6 +129,7 @@ def create_app(
     for module in (events, recipients, messages, callbacks):
         app.include_router(module.router)
     web.install(app)
+    docs.install(app)
 
     @app.get("/metrics", tags=["operations"], operation_id="metrics", response_class=Response)
     def prometheus_metrics() -> Response:

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from notifier.templates.formatting import format_when
-from notifier.web import console
+from notifier.web import console, legal
 from notifier.web.guard import PageError
 from notifier.web.pages import error_page, router, templates
 
@@ -24,6 +24,9 @@ STATIC = Path(__file__).parent / "static"
 def install(app: FastAPI) -> None:
     """Add the pages, their static files and their error page to ``app``."""
     templates.env.filters["localtime"] = lambda value, zone, lang: format_when(value, lang, zone)
+    templates.env.filters["stamp"] = console.stamp
+    templates.env.filters["status"] = console.status_label
+    templates.env.globals["footer_links"] = legal.footer_links
 
     @app.get("/me/sw.js", include_in_schema=False)
     def service_worker() -> FileResponse:
@@ -32,6 +35,7 @@ def install(app: FastAPI) -> None:
 
     app.include_router(router)
     app.include_router(console.router)
+    app.include_router(legal.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(console.Login)

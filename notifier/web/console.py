@@ -15,8 +15,9 @@ import json
 import logging
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,7 +26,7 @@ from pydantic import ValidationError
 
 from notifier.api.deps import Engine, EngineDep
 from notifier.apikeys import Scope
-from notifier.models import MESSAGE_ID_PATTERN, Event
+from notifier.models import MESSAGE_ID_PATTERN, Event, MessageStatus
 from notifier.phones import normalize_phone
 from notifier.rules.engine import message_id
 from notifier.rules.preview import preview
@@ -33,6 +34,7 @@ from notifier.store import PREFIX, MessageRecord, to_ms
 from notifier.templates.renderer import Renderer
 from notifier.web.guard import PageError, within_rate
 from notifier.web.pages import NO_STORE, templates
+from notifier.web.text import TEXT
 
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("notifier.audit")
@@ -74,6 +76,19 @@ def csrf(parts: Engine, request: Request) -> str:
 def check(parts: Engine, request: Request, presented: str) -> None:
     if not hmac.compare_digest(csrf(parts, request), presented):
         raise PageError(403, "error.form")
+
+
+def stamp(value: datetime, zone: str, seconds: bool = False) -> str:
+    """``value`` in ``zone`` (the recipient's), labelled with that zone's abbreviation:
+    ``2026-12-08 10:30 CET``. Times are stored in UTC; the agent reads the person's clock."""
+    shown = value.astimezone(ZoneInfo(zone))
+    return shown.strftime(f"%Y-%m-%d %H:%M{':%S' if seconds else ''} %Z")
+
+
+def status_label(status: MessageStatus) -> str:
+    """The status in the pages' French words, with its API name for cross-checking:
+    ``prévu (scheduled)``."""
+    return f"{TEXT['fr'][f'status.{status.value}']} ({status.value})"
 
 
 def screen(request: Request, name: str, parts: Engine, who: str, **extra: Any) -> HTMLResponse:
@@ -178,7 +193,8 @@ def failure_reason(record: MessageRecord) -> str:
     """A failure's kind, to group by: its status and the start of its detail (a provider's
     code, "no channel could deliver", "past its expiry"), without what varies per message."""
     detail = (record.history[-1].detail or "").split(" (", 1)[0].split(";", 1)[0]
-    return f"{record.status.value}: {detail[:80]}" if detail else record.status.value
+    label = status_label(record.status)
+    return f"{label} : {detail[:80]}" if detail else label
 
 
 def found_by(parts: Engine, query: str) -> list[MessageRecord]:

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 HISTORY_DAYS = 30
+REACHED = (MessageStatus.SENT, MessageStatus.DELIVERED)  # what "What we sent you" lists
 
 
 def guarded(request: Request, parts: EngineDep) -> Engine:
@@ -259,16 +260,17 @@ def history(request: Request, token: str, parts: Parts, lang: str | None = None)
     renderer = Renderer(parts.templates)
     rows: list[dict[str, Any]] = []
     for record in filter(None, parts.store.get_many(parts.recipients.message_ids(who.id))):
-        last = record.history[-1]
-        if last.at < since or last.status in (MessageStatus.SCHEDULED, MessageStatus.QUEUED):
+        if record.status not in REACHED:  # planned, cancelled, failed: never reached them
             continue
-        channel = next((h.channel for h in reversed(record.history) if h.channel), None)
+        sent = next((h for h in reversed(record.history) if h.status is MessageStatus.SENT), None)
+        if sent is None or sent.channel is None or sent.at < since:
+            continue
         rows.append(
             {
-                "at": last.at,
-                "channel": channel,
-                "status": last.status,
-                "text": sent_text(renderer, record.message, who, channel),
+                "at": sent.at,
+                "channel": sent.channel,
+                "status": record.status,
+                "text": sent_text(renderer, record.message, who, sent.channel),
             }
         )
     rows.sort(key=lambda r: r["at"].timestamp(), reverse=True)

@@ -23,8 +23,11 @@ TEXT: dict[str, dict[str, str]] = {
         "saved": "Vos choix sont enregistrés. Ils s'appliquent dès le prochain message.",
         "save": "Enregistrer",
         "preferences.title": "Mes choix de notifications",
-        "preferences.intro": "Choisissez comment recevoir les nouvelles qui sont facultatives.",
-        "preferences.none": "Aucune nouvelle facultative n'est envoyée pour le moment.",
+        "preferences.intro": (
+            "Ces informations sont facultatives : choisissez par quel moyen les recevoir. "
+            "Décochez tout pour ne plus les recevoir."
+        ),
+        "preferences.none": "Nous n'envoyons pas d'information facultative pour le moment.",
         "preferences.contacts": "Vos coordonnées",
         "preferences.no_contact": "non renseigné",
         "preferences.service": "Messages de service",
@@ -33,7 +36,9 @@ TEXT: dict[str, dict[str, str]] = {
             "toujours envoyés : ils concernent une démarche en cours. Vous ne pouvez pas les "
             "désactiver, mais vous pouvez choisir ce qui vous aide (page « Ce qui m'aide »)."
         ),
-        "preferences.unreachable": "pas de coordonnée",
+        "preferences.unreachable.sms": "nous n'avons pas votre numéro de portable",
+        "preferences.unreachable.email": "nous n'avons pas votre adresse e-mail",
+        "preferences.unreachable.webpush": "aucun appareil n'est activé",
         "channel.sms": "SMS",
         "channel.email": "E-mail",
         "channel.webpush": "Notification sur cet appareil",
@@ -61,6 +66,7 @@ TEXT: dict[str, dict[str, str]] = {
             "Recevez nos messages sous forme de notification sur cet appareil, en plus des SMS "
             "et des e-mails. Votre navigateur vous demandera votre accord."
         ),
+        "device.off": "Nous vous écrivons par SMS ou par e-mail.",
         "device.nojs": (
             "Cette page a besoin de JavaScript pour activer les notifications : c'est le seul "
             "endroit où il est nécessaire."
@@ -69,7 +75,9 @@ TEXT: dict[str, dict[str, str]] = {
         "device.off_needs": (
             "Vous avez indiqué ne pas avoir de smartphone : nous n'envoyons pas de notification."
         ),
-        "device.not_configured": "Les notifications ne sont pas proposées pour le moment.",
+        "device.not_configured": (
+            "Nous n'envoyons pas de notification sur les appareils pour le moment."
+        ),
         "device.subscribe": "Activer les notifications sur cet appareil",
         "device.unsubscribe": "Désactiver les notifications sur cet appareil",
         "device.subscribed": "Les notifications sont activées. Un message d'essai arrive.",
@@ -77,7 +85,10 @@ TEXT: dict[str, dict[str, str]] = {
         "device.denied": "Les notifications sont bloquées dans votre navigateur.",
         "device.failed": "L'activation n'a pas abouti. Réessayez plus tard.",
         "history.title": "Ce que nous vous avons envoyé",
-        "history.intro": "Les messages des 30 derniers jours, du plus récent au plus ancien.",
+        "history.intro": (
+            "Les messages que nous vous avons envoyés ces 30 derniers jours, du plus récent au "
+            "plus ancien."
+        ),
         "history.none": "Aucun message ces 30 derniers jours.",
         "history.date": "Date",
         "history.channel": "Canal",
@@ -113,6 +124,23 @@ TEXT: dict[str, dict[str, str]] = {
         "error.form": "Le formulaire a expiré. Rechargez la page et recommencez.",
         "error.rate": "Trop de demandes. Attendez une minute et réessayez.",
         "footer": "Ces pages ne demandent aucun compte : le lien de votre message suffit.",
+        "footer.accessibility": "Accessibilité : non conforme",
+        "footer.legal": "Mentions légales",
+        "footer.personal_data": "Données personnelles",
+        "legal.title": "Mentions légales",
+        "legal.unset": (
+            "L'exploitant de ce service n'a pas encore publié ses mentions légales sur ce site."
+        ),
+        "privacy.title": "Données personnelles",
+        "privacy.unset": (
+            "L'exploitant de ce service n'a pas encore publié sur ce site les informations sur "
+            "le traitement de vos données personnelles ni sur vos droits."
+        ),
+        "privacy.kept": (
+            "Ce service garde vos coordonnées et vos choix pour vous écrire, et les messages "
+            "qu'il vous envoie pendant {days} jours."
+        ),
+        "unset.operator": "Pour l'exploitant : indiquez leur adresse dans le réglage {setting}.",
     },
     "en": {
         "service": "My notifications",
@@ -126,8 +154,11 @@ TEXT: dict[str, dict[str, str]] = {
         "saved": "Your choices are saved. They apply from the next message.",
         "save": "Save",
         "preferences.title": "My notification choices",
-        "preferences.intro": "Choose how to receive the news that is optional.",
-        "preferences.none": "No optional news is sent at the moment.",
+        "preferences.intro": (
+            "This news is optional: choose how you want to receive it. Untick everything to "
+            "stop receiving it."
+        ),
+        "preferences.none": "We send no optional news at the moment.",
         "preferences.contacts": "Your contact details",
         "preferences.no_contact": "not given",
         "preferences.service": "Service messages",
@@ -136,7 +167,9 @@ TEXT: dict[str, dict[str, str]] = {
             "are about a procedure under way. You cannot turn them off, but you can tell us "
             "what helps you (page “What helps me”)."
         ),
-        "preferences.unreachable": "no contact",
+        "preferences.unreachable.sms": "we do not have your mobile number",
+        "preferences.unreachable.email": "we do not have your e-mail address",
+        "preferences.unreachable.webpush": "no device is turned on",
         "channel.sms": "Text message",
         "channel.email": "E-mail",
         "channel.webpush": "Notification on this device",
@@ -168,7 +201,8 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "device.unsupported": "This browser does not support notifications.",
         "device.off_needs": "You told us you have no smartphone: we send no notifications.",
-        "device.not_configured": "Notifications are not offered at the moment.",
+        "device.not_configured": "We do not send notifications to devices at the moment.",
+        "device.off": "We write to you by text message or e-mail.",
         "device.subscribe": "Turn on notifications on this device",
         "device.unsubscribe": "Turn off notifications on this device",
         "device.subscribed": "Notifications are on. A test message is on its way.",
@@ -176,7 +210,7 @@ TEXT: dict[str, dict[str, str]] = {
         "device.denied": "Notifications are blocked in your browser.",
         "device.failed": "That did not work. Please try again later.",
         "history.title": "What we sent you",
-        "history.intro": "Messages of the last 30 days, newest first.",
+        "history.intro": "The messages we sent you in the last 30 days, newest first.",
         "history.none": "No message in the last 30 days.",
         "history.date": "Date",
         "history.channel": "Channel",
@@ -210,6 +244,21 @@ TEXT: dict[str, dict[str, str]] = {
         "error.form": "The form has expired. Reload the page and try again.",
         "error.rate": "Too many requests. Wait a minute and try again.",
         "footer": "These pages need no account: the link in your message is enough.",
+        "footer.accessibility": "Accessibility: not compliant",
+        "footer.legal": "Legal notice",
+        "footer.personal_data": "Personal data",
+        "legal.title": "Legal notice",
+        "legal.unset": "The operator of this service has not published its legal notice here yet.",
+        "privacy.title": "Personal data",
+        "privacy.unset": (
+            "The operator of this service has not published here yet how it processes your "
+            "personal data, nor your rights."
+        ),
+        "privacy.kept": (
+            "This service keeps your contact details and choices to write to you, and the "
+            "messages it sends you for {days} days."
+        ),
+        "unset.operator": "For the operator: give its address in the setting {setting}.",
     },
 }
 
