@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -12,6 +13,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
 
 from notifier.batches import batches
+from notifier.redis_server import running_url
 from notifier.settings import Settings
 from notifier.store import Claimed
 
@@ -20,17 +22,23 @@ DELIVERY_ACTOR = "deliver_batch"
 
 
 class MissingRedisURL(RuntimeError):
-    def __init__(self) -> None:
+    def __init__(self, data_dir: Path) -> None:
         super().__init__(
-            "NOTIFIER_REDIS_URL is not set. Point it at your Redis or Valkey server, "
-            "or use `notifier run`, which starts an embedded Valkey for you."
+            "NOTIFIER_REDIS_URL is not set and no embedded server runs on "
+            f"NOTIFIER_DATA_DIR={data_dir}: set NOTIFIER_REDIS_URL (redis://host:port/0), "
+            "or start `notifier run` (`make run`) in this folder first."
         )
 
 
 def require_redis_url(settings: Settings) -> str:
-    if not settings.redis_url:
-        raise MissingRedisURL()
-    return settings.redis_url
+    """``NOTIFIER_REDIS_URL``; unset, the embedded server ``notifier run`` started on the
+    same data folder, if it answers (database 0, the engine's)."""
+    if settings.redis_url:
+        return settings.redis_url
+    embedded = running_url(settings.data_dir / "valkey")
+    if embedded is None:
+        raise MissingRedisURL(settings.data_dir)
+    return embedded + "/0"
 
 
 def configure_broker(settings: Settings) -> RedisBroker:

@@ -168,7 +168,8 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None,
         description="Public base URL of the API process (https://…): links to the citizen's "
-        "pages in every e-mail and one-click unsubscribe links are built on it. Unset: none.",
+        "pages in every e-mail and one-click unsubscribe links are built on it. Unset: none, "
+        "but `notifier run` (`make run`) uses its own API's address.",
     )
     link_ttl_days: int = Field(
         default=30, ge=1, description="How long a link to the citizen's pages stays valid."
