@@ -28,7 +28,9 @@ def try_it_commands() -> list[str]:
 
 def makefile_env() -> dict[str, str]:
     """The demo settings the Makefile exports for `make run`."""
-    found = re.findall(r"^export (NOTIFIER_\w+) \?= (.*)$", (ROOT / "Makefile").read_text(), re.M)
+    found = re.findall(
+        r"^(?:run: )?export (NOTIFIER_\w+) \?= (.*)$", (ROOT / "Makefile").read_text(), re.M
+    )
     return dict(found)
 
 
@@ -46,7 +48,7 @@ def test_the_readme_try_it_runs_as_written(tmp_path: Path) -> None:
         c.replace("http://127.0.0.1:8000", f"http://127.0.0.1:{api_port}")
         for c in try_it_commands()
     ]
-    assert len(commands) == 3, commands  # book, read a message, cancel
+    assert len(commands) == 4, commands  # book, book by e-mail, read a message, cancel
 
     def run(command: str) -> dict:
         done = subprocess.run(
@@ -85,11 +87,21 @@ def test_the_readme_try_it_runs_as_written(tmp_path: Path) -> None:
         (sms,) = wait_for(lambda: outbox("sms"), 30, "the confirmation in the outbox")
         assert sms["rule"] == "appointment-confirmation" and "confirmé" in sms["content"]["text"]
 
-        message = run(commands[1].replace("<id>", confirmation["id"]))
+        run(commands[1])
+        (email,) = wait_for(lambda: outbox("email"), 30, "the confirmation by e-mail")
+        assert email["rule"] == "appointment-confirmation"
+        assert email["to"].endswith("@example.org")
+        link = re.search(r"http://\S+", email["content"]["text"])
+        assert link is not None and link[0].startswith(f"http://127.0.0.1:{api_port}/")
+        page = httpx.get(link[0], follow_redirects=True)
+        assert page.status_code == 200 and "notifications" in page.text.lower()
+
+        message = run(commands[2].replace("<id>", confirmation["id"]))
         assert message["status"] == "sent" and message["attempts"] == 1
         assert message["due_at"].endswith("Z")
+        assert all(entry["at"].endswith("Z") for entry in message["history"])
 
-        cancelled = run(commands[2])
+        cancelled = run(commands[3])
         assert len(cancelled["cancelled"]) == 2  # the reminders 48 h and 2 h before
         wait_for(lambda: len(outbox("sms")) == 2, 30, "the cancellation notice")
         assert outbox("sms")[1]["rule"] == "appointment-cancelled"
