@@ -9,8 +9,8 @@ STAMP  := $(VENV)/.installed
 export NOTIFIER_API_KEYS ?= {"demo": "demo-secret"}
 export NOTIFIER_RULES_DIR ?= examples/rules
 export NOTIFIER_TEMPLATES_DIR ?= examples/templates
-# Links to the citizen pages in the demo's e-mails point at the local API (run only).
-run: export NOTIFIER_PUBLIC_URL ?= http://127.0.0.1:8000
+# Links to the citizen pages in the demo's e-mails: `notifier run` points them at its own API
+# (NOTIFIER_API_HOST and NOTIFIER_API_PORT) unless NOTIFIER_PUBLIC_URL is set.
 
 .PHONY: run test bench lint clean
 

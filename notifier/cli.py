@@ -14,8 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from notifier.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -192,14 +190,14 @@ def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
     except RuleSetError as exc:
         print(exc, file=sys.stderr)
         return 1
-    (event,) = _load_events([Path(args.event)])
+    events = _load_events([Path(e) for e in args.event])
     now = datetime.fromisoformat(args.now) if args.now else utcnow()
     if now.tzinfo is None:
         print("error: --now needs a UTC offset, e.g. 2026-12-01T09:00:00+01:00", file=sys.stderr)
         return 2
     renderer = Renderer(Path(args.templates) if args.templates else settings.templates_dir)
     try:
-        print(preview(event, ruleset, renderer, now))
+        print(preview(events, ruleset, renderer, now, html=args.html))
     except EventDataError as exc:
         print(f"error: the event cannot be planned: {exc}", file=sys.stderr)
         return 1
@@ -290,13 +288,17 @@ def cmd_vapid_generate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _local_api(settings: Settings) -> str:
+    return f"http://{settings.api_host}:{settings.api_port}"
+
+
 def _demo_banner(settings: Settings, redis_url: str) -> str:
     from datetime import timedelta
 
     from notifier.links import Links
 
     keys = ", ".join(f"{c}={k.get_secret_value()}" for c, k in settings.api_keys.items())
-    base = f"http://{settings.api_host}:{settings.api_port}"
+    base = _local_api(settings)
     links = Links(settings.secret(), settings.public_url or base, ttl=timedelta(days=30))
     metrics = f"http://{settings.metrics_host}"
     return f"""
@@ -343,6 +345,8 @@ def _supervise(settings: Settings, redis_url: str) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     env = {**os.environ, "NOTIFIER_REDIS_URL": redis_url}
+    # The demo's links to the citizen pages point at this API unless a public URL is set.
+    env.setdefault("NOTIFIER_PUBLIC_URL", settings.public_url or _local_api(settings))
     print(_demo_banner(settings, redis_url), flush=True)
     # Own process groups: Ctrl-C reaches only this supervisor, which then stops each child
     # once. (A second signal makes Dramatiq kill its workers instead of letting them finish.)
@@ -390,7 +394,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     show = rules_commands.add_parser("preview", help="the timeline an event would produce")
-    show.add_argument("--event", required=True, help="an event as JSON (as posted to the API)")
+    show.add_argument(
+        "--event",
+        required=True,
+        action="append",
+        help="an event as JSON (as posted to the API); repeat for events in order, each one "
+        "cancelling or replacing what the ones before planned",
+    )
+    show.add_argument("--html", action="store_true", help="print the HTML of e-mails too")
     show.add_argument("--now", help="pretend it is this ISO 8601 time (default: now)")
     show.add_argument("--dir", help="rules folder (default: NOTIFIER_RULES_DIR)")
     show.add_argument("--templates", help="templates folder (default: NOTIFIER_TEMPLATES_DIR)")
@@ -449,15 +460,17 @@ HANDLERS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    from notifier.config_errors import CONFIG_ERRORS, describe
+
     args = build_parser().parse_args(argv)
     try:
-        settings = get_settings()
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            field = "_".join(str(part) for part in error["loc"]).upper()
-            where = f"NOTIFIER_{field}: " if field else ""
-            print(f"error: {where}{error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return _dispatch(get_settings(), args)
+    except CONFIG_ERRORS as exc:
+        print(f"error: {describe(exc)}", file=sys.stderr)
         return 2
+
+
+def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "rules":
         return RULES_HANDLERS[args.rules_command](settings, args)
     if args.command == "templates":
@@ -466,8 +479,4 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_vapid_generate(settings, args)
     if args.command == "keys":
         return cmd_keys(settings, args)
-    try:
-        return HANDLERS[args.command](settings, args)
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return HANDLERS[args.command](settings, args)

@@ -16,6 +16,7 @@ from typing import Any
 import redis
 from redis.sentinel import Sentinel
 
+from notifier.redis_server import running_url
 from notifier.settings import Settings, sentinel_addresses
 from notifier.store import Store, patient_retry
 
@@ -23,16 +24,26 @@ ENGINE_DB = 0  # with Sentinel; with a URL, the URL's own database
 
 
 class MissingRedis(RuntimeError):
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__(
-            "neither NOTIFIER_REDIS_URL nor NOTIFIER_REDIS_SENTINELS is set. Point one at your "
-            "Redis or Valkey servers, or use `notifier run`, which starts an embedded Valkey."
+            "neither NOTIFIER_REDIS_URL nor NOTIFIER_REDIS_SENTINELS is set, and no embedded "
+            f"server runs on NOTIFIER_DATA_DIR={settings.data_dir}: point one at your Redis or "
+            "Valkey servers, or start `notifier run` (`make run`) in this folder first."
         )
 
 
+def redis_url(settings: Settings) -> str | None:
+    """``NOTIFIER_REDIS_URL``; unset (and no Sentinel), the embedded server ``notifier run``
+    started on the same data folder, if it answers (database 0, the engine's)."""
+    if settings.redis_url or settings.redis_sentinels:
+        return settings.redis_url
+    embedded = running_url(settings.data_dir / "valkey")
+    return None if embedded is None else embedded + "/0"
+
+
 def require_redis(settings: Settings) -> None:
-    if not settings.redis_url and not settings.redis_sentinels:
-        raise MissingRedis()
+    if not redis_url(settings) and not settings.redis_sentinels:
+        raise MissingRedis(settings)
 
 
 def _tls(settings: Settings) -> dict[str, Any]:
@@ -50,9 +61,9 @@ def client(settings: Settings, *, broker: bool = False, **options: Any) -> redis
     """A client of the primary: the engine's database, or the broker's; ``options`` for
     redis-py."""
     require_redis(settings)
-    if settings.redis_url:
-        url = settings.broker_url(settings.redis_url) if broker else settings.redis_url
-        return redis.Redis.from_url(url, **options)
+    url = redis_url(settings)
+    if url:
+        return redis.Redis.from_url(settings.broker_url(url) if broker else url, **options)
     assert settings.redis_sentinels  # require_redis
     sentinel = Sentinel(
         sentinel_addresses(settings.redis_sentinels),

@@ -8,6 +8,9 @@ rather than silently dropping pending reminders).
 It runs in a session of its own: Ctrl-C in a terminal signals the whole foreground process
 group, and the server must outlive the workers that are still finishing their messages.
 ``stop()`` shuts it down last, cleanly (SIGTERM: the append-only file is flushed).
+
+While it runs, its address is in ``<data_dir>/address``: other commands on the same data
+folder (``notifier keys add`` beside ``make run``) find it there with :func:`running_url`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,31 @@ DURABLE_CONFIG = {
 }
 
 
+ADDRESS_FILE = "address"
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def running_url(data_dir: Path) -> str | None:
+    """The URL of the embedded server running on ``data_dir``, if one runs and answers."""
+    try:
+        url = (data_dir / ADDRESS_FILE).read_text().strip()
+    except OSError:
+        return None
+    prefix = "redis://127.0.0.1:"
+    port = url.removeprefix(prefix)
+    if not url.startswith(prefix) or not port.isdigit() or not _answers(int(port)):
+        return None
+    return url
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nobody listens on now (for servers of tests and benchmarks)."""
     with socket.socket() as sock:
@@ -51,13 +79,12 @@ class EmbeddedValkey:
     def connection_url(self) -> str:
         return f"redis://127.0.0.1:{self.port}"
 
+    @property
+    def address_file(self) -> Path:
+        return self.data_dir / ADDRESS_FILE
+
     def _ping(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-                return sock.recv(64).startswith(b"+PONG")
-        except OSError:
-            return False
+        return _answers(self.port)
 
     def start(self, timeout: float = 15.0) -> None:
         if self._ping():
@@ -85,10 +112,12 @@ class EmbeddedValkey:
                 log_tail = (self.data_dir / "valkey.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"embedded Valkey did not start:\n{log_tail}")
             time.sleep(0.05)
+        self.address_file.write_text(self.connection_url + "\n")
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is None:
             return
+        self.address_file.unlink(missing_ok=True)
         if self.process.poll() is None:
             self.process.terminate()
             try:

@@ -45,10 +45,14 @@ class Reloading(Generic[T]):
         self.folder = folder
         self._load = load
         self._files = files
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._fingerprint = self.fingerprint()
         self.current: T = load(folder)
         self.last_error: RuleSetError | None = None
+        # What a fresh version must also pass to go live (raises RuleSetError); see
+        # notifier.rules.pairing, which also shares one lock between the rules and templates
+        # holders so that each checks against the other's version while it stays in force.
+        self.check: Callable[[T], None] = lambda fresh: None
         self.failures = 0  # refused reloads since start (notifier_reload_failures_total)
 
     def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
@@ -90,17 +94,18 @@ class Reloading(Generic[T]):
         """Load the folder again; on error keep what is in force and remember why."""
         try:
             fresh = self._load(self.folder)
+            with self.lock:
+                self.check(fresh)
+                changed = fresh.version != self.current.version
+                self.current, self.last_error = fresh, None
         except RuleSetError as exc:
-            with self._lock:
+            with self.lock:
                 self.last_error = exc
                 self.failures += 1
             log.error(
                 "%s reload refused, keeping version %s:\n%s", self.what, self.current.version, exc
             )
             return False
-        with self._lock:
-            changed = fresh.version != self.current.version
-            self.current, self.last_error = fresh, None
         if changed:
             log.info("%s reloaded: version %s", self.what, fresh.version)
         return True

@@ -97,3 +97,69 @@ def test_running_engine_applies_then_refuses_a_rule_change(
         raise
     finally:
         engine.stop_all()
+
+
+def test_running_engine_refuses_rules_and_templates_that_do_not_go_together(
+    redis_base_url: str, tmp_path: Path
+) -> None:
+    """A rule naming a template that does not exist, and a template deleted while a rule in
+    force names it: both refused, with the rule's file:line, the last good pair kept."""
+    import shutil
+
+    from tests.conftest import EXAMPLES, make_event
+
+    engine = EngineProcesses(tmp_path, redis_base_url, rules=RULES, engine_db=4)
+    templates = tmp_path / "templates"
+    shutil.copytree(EXAMPLES / "templates", templates)
+    engine.env["NOTIFIER_TEMPLATES_DIR"] = str(templates)
+    engine.env["NOTIFIER_RULES_RELOAD_SECONDS"] = "0.2"
+    rules_file = engine.rules_dir / "rules.yaml"
+    data = {"reference": "R-1", "status_label": "transmise"}
+
+    def planned(event_id: str) -> list[str]:
+        event = make_event(id=event_id, type="procedure.status_changed", data=data)
+        response = engine.post(event.model_dump(mode="json"))
+        assert response.status_code == 202, response.text
+        return [p["rule"] for p in response.json()["planned"]]
+
+    try:
+        engine.start_api()
+        rules_version = engine.http.get("/v1/rules").json()["version"]
+        write(rules_file, RULES.replace("template: procedure_status", "template: procedure_statut"))
+        refused = wait_for(
+            lambda: engine.http.get("/healthz").json().get("rules_reload_error"),
+            10,
+            "the rule naming a missing template to be refused",
+        )
+        assert f"{rules_file}:3:5: error: notice-v1: no template 'procedure_statut'" in refused
+        answer = engine.http.get("/v1/rules").json()
+        assert answer["version"] == rules_version and answer["reload_error"] == refused
+        assert planned("e1") == ["notice-v1"]
+
+        write(rules_file, RULES)  # good again: clears the error
+        wait_for(
+            lambda: engine.http.get("/healthz").json().get("rules_reload_error") is None,
+            10,
+            "the good rules to be accepted again",
+        )
+        templates_version = engine.http.get("/v1/rules").json()["templates_version"]
+        (templates / "procedure_status" / "fr" / "sms.text.j2").unlink()
+        shutil.rmtree(templates / "procedure_status" / "fr" / "easy")
+        refused = wait_for(
+            lambda: engine.http.get("/healthz").json().get("templates_reload_error"),
+            10,
+            "the deletion of a template a rule names to be refused",
+        )
+        assert (
+            f"{rules_file}:3:5: error: notice-v1: template 'procedure_status' has no "
+            "sms.text.j2 in French (fr)" in refused
+        )
+        answer = engine.http.get("/v1/rules").json()
+        assert answer["templates_version"] == templates_version
+        assert answer["templates_reload_error"] == refused
+        assert planned("e2") == ["notice-v1"]
+    except AssertionError:
+        print(engine.logs())
+        raise
+    finally:
+        engine.stop_all()

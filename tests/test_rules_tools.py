@@ -39,11 +39,6 @@ def test_shipped_rules_have_no_warnings() -> None:
 @pytest.mark.parametrize(
     ("rules_yaml", "message"),
     [
-        (rule(template="nope"), "r: unknown template 'nope': no folder"),
-        (
-            rule(template="appointment_reminder", channels="[sms, webpush]"),
-            "r: template 'appointment_reminder' lacks webpush title, body for locale 'fr'",
-        ),
         (
             rule("    cancel_on: [x.*]\n"),
             "r: rule can never match: every trigger (x.y) is also in cancel_on",
@@ -54,18 +49,76 @@ def test_shipped_rules_have_no_warnings() -> None:
             "r: rule can never match: data.a must equal both 1 and 2",
         ),
         (rule("    every: {cron: '0 0 30 2 *'}\n"), "r: cron expression '0 0 30 2 *' never fires"),
+        (
+            rule("    cancel_on: [x.z]\n"),
+            "r: cancel_on names 'x.z', which no rule triggers on (nor any sample event: --events)",
+        ),
     ],
+    ids=["never-matches-cancelled", "empty-in", "equals-twice", "cron-never", "cancel-on-nobody"],
 )
 def test_each_warning(rules_yaml: str, message: str) -> None:
     found = warnings_for(rules_yaml)
     assert any(f"test.yaml:2:5: warning: {message}" in w for w in found), found
 
 
-def test_missing_locale_and_french_warnings(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("template", "channels", "message"),
+    [
+        ("nope", "[sms]", "r: no template 'nope' in "),
+        (
+            "appointment_reminder",
+            "[sms, webpush]",
+            "r: template 'appointment_reminder' has no webpush.title.j2 in French (fr), the "
+            "fallback of every locale",
+        ),
+    ],
+    ids=["no-such-template", "no-part-of-a-channel"],
+)
+def test_a_template_that_cannot_render_is_an_error(
+    template: str, channels: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "r.yaml").write_text(rule(template=template, channels=channels))
+    assert main(["rules", "check", str(tmp_path), "--templates", str(TEMPLATES)]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'r.yaml'}:2:5: error: {message}" in err, err
+    assert "'fr' or 'fr'" not in err
+
+
+def test_a_cancel_on_typo_is_reported_with_a_near_match() -> None:
+    rules_yaml = (
+        "rules:\n"
+        "  - {id: booked, trigger: [appointment.booked], template: procedure_status, "
+        "channels: [sms], cancel_on: [appointment.canceled]}\n"
+        "  - {id: cancelled, trigger: [appointment.cancelled], template: procedure_status, "
+        "channels: [sms]}\n"
+    )
+    found = warnings_for(rules_yaml)
+    (typo,) = [w for w in found if "cancel_on names" in w]
+    assert "booked: cancel_on names 'appointment.canceled'" in typo
+    assert "did you mean 'appointment.cancelled'?" in typo
+    assert not [w for w in found if "trigger names" in w]  # triggers: only with samples
+
+
+def test_a_trigger_no_sample_has_is_reported_with_samples_only() -> None:
+    rules_yaml = rule().replace("[x.y]", "[procedure.status_chnaged]")
+    sample = make_event(
+        type="procedure.status_changed", data={"reference": "R", "status_label": "S"}
+    )
+    (warning,) = warnings_for(rules_yaml, samples=(sample,))
+    assert (
+        "r: trigger names 'procedure.status_chnaged', which no other rule names and no " in warning
+    )
+    assert "did you mean 'procedure.status_changed'?" in warning
+    assert warnings_for(rules_yaml) == []
+    wildcard = make_event(type="procedure.closed", data={"reference": "R", "status_label": "S"})
+    assert warnings_for(rule().replace("[x.y]", "[procedure.*]"), samples=(wildcard,)) == []
+
+
+def test_missing_locale_warnings(tmp_path: Path) -> None:
     (tmp_path / "t" / "en").mkdir(parents=True)
     (tmp_path / "t" / "en" / "sms.text.j2").write_text("Hi")
     found = warnings_for(rule(template="t", channels="[sms, email]"), tmp_path)
-    assert any("template 't' has no French (fr) version" in w for w in found)
+    assert any("error: r: template 't' has no sms.text.j2 in French (fr)" in w for w in found)
     assert any(
         "lacks email subject, text for locale 'en' (French will be used)" in w for w in found
     )
@@ -94,10 +147,10 @@ def test_sample_that_cannot_render_is_reported() -> None:
 
 
 def test_check_strict_fails_on_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "r.yaml").write_text(rule(template="nope"))
-    assert main(["rules", "check", str(tmp_path)]) == 0
-    assert main(["rules", "check", str(tmp_path), "--strict"]) == 1
-    assert "warning: r: unknown template 'nope'" in capsys.readouterr().err
+    (tmp_path / "r.yaml").write_text(rule("    every: {cron: '0 0 30 2 *'}\n"))
+    assert main(["rules", "check", str(tmp_path), "--templates", str(TEMPLATES)]) == 0
+    assert main(["rules", "check", str(tmp_path), "--templates", str(TEMPLATES), "--strict"]) == 1
+    assert "warning: r: cron expression" in capsys.readouterr().err
 
 
 def test_preview_prints_the_timeline(capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,7 +176,27 @@ def test_preview_prints_the_timeline(capsys: pytest.CaptureFixture[str]) -> None
     assert "sms (GSM-7, 2 segments, 176 characters):" in out
     assert "subject: Rappel : votre rendez-vous du jeudi 10 décembre 2026" in out
     assert "appointment-reminder-48h: due time 2026-12-08T10:30:00+01:00 is already past" in out
-    assert "rule appointment-reminder-2h on appointment:BRG-75-00042 (replaced by" in out
+    assert "nothing to replace or cancel: nothing is pending on appointment:BRG-75-00042" in out
+    assert "replaced by" not in out
+    assert "html: " in out and "lines (--html shows them)" in out and "<html" not in out
+
+
+def test_preview_of_events_in_order_cancels_what_the_first_planned(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    events = [EXAMPLES / "events" / f"appointment-{e}.json" for e in ("booked", "cancelled")]
+    args = ["rules", "preview", "--now", "2026-12-01T09:00:00+01:00"]
+    args += ["--dir", str(EXAMPLES / "rules"), "--templates", str(TEMPLATES)]
+    assert main([*args, "--event", str(events[0]), "--event", str(events[1]), "--html"]) == 0
+    out = capsys.readouterr().out
+    _, after_cancel = out.split("event demo-cancelled-1")
+    assert "cancels or replaces what is pending:" in after_cancel
+    assert (
+        "  - appointment-reminder-48h due Tue 2026-12-08 10:30 CET "
+        "(cancelled by appointment.cancelled)" in after_cancel
+    )
+    assert "nothing to replace" not in after_cancel
+    assert "<html" in out  # asked for
 
 
 def test_preview_names_a_missing_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

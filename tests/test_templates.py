@@ -74,6 +74,8 @@ def test_missing_template_names_what_is_missing(tmp_path: Path) -> None:
         TemplateMissingError, match=r"no email\.subject\.j2 for locale 'en' or 'fr'"
     ):
         Renderer(tmp_path).render("t", Channel.EMAIL, "en", PARIS)
+    with pytest.raises(TemplateMissingError, match=r"no email\.subject\.j2 for locale 'fr' under"):
+        Renderer(tmp_path).render("t", Channel.EMAIL, "fr", PARIS)
 
 
 def test_locale_specific_file_wins(tmp_path: Path) -> None:

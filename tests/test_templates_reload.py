@@ -12,7 +12,7 @@ from notifier.rules.loader import RuleSetError
 from notifier.store import Store
 from notifier.templates.catalog import load_templates
 from notifier.templates.renderer import Renderer, templates_holder
-from tests.conftest import REMINDER_RULES, api_client
+from tests.conftest import api_client
 
 CONTEXT = {"locale": "fr", "timezone": "Europe/Paris", "data": {"n": "1"}, "needs": {}}
 
@@ -98,8 +98,9 @@ def test_the_api_says_why_a_template_change_was_refused(store: Store, tmp_path: 
     write(templates, "procedure_status/fr/sms.text.j2", "{{ data.reference }}")
     holder = templates_holder(templates)
     good = holder.current.version
+    rules = "rules:\n  - {id: news, trigger: [x.y], template: procedure_status, channels: [sms]}\n"
     with api_client(
-        store, REMINDER_RULES, tmp_path / "rules", {"crm": "a-long-key"}, templates=holder
+        store, rules, tmp_path / "rules", {"crm": "a-long-key"}, templates=holder
     ) as client:
         broken = write(templates, "procedure_status/fr/sms.text.j2", "{{ data.reference ")
         assert holder.reload_if_changed() is False

@@ -32,6 +32,7 @@ from notifier.links import Links
 from notifier.metrics import ApiMetrics, EngineCollector
 from notifier.recipients import RecipientStore
 from notifier.reloading import RulesHolder
+from notifier.rules.pairing import pair
 from notifier.settings import Settings
 from notifier.store import UNAVAILABLE, NotReplicated, Store
 from notifier.templates.renderer import TemplatesHolder, templates_holder
@@ -49,8 +50,13 @@ def create_app(
     templates: TemplatesHolder | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
-    """The API over ``store``; ``templates`` default to those of ``settings.templates_dir``."""
+    """The API over ``store``; ``templates`` default to those of ``settings.templates_dir``.
+
+    Raises :class:`~notifier.rules.loader.RuleSetError` if a rule names a template that
+    cannot render; a later change of either that would do so is refused (``pair``).
+    """
     templates = templates or templates_holder(settings.templates_dir)
+    pair(rules, templates)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

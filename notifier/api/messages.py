@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
+from pydantic import Field
 
 from notifier.api.deps import EngineDep, EventsClient, MessageId
 from notifier.api.events import Answer
@@ -21,8 +22,8 @@ class MessageOut(Answer):
     rule: str
     subject: str
     event_id: str
-    due_at: datetime
-    attempts: int
+    due_at: datetime = Field(description="In UTC, as every time the API answers.")
+    attempts: int = Field(description="Provider calls made for it, on every channel tried.")
     rules_version: str
     history: list[HistoryEntry]
 
@@ -45,8 +46,8 @@ def get_message(message_id: MessageId, client: EventsClient, parts: EngineDep) -
         "rule": record.message.rule,
         "subject": record.message.subject,
         "event_id": record.message.event_id,
-        "due_at": record.due_at,
-        "attempts": record.attempts,
+        "due_at": record.due_at.astimezone(UTC),
+        "attempts": sum(entry.status is MessageStatus.SENDING for entry in record.history),
         "rules_version": record.message.rules_version,
         "history": record.history,
     }

@@ -2,13 +2,15 @@
 
 ``notifier rules check`` prints them after the errors. They never stop a rule set from
 loading: a missing English template falls back to French, which may be acceptable; a rule
-that can never match is probably not.
+that can never match is probably not. A rule whose template cannot render (no French part
+for one of its channels) is an error, as the running engine refuses it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from difflib import get_close_matches
 from pathlib import Path
 
 from jinja2 import TemplateError
@@ -17,6 +19,7 @@ from notifier.models import Channel, Event
 from notifier.rules.compare import accepts, literal_kind, value_kind
 from notifier.rules.engine import EventDataError, plan, read_field, rule_applies
 from notifier.rules.loader import RuleError, RuleSet, RuleSetError
+from notifier.rules.pairing import missing_templates
 from notifier.rules.schema import ORDERING, Rule, event_matches
 from notifier.rules.timing import next_cron
 from notifier.templates.context import template_context
@@ -52,14 +55,14 @@ def _never_matches(rule: Rule) -> str | None:
 
 
 def _template_findings(rule: Rule, templates: Path) -> list[str]:
+    """What readers of some locales or variants miss; a part missing in French is an error
+    of its own (:func:`notifier.rules.pairing.missing_templates`)."""
     folder = templates / rule.template
     if not folder.is_dir():
-        return [f"unknown template {rule.template!r}: no folder {folder}"]
+        return []
     findings = []
     locales = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    if DEFAULT_LOCALE not in locales:
-        findings.append(f"template {rule.template!r} has no French ({DEFAULT_LOCALE}) version")
-    elif not (folder / DEFAULT_LOCALE / "easy").is_dir():
+    if DEFAULT_LOCALE in locales and not (folder / DEFAULT_LOCALE / "easy").is_dir():
         findings.append(
             f"template {rule.template!r} has no easy-to-read variant ({DEFAULT_LOCALE}/easy/): "
             "readers who asked for one get the standard text"
@@ -80,19 +83,43 @@ def _template_findings(rule: Rule, templates: Path) -> list[str]:
                 f"{', '.join(lacking)}: readers who asked for it get the standard wording there"
             )
     for channel in rule.channels:
-        for locale in locales:
+        for locale in (locale for locale in locales if locale != DEFAULT_LOCALE):
             missing = [
                 part
                 for part in REQUIRED_PARTS[Channel(channel)]
                 if not (folder / locale / f"{channel.value}.{part}.j2").is_file()
             ]
             if missing:
-                fallback = " (French will be used)" if locale != DEFAULT_LOCALE else ""
                 findings.append(
                     f"template {rule.template!r} lacks {channel.value} "
-                    f"{', '.join(missing)} for locale {locale!r}{fallback}"
+                    f"{', '.join(missing)} for locale {locale!r} (French will be used)"
                 )
     return findings
+
+
+def _unknown_type_findings(rule: Rule, ruleset: RuleSet, samples: Sequence[Event]) -> list[str]:
+    """Event types of ``cancel_on`` that no rule triggers on and no sample event has (a typo
+    there lets every reminder survive every cancellation); with samples, triggers too."""
+    sampled = {e.type for e in samples}
+    triggers = {t for r in ruleset.rules for t in r.trigger}
+    others = {t for r in ruleset.rules if r is not rule for t in r.trigger + r.cancel_on}
+    named = [("cancel_on", t, triggers, "no rule triggers on") for t in rule.cancel_on]
+    if samples:
+        named += [("trigger", t, others, "no other rule names") for t in rule.trigger]
+    findings = []
+    for key, pattern, known, unknown in named:
+        if any(_same_type(pattern, k) for k in known | sampled):
+            continue
+        near = get_close_matches(pattern, sorted(known | sampled), n=1, cutoff=0.8)
+        hint = f": did you mean {near[0]!r}?" if near else ""
+        samples_too = "and no sample event has" if samples else "(nor any sample event: --events)"
+        findings.append(f"{key} names {pattern!r}, which {unknown} {samples_too}{hint}")
+    return findings
+
+
+def _same_type(first: str, second: str) -> bool:
+    """Whether two event types or patterns (``appointment.*``) can name one event."""
+    return event_matches(first, second) or event_matches(second, first)
 
 
 def _budget_findings(
@@ -191,12 +218,13 @@ def lint(
     ``samples`` are example events: each is planned and its SMS texts rendered, to check
     them against their rule's ``max_sms_segments``.
     """
+    renderer: Renderer | None = None
     try:
-        renderer: Renderer | None = Renderer(templates)
+        renderer = Renderer(templates)
     except RuleSetError as exc:  # the templates do not compile: those are errors of their own
-        renderer, template_errors = None, exc.errors
+        template_errors = exc.errors
     else:
-        template_errors = []
+        template_errors = missing_templates(ruleset, renderer.current)
     budget = _budget_findings(ruleset, renderer, samples, now) if renderer else {}
     warnings = template_errors + [
         RuleError("samples", 0, 0, m, severity="warning") for m in budget.pop("", [])
@@ -209,6 +237,7 @@ def lint(
             for m in _condition_findings(rule, samples) + _field_findings(rule, samples, fields)
         ]
         messages = _template_findings(rule, templates) + budget.get(rule.id, [])
+        messages += _unknown_type_findings(rule, ruleset, samples)
         never = _never_matches(rule)
         if never:
             messages.append(never)

@@ -1,18 +1,22 @@
 """``notifier rules preview``: the exact timeline an event would produce, before it goes live.
 
 For each planned message: its rule, its due time in the recipient's local time, its channels
-in order and the text each would carry; then what was skipped and what would be cancelled.
+in order and the text each would carry (an e-mail's HTML only on request); then what was
+skipped and which pending messages it would cancel or replace. Several events are previewed
+in order, each one's cancellations applying to what the ones before planned: a booking then
+its cancellation; alone, a first booking has nothing to replace.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateError
 
 from notifier.accessibility import excluded_channel, prepare_sms
-from notifier.models import Channel, Event, Need, PlannedMessage
+from notifier.models import Cancellation, Channel, Event, Need, Plan, PlannedMessage
 from notifier.rules.engine import plan
 from notifier.rules.loader import RuleSet
 from notifier.templates.context import template_context
@@ -24,7 +28,7 @@ def _local(moment: datetime, timezone: str) -> str:
     return moment.astimezone(ZoneInfo(timezone)).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
-def _texts(message: PlannedMessage, renderer: Renderer) -> list[str]:
+def _texts(message: PlannedMessage, renderer: Renderer, html: bool) -> list[str]:
     lines = []
     for channel in message.channels:
         try:
@@ -48,20 +52,59 @@ def _texts(message: PlannedMessage, renderer: Renderer) -> list[str]:
             note = f" ({sms_report(parts['text'])}{'; ' + problem if problem else ''}){note}"
         lines.append(f"     {channel.value}{note}:")
         for name, text in parts.items():
+            if name == "html" and not html:
+                lines.append(f"       html: {text.count(chr(10)) + 1} lines (--html shows them)")
+                continue
             first, *rest = text.split("\n")
             lines.append(f"       {name}: {first}")
             lines += [(" " * 9 + line).rstrip() for line in rest]
     return lines
 
 
-def preview(event: Event, ruleset: RuleSet, renderer: Renderer, now: datetime) -> str:
-    decided = plan(event, ruleset, now, client="preview")
+def preview(
+    events: Event | Sequence[Event],
+    ruleset: RuleSet,
+    renderer: Renderer,
+    now: datetime,
+    html: bool = False,
+) -> str:
+    """The timeline of ``events`` (one, or several posted in this order) at ``now``;
+    :class:`EventDataError` if one cannot be planned."""
+    if isinstance(events, Event):
+        events = [events]
+    out = [f"rules version {ruleset.version}; now {now.isoformat()}"]
+    pending: list[PlannedMessage] = []
+    for event in events:
+        decided = plan(event, ruleset, now, client="preview")
+        out += ["", *_event_timeline(event, decided, now, renderer, html)]
+        zone = event.recipient.timezone
+        gone = [m for m in pending if any(_cancels(c, m) for c in decided.cancellations)]
+        if gone:
+            out += ["", "cancels or replaces what is pending:"]
+            out += [
+                f"  - {m.rule} due {_local(m.due_at, zone)} ({_reason(decided, m)})" for m in gone
+            ]
+        elif decided.cancellations:
+            out += ["", f"nothing to replace or cancel: nothing is pending on {event.subject}"]
+        pending = [m for m in pending if m not in gone] + list(decided.messages)
+    return "\n".join(out)
+
+
+def _cancels(cancellation: Cancellation, message: PlannedMessage) -> bool:
+    return cancellation.subject == message.subject and cancellation.rule in (None, message.rule)
+
+
+def _reason(decided: Plan, message: PlannedMessage) -> str:
+    return next(c.reason for c in decided.cancellations if _cancels(c, message))
+
+
+def _event_timeline(
+    event: Event, decided: Plan, now: datetime, renderer: Renderer, html: bool
+) -> list[str]:
     zone = event.recipient.timezone
     out = [
         f"event {event.id} ({event.type}) on {event.subject}",
-        f"rules version {ruleset.version}; now {_local(now, zone)}; recipient zone {zone}, "
-        f"locale {event.recipient.locale}",
-        "",
+        f"now {_local(now, zone)}; recipient zone {zone}, locale {event.recipient.locale}",
     ]
     if not decided.messages:
         out.append("plans no message")
@@ -75,13 +118,7 @@ def preview(event: Event, ruleset: RuleSet, renderer: Renderer, now: datetime) -
         if message.quiet_hours is None:
             details.append("ignores quiet hours")
         out.append("     " + "; ".join(details))
-        out += _texts(message, renderer)
+        out += _texts(message, renderer, html)
     if decided.skipped:
         out += ["", "skipped:"] + [f"  - {s.rule}: {s.reason}" for s in decided.skipped]
-    if decided.cancellations:
-        out += ["", "would cancel what is pending for:"]
-        out += [
-            f"  - rule {c.rule or '(any)'} on {c.subject} ({c.reason})"
-            for c in decided.cancellations
-        ]
-    return "\n".join(out)
+    return out

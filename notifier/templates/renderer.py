@@ -120,9 +120,10 @@ class Renderer:
             path = templates.path(name, channel, part, locale, easy_read)
             if path is None:
                 if part in REQUIRED_PARTS[channel]:
+                    tried = " or ".join(repr(c) for c in locale_chain(locale))
                     raise TemplateMissingError(
                         f"template {name!r} has no {channel.value}.{part}.j2 "
-                        f"for locale {locale!r} or {DEFAULT_LOCALE!r} under {self.folder}"
+                        f"for locale {tried} under {self.folder}"
                     )
                 continue
             if part == "html" and _is_easy(used["text"]) and not _is_easy(path):

@@ -1,0 +1,32 @@
+"""Configuration mistakes, told in a line naming the setting instead of a traceback.
+
+Every ``notifier`` command catches :data:`CONFIG_ERRORS` around its work, prints
+:func:`describe` and exits 2.
+"""
+
+from __future__ import annotations
+
+import redis
+from pydantic import ValidationError
+
+from notifier.rules.loader import RuleSetError
+
+CONFIG_ERRORS = (ValidationError, RuleSetError, RuntimeError, redis.ConnectionError)
+
+
+def describe(exc: BaseException) -> str:
+    """What is wrong and which setting to change; never the value of a setting (a secret)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"NOTIFIER_{'_'.join(str(part) for part in error['loc']).upper() or '?'}: "
+            + error["msg"].removeprefix("Value error, ")
+            for error in exc.errors(include_url=False)
+        )
+    if isinstance(exc, RuleSetError):
+        return (
+            f"{len(exc.errors)} error(s) in the rules or templates (NOTIFIER_RULES_DIR, "
+            f"NOTIFIER_TEMPLATES_DIR):\n{exc}"
+        )
+    if isinstance(exc, redis.ConnectionError):
+        return f"cannot reach Redis ({exc}): check NOTIFIER_REDIS_URL or NOTIFIER_REDIS_SENTINELS"
+    return str(exc)

@@ -1,0 +1,113 @@
+"""The README's "Try it", run as written against `notifier run` started as `make run` does."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from notifier.redis_server import free_port
+from tests.conftest import ROOT
+from tests.harness import wait_for
+
+
+def try_it_commands() -> list[str]:
+    """The curl commands of the README's "Try it" block, continuation lines joined."""
+    section = (ROOT / "README.md").read_text().split("## Try it", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    joined = re.sub(r"\\\n\s*", "", block)
+    return [line.strip() for line in joined.splitlines() if line.strip().startswith("curl ")]
+
+
+def makefile_env() -> dict[str, str]:
+    """The demo settings the Makefile exports for `make run`."""
+    found = re.findall(
+        r"^(?:run: )?export (NOTIFIER_\w+) \?= (.*)$", (ROOT / "Makefile").read_text(), re.M
+    )
+    return dict(found)
+
+
+def test_the_readme_try_it_runs_as_written(tmp_path: Path) -> None:
+    api_port = free_port()
+    (tmp_path / "examples").symlink_to(ROOT / "examples")  # the README's relative paths
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
+    env |= makefile_env() | {
+        "NOTIFIER_API_PORT": str(api_port),
+        "NOTIFIER_EMBEDDED_REDIS_PORT": str(free_port()),
+        "NOTIFIER_SCHEDULER_METRICS_PORT": str(free_port()),
+        "NOTIFIER_WORKER_METRICS_PORT": str(free_port()),
+    }
+    commands = [
+        c.replace("http://127.0.0.1:8000", f"http://127.0.0.1:{api_port}")
+        for c in try_it_commands()
+    ]
+    assert len(commands) == 4, commands  # book, book by e-mail, read a message, cancel
+
+    def run(command: str) -> dict:
+        done = subprocess.run(
+            shlex.split(command), cwd=tmp_path, capture_output=True, text=True, timeout=30
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def outbox(channel: str) -> list[dict]:
+        files = sorted((tmp_path / "var" / "outbox").glob(f"*-{channel}.json"))
+        return [json.loads(f.read_text()) for f in files]
+
+    log = tmp_path / "run.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "notifier", "run"],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{api_port}/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for(healthy, 40, "notifier run to serve /healthz")
+        banner = log.read_text()
+        assert f"citizen    http://127.0.0.1:{api_port}/" in banner  # the demo's own port
+        booked = run(commands[0])
+        confirmation = next(p for p in booked["planned"] if p["rule"] == "appointment-confirmation")
+        assert confirmation["due_at"].endswith("Z")
+        (sms,) = wait_for(lambda: outbox("sms"), 30, "the confirmation in the outbox")
+        assert sms["rule"] == "appointment-confirmation" and "confirmé" in sms["content"]["text"]
+
+        run(commands[1])
+        (email,) = wait_for(lambda: outbox("email"), 30, "the confirmation by e-mail")
+        assert email["rule"] == "appointment-confirmation"
+        assert email["to"].endswith("@example.org")
+        link = re.search(r"http://\S+", email["content"]["text"])
+        assert link is not None and link[0].startswith(f"http://127.0.0.1:{api_port}/")
+        page = httpx.get(link[0], follow_redirects=True)
+        assert page.status_code == 200 and "notifications" in page.text.lower()
+
+        message = run(commands[2].replace("<id>", confirmation["id"]))
+        assert message["status"] == "sent" and message["attempts"] == 1
+        assert message["due_at"].endswith("Z")
+        assert all(entry["at"].endswith("Z") for entry in message["history"])
+
+        cancelled = run(commands[3])
+        assert len(cancelled["cancelled"]) == 2  # the reminders 48 h and 2 h before
+        wait_for(lambda: len(outbox("sms")) == 2, 30, "the cancellation notice")
+        assert outbox("sms")[1]["rule"] == "appointment-cancelled"
+    except AssertionError:
+        print(log.read_text(errors="replace")[-6000:])
+        raise
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(45)
