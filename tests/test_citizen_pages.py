@@ -218,6 +218,57 @@ def test_one_click_unsubscribe_needs_no_cookie_nor_javascript(site: Site) -> Non
     assert forged.status_code == 403 and "formulaire a expiré" in forged.text
 
 
+def test_an_unsubscribe_link_opens_no_page(site: Site) -> None:
+    """A List-Unsubscribe link is kept for a year in mailboxes and archives: it unsubscribes,
+    and leads nowhere else (the pages need their own 30-day link)."""
+    token = site.links.token(Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email"))
+    for lang in ("fr", "en"):
+        shown = httpx.get(f"{site.url}/u/{token}", params={"lang": lang})
+        assert shown.status_code == 200 and "/me/" not in shown.text
+        done = httpx.post(f"{site.url}/u/{token}", data={"csrf": _csrf_of(token), "lang": lang})
+        assert done.status_code == 200 and "/me/" not in done.text
+    assert '"procedure_news"' in site.recipients.fields("citizen-1")["choices"]
+
+
+PAGE_ROUTES = [pytest.param("GET", path, id=f"GET /me/…{path}") for path in PAGE_PATHS.values()] + [
+    pytest.param("POST", path, id=f"POST /me/…{path}")
+    for path in ("/preferences", "/needs", "/push", "/push/remove")
+]
+
+
+@pytest.mark.parametrize(("method", "path"), PAGE_ROUTES)
+def test_an_unsubscribe_token_opens_no_page(site: Site, method: str, path: str) -> None:
+    token = site.links.token(Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email"))
+    answer = httpx.request(
+        method,
+        f"{site.url}/me/{token}{path}",
+        data={"csrf": _csrf_of(token)} if method == "POST" and "push" not in path else None,
+        headers={"X-CSRF-Token": _csrf_of(token)},
+    )
+    assert answer.status_code == 404
+    assert "choices" not in site.recipients.fields("citizen-1")
+
+
+@pytest.mark.parametrize(
+    "form",
+    [{"List-Unsubscribe": "One-Click"}, None],
+    ids=["one-click", "page"],
+)
+def test_a_pages_token_unsubscribes_nothing(site: Site, form: dict[str, str] | None) -> None:
+    token = site.links.token(Grant("citizen-1", PAGES))
+    link = f"{site.url}/u/{token}"
+    assert httpx.get(link).status_code == 404
+    answer = httpx.post(link, data=form or {"csrf": _csrf_of(token), "lang": "fr"})
+    assert answer.status_code == 404
+    assert "choices" not in site.recipients.fields("citizen-1")
+
+
+def _csrf_of(token: str) -> str:
+    from notifier.web.guard import csrf_token
+
+    return csrf_token(CONTACT_KEY, token)
+
+
 def test_a_form_without_its_csrf_token_is_refused(site: Site) -> None:
     link = site.pages(path="/needs")
     refused = httpx.post(link.split("?")[0], data={"need": "easy_read", "csrf": "forged"})

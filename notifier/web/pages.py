@@ -335,10 +335,10 @@ async def unsubscribe(request: Request, token: str, parts: Parts) -> Response:
 
 
 def described(parts: Engine, grant: Grant, lang: str) -> dict[str, Any]:
+    """What the unsubscribe page names; never a way into the pages (one link, one purpose)."""
     category = categories(parts, lang).get(grant.category or "", grant.category)
     channel = TEXT[lang][f"channel.{grant.channel}"].lower() if grant.channel else ""
-    pages = parts.links.token(Grant(grant.recipient, PAGES))
-    return {"category": category, "channel": channel, "pages": pages}
+    return {"category": category, "channel": channel}
 
 
 def error_page(request: Request, exc: PageError) -> HTMLResponse:
