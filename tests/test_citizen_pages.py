@@ -269,6 +269,56 @@ def _csrf_of(token: str) -> str:
     return csrf_token(CONTACT_KEY, token)
 
 
+BROWSER_PUSH = {  # a real browser's PushSubscription.toJSON()
+    "endpoint": "https://fcm.googleapis.com/fcm/send/abc",
+    "expirationTime": None,
+    "keys": {"p256dh": "B" * 87, "auth": "A" * 22},
+}
+MALFORMED_PUSH = [
+    pytest.param(b'{"endpoint": ', 400, None, id="not-json"),
+    pytest.param(b"", 422, ["body"], id="empty"),
+    pytest.param(b"[1, 2]", 422, ["body"], id="not-an-object"),
+    pytest.param(
+        b'{"endpoint": "https://fcm.googleapis.com/x"}', 422, ["body", "keys"], id="no-keys"
+    ),
+    pytest.param(b'{"endpoint": 7, "keys": {}}', 422, ["body", "endpoint"], id="endpoint-number"),
+    pytest.param(
+        b'{"endpoint": "https://fcm.googleapis.com/x", "keys": "k"}',
+        422,
+        ["body", "keys"],
+        id="keys-text",
+    ),
+]
+
+
+@pytest.mark.parametrize("route", ["/push", "/push/remove"], ids=["push", "push-remove"])
+@pytest.mark.parametrize(("body", "status", "loc"), MALFORMED_PUSH)
+def test_a_malformed_push_body_is_a_4xx_naming_the_field(
+    site: Site, route: str, body: bytes, status: int, loc: list[str] | None
+) -> None:
+    link = site.pages().split("?")[0]
+    answer = httpx.post(
+        link + route,
+        content=body,
+        headers={"Content-Type": "application/json", "X-CSRF-Token": _csrf(site, link)},
+    )
+    assert answer.status_code == status, answer.text
+    if loc is not None:
+        assert loc in [e["loc"] for e in answer.json()["detail"]]
+    assert not any(f.startswith("push:") for f in site.recipients.fields("citizen-1"))
+
+
+def test_a_browsers_own_subscription_is_accepted(site: Site) -> None:
+    link = site.pages().split("?")[0]
+    headers = {"X-CSRF-Token": _csrf(site, link)}
+    added = httpx.post(link + "/push", json=BROWSER_PUSH, headers=headers)
+    assert added.status_code == 201, added.text
+    assert any(f.startswith("push:") for f in site.recipients.fields("citizen-1"))
+    removed = httpx.post(link + "/push/remove", json=BROWSER_PUSH, headers=headers)
+    assert removed.status_code == 200, removed.text
+    assert not any(f.startswith("push:") for f in site.recipients.fields("citizen-1"))
+
+
 def test_a_form_without_its_csrf_token_is_refused(site: Site) -> None:
     link = site.pages(path="/needs")
     refused = httpx.post(link.split("?")[0], data={"need": "easy_read", "csrf": "forged"})

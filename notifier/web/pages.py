@@ -201,13 +201,14 @@ def device(request: Request, token: str, parts: Parts, lang: str | None = None) 
 
 
 @router.post("/me/{token}/push", status_code=201)
-async def subscribe(request: Request, token: str, parts: Parts) -> dict[str, str]:
+def subscribe(
+    request: Request, token: str, parts: Parts, subscription: PushSubscription
+) -> dict[str, str]:
     """The browser's ``PushSubscription.toJSON()``: stored, then a test notification is
     planned, through the same path as every message (scheduler, worker, pywebpush)."""
     lang = language(request.query_params.get("lang"), None)
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, request.headers.get("X-CSRF-Token"), lang)
-    subscription = PushSubscription.model_validate_json(await request.body())
     now = parts.clock()
     parts.recipients.add_push(grant.recipient, subscription, now.timestamp(), registered_only=False)
     who = person(parts, grant.recipient, lang)
@@ -239,12 +240,13 @@ def plan_test_push(parts: Engine, who: Recipient, subscription: PushSubscription
 
 
 @router.post("/me/{token}/push/remove")
-async def unsubscribe_device(request: Request, token: str, parts: Parts) -> dict[str, str]:
+def unsubscribe_device(
+    request: Request, token: str, parts: Parts, subscription: PushSubscription
+) -> dict[str, str]:
     lang = language(request.query_params.get("lang"), None)
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, request.headers.get("X-CSRF-Token"), lang)
-    endpoint = PushSubscription.model_validate_json(await request.body()).endpoint
-    parts.recipients.remove_push(grant.recipient, endpoint)
+    parts.recipients.remove_push(grant.recipient, subscription.endpoint)
     log.info("citizen pages: a browser unsubscribed from push")
     return {"status": "unsubscribed"}
 
