@@ -96,14 +96,17 @@ class ApiKeys:
 
     def identify(self, presented: str) -> ApiClient | None:
         """The client whose key this is, or None."""
-        presented_digest = digest(presented)
+        return self.holder(digest(presented))
+
+    def holder(self, key_digest: str) -> ApiClient | None:
+        """The client holding the key of this digest now (None once it is revoked)."""
         found = None
         for known, name in self.environment:
-            if hmac.compare_digest(known, presented_digest):
+            if hmac.compare_digest(known, key_digest):
                 found = ApiClient(name)
         if found is not None:
             return found
-        stored = self.redis.hget(KEY, presented_digest)
+        stored = self.redis.hget(KEY, key_digest)
         return None if stored is None else _client(json.loads(stored))
 
     def add(

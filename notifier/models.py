@@ -39,12 +39,18 @@ MAX_DATA_BYTES = 16_384
 MAX_DATA_DEPTH = 8
 
 
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` levels in ``value``: a loop, not
+    recursion, so any depth the JSON parser accepts is answered (and the walk stops there)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth == limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 @cache
@@ -84,6 +90,9 @@ class PushSubscription(Strict):
 
     endpoint: str = Field(pattern=r"^https?://", max_length=2048)
     keys: PushKeys
+    expiration_time: int | None = Field(  # browsers send it (null): accepted, never kept
+        default=None, alias="expirationTime", exclude=True
+    )
 
 
 class Contacts(Strict):
@@ -207,7 +216,7 @@ class Event(Strict):
     @field_validator("data")
     @classmethod
     def _bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if _depth(value) > MAX_DATA_DEPTH:
+        if _deeper_than(value, MAX_DATA_DEPTH):
             raise ValueError(f"nested more than {MAX_DATA_DEPTH} levels deep")
         if len(json.dumps(value, default=str)) > MAX_DATA_BYTES:
             raise ValueError(f"larger than {MAX_DATA_BYTES} bytes as JSON; send references")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -209,3 +210,20 @@ def test_malformed_and_deeply_nested_json_are_4xx(client: TestClient) -> None:
     assert client.post("/v1/events", content=deep, headers=headers).status_code in (400, 422)
     not_an_object = client.post("/v1/events", content=b"[1, 2]", headers=headers)
     assert not_an_object.status_code == 422
+
+
+@pytest.mark.parametrize("levels", [9, 350, 700], ids=["9", "350", "700"])
+def test_data_nested_hundreds_deep_is_a_422_naming_data(
+    client: TestClient, store: Store, levels: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under 1 KB of JSON nested 350 deep once overflowed the depth check's recursion: a
+    500 and a 110 KB traceback in the log."""
+    prefix, suffix = '{"a": ' * levels, "}" * levels
+    body = json.dumps(event_json() | {"data": "HERE"}).replace('"HERE"', prefix + "1" + suffix)
+    headers = {**AUTH, "Content-Type": "application/json"}
+    response = client.post("/v1/events", content=body, headers=headers)
+    assert response.status_code == 422, response.text[:200]
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "data"] and "levels deep" in error["msg"]
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.exc_info]
+    assert store.pending_count() == 0

@@ -222,6 +222,117 @@ def test_one_click_unsubscribe_needs_no_cookie_nor_javascript(site: Site) -> Non
     assert forged.status_code == 403 and "formulaire a expiré" in forged.text
 
 
+def test_an_unsubscribe_link_opens_no_page(site: Site) -> None:
+    """A List-Unsubscribe link is kept for a year in mailboxes and archives: it unsubscribes,
+    and leads nowhere else (the pages need their own 30-day link)."""
+    token = site.links.token(Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email"))
+    for lang in ("fr", "en"):
+        shown = httpx.get(f"{site.url}/u/{token}", params={"lang": lang})
+        assert shown.status_code == 200 and "/me/" not in shown.text
+        done = httpx.post(f"{site.url}/u/{token}", data={"csrf": _csrf_of(token), "lang": lang})
+        assert done.status_code == 200 and "/me/" not in done.text
+    assert '"procedure_news"' in site.recipients.fields("citizen-1")["choices"]
+
+
+A_SUBSCRIPTION = {
+    "endpoint": "https://fcm.googleapis.com/fcm/send/abc",
+    "keys": {
+        "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+        "auth": "tBHItJI5svbpez7KI4CCXg",
+    },
+}
+
+PAGE_ROUTES = [pytest.param("GET", path, id=f"GET /me/…{path}") for path in PAGE_PATHS.values()] + [
+    pytest.param("POST", path, id=f"POST /me/…{path}")
+    for path in ("/preferences", "/needs", "/push", "/push/remove")
+]
+
+
+@pytest.mark.parametrize(("method", "path"), PAGE_ROUTES)
+def test_an_unsubscribe_token_opens_no_page(site: Site, method: str, path: str) -> None:
+    token = site.links.token(Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email"))
+    answer = httpx.request(
+        method,
+        f"{site.url}/me/{token}{path}",
+        data={"csrf": _csrf_of(token)} if method == "POST" and "push" not in path else None,
+        # a well-formed subscription: what is refused is the token, not the body
+        json=A_SUBSCRIPTION if method == "POST" and "push" in path else None,
+        headers={"X-CSRF-Token": _csrf_of(token)},
+    )
+    assert answer.status_code == 404
+    assert "choices" not in site.recipients.fields("citizen-1")
+
+
+@pytest.mark.parametrize(
+    "form",
+    [{"List-Unsubscribe": "One-Click"}, None],
+    ids=["one-click", "page"],
+)
+def test_a_pages_token_unsubscribes_nothing(site: Site, form: dict[str, str] | None) -> None:
+    token = site.links.token(Grant("citizen-1", PAGES))
+    link = f"{site.url}/u/{token}"
+    assert httpx.get(link).status_code == 404
+    answer = httpx.post(link, data=form or {"csrf": _csrf_of(token), "lang": "fr"})
+    assert answer.status_code == 404
+    assert "choices" not in site.recipients.fields("citizen-1")
+
+
+def _csrf_of(token: str) -> str:
+    from notifier.web.guard import csrf_token
+
+    return csrf_token(CONTACT_KEY, token)
+
+
+BROWSER_PUSH = {  # a real browser's PushSubscription.toJSON()
+    "endpoint": "https://fcm.googleapis.com/fcm/send/abc",
+    "expirationTime": None,
+    "keys": {"p256dh": "B" * 87, "auth": "A" * 22},
+}
+MALFORMED_PUSH = [
+    pytest.param(b'{"endpoint": ', 400, None, id="not-json"),
+    pytest.param(b"", 422, ["body"], id="empty"),
+    pytest.param(b"[1, 2]", 422, ["body"], id="not-an-object"),
+    pytest.param(
+        b'{"endpoint": "https://fcm.googleapis.com/x"}', 422, ["body", "keys"], id="no-keys"
+    ),
+    pytest.param(b'{"endpoint": 7, "keys": {}}', 422, ["body", "endpoint"], id="endpoint-number"),
+    pytest.param(
+        b'{"endpoint": "https://fcm.googleapis.com/x", "keys": "k"}',
+        422,
+        ["body", "keys"],
+        id="keys-text",
+    ),
+]
+
+
+@pytest.mark.parametrize("route", ["/push", "/push/remove"], ids=["push", "push-remove"])
+@pytest.mark.parametrize(("body", "status", "loc"), MALFORMED_PUSH)
+def test_a_malformed_push_body_is_a_4xx_naming_the_field(
+    site: Site, route: str, body: bytes, status: int, loc: list[str] | None
+) -> None:
+    link = site.pages().split("?")[0]
+    answer = httpx.post(
+        link + route,
+        content=body,
+        headers={"Content-Type": "application/json", "X-CSRF-Token": _csrf(site, link)},
+    )
+    assert answer.status_code == status, answer.text
+    if loc is not None:
+        assert loc in [e["loc"] for e in answer.json()["detail"]]
+    assert not any(f.startswith("push:") for f in site.recipients.fields("citizen-1"))
+
+
+def test_a_browsers_own_subscription_is_accepted(site: Site) -> None:
+    link = site.pages().split("?")[0]
+    headers = {"X-CSRF-Token": _csrf(site, link)}
+    added = httpx.post(link + "/push", json=BROWSER_PUSH, headers=headers)
+    assert added.status_code == 201, added.text
+    assert any(f.startswith("push:") for f in site.recipients.fields("citizen-1"))
+    removed = httpx.post(link + "/push/remove", json=BROWSER_PUSH, headers=headers)
+    assert removed.status_code == 200, removed.text
+    assert not any(f.startswith("push:") for f in site.recipients.fields("citizen-1"))
+
+
 def test_a_form_without_its_csrf_token_is_refused(site: Site) -> None:
     link = site.pages(path="/needs")
     refused = httpx.post(link.split("?")[0], data={"need": "easy_read", "csrf": "forged"})

@@ -274,3 +274,53 @@ def test_times_are_the_recipients_labelled_with_their_zone_and_statuses_in_frenc
     assert "2026-06-10 10:00:00 CEST — prévu (scheduled)" in shown
     assert "UTC" not in shown
     check_screen(page)
+
+
+def _logged_in(console: Console, key: str) -> httpx.Client:
+    """An agent's browser as HTTP: logged in with ``key``, holding the session cookie."""
+    browser = httpx.Client(base_url=console.url)
+    answer = browser.post("/ops/login", data={"key": key})
+    assert answer.status_code == 303 and answer.headers["location"] == "/ops/", answer.text
+    return browser
+
+
+def _csrf_of(browser: httpx.Client, message: str) -> str:
+    form = browser.get(f"/ops/messages/{message}").text
+    return form.split('name="token" value="', 1)[1].split('"', 1)[0]
+
+
+def _closed(browser: httpx.Client, message: str, token: str) -> None:
+    """The session no longer opens the overview, searches or cancels: to the login page."""
+    for answer in (
+        browser.get("/ops/"),
+        browser.get("/ops/find", params={"q": "evt-end"}),
+        browser.get(f"/ops/messages/{message}"),
+        browser.post(f"/ops/messages/{message}/cancel", data={"reason": "x", "token": token}),
+    ):
+        assert answer.status_code == 303 and answer.headers["location"] == "/ops/login"
+
+
+@pytest.mark.parametrize("how", ["logout", "revoke"], ids=["logout", "revoke"])
+def test_a_session_ends_at_logout_and_with_its_key(
+    console: Console, how: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notifier.cli import main
+    from notifier.settings import get_settings
+
+    (first, *_) = console.post(id="evt-end")
+    browser = _logged_in(console, console.agent_key)
+    cookie = browser.cookies["notifier_ops"]
+    assert browser.get("/ops/").status_code == 200
+    token = _csrf_of(browser, first)
+    if how == "logout":
+        assert browser.post("/ops/logout", data={"token": token}).status_code == 303
+        browser.cookies.set("notifier_ops", cookie, path="/ops")  # a copy kept of the cookie
+    else:
+        monkeypatch.setenv("NOTIFIER_REDIS_URL", redis_url)  # `notifier keys revoke agent-1`
+        get_settings.cache_clear()
+        try:
+            assert main(["keys", "revoke", "agent-1"]) == 0
+        finally:
+            get_settings.cache_clear()
+    _closed(browser, first, token)
+    assert console.store.get(first).status is MessageStatus.SCHEDULED  # type: ignore[union-attr]

@@ -1,10 +1,11 @@
 """The support console, ``/ops/``: find a citizen's messages, see every attempt, act.
 
 For staff holding a key with the ``ops`` scope (``notifier keys add agent --scopes ops``):
-the key is checked once at login, then a signed session cookie (8 hours, HttpOnly,
-SameSite=Strict) carries the agent's name. Every action needs a reason, is CSRF-checked, and
-is audited — in the log (no personal data: message ids and the agent's name) and in
-``notifier:audit`` (the last 1 000, shown on the overview).
+a session cookie (8 hours, HttpOnly, SameSite=Strict) names a session kept in Redis, which
+ends at logout or as soon as the key is revoked (:mod:`notifier.web.sessions`). Every
+action needs a reason, is CSRF-checked, and is audited — in the log (no personal data:
+message ids and the agent's name) and in ``notifier:audit`` (the last 1 000, shown on the
+overview).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import ValidationError
 
 from notifier.api.deps import Engine, EngineDep
@@ -34,13 +34,13 @@ from notifier.store import PREFIX, MessageRecord, to_ms
 from notifier.templates.renderer import Renderer
 from notifier.web.guard import PageError, within_rate
 from notifier.web.pages import NO_STORE, templates
+from notifier.web.sessions import SESSION, Sessions
 from notifier.web.text import TEXT
 
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("notifier.audit")
 router = APIRouter(prefix="/ops", include_in_schema=False)
 COOKIE = "notifier_ops"
-SESSION = timedelta(hours=8)
 AUDIT = f"{PREFIX}audit"
 
 
@@ -48,19 +48,13 @@ class Login(Exception):
     """No valid session: to the login page."""
 
 
-def sessions(parts: Engine) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(parts.settings.secret(), salt="notifier.ops")
-
-
 def agent(request: Request, parts: EngineDep) -> str:
     """The agent logged in on this browser; :class:`Login` otherwise."""
     within_rate(parts.store.redis, request.client.host if request.client else "?")
-    cookie = request.cookies.get(COOKIE, "")
-    try:
-        name = sessions(parts).loads(cookie, max_age=int(SESSION.total_seconds()))["agent"]
-    except (BadSignature, KeyError, TypeError):
-        raise Login() from None
-    return str(name)
+    name = Sessions(parts.keys).agent(request.cookies.get(COOKIE, ""))
+    if name is None:
+        raise Login()
+    return name
 
 
 Agent = Annotated[str, Depends(agent)]
@@ -127,7 +121,7 @@ def login(request: Request, parts: EngineDep, key: Annotated[str, Form()] = "") 
     response = RedirectResponse("/ops/", status_code=303)
     response.set_cookie(
         COOKIE,
-        sessions(parts).dumps({"agent": client.name}),
+        Sessions(parts.keys).open(client.name, key),
         max_age=int(SESSION.total_seconds()),
         httponly=True,
         samesite="strict",
@@ -143,6 +137,8 @@ def logout(
     request: Request, who: Agent, parts: EngineDep, token: Annotated[str, Form()] = ""
 ) -> Response:
     check(parts, request, token)
+    Sessions(parts.keys).close(request.cookies.get(COOKIE, ""))
+    audit_log.info("ops %s: logged out", who)
     response = RedirectResponse("/ops/login", status_code=303)
     response.delete_cookie(COOKIE, path="/ops")
     return response

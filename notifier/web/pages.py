@@ -202,13 +202,14 @@ def device(request: Request, token: str, parts: Parts, lang: str | None = None) 
 
 
 @router.post("/me/{token}/push", status_code=201)
-async def subscribe(request: Request, token: str, parts: Parts) -> dict[str, str]:
+def subscribe(
+    request: Request, token: str, parts: Parts, subscription: PushSubscription
+) -> dict[str, str]:
     """The browser's ``PushSubscription.toJSON()``: stored, then a test notification is
     planned, through the same path as every message (scheduler, worker, pywebpush)."""
     lang = language(request.query_params.get("lang"), None)
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, request.headers.get("X-CSRF-Token"), lang)
-    subscription = PushSubscription.model_validate_json(await request.body())
     check_push(parts, subscription, ["body"])
     now = parts.clock()
     parts.recipients.add_push(grant.recipient, subscription, now.timestamp(), registered_only=False)
@@ -241,12 +242,13 @@ def plan_test_push(parts: Engine, who: Recipient, subscription: PushSubscription
 
 
 @router.post("/me/{token}/push/remove")
-async def unsubscribe_device(request: Request, token: str, parts: Parts) -> dict[str, str]:
+def unsubscribe_device(
+    request: Request, token: str, parts: Parts, subscription: PushSubscription
+) -> dict[str, str]:
     lang = language(request.query_params.get("lang"), None)
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, request.headers.get("X-CSRF-Token"), lang)
-    endpoint = PushSubscription.model_validate_json(await request.body()).endpoint
-    parts.recipients.remove_push(grant.recipient, endpoint)
+    parts.recipients.remove_push(grant.recipient, subscription.endpoint)
     log.info("citizen pages: a browser unsubscribed from push")
     return {"status": "unsubscribed"}
 
@@ -338,10 +340,10 @@ async def unsubscribe(request: Request, token: str, parts: Parts) -> Response:
 
 
 def described(parts: Engine, grant: Grant, lang: str) -> dict[str, Any]:
+    """What the unsubscribe page names; never a way into the pages (one link, one purpose)."""
     category = categories(parts, lang).get(grant.category or "", grant.category)
     channel = TEXT[lang][f"channel.{grant.channel}"].lower() if grant.channel else ""
-    pages = parts.links.token(Grant(grant.recipient, PAGES))
-    return {"category": category, "channel": channel, "pages": pages}
+    return {"category": category, "channel": channel}
 
 
 def error_page(request: Request, exc: PageError) -> HTMLResponse:

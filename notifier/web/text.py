@@ -108,7 +108,9 @@ TEXT: dict[str, dict[str, str]] = {
         "unsubscribe.question": "Vous ne recevrez plus « {category} » par {channel}.",
         "unsubscribe.confirm": "Confirmer",
         "unsubscribe.done": "C'est fait : vous ne recevrez plus « {category} » par {channel}.",
-        "unsubscribe.more": "Gérer toutes mes notifications",
+        "unsubscribe.more": (
+            "Pour vos autres choix, ouvrez le lien « Vos notifications » de notre dernier message."
+        ),
         "error.title": "Ce lien ne fonctionne pas",
         "error.expired": (
             "Ce lien a expiré. Ouvrez le lien du dernier message que nous vous avons envoyé, "
@@ -230,7 +232,9 @@ TEXT: dict[str, dict[str, str]] = {
         "unsubscribe.question": "You will no longer receive “{category}” by {channel}.",
         "unsubscribe.confirm": "Confirm",
         "unsubscribe.done": "Done: you will no longer receive “{category}” by {channel}.",
-        "unsubscribe.more": "Manage all my notifications",
+        "unsubscribe.more": (
+            "For your other choices, open the “Your notifications” link of our latest message."
+        ),
         "error.title": "This link does not work",
         "error.expired": (
             "This link has expired. Open the link in the latest message we sent you, or "
