@@ -157,11 +157,13 @@ def test_receipt_and_support(store: Store, scripts: dict[str, Any]) -> None:
         "fallback"
     )
     assert status(store, message_id) == "scheduled"
-    assert scripts["support"](args=[message_id, "cancel", NOW_MS, "asked by phone", 3600]) == (
-        "scheduled"
-    )
+    assert scripts["support"](args=[message_id, "resend", NOW_MS, "r", 3600]) == ["scheduled", 0]
+    assert scripts["support"](args=[message_id, "cancel", NOW_MS, "asked by phone", 3600]) == [
+        "scheduled",
+        1,
+    ]
     assert status(store, message_id) == "cancelled"
-    assert scripts["support"](args=["nope", "cancel", NOW_MS, "r", 3600]) == "missing"
+    assert scripts["support"](args=["nope", "cancel", NOW_MS, "r", 3600]) == ["missing"]
 
 
 def test_erase(store: Store, scripts: dict[str, Any]) -> None:

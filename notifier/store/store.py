@@ -350,16 +350,17 @@ class Store:
             for message_id, fields in zip(message_ids, replies, strict=True)
         ]
 
-    def support(self, message_id: str, action: str, now: datetime, reason: str) -> str | None:
+    def support(
+        self, message_id: str, action: str, now: datetime, detail: str
+    ) -> tuple[str, bool] | None:
         """A support agent cancels a pending message, or sends a failed one again (``action``
-        is ``cancel`` or ``resend``); the status it had, or None if there is no such message.
-        A message in another state is left as it is."""
-        found = str(
-            self._support(
-                args=[message_id, action, to_ms(now), reason[:500], self.retention_seconds]
-            )
+        is ``cancel`` or ``resend``; ``detail`` goes into its history): the status it had and
+        whether it acted, or None if there is no such message. A message in another state is
+        left as it is."""
+        found = self._support(
+            args=[message_id, action, to_ms(now), detail[:500], self.retention_seconds]
         )
-        return None if found == "missing" else found
+        return None if found[0] == "missing" else (str(found[0]), bool(int(found[1])))
 
     def set_channel_off(self, channel: str, reason: str, at: datetime) -> None:
         """A worker stopped ``channel``: its provider refused our configuration."""

@@ -237,10 +237,15 @@ def act(
     check(parts, request, token)
     if action not in ("cancel", "resend") or not reason.strip():
         return RedirectResponse(f"/ops/messages/{message_id}?done=reason", status_code=303)
-    detail = f"{'cancelled' if action == 'cancel' else 'sent again'} by {who}: {reason.strip()}"
-    before = parts.store.support(message_id, action, parts.clock(), detail)
-    if before is None:
+    # The history is read by the upstream client (GET /v1/messages/{id}): who acted and why
+    # (which may name people) stay in the audit list.
+    detail = f"{'cancelled' if action == 'cancel' else 'sent again'} by support"
+    found = parts.store.support(message_id, action, parts.clock(), detail)
+    if found is None:
         raise PageError(404, "error.unknown")
+    _, acted = found
+    if not acted:  # not pending (cancel) or not failed (resend): nothing happened to audit
+        return RedirectResponse(f"/ops/messages/{message_id}?done=nothing", status_code=303)
     audit(parts, who, action, message_id, reason.strip())
     return RedirectResponse(f"/ops/messages/{message_id}?done={action}", status_code=303)
 
