@@ -98,7 +98,7 @@ def planned_for(
             status.HTTP_403_FORBIDDEN, f"client {client.name!r} may not post {event.type!r} events"
         )
     if event.recipient.model_fields_set == {"id"}:  # a reference to a registered recipient
-        stored = parts.recipients.get(event.recipient.id)
+        stored = parts.recipients.get(client.tenant, event.recipient.id)
         if stored is None:
             raise unprocessable(
                 ["body", "recipient", "id"],

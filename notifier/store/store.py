@@ -10,7 +10,15 @@ from typing import Any
 import redis
 
 from notifier.digest import contact_digest
-from notifier.models import Channel, Contacts, MessageStatus, Plan, PlannedMessage, subject_key
+from notifier.models import (
+    Channel,
+    Contacts,
+    MessageStatus,
+    Plan,
+    PlannedMessage,
+    recipient_key,
+    subject_key,
+)
 from notifier.store.codec import (
     CHANNELS_OFF,
     LAYOUT,
@@ -160,7 +168,7 @@ class Store:
             subject_key(message.tenant, message.subject),
             message.rule,
             message.model_dump_json(exclude_none=True),
-            message.recipient.id,
+            recipient_key(message.tenant, message.recipient.id),
             week,
             week_ends_in,
             ",".join(self.contact_digests(message.recipient.contacts)),

@@ -190,15 +190,17 @@ def found_by(parts: Engine, query: str) -> list[MessageRecord]:
     ids: list[str] = []
     if re.match(MESSAGE_ID_PATTERN, query):
         ids.append(query)
-    clients = {c.name for c in parts.keys.clients()} | {name for name in parts.settings.api_keys}
+    stored = parts.keys.clients()
+    clients = {c.name for c in stored} | {name for name in parts.settings.api_keys}
     for client in clients:
         for rule in parts.rules.current.rules:
             base = message_id(client, query, rule.id)
             ids += [base, f"{base}-1"]
-    ids += parts.recipients.message_ids(query)
+    for tenant in {c.tenant for c in stored} | set(parts.settings.api_keys):  # every tenant's
+        ids += parts.recipients.message_ids(tenant, query)
     for contact in contact_forms(query):  # a phone number or an e-mail, by keyed hash
-        for recipient in parts.recipients.by_contact(contact):
-            ids += parts.recipients.message_ids(recipient)
+        for tenant, recipient in parts.recipients.by_contact(contact):
+            ids += parts.recipients.message_ids(tenant, recipient)
     if ":" in query:
         for _, pending in parts.store.redis.hscan_iter(f"{PREFIX}subjects", match=f"*|{query}"):
             ids += [i for i in str(pending).split(",") if i]
