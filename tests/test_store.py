@@ -304,6 +304,9 @@ def test_a_schedule_in_another_layout_is_refused(store: Store) -> None:
     store.redis.set(f"{PREFIX}layout", "99")
     with pytest.raises(RuntimeError, match="layout 99"):
         store.check_layout()
+    store.redis.set(f"{PREFIX}layout", "3")  # recipients shared by every tenant
+    with pytest.raises(RuntimeError, match=r"layout 3; this version reads layout 4.*empty"):
+        store.check_layout()
 
 
 def test_message_ids_are_short_and_url_safe() -> None:

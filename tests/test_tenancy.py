@@ -198,8 +198,9 @@ def test_a_recipient_of_another_tenant_is_not_found(
     assert store.pending_count() == 2
 
 
-def deliver_due(store: Store, at: datetime) -> list[str]:
-    """Deliver what is due at ``at`` through the worker's logic; the addresses sent to."""
+def deliver_due(store: Store, at: datetime, cap: int = 20) -> list[str]:
+    """Deliver what is due at ``at`` through the worker's logic (at most ``cap`` messages per
+    recipient an hour); the addresses sent to."""
     from notifier.channels.base import Outcome, SendResult
     from notifier.delivery import Deliverer
     from notifier.models import Channel
@@ -215,6 +216,7 @@ def deliver_due(store: Store, at: datetime) -> list[str]:
         {Channel.SMS: transport, Channel.EMAIL: transport},  # type: ignore[dict-item]
         clock=lambda: at,
         recipients=RecipientStore(store.redis, contact_key=CONTACT_KEY),
+        recipient_cap=(cap, timedelta(hours=1)),
     )
     for item in store.claim_due(at, limit=20, lease=timedelta(minutes=5)):
         worker.deliver(item.message_id, item.claim)
@@ -269,3 +271,21 @@ def test_an_event_naming_another_tenants_recipient_stays_off_their_pages(
     choices = client.get(pages["booking"])
     assert "06 •• •• •• 11" in choices.text and "•• •• 22" not in choices.text
     assert client.get(pages["nobody"] + "/history").status_code == 404
+
+
+def test_another_tenants_messages_do_not_count_in_a_recipients_cap(
+    client: TestClient, store: Store, keys: ApiKeys
+) -> None:
+    """The per-recipient cap counts one tenant's messages to its recipient: another tenant
+    sending to the same id cannot use it up and silence the first one's messages."""
+    for n, key in enumerate((keys.add("intruder", []), keys.add("booking", []))):
+        event = make_event(
+            id=f"news-{n}",
+            type="procedure.status_changed",
+            subject=f"procedure:P-{n}",
+            recipient=(INTRUDER, ALICE)[n],
+            data={"reference": f"P-{n}", "status_label": "transmise"},
+        )
+        assert client.post("/v1/events", json=event.model_dump(mode="json"), headers=auth(key))
+    sent_to = deliver_due(store, NOW, cap=1)
+    assert sorted(sent_to) == ["alice@example.org", "spy@example.net"]
