@@ -301,13 +301,14 @@ def _demo_banner(settings: Settings, redis_url: str) -> str:
     base = _local_api(settings)
     links = Links(settings.secret(), settings.public_url or base, ttl=timedelta(days=30))
     metrics = f"http://{settings.metrics_host}"
+    tenant = next(iter(settings.api_keys), "demo")  # an environment key's tenant: its name
     return f"""
 notifier is starting
   API        {base}   (health: {base}/healthz, docs: {base}/docs)
   console    {base}/ops/   (log in with an API key holding the ops scope: the demo key does)
   API keys   {keys or "none: set NOTIFIER_API_KEYS"}
-  citizen    {links.pages("citizen-0001")}
-             (the pages of the demo events' recipient, once an event has named them)
+  citizen    {links.pages(tenant, "citizen-0001")}
+             (the pages of the demo events' recipient, once {tenant}'s events name them)
   metrics    {base}/metrics (API), {metrics}:{settings.scheduler_metrics_port}/metrics (scheduler),
              {metrics}:{settings.worker_metrics_port}/metrics (workers)
   Redis      {redis_url}

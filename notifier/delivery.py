@@ -25,7 +25,7 @@ from notifier.channels.base import call_window as channel_call_window
 from notifier.clock import utcnow
 from notifier.links import Links
 from notifier.metrics import DeliveryMetrics, lateness_seconds
-from notifier.models import Channel, MessageStatus, Need, PlannedMessage
+from notifier.models import Channel, MessageStatus, Need, PlannedMessage, recipient_key
 from notifier.ratelimit import ChannelRateLimit
 from notifier.recipients import RecipientStore
 from notifier.routing import RetryPolicy, Skip, after_temporary_failure, skip
@@ -137,7 +137,7 @@ class Deliverer:
                 continue
             assert address is not None  # skip() said so
             transport = self.transports[channel]
-            links = self._links(recipient.id, message.category, channel)
+            links = self._links(message.tenant, recipient.id, message.category, channel)
             try:
                 parts = self.renderer.render(
                     message.template,
@@ -241,7 +241,7 @@ class Deliverer:
             if result.outcome is Outcome.MISCONFIGURED:
                 self._stop_channel(channel, result.reason)
             if result.outcome is Outcome.GONE and self.recipients is not None:
-                self._forget_contact(recipient.id, channel, address)
+                self._forget_contact(message.tenant, recipient.id, channel, address)
             tried.append(f"{channel.value}: {result.outcome.value}")
         return self._end(
             message,
@@ -335,13 +335,15 @@ class Deliverer:
         )
         return MessageStatus.SCHEDULED
 
-    def _forget_contact(self, recipient_id: str, channel: Channel, address: str) -> None:
+    def _forget_contact(
+        self, tenant: str, recipient_id: str, channel: Channel, address: str
+    ) -> None:
         """The provider says this contact is gone: a dead push subscription, an SMS STOP."""
         assert self.recipients is not None
         if channel is Channel.WEBPUSH:
-            self.recipients.remove_push(recipient_id, json.loads(address)["endpoint"])
+            self.recipients.remove_push(tenant, recipient_id, json.loads(address)["endpoint"])
         else:
-            self.recipients.block(recipient_id, channel)
+            self.recipients.block(tenant, recipient_id, channel)
             if channel is Channel.SMS:
                 self.recipients.stop_sms(address, self.clock().timestamp())
         log.info(
@@ -354,13 +356,17 @@ class Deliverer:
         if self.metrics is not None:
             self.metrics.attempts.labels(channel.value, outcome).inc()
 
-    def _links(self, recipient: str, category: str | None, channel: Channel) -> dict[str, str]:
+    def _links(
+        self, tenant: str, recipient: str, category: str | None, channel: Channel
+    ) -> dict[str, str]:
         """The reader's signed links: their pages; one-click unsubscribe for optional news."""
         if self.links is None:
             return {}
-        found = {"pages": self.links.pages(recipient)}
+        found = {"pages": self.links.pages(tenant, recipient)}
         if category:
-            found["unsubscribe"] = self.links.unsubscribe(recipient, category, channel.value)
+            found["unsubscribe"] = self.links.unsubscribe(
+                tenant, recipient, category, channel.value
+            )
         return {name: url for name, url in found.items() if url}
 
     def _sms_stopped(self, address: str | None) -> bool:
@@ -382,7 +388,7 @@ class Deliverer:
         self.store.note(message.id, self.clock(), detail, channel)
 
     def _caps(self, message: PlannedMessage) -> list[CapLimit]:
-        recipient = message.recipient.id
+        recipient = recipient_key(message.tenant, message.recipient.id)  # of its tenant only
         caps = []
         if message.cap is not None:
             most, seconds = message.cap

@@ -1,8 +1,9 @@
 """Links sent to citizens: signed, expiring tokens, never a guessable id.
 
-A token carries the recipient id and what it is for (``purpose``), signed with the secret
-key (``NOTIFIER_SECRET_KEY``) and dated: anyone holding the link acts for that person, on
-that purpose only, until it expires. No phone number or address is ever in a URL.
+A token carries the tenant and the recipient id (a recipient belongs to a tenant: the same
+id under another tenant is another person) and what it is for (``purpose``), signed with
+the secret key (``NOTIFIER_SECRET_KEY``) and dated: anyone holding the link acts for that
+person, on that purpose only, until it expires. No phone number or address is ever in a URL.
 
 * ``pages``: the citizen's own pages (preferences, needs, this device, what we sent),
   valid ``NOTIFIER_LINK_TTL_DAYS`` (30 by default);
@@ -12,7 +13,7 @@ that purpose only, until it expires. No phone number or address is ever in a URL
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -24,12 +25,14 @@ UNSUBSCRIBE_TTL = timedelta(days=365)
 
 @dataclass(frozen=True)
 class Grant:
-    """What a valid token allows: acting for ``recipient`` on ``purpose``."""
+    """What a valid token allows: acting for ``tenant``'s ``recipient`` on ``purpose``."""
 
     recipient: str
     purpose: str
     category: str | None = None
     channel: str | None = None
+    _: KW_ONLY
+    tenant: str
 
 
 class LinkError(ValueError):
@@ -47,7 +50,7 @@ class Links:
         self.ttl = ttl
 
     def token(self, grant: Grant) -> str:
-        payload = {"r": grant.recipient, "p": grant.purpose}
+        payload = {"t": grant.tenant, "r": grant.recipient, "p": grant.purpose}
         if grant.category:
             payload |= {"c": grant.category, "ch": grant.channel or ""}
         return self.serializer.dumps(payload)
@@ -61,18 +64,25 @@ class Links:
             raise LinkError(expired=True) from None
         except BadSignature:
             raise LinkError(expired=False) from None
-        if not isinstance(payload, dict) or payload.get("p") != purpose:
+        # a token of a version without tenants names no one: not valid
+        if not isinstance(payload, dict) or payload.get("p") != purpose or "t" not in payload:
             raise LinkError(expired=False)
-        return Grant(payload["r"], purpose, payload.get("c"), payload.get("ch") or None)
+        return Grant(
+            payload["r"],
+            purpose,
+            payload.get("c"),
+            payload.get("ch") or None,
+            tenant=payload["t"],
+        )
 
-    def pages(self, recipient: str) -> str | None:
+    def pages(self, tenant: str, recipient: str) -> str | None:
         """The citizen's pages, as a full URL; None without a public base URL."""
         if self.base_url is None:
             return None
-        return f"{self.base_url}/me/{self.token(Grant(recipient, PAGES))}"
+        return f"{self.base_url}/me/{self.token(Grant(recipient, PAGES, tenant=tenant))}"
 
-    def unsubscribe(self, recipient: str, category: str, channel: str) -> str | None:
+    def unsubscribe(self, tenant: str, recipient: str, category: str, channel: str) -> str | None:
         if self.base_url is None:
             return None
-        grant = Grant(recipient, UNSUBSCRIBE, category, channel)
+        grant = Grant(recipient, UNSUBSCRIBE, category, channel, tenant=tenant)
         return f"{self.base_url}/u/{self.token(grant)}"

@@ -306,6 +306,12 @@ def subject_key(tenant: str, subject: str) -> str:
     return f"{tenant}|{subject}"
 
 
+def recipient_key(tenant: str, recipient_id: str) -> str:
+    """A recipient as the store indexes it: one tenant's recipient is not another's, even
+    under the same id (their profile, choices, subscriptions and messages)."""
+    return f"{tenant}|{recipient_id}"
+
+
 class Skipped(Strict):
     rule: str
     reason: str

@@ -1,15 +1,17 @@
 """Registered recipients: contacts, preferences, push subscriptions, and erasure.
 
-``notifier:recipient:{id}`` is a hash: ``profile`` (the recipient as JSON, as last PUT by
-an upstream system), ``choices`` (needs and opt-outs the person set on their own pages:
-they win), ``blocked`` (channels a provider closed, e.g. an SMS STOP) and one
-``push:{digest}`` field per browser subscription. Only ``profile`` makes a recipient
-registered; the rest applies to events that carry the recipient inline too.
-``notifier:sms-stops`` is a hash: keyed hash of a number (see :func:`contact_digest`) →
-when it sent STOP; a STOP is for good, for every later message to
-that number, from a registered recipient or from one sent inline in an event, and it
-outlives an erasure. Erasing a recipient also erases every message record that names them,
-found in the store's weekly recipient indexes (see :mod:`notifier.store`).
+Each belongs to a tenant, as messages do: ``notifier:recipient:{tenant}|{id}`` is a hash:
+``profile`` (the recipient as JSON, as last PUT by an upstream system), ``choices`` (needs
+and opt-outs the person set on their own pages: they win), ``blocked`` (channels a provider
+closed, e.g. an SMS STOP) and one ``push:{digest}`` field per browser subscription. Only
+``profile`` makes a recipient registered; the rest applies to events that carry the
+recipient inline too (of the same tenant: another tenant's recipient under the same id is
+another person). ``notifier:sms-stops`` is a hash: keyed hash of a number (see
+:func:`contact_digest`) → when it sent STOP; a STOP is for good, for every later message to
+that number whatever the tenant, from a registered recipient or from one sent inline in an
+event, and it outlives an erasure. Erasing a recipient also erases every message record of
+its tenant that names them, found in the store's weekly recipient indexes (see
+:mod:`notifier.store`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from notifier.models import (
     PushSubscription,
     Recipient,
     Strict,
+    recipient_key,
 )
 from notifier.store import PREFIX
 from notifier.store.scripts import register
@@ -45,8 +48,8 @@ def _push_field(endpoint: str) -> str:
     return "push:" + hashlib.sha256(endpoint.encode()).hexdigest()[:16]
 
 
-def recipient_key(recipient_id: str) -> str:
-    return f"{PREFIX}recipient:{recipient_id}"
+def recipient_hash(tenant: str, recipient_id: str) -> str:
+    return f"{PREFIX}recipient:{recipient_key(tenant, recipient_id)}"
 
 
 SMS_STOPS = f"{PREFIX}sms-stops"
@@ -65,18 +68,17 @@ class RecipientStore:
     def sms_stopped(self, phone: str) -> bool:
         return bool(self.redis.hexists(SMS_STOPS, contact_digest(self.contact_key, phone)))
 
-    def put(self, recipient: Recipient) -> None:
+    def put(self, tenant: str, recipient: Recipient) -> None:
         """Register or replace a recipient; subscriptions and provider blocks are kept."""
         profile = recipient.model_dump_json(exclude={"blocked"})
-        self.redis.hset(recipient_key(recipient.id), "profile", profile)
+        self.redis.hset(recipient_hash(tenant, recipient.id), "profile", profile)
 
-    def get(self, recipient_id: str) -> Recipient | None:
+    def get(self, tenant: str, recipient_id: str) -> Recipient | None:
         """The registered recipient as it stands now; None if not registered."""
-        fields: dict[str, str] = self.redis.hgetall(recipient_key(recipient_id))  # type: ignore[assignment]
-        return self.current(fields)
+        return self.current(self.fields(tenant, recipient_id))
 
-    def fields(self, recipient_id: str) -> dict[str, str]:
-        return self.redis.hgetall(recipient_key(recipient_id))  # type: ignore[return-value]
+    def fields(self, tenant: str, recipient_id: str) -> dict[str, str]:
+        return self.redis.hgetall(recipient_hash(tenant, recipient_id))  # type: ignore[return-value]
 
     @overload
     @staticmethod
@@ -114,14 +116,19 @@ class RecipientStore:
         return snapshot.model_copy(update=update)
 
     def set_choices(
-        self, recipient_id: str, needs: frozenset[Need], opt_outs: tuple[OptOut, ...]
+        self,
+        tenant: str,
+        recipient_id: str,
+        needs: frozenset[Need],
+        opt_outs: tuple[OptOut, ...],
     ) -> None:
         """The person's own choices, made on their pages: applied from the next send."""
         choices = Choices(needs=needs, opt_outs=opt_outs)
-        self.redis.hset(recipient_key(recipient_id), "choices", choices.model_dump_json())
+        self.redis.hset(recipient_hash(tenant, recipient_id), "choices", choices.model_dump_json())
 
     def add_push(
         self,
+        tenant: str,
         recipient_id: str,
         subscription: PushSubscription,
         added: float,
@@ -130,29 +137,29 @@ class RecipientStore:
     ) -> bool:
         """Add a browser's subscription; False if the recipient is not registered (unless
         the person adds it from their own pages: ``registered_only=False``)."""
-        key = recipient_key(recipient_id)
+        key = recipient_hash(tenant, recipient_id)
         if registered_only and not self.redis.hexists(key, "profile"):
             return False
         value = json.dumps({"subscription": subscription.model_dump(), "added": added})
         self.redis.hset(key, _push_field(subscription.endpoint), value)
         return True
 
-    def remove_push(self, recipient_id: str, endpoint: str) -> None:
+    def remove_push(self, tenant: str, recipient_id: str, endpoint: str) -> None:
         """Forget a subscription the push service says is gone (404/410)."""
-        self.redis.hdel(recipient_key(recipient_id), _push_field(endpoint))
+        self.redis.hdel(recipient_hash(tenant, recipient_id), _push_field(endpoint))
 
-    def block(self, recipient_id: str, channel: Channel) -> None:
+    def block(self, tenant: str, recipient_id: str, channel: Channel) -> None:
         """Close a channel for a registered recipient (an SMS STOP): never used again."""
-        key = recipient_key(recipient_id)
+        key = recipient_hash(tenant, recipient_id)
         if not self.redis.hexists(key, "profile"):
             return
         current = str(self.redis.hget(key, "blocked") or "")
         channels = {c for c in current.split(",") if c} | {channel.value}
         self.redis.hset(key, "blocked", ",".join(sorted(channels)))
 
-    def message_ids(self, recipient_id: str) -> list[str]:
-        """Every message record naming the recipient, found in the weekly indexes."""
-        return self._weekly("recipients", recipient_id)
+    def message_ids(self, tenant: str, recipient_id: str) -> list[str]:
+        """Every message record of ``tenant`` naming the recipient, in the weekly indexes."""
+        return self._weekly("recipients", recipient_key(tenant, recipient_id))
 
     def _weekly(self, index: str, field: str) -> list[str]:
         """The ids listed under ``field`` in every week of a weekly index, once each."""
@@ -165,20 +172,27 @@ class RecipientStore:
             found += [i for i in (ids or "").split(",") if i and i not in found]
         return found
 
-    def erase(self, recipient_id: str) -> int:
-        """Delete the recipient and every message record about them; how many were removed."""
+    def erase(self, tenant: str, recipient_id: str) -> int | None:
+        """Delete the recipient and every message record about them; how many were removed,
+        None if ``tenant`` has neither registered them nor sent them anything."""
         contacts = set()
-        for record_id in self.message_ids(recipient_id):
+        records = self.message_ids(tenant, recipient_id)
+        for record_id in records:
             body = self.redis.hget(f"{PREFIX}msg:{record_id}", "body")
             if body:
                 found = PlannedMessage.model_validate_json(str(body)).recipient.contacts
                 contacts |= {c for c in (found.phone, found.email) if c}
-        registered = self.get(recipient_id)
+        key = recipient_hash(tenant, recipient_id)
+        if not records and not self.redis.exists(key):
+            return None
+        registered = self.get(tenant, recipient_id)
         if registered:
             contacts |= {c for c in (registered.contacts.phone, registered.contacts.email) if c}
         digests = sorted(contact_digest(self.contact_key, c) for c in contacts)
-        return int(self._erase(keys=[recipient_key(recipient_id)], args=[recipient_id, *digests]))
+        return int(self._erase(keys=[key], args=[recipient_key(tenant, recipient_id), *digests]))
 
-    def by_contact(self, contact: str) -> list[str]:
-        """Recipient ids whose messages name this phone number or e-mail (keyed-hash index)."""
-        return self._weekly("contacts", contact_digest(self.contact_key, contact))
+    def by_contact(self, contact: str) -> list[tuple[str, str]]:
+        """(tenant, recipient id) of each recipient whose messages name this phone number or
+        e-mail (keyed-hash index), whatever the tenant: for the support console."""
+        found = self._weekly("contacts", contact_digest(self.contact_key, contact))
+        return [(tenant, recipient) for tenant, _, recipient in (f.rpartition("|") for f in found)]

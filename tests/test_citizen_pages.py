@@ -39,6 +39,7 @@ from tests.conftest import CONTACT_KEY, EXAMPLES, NOW, ROOT, make_event
 from tests.fake_push import LOOPBACK_PUSH, FakePushService
 
 KEY = "pages-key-123456"
+TENANT = "crm"  # the tenant of KEY, an environment key: its name
 VAPID_PRIVATE, VAPID_PUBLIC = generate_vapid_keys()
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 PAGE_PATHS = {"preferences": "", "needs": "/needs", "device": "/device", "history": "/history"}
@@ -80,7 +81,8 @@ class Site:
         return [p["id"] for p in answer.json()["planned"]]
 
     def pages(self, recipient: str = "citizen-1", path: str = "", lang: str = "fr") -> str:
-        return f"{self.url}/me/{self.links.token(Grant(recipient, PAGES))}{path}?lang={lang}"
+        token = self.links.token(Grant(recipient, PAGES, tenant=TENANT))
+        return f"{self.url}/me/{token}{path}?lang={lang}"
 
 
 @pytest.fixture
@@ -158,7 +160,7 @@ def test_keyboard_alone(site: Site, page: Page) -> None:
     assert page.get_by_role("status").inner_text().startswith("Vos choix sont enregistrés")
     focused = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert focused is not None
-    fields = site.recipients.fields("citizen-1")
+    fields = site.recipients.fields(TENANT, "citizen-1")
     assert '"easy_read"' in fields["choices"]
 
 
@@ -183,7 +185,9 @@ def deliver_next(site: Site, tmp_path: Path) -> dict[str, Any]:
 
 def test_a_choice_on_the_page_changes_the_next_send(site: Site, page: Page, tmp_path: Path) -> None:
     push = {"endpoint": "https://push.example/abc", "keys": {"p256dh": "B" * 87, "auth": "A" * 22}}
-    site.recipients.add_push("citizen-1", _subscription(push), time.time(), registered_only=False)
+    site.recipients.add_push(
+        TENANT, "citizen-1", _subscription(push), time.time(), registered_only=False
+    )
     site.store.redis.delete("notifier:due")  # the booking's reminders: not this test's
     procedure_news(site, "news-before-choices")
     before = deliver_next(site, tmp_path)
@@ -210,14 +214,16 @@ def _subscription(raw: dict[str, Any]) -> Any:
 
 
 def test_one_click_unsubscribe_needs_no_cookie_nor_javascript(site: Site) -> None:
-    token = site.links.token(Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email"))
+    token = site.links.token(
+        Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email", tenant=TENANT)
+    )
     link = f"{site.url}/u/{token}"
     looked = httpx.get(link)  # what a mail scanner does: nothing changes
     assert looked.status_code == 200 and "Confirmer" in looked.text
-    assert "choices" not in site.recipients.fields("citizen-1")
+    assert "choices" not in site.recipients.fields(TENANT, "citizen-1")
     clicked = httpx.post(link, data={"List-Unsubscribe": "One-Click"})  # RFC 8058, no cookie
     assert clicked.status_code == 200
-    assert '"procedure_news"' in site.recipients.fields("citizen-1")["choices"]
+    assert '"procedure_news"' in site.recipients.fields(TENANT, "citizen-1")["choices"]
     forged = httpx.post(link, data={"lang": "fr"})  # the page's form without its CSRF token
     assert forged.status_code == 403 and "formulaire a expiré" in forged.text
 
@@ -237,7 +243,8 @@ def test_an_unsubscribe_link_opens_no_page(site: Site) -> None:
 A_SUBSCRIPTION = {
     "endpoint": "https://fcm.googleapis.com/fcm/send/abc",
     "keys": {
-        "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+        "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1"
+        "XbjhazAkj7I99e8QcYP7DkM",
         "auth": "tBHItJI5svbpez7KI4CCXg",
     },
 }
@@ -337,7 +344,7 @@ def test_a_form_without_its_csrf_token_is_refused(site: Site) -> None:
     link = site.pages(path="/needs")
     refused = httpx.post(link.split("?")[0], data={"need": "easy_read", "csrf": "forged"})
     assert refused.status_code == 403
-    assert "choices" not in site.recipients.fields("citizen-1")
+    assert "choices" not in site.recipients.fields(TENANT, "citizen-1")
 
 
 def test_a_wrong_or_expired_link_says_what_to_do(site: Site, page: Page) -> None:
@@ -354,7 +361,9 @@ def test_a_wrong_or_expired_link_says_what_to_do(site: Site, page: Page) -> None
     answer = page.goto(old)
     assert answer is not None and answer.status == 410
     assert "Ce lien a expiré" in page.content()
-    unsubscribe = site.links.token(Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email"))
+    unsubscribe = site.links.token(
+        Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email", tenant=TENANT)
+    )
     assert httpx.get(f"{site.url}/me/{unsubscribe}").status_code == 404  # another purpose
 
 
@@ -422,7 +431,7 @@ def test_push_end_to_end_in_chromium(site: Site, browser: Browser, tmp_path: Pat
         page.get_by_text("Les notifications sont activées").wait_for()
         sent_key = page.evaluate("window.__applicationServerKey")
         assert base64.b64decode(sent_key) == base64.urlsafe_b64decode(VAPID_PUBLIC + "==")
-        assert any(f.startswith("push:") for f in site.recipients.fields("citizen-1"))
+        assert any(f.startswith("push:") for f in site.recipients.fields(TENANT, "citizen-1"))
         outbox = OutboxTransport(tmp_path / "outbox")  # the booking's confirmation
         worker = Deliverer(
             site.store,
@@ -472,7 +481,7 @@ def test_push_end_to_end_in_chromium(site: Site, browser: Browser, tmp_path: Pat
             "button", name="Désactiver les notifications sur cet appareil", exact=True
         ).click()
         page.get_by_text("Les notifications sont désactivées").wait_for()
-        assert not any(f.startswith("push:") for f in site.recipients.fields("citizen-1"))
+        assert not any(f.startswith("push:") for f in site.recipients.fields(TENANT, "citizen-1"))
     finally:
         context.close()
         push.close()

@@ -121,7 +121,7 @@ def test_find_read_and_cancel_with_a_reason(console: Console, page: Page) -> Non
     page.get_by_text("Action enregistrée : annulation").wait_for()
     record = console.store.get(reminder)
     assert record is not None and record.status is MessageStatus.CANCELLED
-    assert record.history[-1].detail == "cancelled by agent-1: rendez-vous annulé par téléphone"
+    assert record.history[-1].detail == "cancelled by support"
     page.get_by_role("link", name="Vue d'ensemble").click()
     assert f"agent-1 : cancel {reminder}" in page.inner_text("main")
     # by subject (pending only) and by recipient id
@@ -324,3 +324,84 @@ def test_a_session_ends_at_logout_and_with_its_key(
             get_settings.cache_clear()
     _closed(browser, first, token)
     assert console.store.get(first).status is MessageStatus.SCHEDULED  # type: ignore[union-attr]
+
+
+def agent_session(console: Console, message: str) -> tuple[dict[str, str], str]:
+    """An agent's session cookie, logged in over HTTP, and the CSRF token of a message's page."""
+    import re
+
+    login = httpx.post(f"{console.url}/ops/login", data={"key": console.agent_key})
+    assert login.status_code == 303 and login.headers["location"] == "/ops/", login.text
+    cookies = dict(login.cookies)
+    screen = httpx.get(f"{console.url}/ops/messages/{message}", cookies=cookies)
+    found = re.search(r'name="token" value="([0-9a-f]+)"', screen.text)
+    assert found is not None, screen.text
+    return cookies, found.group(1)
+
+
+def test_the_agent_and_reason_stay_in_the_audit_not_in_the_upstream_history(
+    console: Console,
+) -> None:
+    """The reason may name people: the client reading GET /v1/messages/{id} sees only that
+    support cancelled it."""
+    (first, *_) = console.post(id="evt-private")
+    cookies, token = agent_session(console, first)
+    reason = "Mme Durand a appelé : son ex-conjoint lit ses SMS"
+    answer = httpx.post(
+        f"{console.url}/ops/messages/{first}/cancel",
+        data={"reason": reason, "token": token},
+        cookies=cookies,
+    )
+    assert answer.status_code == 303 and answer.headers["location"].endswith("done=cancel")
+    upstream = httpx.get(
+        f"{console.url}/v1/messages/{first}", headers={"Authorization": f"Bearer {KEY}"}
+    )
+    assert upstream.status_code == 200
+    assert upstream.json()["status"] == "cancelled"
+    assert upstream.json()["history"][-1]["detail"] == "cancelled by support"
+    assert "Durand" not in upstream.text and "agent-1" not in upstream.text
+    (entry,) = [json.loads(e) for e in console.store.redis.lrange("notifier:audit", 0, -1)]
+    assert entry["agent"] == "agent-1" and entry["reason"] == reason
+    assert entry["action"] == "cancel" and entry["target"] == first
+
+
+@pytest.mark.parametrize(
+    ("action", "outcome"),
+    [("resend", SendResult(Outcome.SENT)), ("cancel", SendResult(Outcome.PERMANENT))],
+    ids=["resend-a-sent-message", "cancel-a-failed-message"],
+)
+def test_an_action_that_changes_nothing_is_not_audited(
+    console: Console, action: str, outcome: SendResult
+) -> None:
+    """Resend applies to a failed message, cancel to a pending one: on any other, nothing
+    happens, and the audit says nothing happened rather than an action that was not taken."""
+    (news,) = console.post(
+        id="news-2",
+        type="procedure.status_changed",
+        data={"reference": "R-2", "status_label": "transmise"},
+    )
+    worker = Deliverer(
+        console.store,
+        Renderer(EXAMPLES / "templates"),
+        {c: ScriptedTransport(*[outcome] * 10) for c in Channel},  # type: ignore[misc]
+        clock=lambda: NOW,
+    )
+    for item in console.store.claim_due(NOW, limit=10, lease=timedelta(minutes=5)):
+        worker.deliver(item.message_id, item.claim)
+    before = console.store.get(news)
+    assert before is not None and before.status in (
+        MessageStatus.SENT,
+        MessageStatus.PERMANENT_FAILURE,
+    )
+    cookies, token = agent_session(console, news)
+    answer = httpx.post(
+        f"{console.url}/ops/messages/{news}/{action}",
+        data={"reason": "à la demande de la brigade", "token": token},
+        cookies=cookies,
+    )
+    assert answer.status_code == 303 and answer.headers["location"].endswith("done=nothing")
+    assert console.store.redis.lrange("notifier:audit", 0, -1) == []
+    after = console.store.get(news)
+    assert after is not None and after.history == before.history
+    screen = httpx.get(f"{console.url}{answer.headers['location']}", cookies=cookies)
+    assert "Rien n'a été fait" in screen.text

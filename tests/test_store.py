@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from notifier.models import Channel, MessageStatus, subject_key
+from notifier.models import Channel, MessageStatus, recipient_key, subject_key
 from notifier.recipients import RecipientStore
 from notifier.rules.engine import message_id, plan
 from notifier.store import LAYOUT, PREFIX, Claimed, Store
@@ -201,7 +201,7 @@ def test_a_recipients_message_index_expires_after_its_last_message(store: Store)
     most a week more (indexes are kept by the week)."""
     decided = plan(make_event(), RULES, NOW)
     store.accept("c:evt-1", decided, NOW, ttl=3600)
-    (recipient,) = {m.recipient.id for m in decided.messages}
+    (recipient,) = {recipient_key(m.tenant, m.recipient.id) for m in decided.messages}
     indexes = list(store.redis.scan_iter(f"{PREFIX}recipients:*"))
     listed = {k: (store.redis.hget(k, recipient) or "").split(",") for k in indexes}
     assert {i for ids in listed.values() for i in ids} == {m.id for m in decided.messages}
@@ -221,7 +221,7 @@ def test_a_replay_answers_the_first_answer_from_the_message_records(store: Store
     assert {p["due_at"] for p in first.planned} == {
         (NOW + timedelta(days=3) - timedelta(hours=h)).isoformat() for h in (48, 2)
     }
-    erased = RecipientStore(store.redis, contact_key=CONTACT_KEY).erase("citizen-1")
+    erased = RecipientStore(store.redis, contact_key=CONTACT_KEY).erase("c", "citizen-1")
     assert erased == 2
     replay = accept(store)
     assert replay.duplicate and replay.planned == [] and store.pending_count() == 0
@@ -287,7 +287,7 @@ def test_erasure_finds_messages_in_every_weekly_index(store: Store) -> None:
     accept(store, id="evt-other", subject="appointment:other", recipient={"id": "citizen-2"})
     weeks = store.redis.smembers(f"{PREFIX}recipient-weeks")
     assert len(weeks) >= 3
-    assert RecipientStore(store.redis, contact_key=CONTACT_KEY).erase("citizen-1") == 6
+    assert RecipientStore(store.redis, contact_key=CONTACT_KEY).erase("c", "citizen-1") == 6
     assert store.pending_count() == 2  # citizen-2's
     assert set(store.redis.hgetall(f"{PREFIX}subjects")) == {"c|appointment:other"}
 
@@ -303,6 +303,9 @@ def test_a_schedule_in_another_layout_is_refused(store: Store) -> None:
         store.check_layout()
     store.redis.set(f"{PREFIX}layout", "99")
     with pytest.raises(RuntimeError, match="layout 99"):
+        store.check_layout()
+    store.redis.set(f"{PREFIX}layout", "3")  # recipients shared by every tenant
+    with pytest.raises(RuntimeError, match=r"layout 3; this version reads layout 4.*empty"):
         store.check_layout()
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from notifier.models import recipient_key
 from notifier.rules.engine import plan
 from notifier.store import PREFIX, Store
 from notifier.store.codec import to_ms
@@ -157,17 +158,20 @@ def test_receipt_and_support(store: Store, scripts: dict[str, Any]) -> None:
         "fallback"
     )
     assert status(store, message_id) == "scheduled"
-    assert scripts["support"](args=[message_id, "cancel", NOW_MS, "asked by phone", 3600]) == (
-        "scheduled"
-    )
+    assert scripts["support"](args=[message_id, "resend", NOW_MS, "r", 3600]) == ["scheduled", 0]
+    assert scripts["support"](args=[message_id, "cancel", NOW_MS, "asked by phone", 3600]) == [
+        "scheduled",
+        1,
+    ]
     assert status(store, message_id) == "cancelled"
-    assert scripts["support"](args=["nope", "cancel", NOW_MS, "r", 3600]) == "missing"
+    assert scripts["support"](args=["nope", "cancel", NOW_MS, "r", 3600]) == ["missing"]
 
 
 def test_erase(store: Store, scripts: dict[str, Any]) -> None:
     message_ids = scheduled(store)
-    recipient = json.loads(store.redis.hget(f"{PREFIX}msg:{message_ids[0]}", "body"))["recipient"]
-    key = f"{PREFIX}recipient:{recipient['id']}"
+    body = json.loads(store.redis.hget(f"{PREFIX}msg:{message_ids[0]}", "body"))
+    owner = recipient_key(body["tenant"], body["recipient"]["id"])  # "c|citizen-1"
+    key = f"{PREFIX}recipient:{owner}"
     store.redis.hset(key, "locale", "fr")
-    assert scripts["erase"](keys=[key], args=[recipient["id"]]) == 2
+    assert scripts["erase"](keys=[key], args=[owner]) == 2
     assert not store.redis.exists(key, *(f"{PREFIX}msg:{i}" for i in message_ids))

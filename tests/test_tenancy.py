@@ -6,6 +6,7 @@ Every refusal here is one a client could try against another's citizens.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from notifier.apikeys import ALL_SCOPES, ApiKeys, Scope
 from notifier.store import Store
-from tests.conftest import REMINDER_RULES, api_client, make_event
+from tests.conftest import NOW, REMINDER_RULES, api_client, make_event
 
 
 @pytest.fixture
@@ -124,9 +125,9 @@ def test_each_route_needs_its_scope(
     body: Any,
     allowed: bool,
 ) -> None:
-    admin = keys.add("admin", [], scopes=ALL_SCOPES)
+    admin = keys.add("admin", [], scopes=ALL_SCOPES, tenant="unit-9")
     assert client.put("/v1/recipients/citizen-9", json=RECIPIENT, headers=auth(admin)).is_success
-    key = keys.add("limited", [], scopes=scopes)
+    key = keys.add("limited", [], scopes=scopes, tenant="unit-9")  # the recipient's tenant
     payload = make_event().model_dump(mode="json") if body == "event" else body
     response = client.request(method, path, json=payload, headers=auth(key))
     if allowed:
@@ -146,3 +147,145 @@ def test_a_stored_key_without_scopes_may_only_post_events(client: TestClient, st
     store.redis.hset(KEY, digest("old-key"), json.dumps({"client": "old", "events": []}))
     assert post(client, "old-key").status_code == 202
     assert client.delete("/v1/recipients/citizen-1", headers=auth("old-key")).status_code == 403
+
+
+ALICE = {"id": "citizen-1", "contacts": {"phone": "+33611111111", "email": "alice@example.org"}}
+INTRUDER = {"id": "citizen-1", "contacts": {"phone": "+33622222222", "email": "spy@example.net"}}
+
+
+def only_id(**fields: Any) -> dict[str, Any]:
+    """An event naming its recipient by id only: a reference to a registered recipient."""
+    return make_event(**fields).model_dump(mode="json") | {"recipient": {"id": "citizen-1"}}
+
+
+def test_a_recipient_of_another_tenant_is_not_found(
+    client: TestClient, store: Store, keys: ApiKeys
+) -> None:
+    """GET, push subscription and erasure of another tenant's recipient answer as for an id
+    never seen; its PUT registers the intruder's own recipient and leaves the first alone."""
+    booking = keys.add("booking", [], scopes=ALL_SCOPES)
+    intruder = keys.add("intruder", [], scopes=ALL_SCOPES)
+    assert client.put("/v1/recipients/citizen-1", json=ALICE, headers=auth(booking)).is_success
+    planned = client.post("/v1/events", json=only_id(), headers=auth(booking)).json()["planned"]
+    assert len(planned) == 2
+    theirs = {
+        "get": client.get("/v1/recipients/citizen-1", headers=auth(intruder)),
+        "push": client.post(
+            "/v1/recipients/citizen-1/push-subscriptions", json=PUSH, headers=auth(intruder)
+        ),
+        "erase": client.delete("/v1/recipients/citizen-1", headers=auth(intruder)),
+        "event": client.post("/v1/events", json=only_id(id="e-x"), headers=auth(intruder)),
+    }
+    assert {name: r.status_code for name, r in theirs.items()} == {
+        "get": 404,
+        "push": 404,
+        "erase": 404,
+        "event": 422,
+    }
+    assert theirs["event"].json()["detail"][0]["loc"] == ["body", "recipient", "id"]
+    assert all("alice" not in r.text and "611111111" not in r.text for r in theirs.values())
+    # the intruder's PUT is its own recipient: the first tenant's is untouched
+    own = client.put("/v1/recipients/citizen-1", json=INTRUDER, headers=auth(intruder))
+    assert own.status_code == 200 and own.json()["contacts"]["email"] == "spy@example.net"
+    mine = client.get("/v1/recipients/citizen-1", headers=auth(booking)).json()
+    assert mine["contacts"] == {**ALICE["contacts"], "push": None}
+    assert store.pending_count() == 2  # the erasure above removed nothing
+    assert client.delete("/v1/recipients/citizen-1", headers=auth(intruder)).json() == {
+        "erased": "citizen-1",
+        "messages_removed": 0,
+    }
+    assert client.get("/v1/recipients/citizen-1", headers=auth(booking)).status_code == 200
+    assert store.pending_count() == 2
+
+
+def deliver_due(store: Store, at: datetime, cap: int = 20) -> list[str]:
+    """Deliver what is due at ``at`` through the worker's logic (at most ``cap`` messages per
+    recipient an hour); the addresses sent to."""
+    from notifier.channels.base import Outcome, SendResult
+    from notifier.delivery import Deliverer
+    from notifier.models import Channel
+    from notifier.recipients import RecipientStore
+    from notifier.templates.renderer import Renderer
+    from tests.conftest import CONTACT_KEY, EXAMPLES
+    from tests.test_delivery import ScriptedTransport
+
+    transport = ScriptedTransport(*[SendResult(Outcome.SENT)] * 10)
+    worker = Deliverer(
+        store,
+        Renderer(EXAMPLES / "templates"),
+        {Channel.SMS: transport, Channel.EMAIL: transport},  # type: ignore[dict-item]
+        clock=lambda: at,
+        recipients=RecipientStore(store.redis, contact_key=CONTACT_KEY),
+        recipient_cap=(cap, timedelta(hours=1)),
+    )
+    for item in store.claim_due(at, limit=20, lease=timedelta(minutes=5)):
+        worker.deliver(item.message_id, item.claim)
+    return [m.address for m in transport.sent]
+
+
+def test_another_tenant_cannot_redirect_a_recipients_messages(
+    client: TestClient, store: Store, keys: ApiKeys
+) -> None:
+    """The hole as found: the intruder registered the same id with its own address, and the
+    first client's next message went there, even one sent with inline contacts."""
+    booking = keys.add("booking", [], scopes=ALL_SCOPES)
+    intruder = keys.add("intruder", [], scopes=ALL_SCOPES)
+    client.put("/v1/recipients/citizen-1", json=ALICE, headers=auth(booking))
+    by_reference = client.post("/v1/events", json=only_id(), headers=auth(booking))
+    inline = make_event(id="e-2", subject="appointment:OTHER", recipient=ALICE)
+    by_value = client.post("/v1/events", json=inline.model_dump(mode="json"), headers=auth(booking))
+    assert by_reference.status_code == by_value.status_code == 202
+    assert client.put("/v1/recipients/citizen-1", json=INTRUDER, headers=auth(intruder)).is_success
+    sent_to = deliver_due(store, NOW + timedelta(days=2))
+    assert sent_to == ["+33611111111", "+33611111111"]
+
+
+def test_an_event_naming_another_tenants_recipient_stays_off_their_pages(
+    client: TestClient, store: Store, keys: ApiKeys
+) -> None:
+    """The citizen's link names a tenant and a recipient: "What we sent you" lists that
+    tenant's messages to them, never another tenant's sent under the same id."""
+    from notifier.links import PAGES, Grant, Links
+    from tests.conftest import CONTACT_KEY
+
+    booking, intruder = keys.add("booking", []), keys.add("intruder", [])
+    for key, who, label in ((booking, ALICE, "transmise"), (intruder, INTRUDER, "INTRUS-42")):
+        event = make_event(
+            id="news",
+            type="procedure.status_changed",
+            subject="procedure:P-1",
+            recipient=who,
+            data={"reference": "P-1", "status_label": label},
+        )
+        assert client.post("/v1/events", json=event.model_dump(mode="json"), headers=auth(key))
+    assert len(deliver_due(store, NOW)) == 2
+    links = Links(CONTACT_KEY, None, ttl=timedelta(days=30))
+    pages = {
+        tenant: "/me/" + links.token(Grant("citizen-1", PAGES, tenant=tenant))
+        for tenant in ("booking", "intruder", "nobody")
+    }
+    alice = client.get(pages["booking"] + "/history")
+    assert alice.status_code == 200 and "transmise" in alice.text
+    assert "INTRUS-42" not in alice.text
+    assert "INTRUS-42" in client.get(pages["intruder"] + "/history").text
+    choices = client.get(pages["booking"])
+    assert "06 •• •• •• 11" in choices.text and "•• •• 22" not in choices.text
+    assert client.get(pages["nobody"] + "/history").status_code == 404
+
+
+def test_another_tenants_messages_do_not_count_in_a_recipients_cap(
+    client: TestClient, store: Store, keys: ApiKeys
+) -> None:
+    """The per-recipient cap counts one tenant's messages to its recipient: another tenant
+    sending to the same id cannot use it up and silence the first one's messages."""
+    for n, key in enumerate((keys.add("intruder", []), keys.add("booking", []))):
+        event = make_event(
+            id=f"news-{n}",
+            type="procedure.status_changed",
+            subject=f"procedure:P-{n}",
+            recipient=(INTRUDER, ALICE)[n],
+            data={"reference": f"P-{n}", "status_label": "transmise"},
+        )
+        assert client.post("/v1/events", json=event.model_dump(mode="json"), headers=auth(key))
+    sent_to = deliver_due(store, NOW, cap=1)
+    assert sorted(sent_to) == ["alice@example.org", "spy@example.net"]

@@ -171,9 +171,9 @@ def test_410_deletes_the_registered_subscription_and_falls_back(
 
     assert isinstance(store, Store)
     recipients = RecipientStore(store.redis, contact_key=CONTACT_KEY)
-    recipients.put(Recipient(id="c-1", contacts={"phone": "+33612345678"}))  # type: ignore[arg-type]
+    recipients.put("c", Recipient(id="c-1", contacts={"phone": "+33612345678"}))  # type: ignore[arg-type]
     browser = push.subscribe("old")
-    recipients.add_push("c-1", PushSubscription.model_validate(browser.subscription()), 1.0)
+    recipients.add_push("c", "c-1", PushSubscription.model_validate(browser.subscription()), 1.0)
     push.replies["old"] = [(410, {})]
     rules = rules_from(
         "rules:\n  - {id: n, trigger: [x.y], template: procedure_status, "
@@ -182,7 +182,7 @@ def test_410_deletes_the_registered_subscription_and_falls_back(
     event = make_event(
         type="x.y", recipient={"id": "c-1"}, data={"reference": "R", "status_label": "S"}
     )
-    store.accept("c:1", plan(event, rules, NOW), NOW, ttl=60)
+    store.accept("c:1", plan(event, rules, NOW, client="c"), NOW, ttl=60)
     (claimed,) = store.claim_due(NOW, limit=1, lease=timedelta(minutes=5))
     sms = ScriptedTransport(SendResult(Outcome.SENT))
     worker = Deliverer(
@@ -194,7 +194,7 @@ def test_410_deletes_the_registered_subscription_and_falls_back(
     )
     assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
     assert len(sms.sent) == 1
-    stored = recipients.get("c-1")
+    stored = recipients.get("c", "c-1")
     assert stored is not None and stored.contacts.push is None
 
 

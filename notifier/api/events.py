@@ -101,7 +101,7 @@ def planned_for(
         )
     check_push(parts, event.recipient.contacts.push, ["body", "recipient", "contacts", "push"])
     if event.recipient.model_fields_set == {"id"}:  # a reference to a registered recipient
-        stored = parts.recipients.get(event.recipient.id)
+        stored = parts.recipients.get(client.tenant, event.recipient.id)
         if stored is None:
             raise unprocessable(
                 ["body", "recipient", "id"],

@@ -1,6 +1,8 @@
 """Registered recipients: contacts, choices and push subscriptions; erasure.
 
-Registration needs the ``recipients`` scope, erasure the ``erase`` scope.
+Registration needs the ``recipients`` scope, erasure the ``erase`` scope. Each recipient
+belongs to the tenant of the key that registered it, as messages do: another tenant's
+client finds nothing under that id (404, as for an id never seen) and registers its own.
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ def put_recipient(
     if recipient.id != recipient_id:
         raise unprocessable(["body", "id"], f"must be {recipient_id!r}, the id in the URL")
     check_push(parts, recipient.contacts.push, ["body", "contacts", "push"])
-    parts.recipients.put(recipient)
-    stored = parts.recipients.get(recipient_id)
+    parts.recipients.put(client.tenant, recipient)
+    stored = parts.recipients.get(client.tenant, recipient_id)
     assert stored is not None
     return stored
 
@@ -75,7 +77,7 @@ def put_recipient(
 def get_recipient(
     recipient_id: RecipientId, client: RecipientsClient, parts: EngineDep
 ) -> Recipient:
-    stored = parts.recipients.get(recipient_id)
+    stored = parts.recipients.get(client.tenant, recipient_id)
     if stored is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
     return stored
@@ -85,11 +87,14 @@ def get_recipient(
     "/v1/recipients/{recipient_id}",
     response_model=Erased,
     operation_id="erase_recipient",
-    responses=responses(*AUTHENTICATED),
+    responses=responses(*AUTHENTICATED, 404),
 )
 def erase_recipient(recipient_id: RecipientId, client: EraseClient, parts: EngineDep) -> Any:
-    """Erase the recipient and every message about them, pending ones included."""
-    removed = parts.recipients.erase(recipient_id)
+    """Erase the recipient and every message about them, pending ones included; 404 if the
+    client's tenant has neither registered them nor sent them anything."""
+    removed = parts.recipients.erase(client.tenant, recipient_id)
+    if removed is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
     log.info("recipient %s erased with %d messages", recipient_id, removed)
     return {"erased": recipient_id, "messages_removed": removed}
 
@@ -108,6 +113,7 @@ def add_push_subscription(
     parts: EngineDep,
 ) -> Any:
     check_push(parts, subscription, ["body"])
-    if not parts.recipients.add_push(recipient_id, subscription, parts.clock().timestamp()):
+    added = parts.clock().timestamp()
+    if not parts.recipients.add_push(client.tenant, recipient_id, subscription, added):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
     return {"recipient": recipient_id, "endpoint": subscription.endpoint}

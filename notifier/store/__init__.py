@@ -17,12 +17,15 @@ own is about 80 bytes of bookkeeping before any content, so what can share a has
                         not yet final (a subject is one procedure: a handful of messages,
                         whose list each change copies). Scoped by tenant: a client's events
                         never find another tenant's messages (:func:`subject_key`).
-``recipients:{week}``   hash: recipient id → comma-separated ids of the messages naming them
-                        that may be kept into that week; expires when the week ends (see
-                        :func:`recipient_week`). ``recipient-weeks``: the weeks, for erasure.
+``recipients:{week}``   hash: ``{tenant}|{recipient id}`` (:func:`recipient_key`: one
+                        tenant's recipient is not another's) → comma-separated ids of the
+                        messages naming them that may be kept into that week; expires when
+                        the week ends (see :func:`recipient_week`). ``recipient-weeks``: the
+                        weeks, for erasure.
 ``contacts:{week}``     hash: keyed hash of a phone or e-mail (:mod:`notifier.digest`) →
-                        recipient ids, so that support finds a person by contact, never
-                        stored in clear; same weeks and expiry as ``recipients:{week}``
+                        ``{tenant}|{recipient id}`` of each recipient it names, so that
+                        support finds a person by contact, never stored in clear; same weeks
+                        and expiry as ``recipients:{week}``
 ``idem:{client}:{id}``  string: the ids an accepted event planned, what it skipped, the ids
                         it cancelled (see :func:`encode_answer`), for its replays
 ``stopped:{tenant}|{subject}:{rule}``  a series cancelled on its subject (no next one)
@@ -30,6 +33,9 @@ own is about 80 bytes of bookkeeping before any content, so what can share a has
                         refused); cleared by a worker starting with that channel
 ``failures``            sorted set, message id → when it ended as a failure or expired, the
                         last 24 h only (trimmed at each new one): the console's overview
+``recipient:{tenant}|{id}``  a registered recipient, their choices and subscriptions
+                        (:mod:`notifier.recipients`); ``sms-stops`` is for every tenant
+``cap:{tenant}|{id}…``  sliding windows of the per-recipient caps (:meth:`Store.provider_call`)
 ``layout``              this layout's version, :data:`LAYOUT` (see :meth:`Store.check_layout`)
 ``fence``               rewritten before each ``WAIT`` for replicas (:mod:`notifier.store.durable`)
 

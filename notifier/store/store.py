@@ -10,7 +10,15 @@ from typing import Any
 import redis
 
 from notifier.digest import contact_digest
-from notifier.models import Channel, Contacts, MessageStatus, Plan, PlannedMessage, subject_key
+from notifier.models import (
+    Channel,
+    Contacts,
+    MessageStatus,
+    Plan,
+    PlannedMessage,
+    recipient_key,
+    subject_key,
+)
 from notifier.store.codec import (
     CHANNELS_OFF,
     LAYOUT,
@@ -169,7 +177,7 @@ class Store:
             subject_key(message.tenant, message.subject),
             message.rule,
             message.model_dump_json(exclude_none=True),
-            message.recipient.id,
+            recipient_key(message.tenant, message.recipient.id),
             week,
             week_ends_in,
             ",".join(self.contact_digests(message.recipient.contacts)),
@@ -364,16 +372,17 @@ class Store:
             for message_id, fields in zip(message_ids, replies, strict=True)
         ]
 
-    def support(self, message_id: str, action: str, now: datetime, reason: str) -> str | None:
+    def support(
+        self, message_id: str, action: str, now: datetime, detail: str
+    ) -> tuple[str, bool] | None:
         """A support agent cancels a pending message, or sends a failed one again (``action``
-        is ``cancel`` or ``resend``); the status it had, or None if there is no such message.
-        A message in another state is left as it is."""
-        found = str(
-            self._support(
-                args=[message_id, action, to_ms(now), reason[:500], self.retention_seconds]
-            )
+        is ``cancel`` or ``resend``; ``detail`` goes into its history): the status it had and
+        whether it acted, or None if there is no such message. A message in another state is
+        left as it is."""
+        found = self._support(
+            args=[message_id, action, to_ms(now), detail[:500], self.retention_seconds]
         )
-        return None if found == "missing" else found
+        return None if found[0] == "missing" else (str(found[0]), bool(int(found[1])))
 
     def set_channel_off(self, channel: str, reason: str, at: datetime) -> None:
         """A worker stopped ``channel``: its provider refused our configuration."""

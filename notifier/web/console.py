@@ -202,15 +202,17 @@ def found_by(parts: Engine, query: str) -> list[MessageRecord]:
     ids: list[str] = []
     if re.match(MESSAGE_ID_PATTERN, query):
         ids.append(query)
-    clients = {c.name for c in parts.keys.clients()} | {name for name in parts.settings.api_keys}
+    stored = parts.keys.clients()
+    clients = {c.name for c in stored} | {name for name in parts.settings.api_keys}
     for client in clients:
         for rule in parts.rules.current.rules:
             base = message_id(client, query, rule.id)
             ids += [base, f"{base}-1"]
-    ids += parts.recipients.message_ids(query)
+    for tenant in {c.tenant for c in stored} | set(parts.settings.api_keys):  # every tenant's
+        ids += parts.recipients.message_ids(tenant, query)
     for contact in contact_forms(query):  # a phone number or an e-mail, by keyed hash
-        for recipient in parts.recipients.by_contact(contact):
-            ids += parts.recipients.message_ids(recipient)
+        for tenant, recipient in parts.recipients.by_contact(contact):
+            ids += parts.recipients.message_ids(tenant, recipient)
     if ":" in query:
         for _, pending in parts.store.redis.hscan_iter(f"{PREFIX}subjects", match=f"*|{query}"):
             ids += [i for i in str(pending).split(",") if i]
@@ -249,10 +251,15 @@ def act(
     check(parts, request, token)
     if action not in ("cancel", "resend") or not reason.strip():
         return RedirectResponse(f"/ops/messages/{message_id}?done=reason", status_code=303)
-    detail = f"{'cancelled' if action == 'cancel' else 'sent again'} by {who}: {reason.strip()}"
-    before = parts.store.support(message_id, action, parts.clock(), detail)
-    if before is None:
+    # The history is read by the upstream client (GET /v1/messages/{id}): who acted and why
+    # (which may name people) stay in the audit list.
+    detail = f"{'cancelled' if action == 'cancel' else 'sent again'} by support"
+    found = parts.store.support(message_id, action, parts.clock(), detail)
+    if found is None:
         raise PageError(404, "error.unknown")
+    _, acted = found
+    if not acted:  # not pending (cancel) or not failed (resend): nothing happened to audit
+        return RedirectResponse(f"/ops/messages/{message_id}?done=nothing", status_code=303)
     audit(parts, who, action, message_id, reason.strip())
     return RedirectResponse(f"/ops/messages/{message_id}?done={action}", status_code=303)
 

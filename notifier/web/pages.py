@@ -33,6 +33,7 @@ from notifier.models import (
 )
 from notifier.recipients import RecipientStore
 from notifier.rules.engine import message_id
+from notifier.store import MessageRecord
 from notifier.templates.context import template_context
 from notifier.templates.renderer import Renderer
 from notifier.web import choices
@@ -64,18 +65,25 @@ def granted(parts: Engine, token: str, purpose: str, lang: str) -> Grant:
         ) from None
 
 
-def person(parts: Engine, recipient_id: str, lang: str) -> Recipient:
-    """The person as the engine knows them now: registered, or from their latest message."""
-    fields = parts.recipients.fields(recipient_id)
+def person(parts: Engine, grant: Grant, lang: str) -> Recipient:
+    """The person as the engine knows them now: registered, or from their latest message;
+    the link's tenant's only (another tenant's recipient under the same id is not them)."""
+    fields = parts.recipients.fields(grant.tenant, grant.recipient)
     registered = RecipientStore.current(fields)
     if registered is not None:
         return registered
-    records = [r for r in parts.store.get_many(parts.recipients.message_ids(recipient_id)) if r]
+    records = messages_of(parts, grant)
     if not records:
         raise PageError(404, "error.unknown", lang)
     return RecipientStore.current(
         fields, max(records, key=lambda r: r.message.due_at).message.recipient
     )
+
+
+def messages_of(parts: Engine, grant: Grant) -> list[MessageRecord]:
+    """The records of the messages the link's tenant sent the person."""
+    found = parts.store.get_many(parts.recipients.message_ids(grant.tenant, grant.recipient))
+    return [r for r in found if r is not None and r.message.tenant == grant.tenant]
 
 
 def categories(parts: Engine, lang: str) -> dict[str, str]:
@@ -107,7 +115,7 @@ NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 @router.get("/me/{token}", response_class=HTMLResponse)
 def preferences(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
-    who = person(parts, grant.recipient, language(lang, None))
+    who = person(parts, grant, language(lang, None))
     lang = language(lang, who.locale)
     rows = choices.preference_rows(who, categories(parts, lang), CHANNELS)
     contacts = {
@@ -139,10 +147,10 @@ def save_preferences(
 ) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
     check_csrf(parts.settings.secret(), token, csrf, lang)
-    who = person(parts, grant.recipient, lang)
+    who = person(parts, grant, lang)
     offered = [c for c in CHANNELS if who.contacts.address_for(c) is not None]
     updated = choices.apply_preferences(who, choice or [], categories(parts, lang), offered)
-    parts.recipients.set_choices(who.id, updated.needs, updated.opt_outs)
+    parts.recipients.set_choices(grant.tenant, who.id, updated.needs, updated.opt_outs)
     log.info("citizen pages: preferences saved (%d opt-outs)", len(updated.opt_outs))
     return RedirectResponse(f"/me/{token}?saved=1&lang={language(lang, None)}", status_code=303)
 
@@ -150,7 +158,7 @@ def save_preferences(
 @router.get("/me/{token}/needs", response_class=HTMLResponse)
 def needs(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
-    who = person(parts, grant.recipient, language(lang, None))
+    who = person(parts, grant, language(lang, None))
     lang = language(lang, who.locale)
     saved = request.query_params.get("saved") == "1"
     return page(
@@ -175,8 +183,8 @@ def save_needs(
 ) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
     check_csrf(parts.settings.secret(), token, csrf, lang)
-    who = choices.apply_needs(person(parts, grant.recipient, lang), need or [])
-    parts.recipients.set_choices(who.id, who.needs, who.opt_outs)
+    who = choices.apply_needs(person(parts, grant, lang), need or [])
+    parts.recipients.set_choices(grant.tenant, who.id, who.needs, who.opt_outs)
     log.info("citizen pages: needs saved (%d)", len(who.needs))
     return RedirectResponse(
         f"/me/{token}/needs?saved=1&lang={language(lang, None)}", status_code=303
@@ -186,7 +194,7 @@ def save_needs(
 @router.get("/me/{token}/device", response_class=HTMLResponse)
 def device(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
-    who = person(parts, grant.recipient, language(lang, None))
+    who = person(parts, grant, language(lang, None))
     lang = language(lang, who.locale)
     private = parts.settings.vapid_private_key
     public_key = vapid_public_key(private.get_secret_value()) if private else None
@@ -212,14 +220,20 @@ def subscribe(
     check_csrf(parts.settings.secret(), token, request.headers.get("X-CSRF-Token"), lang)
     check_push(parts, subscription, ["body"])
     now = parts.clock()
-    parts.recipients.add_push(grant.recipient, subscription, now.timestamp(), registered_only=False)
-    who = person(parts, grant.recipient, lang)
-    plan_test_push(parts, who, subscription)
+    who = person(parts, grant, lang)
+    parts.recipients.add_push(
+        grant.tenant, who.id, subscription, now.timestamp(), registered_only=False
+    )
+    plan_test_push(parts, grant.tenant, who, subscription)
     log.info("citizen pages: a browser subscribed to push")
     return {"status": "subscribed"}
 
 
-def plan_test_push(parts: Engine, who: Recipient, subscription: PushSubscription) -> None:
+def plan_test_push(
+    parts: Engine, tenant: str, who: Recipient, subscription: PushSubscription
+) -> None:
+    """A test notification to the browser just subscribed, as ``tenant``'s message: the
+    worker reads the person (and the subscription) in that tenant's records."""
     now = parts.clock()
     digest = hashlib.sha256(subscription.endpoint.encode()).hexdigest()[:16]
     event_id = f"push-test-{digest}-{int(now.timestamp())}"
@@ -229,7 +243,7 @@ def plan_test_push(parts: Engine, who: Recipient, subscription: PushSubscription
         rules_version=parts.rules.current.version,
         event_id=event_id,
         event_type="device.subscribed",
-        tenant="citizen",
+        tenant=tenant,
         subject=f"device:{digest}",
         due_at=now,
         template="push_test",
@@ -248,7 +262,8 @@ def unsubscribe_device(
     lang = language(request.query_params.get("lang"), None)
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, request.headers.get("X-CSRF-Token"), lang)
-    parts.recipients.remove_push(grant.recipient, subscription.endpoint)
+    who = person(parts, grant, lang)
+    parts.recipients.remove_push(grant.tenant, who.id, subscription.endpoint)
     log.info("citizen pages: a browser unsubscribed from push")
     return {"status": "unsubscribed"}
 
@@ -256,12 +271,12 @@ def unsubscribe_device(
 @router.get("/me/{token}/history", response_class=HTMLResponse)
 def history(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
-    who = person(parts, grant.recipient, language(lang, None))
+    who = person(parts, grant, language(lang, None))
     lang = language(lang, who.locale)
     since = parts.clock() - timedelta(days=HISTORY_DAYS)
     renderer = Renderer(parts.templates)
     rows: list[dict[str, Any]] = []
-    for record in filter(None, parts.store.get_many(parts.recipients.message_ids(who.id))):
+    for record in messages_of(parts, grant):
         if record.status not in REACHED:  # planned, cancelled, failed: never reached them
             continue
         sent = next((h for h in reversed(record.history) if h.status is MessageStatus.SENT), None)
@@ -303,7 +318,7 @@ def unsubscribe_page(
 ) -> Response:
     """Confirmation only: mail scanners follow links, so a GET changes nothing."""
     grant = granted(parts, token, UNSUBSCRIBE, language(lang, None))
-    who = person(parts, grant.recipient, language(lang, None))
+    who = person(parts, grant, language(lang, None))
     lang = language(lang, who.locale)
     return page(
         request, "unsubscribe.html", lang, token, "", done=False, **described(parts, grant, lang)
@@ -320,12 +335,12 @@ async def unsubscribe(request: Request, token: str, parts: Parts) -> Response:
     one_click = form.get("List-Unsubscribe") == "One-Click"
     if not one_click:
         check_csrf(parts.settings.secret(), token, str(form.get("csrf") or ""), lang)
-    who = person(parts, grant.recipient, lang)
+    who = person(parts, grant, lang)
     assert grant.category is not None and grant.channel is not None
     channel = Channel(grant.channel)
     if who.refusal(channel, grant.category) is None:
         opt_outs = (*who.opt_outs, OptOut(category=grant.category, channels=frozenset({channel})))
-        parts.recipients.set_choices(who.id, who.needs, opt_outs)
+        parts.recipients.set_choices(grant.tenant, who.id, who.needs, opt_outs)
     log.info(
         "unsubscribed from a category on %s (%s)",
         channel.value,

@@ -26,6 +26,8 @@ if status == 'sending' then detail = 'redelivered after an interrupted attempt' 
 redis.call('HSET', mkey(id), 'attempt', ARGV[5])
 redis.call('ZADD', prefix .. 'inflight', tonumber(ARGV[3]) + tonumber(ARGV[4]), id)
 history(id, ARGV[3], 'sending', detail)
-local recipient = cjson.decode(f[3])['recipient']['id']
+-- the recipient as registered by the message's own tenant (see recipient_key in models.py)
+local body = cjson.decode(f[3])
+local recipient = (body['tenant'] or '') .. '|' .. body['recipient']['id']
 local registered = redis.call('HGETALL', prefix .. 'recipient:' .. recipient)
 return {'ok', f[3], f[4] or '0', f[5] or '', f[6] or '', registered, f[8] or ''}

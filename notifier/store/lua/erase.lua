@@ -1,8 +1,8 @@
 -- erase: a person's right to erasure. Cancels what is pending and deletes every message
 -- record naming them, found in the weekly recipient indexes, and takes them out of the
 -- weekly contact indexes.
--- KEYS[1]  the recipient's hash
--- ARGV[1]  the recipient id, then the keyed hashes of their contacts
+-- KEYS[1]  the recipient's hash (recipient:{tenant}|{id})
+-- ARGV[1]  the recipient's key (tenant|id), then the keyed hashes of their contacts
 -- Returns  how many message records were deleted
 local count = 0
 local weeks = prefix .. 'recipient-weeks'

@@ -1,7 +1,7 @@
 -- helpers: the functions every script shares, placed before each of them (scripts.py).
 -- The key prefix and the layout version must be those of notifier/store/codec.py, which
 -- checks them when it loads this file.
-local prefix, layout = 'notifier:', '3'
+local prefix, layout = 'notifier:', '4'
 local function mkey(id) return prefix .. 'msg:' .. id end
 local function body_of(id)
   local body = redis.call('HGET', mkey(id), 'body')
@@ -73,8 +73,8 @@ end
 local function keep_until_week_end(key, seconds)
   if redis.call('TTL', key) < tonumber(seconds) then redis.call('EXPIRE', key, seconds) end
 end
--- A new message from ARGV[i]: id, due ms, subject, rule, body, recipient id, recipient
--- week, seconds until that week ends, keyed hashes of the recipient's contacts (comma-
+-- A new message from ARGV[i]: id, due ms, subject, rule, body, recipient key (tenant|id:
+-- see recipient_key in notifier/models.py), recipient week, seconds until that week ends, keyed hashes of the recipient's contacts (comma-
 -- separated, '' if none; see Store._message_args).
 local function schedule(i, now_ms, detail)
   local id, due, subject, week = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 6]

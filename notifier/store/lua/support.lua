@@ -4,10 +4,10 @@
 -- KEYS     none
 -- ARGV[1]  message id   ARGV[2]  'cancel' or 'resend'   ARGV[3]  now, epoch ms
 -- ARGV[4]  reason   ARGV[5]  retention of a final record, s
--- Returns  the status it had, or 'missing'
+-- Returns  {'missing'}, or {the status it had, 1 if it acted else 0}
 local id, action, now_ms, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local status = status_of(id)
-if not status then return 'missing' end
+if not status then return {'missing'} end
 if action == 'cancel' and pending[status] then
   history(id, now_ms, 'cancelled', reason)
   finalize(id, subject_of(id), tonumber(ARGV[5]))
@@ -19,5 +19,7 @@ elseif action == 'resend' and (status == 'permanent-failure' or status == 'techn
   redis.call('ZADD', prefix .. 'due', now_ms, id)
   add_id(prefix .. 'subjects', subject_of(id), id)
   history(id, now_ms, 'scheduled', reason)
+else
+  return {status, 0}
 end
-return status
+return {status, 1}
