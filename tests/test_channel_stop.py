@@ -253,10 +253,12 @@ def test_a_stored_endpoint_off_the_push_services_is_dropped_never_called(
     push = FakePushService()
     private, _ = generate_vapid_keys()
     recipients = RecipientStore(store.redis, contact_key=CONTACT_KEY)
-    recipients.put(Recipient.model_validate({"id": "c1", "contacts": {"phone": "+33612345678"}}))
+    recipients.put(
+        "c", Recipient.model_validate({"id": "c1", "contacts": {"phone": "+33612345678"}})
+    )
     admin = push.subscribe("internal-admin")
     push.replies["internal-admin"] = [(401, {})]
-    recipients.add_push("c1", PushSubscription.model_validate(admin.subscription()), 1.0)
+    recipients.add_push("c", "c1", PushSubscription.model_validate(admin.subscription()), 1.0)
     try:
         deliverer = Deliverer(
             store,
@@ -269,7 +271,7 @@ def test_a_stored_endpoint_off_the_push_services_is_dropped_never_called(
         assert deliverer.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
         assert push.replies["internal-admin"] == [(401, {})], "never called"
         assert push.delivered == [] and push.refused == []
-        assert not any(f.startswith("push:") for f in recipients.fields("c1"))
+        assert not any(f.startswith("push:") for f in recipients.fields("c", "c1"))
         record = store.get(claimed.message_id)
         assert record is not None and record.history[-1].channel is Channel.SMS
         assert any("not called" in (h.detail or "") for h in record.history)

@@ -109,13 +109,13 @@ def test_the_api_refuses_an_endpoint_off_the_push_services(api: TestClient, stor
     hostile = citizen | {"contacts": {"push": subscription(HOSTILE)}}
     put = api.put("/v1/recipients/c-1", json=hostile, headers=KEYS)
     refused(put, "body", "contacts", "push", "endpoint")
-    assert registered(store).get("c-1") is None
+    assert registered(store).get("t", "c-1") is None
     assert api.put("/v1/recipients/c-1", json=citizen, headers=KEYS).status_code == 200
     added = api.post(
         "/v1/recipients/c-1/push-subscriptions", json=subscription(HOSTILE), headers=KEYS
     )
     refused(added, "body", "endpoint")
-    assert not any(f.startswith("push:") for f in registered(store).fields("c-1"))
+    assert not any(f.startswith("push:") for f in registered(store).fields("t", "c-1"))
     ok = api.post("/v1/recipients/c-1/push-subscriptions", json=subscription(GENUINE), headers=KEYS)
     assert ok.status_code == 201, ok.text
 
@@ -145,11 +145,11 @@ def test_the_citizen_page_refuses_it_too(api: TestClient, store: Store) -> None:
     """``POST /me/<token>/push``: the worker would post to any address a browser gave."""
     citizen = {"id": "c-3", "contacts": {"phone": "+33612345678"}}
     assert api.put("/v1/recipients/c-3", json=citizen, headers=KEYS).status_code == 200
-    token = Links(CONTACT_KEY, None, ttl=timedelta(days=30)).token(Grant("c-3", PAGES))
+    token = Links(CONTACT_KEY, None, ttl=timedelta(days=30)).token(Grant("c-3", PAGES, tenant="t"))
     csrf = {"X-CSRF-Token": csrf_token(CONTACT_KEY, token)}
     answer = api.post(f"/me/{token}/push", json=subscription(HOSTILE), headers=csrf)
     refused(answer, "body", "endpoint")
-    assert not any(f.startswith("push:") for f in registered(store).fields("c-3"))
+    assert not any(f.startswith("push:") for f in registered(store).fields("t", "c-3"))
     assert store.redis.zcard("notifier:due") == 0, "no test notification planned"
     genuine = api.post(f"/me/{token}/push", json=subscription(GENUINE), headers=csrf)
     assert genuine.status_code == 201, genuine.text
