@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -103,7 +104,8 @@ def test_running_engine_refuses_rules_and_templates_that_do_not_go_together(
     redis_base_url: str, tmp_path: Path
 ) -> None:
     """A rule naming a template that does not exist, and a template deleted while a rule in
-    force names it: both refused, with the rule's file:line, the last good pair kept."""
+    force names it: both refused, with the rule's file:line, the last good pair kept; the
+    worker too keeps the template, and sends with it."""
     import shutil
 
     from tests.conftest import EXAMPLES, make_event
@@ -124,6 +126,8 @@ def test_running_engine_refuses_rules_and_templates_that_do_not_go_together(
 
     try:
         engine.start_api()
+        engine.start_scheduler()
+        engine.start_worker()
         rules_version = engine.http.get("/v1/rules").json()["version"]
         write(rules_file, RULES.replace("template: procedure_status", "template: procedure_statut"))
         refused = wait_for(
@@ -135,6 +139,7 @@ def test_running_engine_refuses_rules_and_templates_that_do_not_go_together(
         answer = engine.http.get("/v1/rules").json()
         assert answer["version"] == rules_version and answer["reload_error"] == refused
         assert planned("e1") == ["notice-v1"]
+        wait_for(lambda: list(engine.outbox.glob("*-sms.json")), 20, "the first notice sent")
 
         write(rules_file, RULES)  # good again: clears the error
         wait_for(
@@ -158,6 +163,14 @@ def test_running_engine_refuses_rules_and_templates_that_do_not_go_together(
         assert answer["templates_version"] == templates_version
         assert answer["templates_reload_error"] == refused
         assert planned("e2") == ["notice-v1"]
+        time.sleep(0.5)  # past the worker's reload interval: it has seen the deletion
+        assert planned("e3") == ["notice-v1"]
+        sent = wait_for(
+            lambda: len(list(engine.outbox.glob("*-sms.json"))) == 3 or None,
+            20,
+            "every notice sent by SMS, the last two with the template kept in force",
+        )
+        assert sent
     except AssertionError:
         print(engine.logs())
         raise

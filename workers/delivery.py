@@ -8,6 +8,7 @@ the engine's own schedule rather than in the broker.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -28,10 +29,14 @@ from notifier.metrics import DeliveryMetrics
 from notifier.models import Channel
 from notifier.ratelimit import rate_limits
 from notifier.recipients import RecipientStore
+from notifier.reloading import rules_holder
 from notifier.routing import RetryPolicy
+from notifier.rules.loader import RuleSetError
+from notifier.rules.pairing import pair
 from notifier.settings import Settings, get_settings
-from notifier.templates.renderer import Renderer
+from notifier.templates.renderer import Renderer, templates_holder
 
+log = logging.getLogger(__name__)
 _building = threading.Lock()
 # Tells the deliveries when this process's worker shuts down (the package adds it to the broker).
 STOPPING = Stopping()
@@ -65,12 +70,25 @@ def deliverer() -> Deliverer:
         return _deliverer()
 
 
+def paired_renderer(settings: Settings) -> Renderer:
+    """The templates, reloaded as they change; where the rule files are at hand too, a
+    change is checked against them as in the API: a template a rule names is never dropped."""
+    templates = templates_holder(settings.templates_dir)
+    try:
+        rules = rules_holder(settings.rules_dir)
+    except RuleSetError as exc:  # not there, or refused (the API says why): templates alone
+        log.warning("templates not checked against the rules, which cannot be read: %s", exc)
+        return Renderer(templates, reload_seconds=settings.rules_reload_seconds)
+    pair(rules, templates, now=False)
+    return Renderer(templates, reload_seconds=settings.rules_reload_seconds, rules=rules)
+
+
 def build_deliverer(settings: Settings, transports: Mapping[Channel, Transport]) -> Deliverer:
     wait = settings.worker_redis_wait_seconds
     store = connections.store(settings, outage_wait=wait)
     return Deliverer(
         store,
-        Renderer(settings.templates_dir, reload_seconds=settings.rules_reload_seconds),
+        paired_renderer(settings),
         transports,
         retry=RetryPolicy(
             base=timedelta(seconds=settings.retry_base_seconds),

@@ -38,13 +38,15 @@ def missing_templates(ruleset: RuleSet, templates: TemplateSet) -> list[RuleErro
     return errors
 
 
-def pair(rules: RulesHolder, templates: Reloading[TemplateSet]) -> None:
+def pair(rules: RulesHolder, templates: Reloading[TemplateSet], *, now: bool = True) -> None:
     """Make each holder refuse a change that the other one in force cannot go with.
 
-    Raises :class:`RuleSetError` if the versions in force already do not go together (the
-    engine refuses to start).
+    With ``now``, raises :class:`RuleSetError` if the versions in force already do not go
+    together (the API refuses to start). A worker pairs without: it reads the folders when
+    its first message comes, maybe while the API refuses what they hold, and still delivers
+    the messages whose templates are there.
     """
-    errors = missing_templates(rules.current, templates.current)
+    errors = missing_templates(rules.current, templates.current) if now else []
     if errors:
         raise RuleSetError(errors)
 

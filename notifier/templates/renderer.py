@@ -77,16 +77,27 @@ def templates_holder(folder: Path) -> TemplatesHolder:
 
 
 class Renderer:
-    def __init__(self, folder: Path | TemplatesHolder, *, reload_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        folder: Path | TemplatesHolder,
+        *,
+        reload_seconds: float = 0.0,
+        rules: Reloading[Any] | None = None,
+    ) -> None:
+        """``rules``: the rules a change of templates is checked against (a worker's, see
+        :func:`notifier.rules.pairing.pair`), reloaded first when they changed too."""
         self.holder = folder if isinstance(folder, Reloading) else templates_holder(folder)
         self.folder = self.holder.folder
         self.reload_seconds = reload_seconds
+        self.rules = rules
         self._checked = time.monotonic()
 
     @property
     def current(self) -> TemplateSet:
         if self.reload_seconds > 0 and time.monotonic() - self._checked >= self.reload_seconds:
             self._checked = time.monotonic()
+            if self.rules is not None:
+                self.rules.reload_if_changed()
             self.holder.reload_if_changed()
         return self.holder.current
 
