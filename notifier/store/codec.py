@@ -17,7 +17,7 @@ from redis.retry import Retry
 from notifier.models import Channel, HistoryEntry, MessageStatus, Plan, PlannedMessage
 
 PREFIX = "notifier:"
-LAYOUT = "3"  # of the keys above; a version that changes them changes this (check_layout)
+LAYOUT = "4"  # of the keys above; a version that changes them changes this (check_layout)
 
 CHANNELS_OFF = f"{PREFIX}channels-off"
 
