@@ -85,7 +85,7 @@ def hammer(port: int, tag: str, seconds: float, batch: int = 0) -> float:
             base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY}"}
         ) as http:
             n = 0
-            while time.perf_counter() < stop_at:
+            while n == 0 or time.perf_counter() < stop_at:  # once at least: never a rate of 0
                 if batch:
                     events = [event(n + k, f"{tag}{i}") for k in range(batch)]
                     response = http.post("/v1/events/batch", json={"events": events}, timeout=60)
