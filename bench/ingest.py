@@ -64,7 +64,7 @@ def serve(command: list[str], port: int, url: str) -> subprocess.Popen[bytes]:
         except httpx.TransportError:
             return False
 
-    wait_until(up, 30, "the server to start")
+    wait_until(up, 120, "the server to start")  # a loaded machine takes its time
     return process
 
 
