@@ -93,7 +93,7 @@ def hammer(port: int, tag: str, seconds: float, batch: int = 0) -> float:
                     accepted[i] += response.json()["accepted"]
                     n += batch
                 else:
-                    response = http.post("/v1/events", json=event(n, f"{tag}{i}"))
+                    response = http.post("/v1/events", json=event(n, f"{tag}{i}"), timeout=60)
                     assert response.status_code == 202, response.text
                     accepted[i] += 1
                     n += 1
