@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
@@ -36,6 +37,24 @@ def enqueuer(broker: RedisBroker) -> Callable[[list[Claimed]], None]:
 
     size = get_settings().delivery_batch_size
     return lambda claims: enqueue_deliveries(broker, claims, size)
+
+
+@contextmanager
+def running_worker(broker: RedisBroker, threads: int) -> Iterator[dramatiq.Worker]:
+    """A Dramatiq worker in this process for the block: stopped after it, and taken off the
+    broker. Dramatiq leaves each worker's middleware on its broker, and that middleware starts
+    a consumer in its worker, stopped or not, whenever a queue is declared later: such
+    consumers took messages meant for the running worker, and polled the server after it
+    stopped (dozens of CRITICAL lines at the end of a run)."""
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        broker.middleware[:] = [
+            m for m in broker.middleware if getattr(m, "worker", None) is not worker
+        ]
 
 
 def progress(message: str) -> None:

@@ -26,7 +26,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from dramatiq.brokers.redis import RedisBroker
 
-from bench.common import TEMPLATE, Result, enqueuer, flush, progress, wait_until
+from bench.common import (
+    TEMPLATE,
+    Result,
+    enqueuer,
+    flush,
+    progress,
+    running_worker,
+    wait_until,
+)
 from notifier.channels.base import Transport
 from notifier.channels.email import SmtpEmailTransport
 from notifier.channels.sms import TwilioSmsTransport
@@ -254,14 +262,10 @@ def run(url: str, count: int, latency: float) -> list[Result]:
             while scheduler.tick():  # all of them queued before the worker starts
                 pass
             peer = peers[channel]
-            worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
             cpu = time.process_time()  # this process's: the peers run in their own
-            worker.start()
-            try:
+            with running_worker(broker, threads):
                 seconds = wait_until(answered(peer, count), 900, channel.value)
-            finally:
                 cpu = time.process_time() - cpu
-                worker.stop()
             ceiling = in_flight / latency
             rate_ = count / seconds
             extra = f", {peer.connections} connections, {cpu / count * 1000:.2f} ms of CPU each"

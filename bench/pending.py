@@ -12,6 +12,8 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import dramatiq
@@ -27,6 +29,7 @@ from bench.common import (
     load_pending,
     progress,
     reminder,
+    running_worker,
 )
 from bench.pipeline import THREADS, deliver_through
 from notifier.models import Plan
@@ -102,16 +105,20 @@ def memory_per_pending(client: redis.Redis, store: Store, count: int) -> list[Re
     ]
 
 
-def start_engine(
+@contextmanager
+def running_engine(
     store: Store, broker: RedisBroker, transport: ZeroLatencyTransport
-) -> tuple[dramatiq.Worker, threading.Event]:
+) -> Iterator[None]:
+    """A scheduler and a worker delivering through ``transport``, for the block."""
     deliver_through(transport)
     stop = threading.Event()
     scheduler = Scheduler(store, enqueuer(broker))
     threading.Thread(target=scheduler.run, args=(stop,), daemon=True).start()
-    worker = dramatiq.Worker(broker, worker_threads=THREADS, worker_timeout=100)
-    worker.start()
-    return worker, stop
+    try:
+        with running_worker(broker, THREADS):
+            yield
+    finally:
+        stop.set()
 
 
 def lateness(store: Store, broker: RedisBroker, pending: int, seconds: int) -> list[Result]:
@@ -134,8 +141,7 @@ def lateness(store: Store, broker: RedisBroker, pending: int, seconds: int) -> l
         f"lateness: {total:,} reminders falling due at {STEADY_RATE}/s, among {pending:,} pending"
         f" (stored in {time.monotonic() - storing:.1f} s, the first due {lead:.1f} s after)"
     )
-    worker, stop = start_engine(store, broker, transport)
-    try:
+    with running_engine(store, broker, transport):
         deadline = time.time() + lead + seconds + 60
         while len([m for m in due if m in transport.sent_at]) < total and time.time() < deadline:
             time.sleep(1)
@@ -148,9 +154,6 @@ def lateness(store: Store, broker: RedisBroker, pending: int, seconds: int) -> l
         while single.id not in transport.sent_at and time.time() < single.due_at.timestamp() + 30:
             time.sleep(0.01)
         single_late = transport.sent_at.get(single.id, float("inf")) - single.due_at.timestamp()
-    finally:
-        stop.set()
-        worker.stop()
     p50, p99 = percentile(late, 50), percentile(late, 99)
     progress(f"  lateness p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, {missing} not sent")
     return [
@@ -185,13 +188,9 @@ def dramatiq_delay(url: str, broker: RedisBroker, delayed: int, patience: float)
             progress(f"  {n:,} queued")
     due = time.time() + 1
     broker.enqueue(message.copy(), delay=1000)
-    worker = dramatiq.Worker(broker, worker_threads=THREADS, worker_timeout=100)
-    worker.start()
-    try:
+    with running_worker(broker, THREADS):
         while not ran_at and time.time() < due + patience:
             time.sleep(0.05)
-    finally:
-        worker.stop()
     never = f"never (not run after {patience:.0f} s)"
     late = f"{(ran_at[0] - due) * 1000:.0f} ms late" if ran_at else never
     progress(f"  Dramatiq's 1-s task: {late}")

@@ -25,6 +25,7 @@ from bench.common import (
     load_pending,
     progress,
     rate,
+    running_worker,
     spread,
     wait_until,
 )
@@ -60,12 +61,8 @@ def deliver_through(transport: Transport) -> None:
 
 def consume(broker: RedisBroker, done: Callable[[], bool], count: int) -> float:
     """Seconds a fresh in-process worker takes to consume what is queued, until ``done()``."""
-    worker = dramatiq.Worker(broker, worker_threads=THREADS, worker_timeout=100)
-    worker.start()
-    try:
+    with running_worker(broker, THREADS):
         return wait_until(done, 600, f"consuming {count:,} messages")
-    finally:
-        worker.stop()
 
 
 def enqueue_all(store: Store, broker: RedisBroker, *, one_by_one: bool = False) -> float:

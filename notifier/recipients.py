@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import overload
+from collections.abc import Callable
+from typing import Any, overload
 
 import redis
+from redis.client import Pipeline
 
 from notifier.digest import contact_digest
 from notifier.models import (
@@ -159,18 +161,17 @@ class RecipientStore:
 
     def message_ids(self, tenant: str, recipient_id: str) -> list[str]:
         """Every message record of ``tenant`` naming the recipient, in the weekly indexes."""
-        return self._weekly("recipients", recipient_key(tenant, recipient_id))
+        field = recipient_key(tenant, recipient_id)
+        lists = self._weekly(lambda pipe, week: pipe.hget(f"{PREFIX}recipients:{week}", field))
+        return _once([i for ids in lists for i in (ids or "").split(",") if i])
 
-    def _weekly(self, index: str, field: str) -> list[str]:
-        """The ids listed under ``field`` in every week of a weekly index, once each."""
+    def _weekly(self, read: Callable[[Pipeline, str], object]) -> list[Any]:
+        """What ``read`` finds in each week of the weekly indexes, in one round trip."""
         weeks: list[str] = sorted(self.redis.smembers(f"{PREFIX}recipient-weeks"))  # type: ignore[arg-type]
         pipe = self.redis.pipeline(transaction=False)
         for week in weeks:
-            pipe.hget(f"{PREFIX}{index}:{week}", field)
-        found: list[str] = []
-        for ids in pipe.execute() if weeks else []:
-            found += [i for i in (ids or "").split(",") if i and i not in found]
-        return found
+            read(pipe, week)
+        return pipe.execute() if weeks else []
 
     def erase(self, tenant: str, recipient_id: str) -> int | None:
         """Delete the recipient and every message record about them; how many were removed,
@@ -193,6 +194,18 @@ class RecipientStore:
 
     def by_contact(self, contact: str) -> list[tuple[str, str]]:
         """(tenant, recipient id) of each recipient whose messages name this phone number or
-        e-mail (keyed-hash index), whatever the tenant: for the support console."""
-        found = self._weekly("contacts", contact_digest(self.contact_key, contact))
+        e-mail, whatever the tenant (for the support console): each week's ``contacts``
+        sorted set holds ``{keyed hash}:{tenant}|{recipient id}``, read by lexical range."""
+        digest = contact_digest(self.contact_key, contact)
+        members = self._weekly(
+            lambda pipe, week: pipe.zrangebylex(
+                f"{PREFIX}contacts:{week}", f"[{digest}:", f"({digest};"
+            )
+        )
+        found = _once([m.split(":", 1)[1] for found in members for m in found])
         return [(tenant, recipient) for tenant, _, recipient in (f.rpartition("|") for f in found)]
+
+
+def _once(ids: list[str]) -> list[str]:
+    """``ids`` in their order, each once."""
+    return list(dict.fromkeys(ids))

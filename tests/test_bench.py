@@ -33,6 +33,8 @@ def test_every_benchmark_runs_and_reports() -> None:
     # 3: a goal missed, which at this size means nothing; anything else is a crash
     assert result.returncode in (0, 3), result.stderr[-3000:]
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    # every worker stopped whole before the server: no consumer left polling a closed port
+    assert "CRITICAL" not in result.stderr, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
     numbered = {row.split()[1] for row in rows}
     assert {"1.", "2.", "3.", "4.", "5.", "6.", "7."} <= numbered, result.stdout

@@ -30,7 +30,7 @@ from tests.conftest import CONTACT_KEY, NOW, REMINDER_RULES, api_client, make_ev
 from tests.test_tenancy import deliver_due
 
 SURFACES = ("/v1/", "/me/", "/u/", "/ops/")
-PUSH_ENDPOINT = "https://push.example/alice-device-7f3a"
+PUSH_ENDPOINT = "https://fcm.googleapis.com/fcm/send/alice-device-7f3a"
 OWNED = {
     "id": "citizen-1",
     "contacts": {

@@ -22,10 +22,11 @@ own is about 80 bytes of bookkeeping before any content, so what can share a has
                         messages naming them that may be kept into that week; expires when
                         the week ends (see :func:`recipient_week`). ``recipient-weeks``: the
                         weeks, for erasure.
-``contacts:{week}``     hash: keyed hash of a phone or e-mail (:mod:`notifier.digest`) →
-                        ``{tenant}|{recipient id}`` of each recipient it names, so that
-                        support finds a person by contact, never stored in clear; same weeks
-                        and expiry as ``recipients:{week}``
+``contacts:{week}``     sorted set of ``{keyed hash of a phone or e-mail}:{tenant}|{recipient
+                        id}`` (:mod:`notifier.digest`), read by lexical range, so that support
+                        finds a person by contact, never stored in clear; same weeks and
+                        expiry as ``recipients:{week}``. One member per pair, not a list
+                        per contact: a contact many recipients share costs each the same.
 ``idem:{client}:{id}``  string: the ids an accepted event planned, what it skipped, the ids
                         it cancelled (see :func:`encode_answer`), for its replays
 ``stopped:{tenant}|{subject}:{rule}``  a series cancelled on its subject (no next one)

@@ -18,7 +18,7 @@ from redis.retry import Retry
 from notifier.models import Channel, HistoryEntry, MessageStatus, Plan, PlannedMessage
 
 PREFIX = "notifier:"
-LAYOUT = "4"  # of the keys above; a version that changes them changes this (check_layout)
+LAYOUT = "5"  # of the keys above; a version that changes them changes this (check_layout)
 
 CHANNELS_OFF = f"{PREFIX}channels-off"
 

@@ -19,7 +19,9 @@ for _, week in ipairs(redis.call('SMEMBERS', weeks)) do
       end
     end
     redis.call('HDEL', index, ARGV[1])
-    for i = 2, #ARGV do remove_id(prefix .. 'contacts:' .. week, ARGV[i], ARGV[1]) end
+    for i = 2, #ARGV do
+      redis.call('ZREM', prefix .. 'contacts:' .. week, ARGV[i] .. ':' .. ARGV[1])
+    end
   end
 end
 redis.call('DEL', KEYS[1])

@@ -1,7 +1,7 @@
 -- helpers: the functions every script shares, placed before each of them (scripts.py).
 -- The key prefix and the layout version must be those of notifier/store/codec.py, which
 -- checks them when it loads this file.
-local prefix, layout = 'notifier:', '4'
+local prefix, layout = 'notifier:', '5'
 local function mkey(id) return prefix .. 'msg:' .. id end
 local function body_of(id)
   local body = redis.call('HGET', mkey(id), 'body')
@@ -76,6 +76,9 @@ end
 -- A new message from ARGV[i]: id, due ms, subject, rule, body, recipient key (tenant|id:
 -- see recipient_key in notifier/models.py), recipient week, seconds until that week ends, keyed hashes of the recipient's contacts (comma-
 -- separated, '' if none; see Store._message_args).
+-- The contact index is a sorted set of '{digest}:{recipient id}', read by lexical range:
+-- adding to it costs the same however many recipients share a contact (a list in a hash
+-- field was copied whole on each add: quadratic for a shared phone or address).
 local function schedule(i, now_ms, detail)
   local id, due, subject, week = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 6]
   local recipients = prefix .. 'recipients:' .. week
@@ -85,9 +88,12 @@ local function schedule(i, now_ms, detail)
   add_id(prefix .. 'subjects', subject, id)
   add_id(recipients, ARGV[i + 5], id)
   keep_until_week_end(recipients, ARGV[i + 7])
-  for digest in string.gmatch(ARGV[i + 8], '[^,]+') do
-    add_id(prefix .. 'contacts:' .. week, digest, ARGV[i + 5])
-    keep_until_week_end(prefix .. 'contacts:' .. week, ARGV[i + 7])
+  if ARGV[i + 8] ~= '' then
+    local contacts = prefix .. 'contacts:' .. week
+    for digest in string.gmatch(ARGV[i + 8], '[^,]+') do
+      redis.call('ZADD', contacts, 0, digest .. ':' .. ARGV[i + 5])
+    end
+    keep_until_week_end(contacts, ARGV[i + 7])
   end
   redis.call('SADD', prefix .. 'recipient-weeks', week)
   history(id, now_ms, 'scheduled', detail)
