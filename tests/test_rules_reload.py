@@ -176,3 +176,30 @@ def test_running_engine_refuses_rules_and_templates_that_do_not_go_together(
         raise
     finally:
         engine.stop_all()
+
+
+def test_a_worker_paired_on_wrong_rules_still_takes_other_template_changes(
+    tmp_path: Path,
+) -> None:
+    """A worker may first read the folders while the API refuses them: a templates change
+    is then refused only for what it breaks itself."""
+    from notifier.rules.pairing import pair
+    from notifier.templates.renderer import templates_holder
+
+    templates = tmp_path / "templates"
+    for name in ("kept", "other"):
+        (templates / name / "fr").mkdir(parents=True)
+        write(templates / name / "fr" / "sms.text.j2", "v1")
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    two = "rules:\n  - {id: a, trigger: [x.y], template: kept, channels: [sms]}\n"
+    two += "  - {id: b, trigger: [x.z], template: missing, channels: [sms]}\n"
+    write(rules_dir / "r.yaml", two)
+    rules, held = rules_holder(rules_dir), templates_holder(templates)
+    pair(rules, held, now=False)
+    write(templates / "other" / "fr" / "sms.text.j2", "v2")
+    assert held.reload_if_changed() is True  # not held back by rule b
+    (templates / "kept" / "fr" / "sms.text.j2").unlink()
+    assert held.reload_if_changed() is False  # rule a still names it
+    assert "a: no template 'kept'" in str(held.last_error)
+    assert "'missing'" not in str(held.last_error)

@@ -56,7 +56,10 @@ def pair(rules: RulesHolder, templates: Reloading[TemplateSet], *, now: bool = T
             raise RuleSetError(errors)
 
     def templates_go_with_rules(fresh: TemplateSet) -> None:
-        errors = missing_templates(rules.current, fresh)
+        # only what the change breaks: rules that were already wrong (a worker paired
+        # without checking) do not hold every other templates change back
+        before = {str(e) for e in missing_templates(rules.current, templates.current)}
+        errors = [e for e in missing_templates(rules.current, fresh) if str(e) not in before]
         if errors:
             raise RuleSetError(
                 [
