@@ -25,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from notifier import web
 from notifier.api import callbacks, events, messages, recipients
 from notifier.api.deps import Engine
-from notifier.api.http import AllowOptions, BodySizeLimit
+from notifier.api.http import AllowOptions, BodySizeLimit, SecurityHeaders
 from notifier.apikeys import ApiKeys
 from notifier.clock import utcnow
 from notifier.links import Links
@@ -68,6 +68,7 @@ def create_app(
         per_path={"/v1/events/batch": settings.max_batch_request_bytes},
     )
     app.add_middleware(AllowOptions)
+    app.add_middleware(SecurityHeaders)  # the last added is the outermost: every answer
     app.state.engine = Engine(
         settings=settings,
         store=store,
