@@ -90,9 +90,15 @@ class PushSubscription(Strict):
 
     endpoint: str = Field(pattern=r"^https?://", max_length=2048)
     keys: PushKeys
-    expiration_time: int | None = Field(  # browsers send it (null): accepted, never kept
-        default=None, alias="expirationTime", exclude=True
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _browser_fields(cls, value: Any) -> Any:
+        """Browsers' ``toJSON()`` also sends ``expirationTime`` (mostly null): not kept."""
+        expires = value.get("expirationTime", "") if isinstance(value, dict) else ""
+        if expires is None or type(expires) is int:  # anything else: refused, named
+            return {k: v for k, v in value.items() if k != "expirationTime"}
+        return value
 
 
 class Contacts(Strict):

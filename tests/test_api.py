@@ -227,3 +227,16 @@ def test_data_nested_hundreds_deep_is_a_422_naming_data(
     assert error["loc"] == ["body", "data"] and "levels deep" in error["msg"]
     assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.exc_info]
     assert store.pending_count() == 0
+
+
+def test_a_422_does_not_echo_what_was_sent(client: TestClient) -> None:
+    """Pydantic's ``input`` would send back the contacts (and the rest) of the refused body."""
+    body = event_json()
+    body["recipient"]["contacts"]["email"] = "not-an-email jeanne"
+    body["recipient"]["contacts"]["phone"] = "+33612345678 pas un numéro"
+    body["recipient"]["timezone"] = "Mars/Olympus"
+    response = client.post("/v1/events", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert len(response.json()["detail"]) == 3
+    assert all("input" not in e for e in response.json()["detail"])
+    assert "612345678" not in response.text and "jeanne" not in response.text

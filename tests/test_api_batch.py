@@ -88,6 +88,29 @@ def test_batch_size_is_bounded(client: TestClient, count: int, code: int) -> Non
     assert response.json()["detail"][0]["loc"] == ["body", "events"]
 
 
+def test_a_refused_batch_names_the_limit_without_echoing_it(client: TestClient) -> None:
+    """1 001 events (~260 KB, contacts included) once came back whole in the 422."""
+    events = [booked(n) for n in range(1001)]
+    response = client.post("/v1/events/batch", json={"events": events}, headers=AUTH)
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "events"] and "1000" in error["msg"]
+    assert "input" not in error
+    assert len(response.content) < 1000
+    assert "612345678" not in response.text and "jeanne" not in response.text
+
+
+def test_an_event_refused_in_a_batch_is_not_echoed(client: TestClient) -> None:
+    bad = booked(1)
+    bad["recipient"]["contacts"]["email"] = "not-an-email jeanne"
+    bad["recipient"]["contacts"]["phone"] = "+33612345678 pas un numéro"
+    response = client.post("/v1/events/batch", json={"events": [bad]}, headers=AUTH)
+    (result,) = response.json()["results"]
+    assert result["status"] == 422 and len(result["detail"]) == 2
+    assert all("input" not in e for e in result["detail"])
+    assert "612345678" not in response.text and "jeanne" not in response.text
+
+
 def test_a_thousand_events_fit_the_batch_body_limit(client: TestClient, store: Store) -> None:
     events = [booked(n) for n in range(1000)]
     response = client.post("/v1/events/batch", json={"events": events}, headers=AUTH)

@@ -240,15 +240,6 @@ def test_an_unsubscribe_link_opens_no_page(site: Site) -> None:
     assert '"procedure_news"' in site.recipients.fields("citizen-1")["choices"]
 
 
-A_SUBSCRIPTION = {
-    "endpoint": "https://fcm.googleapis.com/fcm/send/abc",
-    "keys": {
-        "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1"
-        "XbjhazAkj7I99e8QcYP7DkM",
-        "auth": "tBHItJI5svbpez7KI4CCXg",
-    },
-}
-
 PAGE_ROUTES = [pytest.param("GET", path, id=f"GET /me/…{path}") for path in PAGE_PATHS.values()] + [
     pytest.param("POST", path, id=f"POST /me/…{path}")
     for path in ("/preferences", "/needs", "/push", "/push/remove")
@@ -262,8 +253,6 @@ def test_an_unsubscribe_token_opens_no_page(site: Site, method: str, path: str) 
         method,
         f"{site.url}/me/{token}{path}",
         data={"csrf": _csrf_of(token)} if method == "POST" and "push" not in path else None,
-        # a well-formed subscription: what is refused is the token, not the body
-        json=A_SUBSCRIPTION if method == "POST" and "push" in path else None,
         headers={"X-CSRF-Token": _csrf_of(token)},
     )
     assert answer.status_code == 404
@@ -297,7 +286,7 @@ BROWSER_PUSH = {  # a real browser's PushSubscription.toJSON()
 }
 MALFORMED_PUSH = [
     pytest.param(b'{"endpoint": ', 400, None, id="not-json"),
-    pytest.param(b"", 422, ["body"], id="empty"),
+    pytest.param(b"", 400, None, id="empty"),
     pytest.param(b"[1, 2]", 422, ["body"], id="not-an-object"),
     pytest.param(
         b'{"endpoint": "https://fcm.googleapis.com/x"}', 422, ["body", "keys"], id="no-keys"

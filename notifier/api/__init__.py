@@ -17,7 +17,7 @@ from typing import Any
 
 import redis
 from fastapi import FastAPI, Request, status
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -25,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from notifier import web
 from notifier.api import callbacks, docs, events, messages, recipients
 from notifier.api.deps import Engine
-from notifier.api.http import AllowOptions, BodySizeLimit
+from notifier.api.http import AllowOptions, BodySizeLimit, SecurityHeaders
 from notifier.apikeys import ApiKeys
 from notifier.clock import utcnow
 from notifier.links import Links
@@ -81,6 +81,7 @@ def create_app(
         per_path={"/v1/events/batch": settings.max_batch_request_bytes},
     )
     app.add_middleware(AllowOptions)
+    app.add_middleware(SecurityHeaders)  # the last added is the outermost: every answer
     app.state.engine = Engine(
         settings=settings,
         store=store,
@@ -127,10 +128,12 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         """A body that is not JSON at all is a 400, as one that is not UTF-8 text is; a 422
-        is for JSON whose fields are wrong, and names them."""
+        is for JSON whose fields are wrong, and names them — without echoing what was sent
+        (pydantic's ``input``: a batch's thousand events, contacts included)."""
         if any(error.get("type") == "json_invalid" for error in exc.errors()):
             return JSONResponse({"detail": "the body is not valid JSON"}, status_code=400)
-        return await request_validation_exception_handler(request, exc)
+        errors = [{k: v for k, v in e.items() if k != "input"} for e in exc.errors()]
+        return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
     for module in (events, recipients, messages, callbacks):
         app.include_router(module.router)

@@ -242,7 +242,7 @@ def post_events(batch: EventBatch, client: EventsClient, parts: EngineDep) -> di
         except ValidationError as exc:
             detail = [
                 {**e, "loc": [*where, *e["loc"]]}
-                for e in exc.errors(include_url=False, include_context=False)
+                for e in exc.errors(include_url=False, include_context=False, include_input=False)
             ]
             results[index] = {"index": index, "status": 422, "detail": detail}
         except HTTPException as exc:

@@ -21,8 +21,10 @@ REQUESTS_PER_MINUTE = 120
 class PageError(Exception):
     """A page that cannot be served: answered with ``status`` and the words of ``key``."""
 
-    def __init__(self, status: int, key: str, lang: str = "fr") -> None:
-        self.status, self.key, self.lang = status, key, lang
+    def __init__(
+        self, status: int, key: str, lang: str = "fr", *, retry_after: int | None = None
+    ) -> None:
+        self.status, self.key, self.lang, self.retry_after = status, key, lang, retry_after
         super().__init__(key)
 
 
@@ -38,10 +40,11 @@ def check_csrf(secret: bytes, link_token: str, presented: str | None, lang: str)
 def within_rate(client: redis.Redis, address: str, lang: str = "fr") -> None:
     """Count one request from ``address``; a :class:`PageError` 429 past the minute's quota."""
     digest = hashlib.sha256(address.encode()).hexdigest()[:16]  # no address kept in clear
-    key = f"{PREFIX}web-rate:{digest}:{int(time.time() // 60)}"
+    now = int(time.time())
+    key = f"{PREFIX}web-rate:{digest}:{now // 60}"
     pipe = client.pipeline(transaction=False)
     pipe.incr(key)
     pipe.expire(key, 120)
     count, _ = pipe.execute()
     if int(count) > REQUESTS_PER_MINUTE:
-        raise PageError(429, "error.rate", lang)
+        raise PageError(429, "error.rate", lang, retry_after=60 - now % 60)  # the next minute

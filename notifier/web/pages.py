@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
 from notifier.api.deps import Engine, EngineDep, check_push
 from notifier.channels.webpush import vapid_public_key
@@ -209,15 +211,23 @@ def device(request: Request, token: str, parts: Parts, lang: str | None = None) 
     )
 
 
+def subscription_in(body: bytes) -> PushSubscription:
+    """The body's push subscription; else a 400 (not JSON) or a 422 naming the field."""
+    try:
+        return PushSubscription.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+
+
 @router.post("/me/{token}/push", status_code=201)
-def subscribe(
-    request: Request, token: str, parts: Parts, subscription: PushSubscription
-) -> dict[str, str]:
+async def subscribe(request: Request, token: str, parts: Parts) -> dict[str, str]:
     """The browser's ``PushSubscription.toJSON()``: stored, then a test notification is
     planned, through the same path as every message (scheduler, worker, pywebpush)."""
     lang = language(request.query_params.get("lang"), None)
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, request.headers.get("X-CSRF-Token"), lang)
+    subscription = subscription_in(await request.body())
     check_push(parts, subscription, ["body"])
     now = parts.clock()
     who = person(parts, grant, lang)
@@ -256,14 +266,13 @@ def plan_test_push(
 
 
 @router.post("/me/{token}/push/remove")
-def unsubscribe_device(
-    request: Request, token: str, parts: Parts, subscription: PushSubscription
-) -> dict[str, str]:
+async def unsubscribe_device(request: Request, token: str, parts: Parts) -> dict[str, str]:
     lang = language(request.query_params.get("lang"), None)
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, request.headers.get("X-CSRF-Token"), lang)
+    endpoint = subscription_in(await request.body()).endpoint
     who = person(parts, grant, lang)
-    parts.recipients.remove_push(grant.tenant, who.id, subscription.endpoint)
+    parts.recipients.remove_push(grant.tenant, who.id, endpoint)
     log.info("citizen pages: a browser unsubscribed from push")
     return {"status": "unsubscribed"}
 

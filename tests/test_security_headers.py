@@ -1,0 +1,161 @@
+"""Security headers on every answer (pages, console, static files, API), and every page still
+working under its Content-Security-Policy in Debian's chromium (tests/browser.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page
+
+from notifier.api import create_app
+from notifier.apikeys import ApiKeys, Scope
+from notifier.links import PAGES, UNSUBSCRIBE, Grant
+from notifier.reloading import rules_holder
+from notifier.store import Store
+from tests.browser import serve
+from tests.conftest import EXAMPLES, NOW, make_event
+from tests.test_citizen_pages import KEY, Site, deliver_next, settings
+
+AUTH = {"Authorization": f"Bearer {KEY}"}
+HEADERS = {
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+}
+CSP_RECORDER = """
+window.__refused = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.__refused.push(e.violatedDirective + " " + e.blockedURI));
+"""
+
+
+@pytest.fixture
+def site(store: Store) -> Iterator[Site]:
+    config = settings()
+    app = create_app(config, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
+    with serve(app) as url:
+        site = Site(url, store, config)
+        site.post(id="booked")
+        yield site
+
+
+def _event() -> dict[str, Any]:
+    return make_event(id="evt-h").model_dump(mode="json")
+
+
+# (method, path, what is sent, expected status); {pages} and {unsubscribe} are link tokens
+ANSWERS = [
+    pytest.param("GET", "/me/{pages}", None, 200, id="page"),
+    pytest.param("GET", "/me/{pages}/device", None, 200, id="page-device"),
+    pytest.param("GET", "/u/{unsubscribe}", None, 200, id="unsubscribe-page"),
+    pytest.param("GET", "/me/not-a-token", None, 404, id="error-page"),
+    pytest.param("GET", "/ops/login", None, 200, id="console-login"),
+    pytest.param("GET", "/ops/", None, 303, id="console-redirect"),
+    pytest.param("GET", "/static/pages.css", None, 200, id="static-css"),
+    pytest.param("GET", "/static/push.js", None, 200, id="static-js"),
+    pytest.param("GET", "/me/sw.js", None, 200, id="service-worker"),
+    pytest.param("POST", "/v1/events", "event", 202, id="api-202"),
+    pytest.param("POST", "/v1/events", "no-key", 401, id="api-401"),
+    pytest.param("POST", "/v1/events", "empty", 422, id="api-422"),
+    pytest.param("POST", "/v1/events", "huge", 413, id="api-413"),
+    pytest.param("GET", "/v1/messages/AAAAAAAAAAAAAAAA", None, 404, id="api-404"),
+    pytest.param("OPTIONS", "/v1/events", None, 204, id="api-options"),
+    pytest.param("GET", "/healthz", None, 200, id="healthz"),
+    pytest.param("GET", "/metrics", None, 200, id="metrics"),
+    pytest.param("GET", "/openapi.json", None, 200, id="openapi"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "sent", "status"), ANSWERS)
+def test_every_answer_carries_the_security_headers(
+    site: Site, method: str, path: str, sent: str | None, status: int
+) -> None:
+    tokens = {
+        "pages": site.links.token(Grant("citizen-1", PAGES)),
+        "unsubscribe": site.links.token(Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email")),
+    }
+    body = {
+        None: None,
+        "event": _event(),
+        "no-key": _event(),
+        "empty": {},
+        "huge": {"data": "x" * 100_000},
+    }[sent]
+    headers = {} if sent == "no-key" else AUTH
+    answer = httpx.request(method, site.url + path.format(**tokens), json=body, headers=headers)
+    assert answer.status_code == status, answer.text[:200]
+    for name, value in HEADERS.items():
+        assert answer.headers[name] == value, name
+    policy = dict(
+        d.strip().split(" ", 1) for d in answer.headers["content-security-policy"].split(";")
+    )
+    assert policy["default-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+    assert policy["object-src"] == "'none'" and policy["base-uri"] == "'none'"
+    assert "unsafe-inline" not in answer.headers["content-security-policy"]
+
+
+def test_too_many_requests_says_when_to_come_back(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("notifier.web.guard.REQUESTS_PER_MINUTE", 2)
+    link = site.pages(path="/needs")
+    with httpx.Client() as client:
+        answers = [client.get(link) for _ in range(4)]
+    refused = [a for a in answers if a.status_code == 429]
+    assert refused, [a.status_code for a in answers]
+    assert all(1 <= int(a.headers["retry-after"]) <= 60 for a in refused)
+    assert refused[0].headers["x-frame-options"] == "DENY"
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    context.add_init_script(CSP_RECORDER)
+    yield context.new_page()
+    context.close()
+
+
+def _refused(page: Page) -> list[str]:
+    return list(page.evaluate("window.__refused"))
+
+
+def test_the_citizen_pages_work_under_their_policy(site: Site, page: Page, tmp_path: Path) -> None:
+    deliver_next(site, tmp_path)  # something in "What we sent you"
+    for path in ("", "/needs", "/history"):
+        page.goto(site.pages(path=path))
+        assert _refused(page) == [], path
+    assert (
+        page.locator(".notifier-pre-line").first.evaluate("e => getComputedStyle(e).whiteSpace")
+        == "pre-line"
+    )  # the pages' own style sheet applies
+    page.goto(site.pages(path="/device"))
+    page.locator("#push-on").wait_for(state="visible")  # push.js ran and showed its button
+    assert page.locator("#push-off").evaluate("e => getComputedStyle(e).display") == "none"
+    assert _refused(page) == []
+    token = site.links.token(Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email"))
+    page.goto(f"{site.url}/u/{token}")
+    page.get_by_role("button", name="Confirmer").click()  # a form posted under form-action
+    page.get_by_text("C'est fait").wait_for()
+    page.goto(f"{site.url}/me/not-a-token")
+    assert _refused(page) == []
+
+
+def test_the_console_works_under_its_policy(site: Site, page: Page) -> None:
+    agent = ApiKeys(site.store.redis, {}).add("agent-1", [], scopes={Scope.OPS})
+    page.goto(f"{site.url}/ops/login")
+    page.get_by_label("Votre clé d'agent").fill(agent)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url("**/ops/")
+    assert _refused(page) == []
+    page.goto(f"{site.url}/ops/find?q=booked")
+    assert _refused(page) == []
+    page.goto(f"{site.url}/ops/preview")
+    event = json.loads((EXAMPLES / "events" / "appointment-booked.json").read_text())
+    page.get_by_label("Événement (JSON)").fill(json.dumps(event))
+    page.get_by_role("button", name="Prévisualiser").click()
+    assert page.locator("pre").evaluate("e => getComputedStyle(e).whiteSpace") == "pre-wrap"
+    assert _refused(page) == []
