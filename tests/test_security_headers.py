@@ -75,8 +75,10 @@ def test_every_answer_carries_the_security_headers(
     site: Site, method: str, path: str, sent: str | None, status: int
 ) -> None:
     tokens = {
-        "pages": site.links.token(Grant("citizen-1", PAGES)),
-        "unsubscribe": site.links.token(Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email")),
+        "pages": site.links.token(Grant("citizen-1", PAGES, tenant="crm")),
+        "unsubscribe": site.links.token(
+            Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email", tenant="crm")
+        ),
     }
     body = {
         None: None,
@@ -136,7 +138,9 @@ def test_the_citizen_pages_work_under_their_policy(site: Site, page: Page, tmp_p
     page.locator("#push-on").wait_for(state="visible")  # push.js ran and showed its button
     assert page.locator("#push-off").evaluate("e => getComputedStyle(e).display") == "none"
     assert _refused(page) == []
-    token = site.links.token(Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email"))
+    token = site.links.token(
+        Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email", tenant="crm")
+    )
     page.goto(f"{site.url}/u/{token}")
     page.get_by_role("button", name="Confirmer").click()  # a form posted under form-action
     page.get_by_text("C'est fait").wait_for()
