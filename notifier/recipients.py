@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import overload
 
 import redis
@@ -23,6 +24,7 @@ import redis
 from notifier.digest import contact_digest
 from notifier.models import (
     Channel,
+    MessageStatus,
     Need,
     OptOut,
     PlannedMessage,
@@ -30,7 +32,7 @@ from notifier.models import (
     Recipient,
     Strict,
 )
-from notifier.store import PREFIX
+from notifier.store import PREFIX, Store
 from notifier.store.scripts import register
 
 
@@ -119,6 +121,29 @@ class RecipientStore:
         """The person's own choices, made on their pages: applied from the next send."""
         choices = Choices(needs=needs, opt_outs=opt_outs)
         self.redis.hset(recipient_key(recipient_id), "choices", choices.model_dump_json())
+
+    def resume(
+        self, recipient_id: str, store: Store, now: datetime, *, send_missed: bool
+    ) -> list[str] | None:
+        """Turn the registered recipient's pause off; with ``send_missed``, schedule the
+        messages withheld meanwhile again. Their ids; None if the recipient is not registered."""
+        registered = self.get(recipient_id)
+        if registered is None:
+            return None
+        if registered.safety is not None:
+            safety = registered.safety.model_copy(update={"paused": False})
+            self.put(registered.model_copy(update={"safety": safety}))
+        if not send_missed:
+            return []
+        reason = "the person resumed contact and asked for what they missed"
+        ids = self.message_ids(recipient_id)
+        return [
+            record.id
+            for record in store.get_many(ids)
+            if record is not None
+            and record.status is MessageStatus.WITHHELD
+            and store.support(record.id, "unhold", now, reason) == MessageStatus.WITHHELD
+        ]
 
     def add_push(
         self,

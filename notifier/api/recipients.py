@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from notifier.api.deps import EngineDep, EraseClient, RecipientId, RecipientsClient, unprocessable
 from notifier.api.http import AUTHENTICATED, WITH_BODY, responses
@@ -24,6 +24,7 @@ RECIPIENT_LINKS = {
         ("GetRecipient", "get_recipient"),
         ("AddPushSubscription", "add_push_subscription"),
         ("EraseRecipient", "erase_recipient"),
+        ("ResumeContact", "resume_contact"),
     ]
 }
 
@@ -31,6 +32,19 @@ RECIPIENT_LINKS = {
 class Erased(BaseModel):
     erased: str
     messages_removed: int
+
+
+class Resume(BaseModel):
+    send_missed: bool = Field(
+        default=False,
+        description="Also send the messages withheld during the pause (each still within its "
+        "expiry and the person's safe times); otherwise they stay withheld.",
+    )
+
+
+class Resumed(BaseModel):
+    recipient: str
+    resent: list[str] = Field(description="Ids of the withheld messages scheduled again.")
 
 
 class PushAdded(BaseModel):
@@ -102,3 +116,23 @@ def add_push_subscription(
     if not parts.recipients.add_push(recipient_id, subscription, parts.clock().timestamp()):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
     return {"recipient": recipient_id, "endpoint": subscription.endpoint}
+
+
+@router.post(
+    "/v1/recipients/{recipient_id}/resume",
+    response_model=Resumed,
+    operation_id="resume_contact",
+    responses=responses(*AUTHENTICATED, *WITH_BODY, 404),
+)
+def resume_contact(
+    recipient_id: RecipientId, resume: Resume, client: RecipientsClient, parts: EngineDep
+) -> Any:
+    """End the person's pause of all contact (at their request); with ``send_missed``, the
+    messages withheld meanwhile are scheduled again, due now."""
+    resent = parts.recipients.resume(
+        recipient_id, parts.store, parts.clock(), send_missed=resume.send_missed
+    )
+    if resent is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
+    log.info("recipient %s: contact resumed, %d withheld sent again", recipient_id, len(resent))
+    return {"recipient": recipient_id, "resent": resent}

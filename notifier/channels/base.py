@@ -50,6 +50,7 @@ class OutgoingMessage:
     category: str | None = None  # an optional kind of news the citizen may opt out of
     metadata: dict[str, str] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)  # signed: pages, unsubscribe
+    discreet: bool = False  # the person's safety: from a neutral sender, nothing revealing
 
 
 class Transport(Protocol):

@@ -352,8 +352,9 @@ class Store:
 
     def support(self, message_id: str, action: str, now: datetime, reason: str) -> str | None:
         """A support agent cancels a pending message, or sends a failed one again (``action``
-        is ``cancel`` or ``resend``); the status it had, or None if there is no such message.
-        A message in another state is left as it is."""
+        is ``cancel`` or ``resend``; ``unhold`` schedules a withheld one again, when the person
+        resumes contact and asks for what they missed); the status it had, or None if there is
+        no such message. A message in another state is left as it is."""
         found = str(
             self._support(
                 args=[message_id, action, to_ms(now), reason[:500], self.retention_seconds]
