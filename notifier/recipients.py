@@ -2,9 +2,11 @@
 
 ``notifier:recipient:{id}`` is a hash: ``profile`` (the recipient as JSON, as last PUT by
 an upstream system), ``choices`` (needs and opt-outs the person set on their own pages:
-they win), ``blocked`` (channels a provider closed, e.g. an SMS STOP) and one
-``push:{digest}`` field per browser subscription. Only ``profile`` makes a recipient
-registered; the rest applies to events that carry the recipient inline too.
+they win), ``blocked`` (channels a provider closed, e.g. an SMS STOP), ``safety-code``
+(the salted hash of the short code that opens a discreet person's pages;
+``code-tries:{id}`` counts wrong ones) and one ``push:{digest}`` field per browser
+subscription. Only ``profile`` makes a recipient registered; the rest applies to events
+that carry the recipient inline too.
 ``notifier:sms-stops`` is a hash: keyed hash of a number (see :func:`contact_digest`) →
 when it sent STOP; a STOP is for good, for every later message to
 that number, from a registered recipient or from one sent inline in an event, and it
@@ -15,7 +17,9 @@ found in the store's weekly recipient indexes (see :mod:`notifier.store`).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import secrets
 from datetime import datetime
 from typing import overload
 
@@ -45,6 +49,18 @@ class Choices(Strict):
 
 def _push_field(endpoint: str) -> str:
     return "push:" + hashlib.sha256(endpoint.encode()).hexdigest()[:16]
+
+
+CODE_TRIES = 5  # wrong codes before the pages lock
+CODE_LOCK = 900  # seconds
+
+
+def _code_hash(code: str, salt: bytes) -> str:
+    return hashlib.scrypt(code.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32).hex()
+
+
+def _tries_key(recipient_id: str) -> str:
+    return f"{PREFIX}code-tries:{recipient_id}"
 
 
 def recipient_key(recipient_id: str) -> str:
@@ -145,6 +161,33 @@ class RecipientStore:
             and store.support(record.id, "unhold", now, reason) == MessageStatus.WITHHELD
         ]
 
+    def set_code(self, recipient_id: str, code: str) -> None:
+        """The short code that opens a discreet person's pages, kept as a salted scrypt hash."""
+        salt = secrets.token_bytes(16)
+        value = f"{salt.hex()}${_code_hash(code, salt)}"
+        self.redis.hset(recipient_key(recipient_id), "safety-code", value)
+        self.redis.delete(_tries_key(recipient_id))
+
+    def has_code(self, recipient_id: str) -> bool:
+        return bool(self.redis.hexists(recipient_key(recipient_id), "safety-code"))
+
+    def check_code(self, recipient_id: str, code: str) -> str:
+        """``ok``, ``wrong``, or ``locked`` after :data:`CODE_TRIES` wrong codes (for
+        :data:`CODE_LOCK` seconds from the first of them; a right code then fails too)."""
+        tries_key = _tries_key(recipient_id)
+        pipe = self.redis.pipeline()
+        pipe.incr(tries_key)
+        pipe.expire(tries_key, CODE_LOCK, nx=True)
+        tries = int(pipe.execute()[0])
+        if tries > CODE_TRIES:
+            return "locked"
+        stored = str(self.redis.hget(recipient_key(recipient_id), "safety-code") or "")
+        salt, _, digest = stored.partition("$")
+        if stored and hmac.compare_digest(_code_hash(code, bytes.fromhex(salt)), digest):
+            self.redis.delete(tries_key)
+            return "ok"
+        return "locked" if tries == CODE_TRIES else "wrong"
+
     def add_push(
         self,
         recipient_id: str,
@@ -202,6 +245,7 @@ class RecipientStore:
         if registered:
             contacts |= {c for c in (registered.contacts.phone, registered.contacts.email) if c}
         digests = sorted(contact_digest(self.contact_key, c) for c in contacts)
+        self.redis.delete(_tries_key(recipient_id))
         return int(self._erase(keys=[recipient_key(recipient_id)], args=[recipient_id, *digests]))
 
     def by_contact(self, contact: str) -> list[str]:

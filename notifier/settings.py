@@ -176,6 +176,12 @@ class Settings(BaseSettings):
     smtp_ca_file: Path | None = Field(
         default=None, description="CA bundle to trust for the SMTP server (a private CA)."
     )
+    quick_exit_url: str = Field(
+        default="https://meteofrance.com/",
+        pattern=r"^https?://",
+        description='The neutral public site the citizen pages\' "Quitter rapidement" control '
+        "replaces them with.",
+    )
     public_url: str | None = Field(
         default=None,
         description="Public base URL of the API process (https://…): links to the citizen's "

@@ -47,6 +47,18 @@ class Resumed(BaseModel):
     resent: list[str] = Field(description="Ids of the withheld messages scheduled again.")
 
 
+class PagesCode(BaseModel):
+    code: str = Field(
+        pattern=r"^[0-9]{4,8}$",
+        description="The short code the person chose with the agent (4 to 8 digits): with "
+        "discreet messages on, their pages open only after it. Stored as a salted hash.",
+    )
+
+
+class CodeSet(BaseModel):
+    recipient: str
+
+
 class PushAdded(BaseModel):
     recipient: str
     endpoint: str
@@ -136,3 +148,20 @@ def resume_contact(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
     log.info("recipient %s: contact resumed, %d withheld sent again", recipient_id, len(resent))
     return {"recipient": recipient_id, "resent": resent}
+
+
+@router.post(
+    "/v1/recipients/{recipient_id}/code",
+    response_model=CodeSet,
+    operation_id="set_pages_code",
+    responses=responses(*AUTHENTICATED, *WITH_BODY, 404),
+)
+def set_pages_code(
+    recipient_id: RecipientId, body: PagesCode, client: RecipientsClient, parts: EngineDep
+) -> Any:
+    """Set (or reset, at the person's request) the code that opens their pages."""
+    if parts.recipients.get(recipient_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
+    parts.recipients.set_code(recipient_id, body.code)
+    log.info("recipient %s: pages code set", recipient_id)
+    return {"recipient": recipient_id}

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from notifier.templates.formatting import format_when
-from notifier.web import console
+from notifier.web import console, gate
 from notifier.web.guard import PageError
 from notifier.web.pages import error_page, router, templates
 
@@ -31,12 +31,17 @@ def install(app: FastAPI) -> None:
         return FileResponse(STATIC / "sw.js", media_type="text/javascript")
 
     app.include_router(router)
+    app.include_router(gate.router)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(console.Login)
     async def to_login(request: Request, exc: console.Login) -> RedirectResponse:
         return RedirectResponse("/ops/login", status_code=303)
+
+    @app.exception_handler(gate.Gated)
+    async def gated(request: Request, exc: gate.Gated) -> HTMLResponse:
+        return gate.gate_page(request, exc)
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> HTMLResponse:

@@ -36,6 +36,7 @@ from notifier.rules.engine import message_id
 from notifier.templates.context import template_context
 from notifier.templates.renderer import Renderer
 from notifier.web import choices
+from notifier.web.gate import require_open
 from notifier.web.guard import PageError, check_csrf, csrf_token, within_rate
 from notifier.web.text import CHANNELS, NEEDS, TEXT, language
 
@@ -63,18 +64,23 @@ def granted(parts: Engine, token: str, purpose: str, lang: str) -> Grant:
         ) from None
 
 
-def person(parts: Engine, recipient_id: str, lang: str) -> Recipient:
-    """The person as the engine knows them now: registered, or from their latest message."""
+def person(
+    request: Request, parts: Engine, recipient_id: str, lang: str, *, gate: bool = True
+) -> Recipient:
+    """The person as the engine knows them now: registered, or from their latest message.
+    With discreet messages, their pages stay behind the code gate (:mod:`notifier.web.gate`)."""
     fields = parts.recipients.fields(recipient_id)
-    registered = RecipientStore.current(fields)
-    if registered is not None:
-        return registered
-    records = [r for r in parts.store.get_many(parts.recipients.message_ids(recipient_id)) if r]
-    if not records:
-        raise PageError(404, "error.unknown", lang)
-    return RecipientStore.current(
-        fields, max(records, key=lambda r: r.message.due_at).message.recipient
-    )
+    who = RecipientStore.current(fields)
+    if who is None:
+        ids = parts.recipients.message_ids(recipient_id)
+        records = [r for r in parts.store.get_many(ids) if r]
+        if not records:
+            raise PageError(404, "error.unknown", lang)
+        latest = max(records, key=lambda r: r.message.due_at).message.recipient
+        who = RecipientStore.current(fields, latest)
+    if gate:
+        require_open(request, parts, who, request.path_params["token"], lang)
+    return who
 
 
 def categories(parts: Engine, lang: str) -> dict[str, str]:
@@ -95,6 +101,8 @@ def page(
         "active": active,
         "csrf": csrf_token(request.app.state.engine.settings.secret(), token),
         "path": request.url.path,
+        "exit_url": request.app.state.engine.settings.quick_exit_url,
+        "discreet": getattr(request.state, "discreet", False),
         **extra,
     }
     return templates.TemplateResponse(request, name, context, headers=NO_STORE)
@@ -106,7 +114,7 @@ NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 @router.get("/me/{token}", response_class=HTMLResponse)
 def preferences(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
-    who = person(parts, grant.recipient, language(lang, None))
+    who = person(request, parts, grant.recipient, language(lang, None))
     lang = language(lang, who.locale)
     rows = choices.preference_rows(who, categories(parts, lang), CHANNELS)
     contacts = {
@@ -138,7 +146,7 @@ def save_preferences(
 ) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
     check_csrf(parts.settings.secret(), token, csrf, lang)
-    who = person(parts, grant.recipient, lang)
+    who = person(request, parts, grant.recipient, lang)
     offered = [c for c in CHANNELS if who.contacts.address_for(c) is not None]
     updated = choices.apply_preferences(who, choice or [], categories(parts, lang), offered)
     parts.recipients.set_choices(who.id, updated.needs, updated.opt_outs)
@@ -149,7 +157,7 @@ def save_preferences(
 @router.get("/me/{token}/needs", response_class=HTMLResponse)
 def needs(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
-    who = person(parts, grant.recipient, language(lang, None))
+    who = person(request, parts, grant.recipient, language(lang, None))
     lang = language(lang, who.locale)
     saved = request.query_params.get("saved") == "1"
     return page(
@@ -166,6 +174,7 @@ def needs(request: Request, token: str, parts: Parts, lang: str | None = None) -
 
 @router.post("/me/{token}/needs")
 def save_needs(
+    request: Request,
     token: str,
     parts: Parts,
     csrf: Annotated[str, Form()] = "",
@@ -174,7 +183,7 @@ def save_needs(
 ) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
     check_csrf(parts.settings.secret(), token, csrf, lang)
-    who = choices.apply_needs(person(parts, grant.recipient, lang), need or [])
+    who = choices.apply_needs(person(request, parts, grant.recipient, lang), need or [])
     parts.recipients.set_choices(who.id, who.needs, who.opt_outs)
     log.info("citizen pages: needs saved (%d)", len(who.needs))
     return RedirectResponse(
@@ -185,7 +194,7 @@ def save_needs(
 @router.get("/me/{token}/device", response_class=HTMLResponse)
 def device(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
-    who = person(parts, grant.recipient, language(lang, None))
+    who = person(request, parts, grant.recipient, language(lang, None))
     lang = language(lang, who.locale)
     private = parts.settings.vapid_private_key
     public_key = vapid_public_key(private.get_secret_value()) if private else None
@@ -210,7 +219,7 @@ async def subscribe(request: Request, token: str, parts: Parts) -> dict[str, str
     subscription = PushSubscription.model_validate_json(await request.body())
     now = parts.clock()
     parts.recipients.add_push(grant.recipient, subscription, now.timestamp(), registered_only=False)
-    who = person(parts, grant.recipient, lang)
+    who = person(request, parts, grant.recipient, lang)
     plan_test_push(parts, who, subscription)
     log.info("citizen pages: a browser subscribed to push")
     return {"status": "subscribed"}
@@ -252,7 +261,7 @@ async def unsubscribe_device(request: Request, token: str, parts: Parts) -> dict
 @router.get("/me/{token}/history", response_class=HTMLResponse)
 def history(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
-    who = person(parts, grant.recipient, language(lang, None))
+    who = person(request, parts, grant.recipient, language(lang, None))
     lang = language(lang, who.locale)
     since = parts.clock() - timedelta(days=HISTORY_DAYS)
     renderer = Renderer(parts.templates)
@@ -286,6 +295,7 @@ def sent_text(renderer: Renderer, message: Any, who: Recipient, channel: Channel
             who.locale,
             template_context(message, channel),
             easy_read="easy_read" in {n.value for n in who.needs},
+            discreet=who.safe.discreet,
         )
     except Exception:  # a template since removed: the history still lists the message
         return ""
@@ -298,7 +308,7 @@ def unsubscribe_page(
 ) -> Response:
     """Confirmation only: mail scanners follow links, so a GET changes nothing."""
     grant = granted(parts, token, UNSUBSCRIBE, language(lang, None))
-    who = person(parts, grant.recipient, language(lang, None))
+    who = person(request, parts, grant.recipient, language(lang, None), gate=False)
     lang = language(lang, who.locale)
     return page(
         request, "unsubscribe.html", lang, token, "", done=False, **described(parts, grant, lang)
@@ -315,7 +325,7 @@ async def unsubscribe(request: Request, token: str, parts: Parts) -> Response:
     one_click = form.get("List-Unsubscribe") == "One-Click"
     if not one_click:
         check_csrf(parts.settings.secret(), token, str(form.get("csrf") or ""), lang)
-    who = person(parts, grant.recipient, lang)
+    who = person(request, parts, grant.recipient, lang, gate=False)
     assert grant.category is not None and grant.channel is not None
     channel = Channel(grant.channel)
     if who.refusal(channel, grant.category) is None:
@@ -350,6 +360,7 @@ def error_page(request: Request, exc: PageError) -> HTMLResponse:
         "token": "",
         "active": "",
         "path": request.url.path,
+        "exit_url": request.app.state.engine.settings.quick_exit_url,
     }
     return templates.TemplateResponse(
         request, "error.html", context, status_code=exc.status, headers=NO_STORE
