@@ -34,6 +34,7 @@ from notifier.models import (
     PlannedMessage,
     PushSubscription,
     Recipient,
+    Safety,
     Strict,
 )
 from notifier.store import PREFIX, Store
@@ -45,6 +46,7 @@ class Choices(Strict):
 
     needs: frozenset[Need] = frozenset()
     opt_outs: tuple[OptOut, ...] = ()
+    safety: Safety | None = None
 
 
 def _push_field(endpoint: str) -> str:
@@ -129,14 +131,27 @@ class RecipientStore:
         if "choices" in fields:
             choices = Choices.model_validate_json(fields["choices"])
             update |= {"needs": choices.needs, "opt_outs": choices.opt_outs}
+            if choices.safety is not None:
+                update["safety"] = choices.safety
         return snapshot.model_copy(update=update)
 
     def set_choices(
         self, recipient_id: str, needs: frozenset[Need], opt_outs: tuple[OptOut, ...]
     ) -> None:
         """The person's own choices, made on their pages: applied from the next send."""
-        choices = Choices(needs=needs, opt_outs=opt_outs)
+        choices = self._choices(recipient_id).model_copy(
+            update={"needs": needs, "opt_outs": opt_outs}
+        )
         self.redis.hset(recipient_key(recipient_id), "choices", choices.model_dump_json())
+
+    def set_safety(self, recipient_id: str, safety: Safety) -> None:
+        """The person's own safety settings (or an agent's at their request): they win."""
+        choices = self._choices(recipient_id).model_copy(update={"safety": safety})
+        self.redis.hset(recipient_key(recipient_id), "choices", choices.model_dump_json())
+
+    def _choices(self, recipient_id: str) -> Choices:
+        stored = self.redis.hget(recipient_key(recipient_id), "choices")
+        return Choices.model_validate_json(str(stored)) if stored else Choices()
 
     def resume(
         self, recipient_id: str, store: Store, now: datetime, *, send_missed: bool
@@ -146,11 +161,17 @@ class RecipientStore:
         registered = self.get(recipient_id)
         if registered is None:
             return None
-        if registered.safety is not None:
-            safety = registered.safety.model_copy(update={"paused": False})
-            self.put(registered.model_copy(update={"safety": safety}))
-        if not send_missed:
-            return []
+        profile = Recipient.model_validate_json(self.fields(recipient_id)["profile"])
+        if profile.safety is not None:
+            safety = profile.safety.model_copy(update={"paused": False})
+            self.put(profile.model_copy(update={"safety": safety}))
+        chosen = self._choices(recipient_id).safety
+        if chosen is not None:
+            self.set_safety(recipient_id, chosen.model_copy(update={"paused": False}))
+        return self.resend_withheld(recipient_id, store, now) if send_missed else []
+
+    def resend_withheld(self, recipient_id: str, store: Store, now: datetime) -> list[str]:
+        """Schedule the messages withheld during a pause again, due now; their ids."""
         reason = "the person resumed contact and asked for what they missed"
         ids = self.message_ids(recipient_id)
         return [

@@ -13,13 +13,21 @@ import pytest
 from pydantic import ValidationError
 
 from notifier.accessibility import template_flags
-from notifier.models import Channel, MessageStatus, PlannedMessage, Recipient, Safety
+from notifier.models import (
+    Channel,
+    MessageStatus,
+    PlannedMessage,
+    Recipient,
+    SafeHours,
+    Safety,
+)
 from notifier.routing import Skip, skip
 from notifier.rules.loader import RuleSetError
 from notifier.safety import Hold, hold, unsafe_channel
 from notifier.templates.catalog import load_templates
 from notifier.templates.discreet import generic
 from notifier.templates.renderer import REQUIRED_PARTS, Renderer
+from notifier.web.safety_page import safety_from_form
 from tests.conftest import EXAMPLES
 from tests.test_golden_templates import LINKS, SAMPLES, shipped_templates
 
@@ -380,3 +388,31 @@ def test_a_discreet_variant_missing_a_part_is_refused(tmp_path: Path) -> None:
         load_templates(tmp_path)
     assert "t/fr/discreet/email.text.j2" in str(raised.value)
     assert "without email.subject.j2" in str(raised.value)
+
+
+OFFERED = [Channel.SMS, Channel.EMAIL]
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        pytest.param((False, False, ["sms", "email"], "", ""), Safety(), id="nothing"),
+        pytest.param(
+            (True, True, ["email"], "09:00", "17:00"),
+            Safety(
+                discreet=True,
+                paused=True,
+                channels=frozenset({Channel.EMAIL}),
+                safe_hours=SafeHours(start="09:00", end="17:00"),
+            ),
+            id="everything",
+        ),
+        pytest.param((False, False, [], "", ""), Safety(), id="no-channel-ticked-means-any"),
+        pytest.param((False, False, ["webpush"], "", ""), Safety(), id="channel-not-offered"),
+        pytest.param((False, False, [], "09:00", ""), None, id="half-a-window"),
+        pytest.param((False, False, [], "9h", "17h"), None, id="not-a-time"),
+        pytest.param((False, False, [], "09:00", "09:00"), None, id="empty-window"),
+    ],
+)
+def test_the_staying_safe_form(form: tuple[Any, ...], expected: Safety | None) -> None:
+    assert safety_from_form(*form, OFFERED) == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -12,8 +13,13 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from notifier.api import create_app
+from notifier.channels.outbox import OutboxTransport
+from notifier.delivery import Deliverer
+from notifier.models import Channel, MessageStatus, SafeHours, Safety
+from notifier.recipients import Choices
 from notifier.reloading import rules_holder
 from notifier.store import Store
+from notifier.templates.renderer import Renderer
 from tests.browser import overflows, serve, violations
 from tests.conftest import EXAMPLES, NOW
 from tests.test_citizen_pages import KEY, PAGE_PATHS, Site, deliver_next, settings
@@ -44,7 +50,7 @@ def site(store: Store) -> Iterator[Site]:
         config.quick_exit_url = f"{url}/static/exit.css"  # a neutral page, on loopback
         site = Site(url, store, config)
         site.post(id="booked")  # citizen-1, no safety settings
-        site.post(id="booked-d", recipient=DISCREET)
+        site.post(id="booked-d", recipient=DISCREET, subject="appointment:BRG-75-00043")
         yield site
 
 
@@ -180,3 +186,68 @@ def test_the_gate_is_accessible_small_and_usable_with_the_keyboard(
     page.wait_for_url("**/me/**")
     assert page.locator("h1").first.inner_text() != ("Bienvenue" if lang == "fr" else "Welcome")
     assert violations(page) == []
+
+
+# --- "Staying safe" --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_staying_safe_is_accessible_at_every_width(site: Site, page: Page, lang: str) -> None:
+    answer = page.goto(site.pages(path="/safety", lang=lang))
+    assert answer is not None and answer.status == 200
+    assert answer.headers["cache-control"] == "no-store"
+    text = page.inner_text("main")
+    assert "17" in text and "114" in text and "3919" in text
+    assert violations(page) == []
+    page.set_viewport_size({"width": 320, "height": 800})
+    assert overflows(page) == 0 and violations(page) == []
+
+
+def deliver_all(site: Site, tmp_path: Path) -> dict[str, object]:
+    """Deliver what is due; each message's status by its recipient."""
+    outbox = OutboxTransport(tmp_path / "outbox")
+    worker = Deliverer(
+        site.store,
+        Renderer(EXAMPLES / "templates"),
+        dict.fromkeys(Channel, outbox),
+        recipients=site.recipients,
+        clock=lambda: NOW,
+    )
+    claimed = site.store.claim_due(NOW, limit=10, lease=timedelta(minutes=5))
+    found = {}
+    for c in claimed:
+        record = site.store.get(c.message_id)
+        assert record is not None
+        found[record.message.recipient.id] = worker.deliver(c.message_id, c.claim)
+    return found
+
+
+def test_pause_on_the_page_withholds_and_resuming_sends_what_was_missed(
+    site: Site, page: Page, tmp_path: Path
+) -> None:
+    page.goto(site.pages(path="/safety"))
+    page.get_by_label("Mettre en pause tous nos messages").check(force=True)
+    page.get_by_role("button", name="Enregistrer").click()
+    page.wait_for_url("**saved=1**")
+    withheld = deliver_all(site, tmp_path)  # the bookings' confirmations
+    assert withheld == {"citizen-1": MessageStatus.WITHHELD, "citizen-d": MessageStatus.SENT}
+    assert len(list((tmp_path / "outbox").glob("*.json"))) == 1  # citizen-d's only
+    page.get_by_label("Mettre en pause tous nos messages").uncheck(force=True)
+    page.get_by_label("En reprenant, m'envoyer les messages de la pause").check(force=True)
+    page.get_by_role("button", name="Enregistrer").click()
+    page.wait_for_url("**saved=1**")
+    assert deliver_all(site, tmp_path) == {"citizen-1": MessageStatus.SENT}
+    assert len(list((tmp_path / "outbox").glob("*.json"))) == 2
+
+
+def test_discreet_messages_turned_on_by_the_person_close_the_pages_behind_a_code(
+    site: Site, page: Page
+) -> None:
+    page.goto(site.pages(path="/safety"))
+    page.get_by_label("Messages discrets").check(force=True)
+    page.get_by_label("À partir de", exact=True).fill("09:00")
+    page.get_by_label("Jusqu'à", exact=True).fill("17:00")
+    page.get_by_role("button", name="Enregistrer").click()
+    assert page.title() == "Mon espace" and "Choisissez un code" in page.inner_text("main")
+    chosen = Choices.model_validate_json(site.recipients.fields("citizen-1")["choices"])
+    assert chosen.safety == Safety(discreet=True, safe_hours=SafeHours(start="09:00", end="17:00"))

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from notifier.templates.formatting import format_when
-from notifier.web import console, gate
+from notifier.web import console, gate, safety_page
 from notifier.web.guard import PageError
 from notifier.web.pages import error_page, router, templates
 
@@ -32,6 +32,7 @@ def install(app: FastAPI) -> None:
 
     app.include_router(router)
     app.include_router(gate.router)
+    app.include_router(safety_page.router)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
