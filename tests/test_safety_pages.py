@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from notifier.api import create_app
+from notifier.channels.base import Outcome, SendResult
 from notifier.channels.outbox import OutboxTransport
 from notifier.delivery import Deliverer
 from notifier.models import Channel, MessageStatus, SafeHours, Safety
@@ -23,6 +24,9 @@ from notifier.templates.renderer import Renderer
 from tests.browser import overflows, serve, violations
 from tests.conftest import EXAMPLES, NOW
 from tests.test_citizen_pages import KEY, PAGE_PATHS, Site, deliver_next, settings
+from tests.test_console import Console
+from tests.test_console import console as console  # the fixture
+from tests.test_delivery import ScriptedTransport
 
 DISCREET = {
     "id": "citizen-d",
@@ -251,3 +255,50 @@ def test_discreet_messages_turned_on_by_the_person_close_the_pages_behind_a_code
     assert page.title() == "Mon espace" and "Choisissez un code" in page.inner_text("main")
     chosen = Choices.model_validate_json(site.recipients.fields("citizen-1")["choices"])
     assert chosen.safety == Safety(discreet=True, safe_hours=SafeHours(start="09:00", end="17:00"))
+
+
+# --- the support console ---------------------------------------------------------------
+
+
+def test_the_console_marks_the_person_and_resends_only_at_a_safe_time(
+    console: Console, page: Page
+) -> None:
+    evening = {"safety": {"discreet": True, "safe_hours": {"start": "18:00", "end": "20:00"}}}
+    (failed,) = console.post(
+        id="news-d",
+        type="procedure.status_changed",
+        subject="procedure:P-9",
+        data={"reference": "P-9", "status_label": "transmise"},
+        recipient=DISCREET | evening,
+    )
+    at_seven = NOW + timedelta(hours=9)  # 19:00 in Paris: a safe time
+    refused = SendResult(Outcome.PERMANENT, reason="not a mobile")
+    worker = Deliverer(
+        console.store,
+        Renderer(EXAMPLES / "templates"),
+        {c: ScriptedTransport(*[refused] * 10) for c in Channel},  # type: ignore[misc]
+        clock=lambda: at_seven,
+    )
+    for item in console.store.claim_due(at_seven, limit=10, lease=timedelta(minutes=5)):
+        worker.deliver(item.message_id, item.claim)
+    assert console.store.get(failed).status is MessageStatus.PERMANENT_FAILURE  # type: ignore[union-attr]
+    console.login(page)
+    page.wait_for_url("**/ops/")
+    page.goto(f"{console.url}/ops/messages/{failed}")  # the console's clock: 10:00 in Paris
+    text = page.inner_text("main")
+    assert "Contact protégé" in text and "messages discrets" in text and "18:00–20:00" in text
+    assert page.get_by_role("button", name="Envoyer à nouveau").count() == 0
+    assert violations(page) == []
+    token = (
+        page.locator("input[name=token]").first.get_attribute("value")
+        if (page.locator("input[name=token]").count())
+        else None
+    )
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    forced = httpx.post(
+        f"{console.url}/ops/messages/{failed}/resend",
+        data={"reason": "demande", "token": token or ""},
+        cookies=cookies,
+    )
+    assert forced.status_code in (303, 403)
+    assert console.store.get(failed).status is MessageStatus.PERMANENT_FAILURE  # type: ignore[union-attr]
