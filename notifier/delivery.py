@@ -29,7 +29,8 @@ from notifier.models import Channel, MessageStatus, Need, PlannedMessage, recipi
 from notifier.ratelimit import ChannelRateLimit
 from notifier.recipients import RecipientStore
 from notifier.routing import RetryPolicy, Skip, after_temporary_failure, skip
-from notifier.rules.engine import next_in_series, settle
+from notifier.rules.engine import next_in_series
+from notifier.safety import hold, when_safe
 from notifier.store import Busy, CapLimit, SendLease, Store, TakenOver
 from notifier.templates.context import template_context
 from notifier.templates.renderer import Renderer, TemplateMissingError
@@ -101,22 +102,25 @@ class Deliverer:
         now = self.clock()
         if self._expired(message):
             return self._end(message, claim, MessageStatus.EXPIRED, "past its expiry", None)
-        after_quiet = settle(now, message)
-        if after_quiet > now:
-            self.store.finish(
-                message_id,
-                claim,
-                MessageStatus.SCHEDULED,
-                now,
-                detail=f"quiet hours: deferred to {after_quiet.isoformat()}",
-                retry_at=after_quiet,
-            )
-            return MessageStatus.SCHEDULED
-        tried: list[str] = []
         # A registered recipient's current contacts and choices win over the planning snapshot.
         recipient = RecipientStore.current(lease.registered, message.recipient)
         message = message.model_copy(update={"recipient": recipient})  # what templates see
+        held = hold(now, message, MIN_LIFETIME)
+        if held is not None and held.retry_at is not None:
+            self.store.finish(
+                message_id,
+                claim,
+                held.status,
+                now,
+                detail=held.detail,
+                retry_at=held.retry_at,
+            )
+            return held.status
+        if held is not None:
+            return self._end(message, claim, held.status, held.detail, None)
+        tried: list[str] = []
         needs = recipient.needs
+        discreet = recipient.safe.discreet
         for channel in message.channels:
             skipped = skip(
                 channel,
@@ -145,6 +149,7 @@ class Deliverer:
                     message.recipient.locale,
                     template_context(message, channel, links),
                     easy_read=Need.EASY_READ in needs,
+                    discreet=discreet,
                 )
             except (TemplateMissingError, TemplateError, ValueError) as exc:
                 return self._end(
@@ -199,6 +204,7 @@ class Deliverer:
                     metadata=metadata,
                     links=links,
                     recipient=recipient.id,
+                    discreet=discreet,
                 )
             )
             if self.metrics is not None:
@@ -442,7 +448,7 @@ class Deliverer:
             now=now,
             backoff=self.retry.delay(attempts, self.rng),
             retry_after=retry_after,
-            settle=lambda moment: settle(moment, message),
+            settle=lambda moment: when_safe(moment, message),
             expires_at=message.expires_at,
             reason=reason,
             channel=channel,

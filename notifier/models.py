@@ -145,6 +145,64 @@ class OptOut(Strict):
     )
 
 
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+class SafeHours(Strict):
+    """When contact is safe, in the recipient's time zone: ``start`` to ``end`` on ``days``
+    (a window past midnight belongs to the day it starts)."""
+
+    days: Annotated[frozenset[Weekday], Unique] = Field(
+        default_factory=lambda: frozenset(Weekday), min_length=1
+    )
+    start: str = Field(pattern=CLOCK_PATTERN, examples=["09:00"])
+    end: str = Field(pattern=CLOCK_PATTERN, examples=["17:00"])
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> SafeHours:
+        if self.start == self.end:
+            raise ValueError("start and end are the same time: the window would be empty")
+        return self
+
+
+class Safety(Strict):
+    """What the person (or an agent at their request) decided a message may reveal, when it
+    may come and where; it wins over every rule (see notifier/safety.py)."""
+
+    discreet: bool = Field(
+        default=False,
+        description="Every message in its discreet wording, from a neutral sender.",
+    )
+    safe_hours: SafeHours | None = Field(
+        default=None, description="Only then; a message due outside waits (or expires)."
+    )
+    channels: Annotated[frozenset[Channel], Unique] | None = Field(
+        default=None,
+        min_length=1,
+        description="The only channels that may be used; absent: any.",
+    )
+    paused: bool = Field(
+        default=False, description="No contact at all: messages due meanwhile end withheld."
+    )
+
+    @property
+    def active(self) -> bool:
+        return self.discreet or self.paused or bool(self.safe_hours or self.channels)
+
+
+NO_SAFETY = Safety()
+
+
 class Recipient(Strict):
     """A citizen: inline in an event, or registered with ``PUT /v1/recipients/{id}``.
 
@@ -166,6 +224,14 @@ class Recipient(Strict):
         description="Channels the provider says are closed (an SMS STOP); set by notifier.",
         json_schema_extra={"readOnly": True},
     )
+    safety: Safety | None = Field(
+        default=None, description="Safe contact settings; absent: none (see Safety)."
+    )
+
+    @property
+    def safe(self) -> Safety:
+        """The safety settings in force (none set: the defaults, which change nothing)."""
+        return self.safety or NO_SAFETY
 
     def refusal(self, channel: Channel, category: str | None) -> str | None:
         """Why this recipient must not get a message of ``category`` on ``channel``, if so.
@@ -240,6 +306,7 @@ class MessageStatus(StrEnum):
     TECHNICAL_FAILURE = "technical-failure"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    WITHHELD = "withheld"  # due while the person had paused all contact
 
 
 FINAL_STATUSES = frozenset(
@@ -250,6 +317,7 @@ FINAL_STATUSES = frozenset(
         MessageStatus.TECHNICAL_FAILURE,
         MessageStatus.CANCELLED,
         MessageStatus.EXPIRED,
+        MessageStatus.WITHHELD,
     }
 )
 

@@ -1,24 +1,28 @@
 """Registered recipients: contacts, preferences, push subscriptions, and erasure.
 
 Each belongs to a tenant, as messages do: ``notifier:recipient:{tenant}|{id}`` is a hash:
-``profile`` (the recipient as JSON, as last PUT by an upstream system), ``choices`` (needs
-and opt-outs the person set on their own pages: they win), ``blocked`` (channels a provider
-closed, e.g. an SMS STOP) and one ``push:{digest}`` field per browser subscription. Only
-``profile`` makes a recipient registered; the rest applies to events that carry the
-recipient inline too (of the same tenant: another tenant's recipient under the same id is
-another person). ``notifier:sms-stops`` is a hash: keyed hash of a number (see
-:func:`contact_digest`) → when it sent STOP; a STOP is for good, for every later message to
-that number whatever the tenant, from a registered recipient or from one sent inline in an
-event, and it outlives an erasure. Erasing a recipient also erases every message record of
-its tenant that names them, found in the store's weekly recipient indexes (see
-:mod:`notifier.store`).
+``profile`` (the recipient as JSON, as last PUT by an upstream system), ``choices`` (needs,
+opt-outs and safety settings the person set on their own pages: they win), ``blocked``
+(channels a provider closed, e.g. an SMS STOP), ``safety-code`` (the salted hash of the
+short code that opens a discreet person's pages; ``code-tries:{tenant}|{id}`` counts wrong
+ones) and one ``push:{digest}`` field per browser subscription. Only ``profile`` makes a
+recipient registered; the rest applies to events that carry the recipient inline too (of the
+same tenant: another tenant's recipient under the same id is another person).
+``notifier:sms-stops`` is a hash: keyed hash of a number (see :func:`contact_digest`) → when
+it sent STOP; a STOP is for good, for every later message to that number whatever the
+tenant, from a registered recipient or from one sent inline in an event, and it outlives an
+erasure. Erasing a recipient also erases every message record of its tenant that names
+them, found in the store's weekly recipient indexes (see :mod:`notifier.store`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import secrets
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, overload
 
 import redis
@@ -27,15 +31,17 @@ from redis.client import Pipeline
 from notifier.digest import contact_digest
 from notifier.models import (
     Channel,
+    MessageStatus,
     Need,
     OptOut,
     PlannedMessage,
     PushSubscription,
     Recipient,
+    Safety,
     Strict,
     recipient_key,
 )
-from notifier.store import PREFIX
+from notifier.store import PREFIX, Store
 from notifier.store.scripts import register
 
 
@@ -44,6 +50,7 @@ class Choices(Strict):
 
     needs: frozenset[Need] = frozenset()
     opt_outs: tuple[OptOut, ...] = ()
+    safety: Safety | None = None
 
 
 def _push_field(endpoint: str) -> str:
@@ -52,6 +59,18 @@ def _push_field(endpoint: str) -> str:
 
 def recipient_hash(tenant: str, recipient_id: str) -> str:
     return f"{PREFIX}recipient:{recipient_key(tenant, recipient_id)}"
+
+
+CODE_TRIES = 5  # wrong codes before the pages lock
+CODE_LOCK = 900  # seconds
+
+
+def _code_hash(code: str, salt: bytes) -> str:
+    return hashlib.scrypt(code.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32).hex()
+
+
+def _tries_key(tenant: str, recipient_id: str) -> str:
+    return f"{PREFIX}code-tries:{recipient_key(tenant, recipient_id)}"
 
 
 SMS_STOPS = f"{PREFIX}sms-stops"
@@ -115,6 +134,8 @@ class RecipientStore:
         if "choices" in fields:
             choices = Choices.model_validate_json(fields["choices"])
             update |= {"needs": choices.needs, "opt_outs": choices.opt_outs}
+            if choices.safety is not None:
+                update["safety"] = choices.safety
         return snapshot.model_copy(update=update)
 
     def set_choices(
@@ -125,8 +146,77 @@ class RecipientStore:
         opt_outs: tuple[OptOut, ...],
     ) -> None:
         """The person's own choices, made on their pages: applied from the next send."""
-        choices = Choices(needs=needs, opt_outs=opt_outs)
+        choices = self._choices(tenant, recipient_id).model_copy(
+            update={"needs": needs, "opt_outs": opt_outs}
+        )
         self.redis.hset(recipient_hash(tenant, recipient_id), "choices", choices.model_dump_json())
+
+    def set_safety(self, tenant: str, recipient_id: str, safety: Safety) -> None:
+        """The person's own safety settings (or an agent's at their request): they win."""
+        choices = self._choices(tenant, recipient_id).model_copy(update={"safety": safety})
+        self.redis.hset(recipient_hash(tenant, recipient_id), "choices", choices.model_dump_json())
+
+    def _choices(self, tenant: str, recipient_id: str) -> Choices:
+        stored = self.redis.hget(recipient_hash(tenant, recipient_id), "choices")
+        return Choices.model_validate_json(str(stored)) if stored else Choices()
+
+    def resume(
+        self, tenant: str, recipient_id: str, store: Store, now: datetime, *, send_missed: bool
+    ) -> list[str] | None:
+        """Turn the registered recipient's pause off; with ``send_missed``, schedule the
+        messages withheld meanwhile again. Their ids; None if the recipient is not registered."""
+        registered = self.get(tenant, recipient_id)
+        if registered is None:
+            return None
+        profile = Recipient.model_validate_json(self.fields(tenant, recipient_id)["profile"])
+        if profile.safety is not None:
+            safety = profile.safety.model_copy(update={"paused": False})
+            self.put(tenant, profile.model_copy(update={"safety": safety}))
+        chosen = self._choices(tenant, recipient_id).safety
+        if chosen is not None:
+            self.set_safety(tenant, recipient_id, chosen.model_copy(update={"paused": False}))
+        return self.resend_withheld(tenant, recipient_id, store, now) if send_missed else []
+
+    def resend_withheld(
+        self, tenant: str, recipient_id: str, store: Store, now: datetime
+    ) -> list[str]:
+        """Schedule the messages withheld during a pause again, due now; their ids."""
+        reason = "the person resumed contact and asked for what they missed"
+        ids = self.message_ids(tenant, recipient_id)
+        return [
+            record.id
+            for record in store.get_many(ids)
+            if record is not None
+            and record.status is MessageStatus.WITHHELD
+            and store.support(record.id, "unhold", now, reason) == (MessageStatus.WITHHELD, True)
+        ]
+
+    def set_code(self, tenant: str, recipient_id: str, code: str) -> None:
+        """The short code that opens a discreet person's pages, kept as a salted scrypt hash."""
+        salt = secrets.token_bytes(16)
+        value = f"{salt.hex()}${_code_hash(code, salt)}"
+        self.redis.hset(recipient_hash(tenant, recipient_id), "safety-code", value)
+        self.redis.delete(_tries_key(tenant, recipient_id))
+
+    def has_code(self, tenant: str, recipient_id: str) -> bool:
+        return bool(self.redis.hexists(recipient_hash(tenant, recipient_id), "safety-code"))
+
+    def check_code(self, tenant: str, recipient_id: str, code: str) -> str:
+        """``ok``, ``wrong``, or ``locked`` after :data:`CODE_TRIES` wrong codes (for
+        :data:`CODE_LOCK` seconds from the first of them; a right code then fails too)."""
+        tries_key = _tries_key(tenant, recipient_id)
+        pipe = self.redis.pipeline()
+        pipe.incr(tries_key)
+        pipe.expire(tries_key, CODE_LOCK, nx=True)
+        tries = int(pipe.execute()[0])
+        if tries > CODE_TRIES:
+            return "locked"
+        stored = str(self.redis.hget(recipient_hash(tenant, recipient_id), "safety-code") or "")
+        salt, _, digest = stored.partition("$")
+        if stored and hmac.compare_digest(_code_hash(code, bytes.fromhex(salt)), digest):
+            self.redis.delete(tries_key)
+            return "ok"
+        return "locked" if tries == CODE_TRIES else "wrong"
 
     def add_push(
         self,
@@ -190,6 +280,7 @@ class RecipientStore:
         if registered:
             contacts |= {c for c in (registered.contacts.phone, registered.contacts.email) if c}
         digests = sorted(contact_digest(self.contact_key, c) for c in contacts)
+        self.redis.delete(_tries_key(tenant, recipient_id))
         return int(self._erase(keys=[key], args=[recipient_key(tenant, recipient_id), *digests]))
 
     def by_contact(self, contact: str) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from notifier.accessibility import excluded_channel
 from notifier.models import Channel, MessageStatus, Recipient
+from notifier.safety import unsafe_channel
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,14 @@ def skip(
 ) -> Skip | None:
     """Why ``channel`` is not tried for ``recipient``, or None if it may be.
 
-    In order: the channel is stopped (our credentials were refused), the person's needs
-    exclude it, they opted out or the provider blocked it, a receipt or exhausted retries
-    closed it for this message; then a missing contact or transport.
+    In order: the person's safety settings exclude it, the channel is stopped (our
+    credentials were refused), the person's needs exclude it, they opted out or the provider
+    blocked it, a receipt or exhausted retries closed it for this message; then a missing
+    contact or transport.
     """
     reason = (
-        (
+        unsafe_channel(channel, recipient.safe)
+        or (
             f"the {channel.value} channel is stopped: {stopped[channel]}"
             if channel in stopped
             else None

@@ -180,6 +180,11 @@ class Settings(BaseSettings):
         description="SMS sender: an alphanumeric name such as GENDARMERIE (French rules forbid "
         "06/07 numbers as senders of automated SMS).",
     )
+    twilio_discreet_from: str | None = Field(
+        default=None,
+        description="Neutral SMS sender for people with discreet messages (a plain number or a "
+        "sender name that names no service). Unset: they get no SMS, the next channel is tried.",
+    )
     twilio_messaging_service_sid: str | None = Field(
         default=None, description="Twilio Messaging Service SID, instead of NOTIFIER_TWILIO_FROM."
     )
@@ -205,6 +210,12 @@ class Settings(BaseSettings):
         default=None,
         description='Sender, e.g. "Gendarmerie nationale <ne-pas-repondre@example.fr>".',
     )
+    smtp_discreet_from: str | None = Field(
+        default=None,
+        description='Neutral sender for people with discreet messages, e.g. "Mon espace '
+        '<messages@example.net>": neither name nor address names the service. Unset: they get '
+        "no e-mail, the next channel is tried.",
+    )
     smtp_max_connections: int = Field(
         default=64,
         ge=1,
@@ -213,6 +224,12 @@ class Settings(BaseSettings):
     )
     smtp_ca_file: Path | None = Field(
         default=None, description="CA bundle to trust for the SMTP server (a private CA)."
+    )
+    quick_exit_url: str = Field(
+        default="https://meteofrance.com/",
+        pattern=r"^https?://",
+        description='The neutral public site the citizen pages\' "Quitter rapidement" control '
+        "replaces them with.",
     )
     public_url: str | None = Field(
         default=None,

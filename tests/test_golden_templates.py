@@ -42,7 +42,13 @@ LINKS = {
     "unsubscribe": "https://notifications.example.gouv.fr/u/signed-token",
 }
 OPTIONAL = {"procedure_status"}  # rendered with an unsubscribe link, as optional news is
-VARIANTS = {"fr": ("fr", False), "en": ("en", False), "fr-easy": ("fr", True)}
+VARIANTS = {
+    "fr": ("fr", False, False),
+    "en": ("en", False, False),
+    "fr-easy": ("fr", True, False),
+    "fr-discreet": ("fr", False, True),
+    "en-discreet": ("en", False, True),
+}
 
 
 def shipped_templates(channel: Channel | None = None) -> list[str]:
@@ -58,7 +64,7 @@ def shipped_templates(channel: Channel | None = None) -> list[str]:
 
 
 def render_all(name: str, variant: str) -> dict[str, str]:
-    locale, easy = VARIANTS[variant]
+    locale, easy, discreet = VARIANTS[variant]
     renderer = Renderer(TEMPLATES)
     context = {
         "locale": locale,
@@ -72,7 +78,12 @@ def render_all(name: str, variant: str) -> dict[str, str]:
         if renderer.template_path(name, channel, REQUIRED_PARTS[channel][0], locale) is None:
             continue
         parts = renderer.render(
-            name, channel, locale, {**context, "channel": channel.value}, easy_read=easy
+            name,
+            channel,
+            locale,
+            {**context, "channel": channel.value},
+            easy_read=easy,
+            discreet=discreet,
         )
         out |= {f"{channel.value}.{part}": text for part, text in parts.items()}
     return out

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from notifier.api.deps import (
     EngineDep,
@@ -33,6 +33,7 @@ RECIPIENT_LINKS = {
         ("GetRecipient", "get_recipient"),
         ("AddPushSubscription", "add_push_subscription"),
         ("EraseRecipient", "erase_recipient"),
+        ("ResumeContact", "resume_contact"),
     ]
 }
 
@@ -40,6 +41,31 @@ RECIPIENT_LINKS = {
 class Erased(BaseModel):
     erased: str
     messages_removed: int
+
+
+class Resume(BaseModel):
+    send_missed: bool = Field(
+        default=False,
+        description="Also send the messages withheld during the pause (each still within its "
+        "expiry and the person's safe times); otherwise they stay withheld.",
+    )
+
+
+class Resumed(BaseModel):
+    recipient: str
+    resent: list[str] = Field(description="Ids of the withheld messages scheduled again.")
+
+
+class PagesCode(BaseModel):
+    code: str = Field(
+        pattern=r"^[0-9]{4,8}$",
+        description="The short code the person chose with the agent (4 to 8 digits): with "
+        "discreet messages on, their pages open only after it. Stored as a salted hash.",
+    )
+
+
+class CodeSet(BaseModel):
+    recipient: str
 
 
 class PushAdded(BaseModel):
@@ -117,3 +143,40 @@ def add_push_subscription(
     if not parts.recipients.add_push(client.tenant, recipient_id, subscription, added):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
     return {"recipient": recipient_id, "endpoint": subscription.endpoint}
+
+
+@router.post(
+    "/v1/recipients/{recipient_id}/resume",
+    response_model=Resumed,
+    operation_id="resume_contact",
+    responses=responses(*AUTHENTICATED, *WITH_BODY, 404),
+)
+def resume_contact(
+    recipient_id: RecipientId, resume: Resume, client: RecipientsClient, parts: EngineDep
+) -> Any:
+    """End the person's pause of all contact (at their request); with ``send_missed``, the
+    messages withheld meanwhile are scheduled again, due now."""
+    resent = parts.recipients.resume(
+        client.tenant, recipient_id, parts.store, parts.clock(), send_missed=resume.send_missed
+    )
+    if resent is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
+    log.info("recipient %s: contact resumed, %d withheld sent again", recipient_id, len(resent))
+    return {"recipient": recipient_id, "resent": resent}
+
+
+@router.post(
+    "/v1/recipients/{recipient_id}/code",
+    response_model=CodeSet,
+    operation_id="set_pages_code",
+    responses=responses(*AUTHENTICATED, *WITH_BODY, 404),
+)
+def set_pages_code(
+    recipient_id: RecipientId, body: PagesCode, client: RecipientsClient, parts: EngineDep
+) -> Any:
+    """Set (or reset, at the person's request) the code that opens their pages."""
+    if parts.recipients.get(client.tenant, recipient_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
+    parts.recipients.set_code(client.tenant, recipient_id, body.code)
+    log.info("recipient %s: pages code set", recipient_id)
+    return {"recipient": recipient_id}

@@ -51,6 +51,7 @@ class OutgoingMessage:
     metadata: dict[str, str] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)  # signed: pages, unsubscribe
     recipient: str = ""  # the recipient's id: tells one person's answers from many people's
+    discreet: bool = False  # the person's safety: from a neutral sender, nothing revealing
 
 
 class Transport(Protocol):

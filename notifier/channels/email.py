@@ -121,7 +121,8 @@ def build_email(message: OutgoingMessage, sender: str) -> Message:
     email["Date"] = formatdate(usegmt=True)
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
     unsubscribe = message.links.get("unsubscribe")
-    if message.category and unsubscribe:  # a signed link: this reader, category and channel
+    # a signed link (this reader, category and channel); none in a discreet e-mail
+    if message.category and unsubscribe and not message.discreet:
         email["List-Unsubscribe"] = f"<{unsubscribe}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return email
@@ -191,6 +192,7 @@ class SmtpEmailTransport:
         port: int,
         *,
         sender: str,
+        discreet_sender: str | None = None,
         security: Security = "starttls",
         username: str | None = None,
         password: str | None = None,
@@ -202,6 +204,7 @@ class SmtpEmailTransport:
         self.host, self.port = host, port
         self.sender = sender
         self.envelope_sender = parseaddr(sender)[1]  # MAIL FROM, parsed once
+        self.discreet_sender = discreet_sender
         self.security = security
         self.username, self.password = username, password
         self.timeout = timeout
@@ -221,10 +224,15 @@ class SmtpEmailTransport:
             return self._loop
 
     def send(self, message: OutgoingMessage) -> SendResult:
-        email = build_email(message, self.sender)
+        sender, envelope = self.sender, self.envelope_sender
+        if message.discreet:  # a neutral From, and Return-Path, never the service's
+            if not self.discreet_sender:
+                return SendResult(Outcome.PERMANENT, reason=NO_DISCREET_SENDER)
+            sender, envelope = self.discreet_sender, parseaddr(self.discreet_sender)[1]
+        email = build_email(message, sender)
         data = email.as_bytes(policy=HEADERS_AS_GIVEN)
         future = asyncio.run_coroutine_threadsafe(
-            self._send(self.envelope_sender, message.address, data), self.loop()
+            self._send(envelope, message.address, data), self.loop()
         )
         try:
             # each step is bounded by the timeout: connect, EHLO, STARTTLS, login, the send
@@ -288,12 +296,16 @@ class SmtpEmailTransport:
         return SendResult(Outcome.RETRY, reason=reason)
 
 
+NO_DISCREET_SENDER = "discreet messages need a neutral sender (NOTIFIER_SMTP_DISCREET_FROM)"
+
+
 def from_settings(settings: Settings) -> SmtpEmailTransport:
     cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
     return SmtpEmailTransport(
         settings.smtp_host or "",
         settings.smtp_port,
         sender=settings.smtp_from or "",
+        discreet_sender=settings.smtp_discreet_from,
         security=settings.smtp_security,
         username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,

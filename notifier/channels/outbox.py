@@ -41,6 +41,7 @@ class OutboxTransport:
             "sent_at": sent_at.isoformat(),
             "content": message.parts,
             **message.metadata,
+            **({"discreet": True} if message.discreet else {}),
         }
         name = f"{sent_at:%Y%m%dT%H%M%S%f}-{message.id}-{message.channel.value}.json"
         tmp = self.folder / f".{name}.tmp"

@@ -93,6 +93,7 @@ class TwilioSmsTransport:
         auth_token: str,
         *,
         sender: str | None = None,
+        discreet_sender: str | None = None,
         messaging_service_sid: str | None = None,
         status_callback: str | None = None,
         api_base_url: str = TWILIO_API,
@@ -108,6 +109,7 @@ class TwilioSmsTransport:
         self.clients = threading.local()
         self.timeout = timeout
         self.sender = sender
+        self.discreet_sender = discreet_sender
         self.messaging_service_sid = messaging_service_sid
         self.status_callback = status_callback
         self.clock = clock
@@ -122,7 +124,11 @@ class TwilioSmsTransport:
 
     def send(self, message: OutgoingMessage) -> SendResult:
         params: dict[str, Any] = {"to": message.address, "body": message.parts["text"]}
-        if self.messaging_service_sid:
+        if message.discreet:  # a neutral sender, never the service's
+            if not self.discreet_sender:
+                return SendResult(Outcome.PERMANENT, reason=NO_DISCREET_SENDER)
+            params["from_"] = self.discreet_sender
+        elif self.messaging_service_sid:
             params["messaging_service_sid"] = self.messaging_service_sid
         else:
             params["from_"] = self.sender
@@ -167,11 +173,15 @@ class TwilioSmsTransport:
         return SendResult(Outcome.PERMANENT, reason=f"Twilio {exc.status}/{code}: {exc.msg}")
 
 
+NO_DISCREET_SENDER = "discreet messages need a neutral sender (NOTIFIER_TWILIO_DISCREET_FROM)"
+
+
 def from_settings(settings: Settings) -> TwilioSmsTransport:
     return TwilioSmsTransport(
         settings.twilio_account_sid or "",
         settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else "",
         sender=settings.twilio_from,
+        discreet_sender=settings.twilio_discreet_from,
         messaging_service_sid=settings.twilio_messaging_service_sid,
         status_callback=settings.twilio_status_callback_url,
         api_base_url=settings.twilio_api_base_url,

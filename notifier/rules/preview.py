@@ -38,6 +38,7 @@ def _texts(message: PlannedMessage, renderer: Renderer, html: bool) -> list[str]
                 message.recipient.locale,
                 template_context(message, channel),
                 easy_read=Need.EASY_READ in message.recipient.needs,
+                discreet=message.recipient.safe.discreet,
             )
         except (TemplateMissingError, TemplateError, ValueError) as exc:
             lines.append(f"     {channel.value}: CANNOT RENDER: {exc}")

@@ -376,9 +376,10 @@ class Store:
         self, message_id: str, action: str, now: datetime, detail: str
     ) -> tuple[str, bool] | None:
         """A support agent cancels a pending message, or sends a failed one again (``action``
-        is ``cancel`` or ``resend``; ``detail`` goes into its history): the status it had and
-        whether it acted, or None if there is no such message. A message in another state is
-        left as it is."""
+        is ``cancel`` or ``resend``; ``unhold`` schedules a withheld one again, when the person
+        resumes contact and asks for what they missed; ``detail`` goes into its history): the
+        status it had and whether it acted, or None if there is no such message. A message in
+        another state is left as it is."""
         found = self._support(
             args=[message_id, action, to_ms(now), detail[:500], self.retention_seconds]
         )

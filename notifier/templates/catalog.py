@@ -4,6 +4,8 @@ Layout of the folder::
 
     <template>/<locale>/<channel>.<part>.j2        e.g. appointment_reminder/fr/sms.text.j2
     <template>/<locale>/easy/<channel>.<part>.j2   the easy-to-read (FALC) variant
+    <template>/<locale>/discreet/<channel>.<part>.j2  the discreet variant (safe contact):
+                                                   whole per channel, never mixed with others
     _layouts/…, _partials/…                        shared pieces ({% extends %}, {% import %})
 
 Parts per channel: sms → text; email → subject, text, html (optional); webpush → title,
@@ -37,6 +39,8 @@ from notifier.templates.safe_links import LinkAttributes, link, link_fields
 
 DEFAULT_LOCALE = "fr"
 EASY = "easy"
+DISCREET = "discreet"
+VARIANTS = (EASY, DISCREET)
 
 # What each channel's templates render, as its plugin declares (notifier/channels/registry.py)
 REQUIRED_PARTS: dict[Channel, tuple[str, ...]] = {
@@ -103,6 +107,16 @@ class TemplateSet:
                 path = f"{name}/{folder}/{channel.value}.{part}.j2"
                 if path in self.files:
                     return path
+        return None
+
+    def discreet_folder(self, name: str, channel: Channel, locale: str) -> str | None:
+        """The first ``<locale>/discreet`` folder of ``name`` with every required part of
+        ``channel``, after locale fallback; None if there is none."""
+        for candidate in locale_chain(locale):
+            folder = f"{name}/{candidate}/{DISCREET}"
+            required = REQUIRED_PARTS[channel]
+            if all(f"{folder}/{channel.value}.{part}.j2" in self.files for part in required):
+                return folder
         return None
 
     def get(self, path: str) -> Template:
@@ -175,9 +189,10 @@ def _place_problems(relative: str) -> list[str]:
     parts = relative.split("/")
     if parts[0].startswith("_"):
         return []  # a shared piece: anywhere under _layouts/, _partials/…
-    if len(parts) not in (3, 4) or (len(parts) == 4 and parts[2] != EASY):
+    if len(parts) not in (3, 4) or (len(parts) == 4 and parts[2] not in VARIANTS):
         return [
-            "not a template part: expected <template>/<locale>/[easy/]<channel>.<part>.j2, "
+            "not a template part: expected "
+            "<template>/<locale>/[easy/|discreet/]<channel>.<part>.j2, "
             "or a shared piece under a folder whose name starts with _"
         ]
     problems = []
@@ -198,7 +213,8 @@ def _place_problems(relative: str) -> list[str]:
 
 
 def _incomplete_channels(folder: Path, files: set[str]) -> list[RuleError]:
-    """A folder with some parts of a channel must have all its required ones."""
+    """A folder with some parts of a channel must have all its required ones (a discreet
+    variant too: it never borrows a part of the standard wording)."""
     errors = []
     present: dict[tuple[str, Channel], set[str]] = {}
     for relative in files:

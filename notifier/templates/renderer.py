@@ -34,6 +34,7 @@ from notifier.templates.catalog import (
     locale_chain,
     template_files,
 )
+from notifier.templates.discreet import generic
 from notifier.templates.formatting import format_date, format_time, format_when
 from notifier.templates.safe_links import check_url_part
 
@@ -119,12 +120,17 @@ class Renderer:
         context: dict[str, Any],
         *,
         easy_read: bool = False,
+        discreet: bool = False,
     ) -> dict[str, str]:
         """Every part of ``name`` for ``channel``, rendered; raises if a required part is missing.
 
         ``context`` must hold ``locale`` and ``timezone`` (the recipient's) for the date filters.
+        ``discreet``: the template's discreet variant, whole, else the generic discreet
+        message; never a part of the standard wording.
         """
         templates = self.current
+        if discreet:
+            return _discreet(templates, name, channel, locale, context)
         parts: dict[str, str] = {}
         used: dict[str, str] = {}  # part → the file it was rendered from
         for part in REQUIRED_PARTS[channel] + OPTIONAL_PARTS[channel]:
@@ -167,3 +173,19 @@ def _easy_html(
     paragraphs = [p.split("\n") for p in re.split(r"\n\s*\n", parts["text"]) if p.strip()]
     layout = templates.get(EASY_LAYOUT)
     return layout.render({**context, "heading": parts["subject"], "paragraphs": paragraphs}).strip()
+
+
+def _discreet(
+    templates: TemplateSet, name: str, channel: Channel, locale: str, context: dict[str, Any]
+) -> dict[str, str]:
+    """The discreet variant's parts, from its one folder; else the generic discreet message."""
+    folder = templates.discreet_folder(name, channel, locale)
+    if folder is None:
+        return generic(channel, locale, context.get("links") or {})
+    parts = {}
+    for part in REQUIRED_PARTS[channel] + OPTIONAL_PARTS[channel]:
+        path = f"{folder}/{channel.value}.{part}.j2"
+        text = templates.get(path).render(context).strip() if path in templates.files else ""
+        if text or part in REQUIRED_PARTS[channel]:
+            parts[part] = text
+    return parts

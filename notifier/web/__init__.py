@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from notifier.templates.formatting import format_when
-from notifier.web import console, legal
+from notifier.web import console, gate, legal, safety_page
 from notifier.web.guard import PageError
 from notifier.web.pages import error_page, router, templates
 
@@ -34,6 +34,8 @@ def install(app: FastAPI) -> None:
         return FileResponse(STATIC / "sw.js", media_type="text/javascript")
 
     app.include_router(router)
+    app.include_router(gate.router)
+    app.include_router(safety_page.router)
     app.include_router(console.router)
     app.include_router(legal.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -41,6 +43,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(console.Login)
     async def to_login(request: Request, exc: console.Login) -> RedirectResponse:
         return RedirectResponse("/ops/login", status_code=303)
+
+    @app.exception_handler(gate.Gated)
+    async def gated(request: Request, exc: gate.Gated) -> HTMLResponse:
+        return gate.gate_page(request, exc)
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> HTMLResponse:

@@ -28,8 +28,10 @@ from notifier.api.deps import Engine, EngineDep
 from notifier.apikeys import Scope
 from notifier.models import MESSAGE_ID_PATTERN, Event, MessageStatus
 from notifier.phones import normalize_phone
+from notifier.recipients import RecipientStore
 from notifier.rules.engine import message_id
 from notifier.rules.preview import preview
+from notifier.safety import when_safe
 from notifier.store import PREFIX, MessageRecord, to_ms
 from notifier.templates.renderer import Renderer
 from notifier.web.guard import PageError, within_rate
@@ -235,7 +237,23 @@ def message(
     record = parts.store.get(message_id)
     if record is None:
         raise PageError(404, "error.unknown")
-    return screen(request, "message", parts, who, record=record, done=done)
+    return screen(
+        request, "message", parts, who, record=record, done=done, **safe_contact(parts, record)
+    )
+
+
+def safe_contact(parts: Engine, record: MessageRecord) -> dict[str, Any]:
+    """The person's safety settings as they stand (None without any), and whether a resend
+    may be offered now: not while they pause contact, nor outside their safe hours."""
+    person = RecipientStore.current(
+        parts.recipients.fields(record.message.tenant, record.message.recipient.id),
+        record.message.recipient,
+    )
+    if not person.safe.active:
+        return {"safety": None, "resend_now": True}
+    now = parts.clock()
+    later = when_safe(now, record.message.model_copy(update={"recipient": person}))
+    return {"safety": person.safe, "resend_now": not person.safe.paused and later <= now}
 
 
 @router.post("/messages/{message_id}/{action}")
@@ -251,6 +269,9 @@ def act(
     check(parts, request, token)
     if action not in ("cancel", "resend") or not reason.strip():
         return RedirectResponse(f"/ops/messages/{message_id}?done=reason", status_code=303)
+    record = parts.store.get(message_id)
+    if action == "resend" and record is not None and not safe_contact(parts, record)["resend_now"]:
+        return RedirectResponse(f"/ops/messages/{message_id}?done=unsafe", status_code=303)
     # The history is read by the upstream client (GET /v1/messages/{id}): who acted and why
     # (which may name people) stay in the audit list.
     detail = f"{'cancelled' if action == 'cancel' else 'sent again'} by support"

@@ -39,6 +39,7 @@ from notifier.store import MessageRecord
 from notifier.templates.context import template_context
 from notifier.templates.renderer import Renderer
 from notifier.web import choices
+from notifier.web.gate import require_open
 from notifier.web.guard import PageError, check_csrf, csrf_token, within_rate
 from notifier.web.text import CHANNELS, NEEDS, TEXT, language
 
@@ -67,19 +68,23 @@ def granted(parts: Engine, token: str, purpose: str, lang: str) -> Grant:
         ) from None
 
 
-def person(parts: Engine, grant: Grant, lang: str) -> Recipient:
+def person(
+    request: Request, parts: Engine, grant: Grant, lang: str, *, gate: bool = True
+) -> Recipient:
     """The person as the engine knows them now: registered, or from their latest message;
-    the link's tenant's only (another tenant's recipient under the same id is not them)."""
+    the link's tenant's only (another tenant's recipient under the same id is not them).
+    With discreet messages, their pages stay behind the code gate (:mod:`notifier.web.gate`)."""
     fields = parts.recipients.fields(grant.tenant, grant.recipient)
-    registered = RecipientStore.current(fields)
-    if registered is not None:
-        return registered
-    records = messages_of(parts, grant)
-    if not records:
-        raise PageError(404, "error.unknown", lang)
-    return RecipientStore.current(
-        fields, max(records, key=lambda r: r.message.due_at).message.recipient
-    )
+    who = RecipientStore.current(fields)
+    if who is None:
+        records = messages_of(parts, grant)
+        if not records:
+            raise PageError(404, "error.unknown", lang)
+        latest = max(records, key=lambda r: r.message.due_at).message.recipient
+        who = RecipientStore.current(fields, latest)
+    if gate:
+        require_open(request, parts, grant, who, lang)
+    return who
 
 
 def messages_of(parts: Engine, grant: Grant) -> list[MessageRecord]:
@@ -106,6 +111,8 @@ def page(
         "active": active,
         "csrf": csrf_token(request.app.state.engine.settings.secret(), token),
         "path": request.url.path,
+        "exit_url": request.app.state.engine.settings.quick_exit_url,
+        "discreet": getattr(request.state, "discreet", False),
         **extra,
     }
     return templates.TemplateResponse(request, name, context, headers=NO_STORE)
@@ -117,7 +124,7 @@ NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 @router.get("/me/{token}", response_class=HTMLResponse)
 def preferences(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
-    who = person(parts, grant, language(lang, None))
+    who = person(request, parts, grant, language(lang, None))
     lang = language(lang, who.locale)
     rows = choices.preference_rows(who, categories(parts, lang), CHANNELS)
     contacts = {
@@ -149,7 +156,7 @@ def save_preferences(
 ) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
     check_csrf(parts.settings.secret(), token, csrf, lang)
-    who = person(parts, grant, lang)
+    who = person(request, parts, grant, lang)
     offered = [c for c in CHANNELS if who.contacts.address_for(c) is not None]
     updated = choices.apply_preferences(who, choice or [], categories(parts, lang), offered)
     parts.recipients.set_choices(grant.tenant, who.id, updated.needs, updated.opt_outs)
@@ -160,7 +167,7 @@ def save_preferences(
 @router.get("/me/{token}/needs", response_class=HTMLResponse)
 def needs(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
-    who = person(parts, grant, language(lang, None))
+    who = person(request, parts, grant, language(lang, None))
     lang = language(lang, who.locale)
     saved = request.query_params.get("saved") == "1"
     return page(
@@ -177,6 +184,7 @@ def needs(request: Request, token: str, parts: Parts, lang: str | None = None) -
 
 @router.post("/me/{token}/needs")
 def save_needs(
+    request: Request,
     token: str,
     parts: Parts,
     csrf: Annotated[str, Form()] = "",
@@ -185,7 +193,7 @@ def save_needs(
 ) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
     check_csrf(parts.settings.secret(), token, csrf, lang)
-    who = choices.apply_needs(person(parts, grant, lang), need or [])
+    who = choices.apply_needs(person(request, parts, grant, lang), need or [])
     parts.recipients.set_choices(grant.tenant, who.id, who.needs, who.opt_outs)
     log.info("citizen pages: needs saved (%d)", len(who.needs))
     return RedirectResponse(
@@ -196,7 +204,7 @@ def save_needs(
 @router.get("/me/{token}/device", response_class=HTMLResponse)
 def device(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
-    who = person(parts, grant, language(lang, None))
+    who = person(request, parts, grant, language(lang, None))
     lang = language(lang, who.locale)
     private = parts.settings.vapid_private_key
     public_key = vapid_public_key(private.get_secret_value()) if private else None
@@ -230,7 +238,7 @@ async def subscribe(request: Request, token: str, parts: Parts) -> dict[str, str
     subscription = subscription_in(await request.body())
     check_push(parts, subscription, ["body"])
     now = parts.clock()
-    who = person(parts, grant, lang)
+    who = person(request, parts, grant, lang)
     parts.recipients.add_push(
         grant.tenant, who.id, subscription, now.timestamp(), registered_only=False
     )
@@ -271,7 +279,7 @@ async def unsubscribe_device(request: Request, token: str, parts: Parts) -> dict
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, request.headers.get("X-CSRF-Token"), lang)
     endpoint = subscription_in(await request.body()).endpoint
-    who = person(parts, grant, lang)
+    who = person(request, parts, grant, lang)
     parts.recipients.remove_push(grant.tenant, who.id, endpoint)
     log.info("citizen pages: a browser unsubscribed from push")
     return {"status": "unsubscribed"}
@@ -280,7 +288,7 @@ async def unsubscribe_device(request: Request, token: str, parts: Parts) -> dict
 @router.get("/me/{token}/history", response_class=HTMLResponse)
 def history(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
-    who = person(parts, grant, language(lang, None))
+    who = person(request, parts, grant, language(lang, None))
     lang = language(lang, who.locale)
     since = parts.clock() - timedelta(days=HISTORY_DAYS)
     renderer = Renderer(parts.templates)
@@ -315,6 +323,7 @@ def sent_text(renderer: Renderer, message: Any, who: Recipient, channel: Channel
             who.locale,
             template_context(message, channel),
             easy_read="easy_read" in {n.value for n in who.needs},
+            discreet=who.safe.discreet,
         )
     except Exception:  # a template since removed: the history still lists the message
         return ""
@@ -327,7 +336,7 @@ def unsubscribe_page(
 ) -> Response:
     """Confirmation only: mail scanners follow links, so a GET changes nothing."""
     grant = granted(parts, token, UNSUBSCRIBE, language(lang, None))
-    who = person(parts, grant, language(lang, None))
+    who = person(request, parts, grant, language(lang, None))
     lang = language(lang, who.locale)
     return page(
         request, "unsubscribe.html", lang, token, "", done=False, **described(parts, grant, lang)
@@ -344,7 +353,7 @@ async def unsubscribe(request: Request, token: str, parts: Parts) -> Response:
     one_click = form.get("List-Unsubscribe") == "One-Click"
     if not one_click:
         check_csrf(parts.settings.secret(), token, str(form.get("csrf") or ""), lang)
-    who = person(parts, grant, lang)
+    who = person(request, parts, grant, lang)
     assert grant.category is not None and grant.channel is not None
     channel = Channel(grant.channel)
     if who.refusal(channel, grant.category) is None:
@@ -379,6 +388,7 @@ def error_page(request: Request, exc: PageError) -> HTMLResponse:
         "token": "",
         "active": "",
         "path": request.url.path,
+        "exit_url": request.app.state.engine.settings.quick_exit_url,
     }
     return templates.TemplateResponse(
         request, "error.html", context, status_code=exc.status, headers=NO_STORE

@@ -1,0 +1,92 @@
+"""The "Staying safe" page (``/me/<token>/safety``): the person sets their own safety settings
+(discreet messages, pause, safe channels, safe hours); theirs win over what an upstream
+system registered. Behind the code gate like every page once discreet messages are on."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from notifier.links import PAGES
+from notifier.models import Channel, SafeHours, Safety
+from notifier.web.guard import check_csrf
+from notifier.web.pages import Parts, granted, page, person
+from notifier.web.text import CHANNELS, language
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def safety_from_form(
+    discreet: bool, paused: bool, channels: list[str], start: str, end: str, offered: list[Channel]
+) -> Safety | None:
+    """The settings the form says; None if it cannot be read (a time that is not a time, a
+    window that is empty)."""
+    safe_hours = None
+    if start or end:
+        if not (CLOCK.match(start) and CLOCK.match(end)) or start == end:
+            return None
+        safe_hours = SafeHours(start=start, end=end)
+    chosen = frozenset(Channel(c) for c in channels if c in {o.value for o in offered})
+    limited = chosen if chosen and chosen != frozenset(offered) else None
+    return Safety(discreet=discreet, paused=paused, channels=limited, safe_hours=safe_hours)
+
+
+@router.get("/me/{token}/safety", response_class=HTMLResponse)
+def safety(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
+    grant = granted(parts, token, PAGES, language(lang, None))
+    who = person(request, parts, grant, language(lang, None))
+    lang = language(lang, who.locale)
+    offered = [c for c in CHANNELS if who.contacts.address_for(c) is not None]
+    settings = who.safe
+    return page(
+        request,
+        "safety.html",
+        lang,
+        token,
+        "safety",
+        settings=settings,
+        offered=offered,
+        safe_channels=settings.channels or frozenset(offered),
+        saved=request.query_params.get("saved") == "1",
+        error=request.query_params.get("error") == "1",
+        easy="easy_read" in {n.value for n in who.needs},
+    )
+
+
+@router.post("/me/{token}/safety")
+def save_safety(
+    request: Request,
+    token: str,
+    parts: Parts,
+    csrf: Annotated[str, Form()] = "",
+    lang: Annotated[str, Form()] = "fr",
+    discreet: Annotated[str | None, Form()] = None,
+    paused: Annotated[str | None, Form()] = None,
+    send_missed: Annotated[str | None, Form()] = None,
+    channel: Annotated[list[str] | None, Form()] = None,
+    start: Annotated[str, Form(max_length=5)] = "",
+    end: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    lang = language(lang, None)
+    grant = granted(parts, token, PAGES, lang)
+    check_csrf(parts.settings.secret(), token, csrf, lang)
+    who = person(request, parts, grant, lang)
+    offered = [c for c in CHANNELS if who.contacts.address_for(c) is not None]
+    chosen = safety_from_form(
+        bool(discreet), bool(paused), channel or [], start.strip(), end.strip(), offered
+    )
+    if chosen is None:
+        return RedirectResponse(f"/me/{token}/safety?error=1&lang={lang}", status_code=303)
+    parts.recipients.set_safety(grant.tenant, who.id, chosen)
+    if who.safe.paused and not chosen.paused and send_missed:
+        resent = parts.recipients.resend_withheld(grant.tenant, who.id, parts.store, parts.clock())
+        log.info("citizen pages: contact resumed, %d withheld sent again", len(resent))
+    log.info("citizen pages: safety settings saved")
+    # with discreet messages just turned on, the next page asks for (or to choose) the code
+    return RedirectResponse(f"/me/{token}/safety?saved=1&lang={lang}", status_code=303)

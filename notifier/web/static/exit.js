@@ -1,0 +1,35 @@
+// "Quitter rapidement" (after GOV.UK's "Exit this page"): one click on the control, or the
+// Shift key pressed 3 times within a second, replaces this page with a neutral public site.
+// location.replace leaves no entry of this page in the back history. Without JavaScript the
+// control is a plain link to the same site.
+(function () {
+  "use strict";
+  var control = document.getElementById("quick-exit");
+  if (!control) {
+    return;
+  }
+  function leave(event) {
+    if (event) {
+      event.preventDefault();
+    }
+    document.body.hidden = true; // nothing left on screen while the neutral site loads
+    document.title = "";
+    window.location.replace(control.href);
+  }
+  control.addEventListener("click", leave);
+  var presses = 0;
+  var timer = null;
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Shift" || event.repeat) {
+      return;
+    }
+    presses += 1;
+    window.clearTimeout(timer);
+    timer = window.setTimeout(function () {
+      presses = 0;
+    }, 1000);
+    if (presses >= 3) {
+      leave();
+    }
+  });
+})();

@@ -1,0 +1,305 @@
+"""Pages that leave no trace, in a real browser: the quick exit, and the code gate of a person
+with discreet messages (Debian's chromium, Playwright, axe-core; the API on loopback)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page
+
+from notifier.api import create_app
+from notifier.channels.base import Outcome, SendResult
+from notifier.channels.outbox import OutboxTransport
+from notifier.delivery import Deliverer
+from notifier.models import Channel, MessageStatus, SafeHours, Safety
+from notifier.recipients import Choices
+from notifier.reloading import rules_holder
+from notifier.store import Store
+from notifier.templates.renderer import Renderer
+from tests.browser import overflows, serve, violations
+from tests.conftest import EXAMPLES, NOW
+from tests.test_citizen_pages import KEY, PAGE_PATHS, Site, deliver_next, settings
+from tests.test_console import Console
+from tests.test_console import console as console  # the fixture
+from tests.test_delivery import ScriptedTransport
+
+DISCREET = {
+    "id": "citizen-d",
+    "locale": "fr",
+    "timezone": "Europe/Paris",
+    "contacts": {"phone": "+33612345678", "email": "jeanne.martin@example.org"},
+    "safety": {"discreet": True},
+}
+# What the gate must not show: the service, the person's contacts, what was sent to them
+HIDDEN = ["gendarmerie", "notifications", "République", "••", "jeanne", "rendez-vous", "SMS"]
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def site(store: Store) -> Iterator[Site]:
+    config = settings()
+    app = create_app(config, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
+    with serve(app) as url:
+        config.quick_exit_url = f"{url}/static/exit.css"  # a neutral page, on loopback
+        site = Site(url, store, config)
+        site.post(id="booked")  # citizen-1, no safety settings
+        site.post(id="booked-d", recipient=DISCREET, subject="appointment:BRG-75-00043")
+        yield site
+
+
+def test_quick_exit_by_click_leaves_no_way_back(site: Site, page: Page) -> None:
+    page.goto(site.pages())
+    page.get_by_role("link", name="Quitter rapidement").click()
+    page.wait_for_url(site.config.quick_exit_url)
+    page.go_back()
+    assert "/me/" not in page.url  # the page was replaced, not left behind in the history
+
+
+def test_quick_exit_by_pressing_shift_three_times(site: Site, page: Page) -> None:
+    page.goto(site.pages(path="/needs"))
+    page.keyboard.press("Shift")
+    page.keyboard.press("Shift")
+    assert "/me/" in page.url  # twice is not enough
+    page.keyboard.press("Shift")
+    page.wait_for_url(site.config.quick_exit_url)
+    page.go_back()
+    assert "/me/" not in page.url
+
+
+def test_quick_exit_without_javascript_is_a_plain_link(site: Site, browser: Browser) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(site.pages(path="/history"))
+        page.get_by_role("link", name="Quitter rapidement").click()
+        page.wait_for_url(site.config.quick_exit_url)
+    finally:
+        context.close()
+
+
+def test_every_page_of_a_discreet_person_is_behind_the_gate(site: Site) -> None:
+    for name, path in PAGE_PATHS.items():
+        answer = httpx.get(site.pages("citizen-d", path=path))
+        assert answer.status_code == 200, name
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert "<title>Mon espace</title>" in answer.text
+        assert [word for word in HIDDEN if word.lower() in answer.text.lower()] == [], name
+        assert 'id="quick-exit"' in answer.text
+    # nor can a form be posted past it
+    token = site.pages("citizen-d").split("/me/")[1].split("?")[0]
+    from notifier.web.guard import csrf_token
+
+    csrf = csrf_token(site.config.secret(), token)
+    posted = httpx.post(
+        f"{site.url}/me/{token}/needs", data={"need": "easy_read", "csrf": csrf, "lang": "fr"}
+    )
+    assert "Bienvenue" in posted.text and "choices" not in site.recipients.fields("citizen-d")
+
+
+def test_the_code_chosen_at_the_first_visit_opens_every_page(
+    site: Site, page: Page, tmp_path: Path
+) -> None:
+    deliver_next(site, tmp_path)
+    page.goto(site.pages("citizen-d"))
+    page.get_by_label("Code", exact=False).first.fill("2468")
+    page.get_by_label("Le même code").fill("2469")
+    page.get_by_role("button", name="Continuer").click()
+    assert "Les deux codes sont différents" in page.inner_text("main")
+    page.get_by_label("Code", exact=False).first.fill("2468")
+    page.get_by_label("Le même code").fill("2468")
+    page.get_by_role("button", name="Continuer").click()
+    page.wait_for_url("**/me/**")
+    assert "Mes choix de notifications" in page.inner_text("main")
+    assert page.title() == "Mon espace"
+    page.goto(site.pages("citizen-d", path="/history"))
+    text = page.inner_text("main")
+    assert "Rendez-vous noté" in text or "rendez-vous est noté" in text  # the discreet words
+    assert "Brigade" not in text
+
+
+def test_wrong_codes_are_slowed_then_locked(site: Site) -> None:
+    answer = httpx.post(
+        f"{site.url}/v1/recipients/citizen-r/code",
+        json={"code": "1357"},
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
+    assert answer.status_code == 404  # not registered
+    registered = DISCREET | {"id": "citizen-r"}
+    auth = {"Authorization": f"Bearer {KEY}"}
+    put = httpx.put(f"{site.url}/v1/recipients/citizen-r", json=registered, headers=auth)
+    assert put.is_success
+    bad = httpx.post(f"{site.url}/v1/recipients/citizen-r/code", json={"code": "12"}, headers=auth)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "code"]
+    set_code = {"code": "1357"}
+    assert httpx.post(
+        f"{site.url}/v1/recipients/citizen-r/code", json=set_code, headers=auth
+    ).is_success
+    link = site.pages("citizen-r")
+    token = link.split("/me/")[1].split("?")[0]
+    from notifier.web.guard import csrf_token
+
+    form = {"csrf": csrf_token(site.config.secret(), token), "lang": "fr"}
+    with httpx.Client() as client:
+        gate = client.get(link)
+        assert "Saisissez votre code" in gate.text and "Le même code" not in gate.text
+        started = time.monotonic()
+        wrong = client.post(f"{site.url}/me/{token}/code", data=form | {"code": "0000"})
+        assert wrong.status_code == 403 and time.monotonic() - started >= 1.0
+        assert "Ce code ne convient pas" in wrong.text and "espace=" not in str(wrong.cookies)
+        codes = [
+            client.post(f"{site.url}/me/{token}/code", data=form | {"code": "0000"}).status_code
+            for _ in range(4)
+        ]
+        assert codes == [403, 403, 403, 429]
+        right = client.post(f"{site.url}/me/{token}/code", data=form | {"code": "1357"})
+        assert right.status_code == 429 and "Réessayez dans 15 minutes" in right.text
+        assert "Mes choix" not in client.get(link).text
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_gate_is_accessible_small_and_usable_with_the_keyboard(
+    site: Site, page: Page, lang: str
+) -> None:
+    page.goto(site.pages("citizen-d", lang=lang))
+    assert page.locator("html").get_attribute("lang") == lang
+    assert violations(page) == []
+    page.set_viewport_size({"width": 320, "height": 800})
+    assert overflows(page) == 0 and violations(page) == []
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "code":
+            break
+    else:
+        pytest.fail("the code field cannot be reached with Tab")
+    page.keyboard.type("1234")
+    page.keyboard.press("Tab")
+    page.keyboard.type("1234")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/me/**")
+    assert page.locator("h1").first.inner_text() != ("Bienvenue" if lang == "fr" else "Welcome")
+    assert violations(page) == []
+
+
+# --- "Staying safe" --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_staying_safe_is_accessible_at_every_width(site: Site, page: Page, lang: str) -> None:
+    answer = page.goto(site.pages(path="/safety", lang=lang))
+    assert answer is not None and answer.status == 200
+    assert answer.headers["cache-control"] == "no-store"
+    text = page.inner_text("main")
+    assert "17" in text and "114" in text and "3919" in text
+    assert violations(page) == []
+    page.set_viewport_size({"width": 320, "height": 800})
+    assert overflows(page) == 0 and violations(page) == []
+
+
+def deliver_all(site: Site, tmp_path: Path) -> dict[str, object]:
+    """Deliver what is due; each message's status by its recipient."""
+    outbox = OutboxTransport(tmp_path / "outbox")
+    worker = Deliverer(
+        site.store,
+        Renderer(EXAMPLES / "templates"),
+        dict.fromkeys(Channel, outbox),
+        recipients=site.recipients,
+        clock=lambda: NOW,
+    )
+    claimed = site.store.claim_due(NOW, limit=10, lease=timedelta(minutes=5))
+    found = {}
+    for c in claimed:
+        record = site.store.get(c.message_id)
+        assert record is not None
+        found[record.message.recipient.id] = worker.deliver(c.message_id, c.claim)
+    return found
+
+
+def test_pause_on_the_page_withholds_and_resuming_sends_what_was_missed(
+    site: Site, page: Page, tmp_path: Path
+) -> None:
+    page.goto(site.pages(path="/safety"))
+    page.get_by_label("Mettre en pause tous nos messages").check(force=True)
+    page.get_by_role("button", name="Enregistrer").click()
+    page.wait_for_url("**saved=1**")
+    withheld = deliver_all(site, tmp_path)  # the bookings' confirmations
+    assert withheld == {"citizen-1": MessageStatus.WITHHELD, "citizen-d": MessageStatus.SENT}
+    assert len(list((tmp_path / "outbox").glob("*.json"))) == 1  # citizen-d's only
+    page.get_by_label("Mettre en pause tous nos messages").uncheck(force=True)
+    page.get_by_label("En reprenant, m'envoyer les messages de la pause").check(force=True)
+    page.get_by_role("button", name="Enregistrer").click()
+    page.wait_for_url("**saved=1**")
+    assert deliver_all(site, tmp_path) == {"citizen-1": MessageStatus.SENT}
+    assert len(list((tmp_path / "outbox").glob("*.json"))) == 2
+
+
+def test_discreet_messages_turned_on_by_the_person_close_the_pages_behind_a_code(
+    site: Site, page: Page
+) -> None:
+    page.goto(site.pages(path="/safety"))
+    page.get_by_label("Messages discrets").check(force=True)
+    page.get_by_label("À partir de", exact=True).fill("09:00")
+    page.get_by_label("Jusqu'à", exact=True).fill("17:00")
+    page.get_by_role("button", name="Enregistrer").click()
+    assert page.title() == "Mon espace" and "Choisissez un code" in page.inner_text("main")
+    chosen = Choices.model_validate_json(site.recipients.fields("citizen-1")["choices"])
+    assert chosen.safety == Safety(discreet=True, safe_hours=SafeHours(start="09:00", end="17:00"))
+
+
+# --- the support console ---------------------------------------------------------------
+
+
+def test_the_console_marks_the_person_and_resends_only_at_a_safe_time(
+    console: Console, page: Page
+) -> None:
+    evening = {"safety": {"discreet": True, "safe_hours": {"start": "18:00", "end": "20:00"}}}
+    (failed,) = console.post(
+        id="news-d",
+        type="procedure.status_changed",
+        subject="procedure:P-9",
+        data={"reference": "P-9", "status_label": "transmise"},
+        recipient=DISCREET | evening,
+    )
+    at_seven = NOW + timedelta(hours=9)  # 19:00 in Paris: a safe time
+    refused = SendResult(Outcome.PERMANENT, reason="not a mobile")
+    worker = Deliverer(
+        console.store,
+        Renderer(EXAMPLES / "templates"),
+        {c: ScriptedTransport(*[refused] * 10) for c in Channel},  # type: ignore[misc]
+        clock=lambda: at_seven,
+    )
+    for item in console.store.claim_due(at_seven, limit=10, lease=timedelta(minutes=5)):
+        worker.deliver(item.message_id, item.claim)
+    assert console.store.get(failed).status is MessageStatus.PERMANENT_FAILURE  # type: ignore[union-attr]
+    console.login(page)
+    page.wait_for_url("**/ops/")
+    page.goto(f"{console.url}/ops/messages/{failed}")  # the console's clock: 10:00 in Paris
+    text = page.inner_text("main")
+    assert "Contact protégé" in text and "messages discrets" in text and "18:00–20:00" in text
+    assert page.get_by_role("button", name="Envoyer à nouveau").count() == 0
+    assert violations(page) == []
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    session = cookies["notifier_ops"]
+    token = hmac.new(settings().secret(), f"ops|{session}".encode(), hashlib.sha256).hexdigest()[
+        :32
+    ]  # the console's CSRF token, as its forms carry it
+    forced = httpx.post(
+        f"{console.url}/ops/messages/{failed}/resend",
+        data={"reason": "demande", "token": token},
+        cookies=cookies,
+    )
+    assert forced.status_code == 303 and forced.headers["location"].endswith("?done=unsafe")
+    assert console.store.get(failed).status is MessageStatus.PERMANENT_FAILURE  # type: ignore[union-attr]
