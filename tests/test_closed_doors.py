@@ -192,6 +192,16 @@ CASES = [
         api("POST", "/v1/recipients/citizen-1/push-subscriptions", json=SUBSCRIPTION),
         404,
     ),
+    Case(
+        "POST /v1/recipients/{recipient_id}/resume",
+        api("POST", "/v1/recipients/citizen-1/resume", json={"send_missed": True}),
+        404,
+    ),
+    Case(
+        "POST /v1/recipients/{recipient_id}/code",
+        api("POST", "/v1/recipients/citizen-1/code", json={"code": "4321"}),
+        404,
+    ),
     Case("GET /v1/messages/{message_id}", api("GET", "/v1/messages/{sent}"), 404),
     Case("GET /v1/rules", api("GET", "/v1/rules", key="erase-only"), 403),
     Case(
@@ -225,6 +235,17 @@ CASES = [
         404,
     ),
     Case("GET /me/{token}/history", citizen("GET", "/me/{token}/history"), 404),
+    Case("GET /me/{token}/safety", citizen("GET", "/me/{token}/safety"), 404),
+    Case(
+        "POST /me/{token}/safety",
+        citizen("POST", "/me/{token}/safety", csrf="form", data={"paused": "on"}),
+        404,
+    ),
+    Case(
+        "POST /me/{token}/code",
+        citizen("POST", "/me/{token}/code", csrf="form", data={"code": "1234", "again": "1234"}),
+        404,
+    ),
     Case("GET /u/{token}", citizen("GET", "/u/{token}", purpose=UNSUBSCRIBE), 404),
     Case(
         "POST /u/{token}",
