@@ -25,7 +25,7 @@ from notifier.rules.engine import plan
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
 from tests.conftest import CONTACT_KEY, EXAMPLES, api_client, rules_from
-from tests.fake_push import FakePushService
+from tests.fake_push import LOOPBACK_PUSH, FakePushService
 from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.smtp_server import SmtpServer
 from tests.test_delivery import ScriptedTransport
@@ -154,7 +154,9 @@ def test_a_discreet_push_shows_a_neutral_title_and_body(store: Store) -> None:
         browser = service.subscribe("phone")
         event = discreet_event(["webpush"], push=browser.subscription())
         accept(store, NEWS_RULES, event, NOW)
-        push = WebPushTransport(private, "mailto:dpo@example.net", timeout=2)
+        push = WebPushTransport(
+            private, "mailto:dpo@example.net", timeout=2, allowed_hosts=LOOPBACK_PUSH
+        )
         assert deliver(store, {Channel.WEBPUSH: push}, NOW) == [MessageStatus.SENT]
     finally:
         service.close()
