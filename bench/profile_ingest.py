@@ -50,9 +50,9 @@ def main(mode: str = "batch", count: int = 3000) -> None:
         import fastapi.dependencies.utils
         import fastapi.routing
 
-        from notifier.api import create_app
+        from notifier.app import create_app
         from notifier.logs import configure_logging
-        from notifier.reloading import rules_holder
+        from notifier.rules.loader import rules_holder
         from notifier.settings import get_settings
         from notifier.store import Store
 

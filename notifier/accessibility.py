@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from notifier.channels.registry import plugin
 from notifier.models import Channel, Need
 from notifier.templates.sms import Normalization, SmsInfo, analyze, normalize
 
@@ -24,15 +25,8 @@ BASIC_PHONE_MAX_SEGMENTS = 2
 
 def excluded_channel(channel: Channel, needs: Iterable[Need]) -> str | None:
     """Why ``channel`` must not be used for someone with ``needs``; None if it may."""
-    if channel is Channel.WEBPUSH and Need.NO_SMARTPHONE in needs:
-        return "no web push for a recipient without a smartphone"
-    return None
-
-
-def template_flags(needs: Iterable[Need]) -> dict[str, bool]:
-    """``needs`` for templates: ``{% if needs.written_contact_only %}…{% endif %}``."""
-    declared = set(needs)
-    return {need.value: need in declared for need in Need}
+    excluded_by = plugin(channel).excluded_by
+    return next((excluded_by[need] for need in needs if need in excluded_by), None)
 
 
 def prepare_sms(

@@ -50,10 +50,10 @@ def require_public_url(settings: Settings) -> None:
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from notifier.api import create_app
     from notifier.apikeys import ApiKeys
+    from notifier.app import create_app
     from notifier.logs import configure_logging
-    from notifier.reloading import rules_holder
+    from notifier.rules.loader import rules_holder
 
     require_public_url(settings)
     configure_logging(settings.log_level, "api")
@@ -216,8 +216,9 @@ def cmd_templates_preview(settings: Settings, args: argparse.Namespace) -> int:
 
     from jinja2 import TemplateError
 
-    from notifier.accessibility import prepare_sms, template_flags
+    from notifier.accessibility import prepare_sms
     from notifier.models import Channel, Need
+    from notifier.templates.context import template_flags
     from notifier.templates.renderer import Renderer, TemplateMissingError
     from notifier.templates.sms import sms_report
 
@@ -375,6 +376,8 @@ def _supervise(settings: Settings, redis_url: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from notifier.channels.registry import plugins
+
     parser = argparse.ArgumentParser(prog="notifier", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start everything on this machine (dev and demo)")
@@ -434,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     templates_commands = templates.add_subparsers(dest="templates_command", required=True)
     render = templates_commands.add_parser("preview", help="render one template")
     render.add_argument("name", help="template name, e.g. appointment_reminder")
-    render.add_argument("--channel", choices=["sms", "email", "webpush"], default="sms")
+    channels = [str(channel) for channel in plugins()]
+    render.add_argument("--channel", choices=channels, default=channels[0])
     render.add_argument("--locale", default="fr")
     render.add_argument("--timezone", default="Europe/Paris")
     render.add_argument("--data", help="JSON file: the event's data, or a whole event")

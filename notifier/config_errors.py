@@ -9,7 +9,7 @@ from __future__ import annotations
 import redis
 from pydantic import ValidationError
 
-from notifier.rules.loader import RuleSetError
+from notifier.file_errors import RuleSetError
 
 CONFIG_ERRORS = (ValidationError, RuleSetError, RuntimeError, redis.ConnectionError)
 

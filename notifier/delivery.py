@@ -22,6 +22,7 @@ from jinja2 import TemplateError
 from notifier.accessibility import prepare_sms
 from notifier.channels.base import Outcome, OutgoingMessage, Transport, already_sent
 from notifier.channels.base import call_window as channel_call_window
+from notifier.channels.registry import address_of
 from notifier.clock import utcnow
 from notifier.links import Links
 from notifier.metrics import DeliveryMetrics, lateness_seconds
@@ -130,7 +131,7 @@ class Deliverer:
                 closed=lease.excluded,
                 has_transport=channel in self.transports,
             )
-            address = recipient.contacts.address_for(channel)
+            address = address_of(recipient.contacts, channel)
             if skipped is None and channel is Channel.SMS and self._sms_stopped(address):
                 skipped = Skip("this number sent STOP: no SMS to it any more")
             if skipped is not None:

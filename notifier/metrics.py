@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from notifier.channels.registry import plugins
 from notifier.clock import utcnow
 from notifier.reloading import Reloading
 from notifier.rules.loader import RuleSet
@@ -104,8 +105,8 @@ class EngineCollector(Collector):
             stopped = self.store.channels_off()
         except UNAVAILABLE:
             stopped = {}
-        for channel in ("sms", "email", "webpush"):
-            off.add_metric([channel], 1 if channel in stopped else 0)
+        for channel in plugins():
+            off.add_metric([str(channel)], 1 if channel in stopped else 0)
         yield off
 
 

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from notifier.phones import is_mobile, normalize_phone, timezone_for_phone
+from notifier.phones import normalize_phone, timezone_for_phone
 
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 SUBJECT_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*:[A-Za-z0-9_.:/-]{1,200}$"
@@ -102,7 +102,8 @@ class PushSubscription(Strict):
 
 
 class Contacts(Strict):
-    """How a recipient can be reached. Absent means: not by that channel."""
+    """How a recipient can be reached. Absent means: not by that channel. Which one a
+    channel uses: :func:`notifier.channels.registry.address_of`."""
 
     phone: str | None = Field(
         default=None,
@@ -117,14 +118,6 @@ class Contacts(Strict):
     @classmethod
     def _e164(cls, value: str | None) -> str | None:
         return None if value is None else normalize_phone(value)
-
-    def address_for(self, channel: Channel) -> str | None:
-        """The contact to use on ``channel``, or None when the recipient has none."""
-        if channel is Channel.SMS:
-            return self.phone if self.phone and is_mobile(self.phone) else None
-        if channel is Channel.EMAIL:
-            return self.email
-        return self.push.model_dump_json() if self.push else None
 
 
 class Need(StrEnum):

@@ -1,9 +1,9 @@
 """Files ops edit while the engine runs: swapped atomically on change, kept when a change fails.
 
-One :class:`Reloading` holds the rules (:func:`rules_holder`), another the templates
-(:func:`notifier.templates.store.templates_holder`). A refused change leaves the last good
-version in force and says why in ``last_error``, which ``/healthz`` and ``GET /v1/rules``
-show; the next valid change clears it.
+One :class:`Reloading` holds the rules (:func:`notifier.rules.loader.rules_holder`),
+another the templates (:func:`notifier.templates.renderer.templates_holder`). A refused
+change leaves the last good version in force and says why in ``last_error``, which
+``/healthz`` and ``GET /v1/rules`` show; the next valid change clears it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
-from notifier.rules.loader import RuleSet, RuleSetError, load_rules, rule_files
+from notifier.file_errors import RuleSetError
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +109,3 @@ class Reloading(Generic[T]):
         if changed:
             log.info("%s reloaded: version %s", self.what, fresh.version)
         return True
-
-
-RulesHolder = Reloading[RuleSet]
-
-
-def rules_holder(folder: Path) -> RulesHolder:
-    """The rule files of ``folder``; :class:`RuleSetError` if they cannot be loaded."""
-    return Reloading("rules", folder, load_rules, rule_files)

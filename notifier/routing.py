@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from notifier.accessibility import excluded_channel
+from notifier.channels.registry import address_of
 from notifier.models import Channel, MessageStatus, Recipient
 from notifier.safety import unsafe_channel
 
@@ -71,7 +72,7 @@ def skip(
     )
     if reason:
         return Skip(reason)
-    if recipient.contacts.address_for(channel) is None:
+    if address_of(recipient.contacts, channel) is None:
         return Skip("no contact", noted=False)
     if not has_transport:
         return Skip("no transport", noted=False)

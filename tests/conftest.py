@@ -90,8 +90,8 @@ def api_client(
 ) -> Iterator[TestClient]:
     """The HTTP API in-process over ``store``, with ``rules_yaml`` as its only rule file and
     the clock at :data:`NOW` (override with ``clock=``)."""
-    from notifier.api import create_app
-    from notifier.reloading import rules_holder
+    from notifier.app import create_app
+    from notifier.rules.loader import rules_holder
     from notifier.settings import Settings
 
     clock = settings.pop("clock", lambda: NOW)

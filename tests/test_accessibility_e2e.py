@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from notifier.api import create_app
+from notifier.app import create_app
 from notifier.channels.outbox import OutboxTransport
 from notifier.delivery import Deliverer
 from notifier.models import Channel, MessageStatus
-from notifier.reloading import rules_holder
+from notifier.rules.loader import rules_holder
 from notifier.settings import Settings
 from notifier.store import Store
 from notifier.templates.renderer import Renderer

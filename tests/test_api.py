@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from notifier.api import create_app
-from notifier.reloading import rules_holder
+from notifier.app import create_app
+from notifier.rules.loader import rules_holder
 from notifier.settings import Settings
 from notifier.store import Store
 from tests.conftest import NOW, REMINDER_RULES, free_port, make_event

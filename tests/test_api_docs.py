@@ -14,8 +14,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Route
 
-from notifier.api import create_app
-from notifier.reloading import rules_holder
+from notifier.app import create_app
+from notifier.rules.loader import rules_holder
 from notifier.store import Store
 from tests.browser import serve
 from tests.conftest import EXAMPLES, NOW

@@ -22,14 +22,14 @@ import pytest
 from itsdangerous import TimestampSigner
 from playwright.sync_api import Browser, Page
 
-from notifier.api import create_app
+from notifier.app import create_app
 from notifier.channels.outbox import OutboxTransport
 from notifier.channels.webpush import generate_vapid_keys
 from notifier.delivery import Deliverer
 from notifier.links import PAGES, UNSUBSCRIBE, Grant, Links
 from notifier.models import Channel, MessageStatus
 from notifier.recipients import RecipientStore
-from notifier.reloading import rules_holder
+from notifier.rules.loader import rules_holder
 from notifier.settings import Settings
 from notifier.store import Store
 from notifier.templates.renderer import Renderer

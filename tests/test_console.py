@@ -15,12 +15,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from notifier.api import create_app
 from notifier.apikeys import ApiKeys, Scope
+from notifier.app import create_app
 from notifier.channels.base import Outcome, SendResult
 from notifier.delivery import Deliverer
 from notifier.models import Channel, MessageStatus
-from notifier.reloading import rules_holder
+from notifier.rules.loader import rules_holder
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
 from tests.browser import overflows, serve, violations

@@ -13,8 +13,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from notifier.accessibility import template_flags
 from notifier.models import Channel, Need
+from notifier.templates.context import template_flags
 from notifier.templates.renderer import Renderer
 from tests.conftest import EXAMPLES
 from tests.test_golden_templates import SAMPLES, shipped_templates

@@ -30,8 +30,8 @@ from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 
-from notifier.api import create_app
-from notifier.reloading import rules_holder
+from notifier.app import create_app
+from notifier.rules.loader import rules_holder
 from notifier.settings import Settings
 from notifier.store import Store
 from tests.conftest import CONTACT_KEY, EXAMPLES

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from notifier.accessibility import template_flags
 from notifier.models import Channel, Need
+from notifier.templates.context import template_flags
 from notifier.templates.renderer import OPTIONAL_PARTS, REQUIRED_PARTS, Renderer
 from tests.conftest import EXAMPLES, ROOT
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from notifier.channels.registry import address_of
 from notifier.models import Channel, Contacts, Recipient
 from notifier.phones import InvalidPhoneNumber, is_mobile, normalize_phone
 
@@ -44,8 +45,8 @@ def test_invalid(typed: str) -> None:
 def test_sms_only_to_mobiles() -> None:
     assert is_mobile("+33612345678") and is_mobile("+262692123456")
     assert not is_mobile("+33145000000")
-    assert Contacts(phone="01 45 00 00 00").address_for(Channel.SMS) is None
-    assert Contacts(phone="06 12 34 56 78").address_for(Channel.SMS) == "+33612345678"
+    assert address_of(Contacts(phone="01 45 00 00 00"), Channel.SMS) is None
+    assert address_of(Contacts(phone="06 12 34 56 78"), Channel.SMS) == "+33612345678"
 
 
 @pytest.mark.parametrize(

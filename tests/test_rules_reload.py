@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.reloading import rules_holder
-from notifier.rules.loader import RuleSetError
+from notifier.rules.loader import RuleSetError, rules_holder
 from tests.harness import EngineProcesses, wait_for
 
 RULE = "rules:\n  - {{id: {id}, trigger: [x.y], template: t, channels: [sms]}}\n"

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from notifier.accessibility import template_flags
 from notifier.channels.base import Outcome, SendResult
 from notifier.delivery import Deliverer
 from notifier.models import Channel, MessageStatus
 from notifier.rules.engine import plan
 from notifier.store import Store
+from notifier.templates.context import template_flags
 from notifier.templates.renderer import Renderer
 from notifier.templates.safe_links import UnsafeLinkError
 from notifier.urls import link_problem

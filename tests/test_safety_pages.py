@@ -14,13 +14,13 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from notifier.api import create_app
+from notifier.app import create_app
 from notifier.channels.base import Outcome, SendResult
 from notifier.channels.outbox import OutboxTransport
 from notifier.delivery import Deliverer
 from notifier.models import Channel, MessageStatus, SafeHours, Safety
 from notifier.recipients import Choices
-from notifier.reloading import rules_holder
+from notifier.rules.loader import rules_holder
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
 from tests.browser import overflows, serve, violations
@@ -107,7 +107,9 @@ def test_every_page_of_a_discreet_person_is_behind_the_gate(site: Site) -> None:
     posted = httpx.post(
         f"{site.url}/me/{token}/needs", data={"need": "easy_read", "csrf": csrf, "lang": "fr"}
     )
-    assert "Bienvenue" in posted.text and "choices" not in site.recipients.fields("citizen-d")
+    assert "Bienvenue" in posted.text and "choices" not in site.recipients.fields(
+        "crm", "citizen-d"
+    )
 
 
 def test_the_code_chosen_at_the_first_visit_opens_every_page(
@@ -255,7 +257,7 @@ def test_discreet_messages_turned_on_by_the_person_close_the_pages_behind_a_code
     page.get_by_label("Jusqu'à", exact=True).fill("17:00")
     page.get_by_role("button", name="Enregistrer").click()
     assert page.title() == "Mon espace" and "Choisissez un code" in page.inner_text("main")
-    chosen = Choices.model_validate_json(site.recipients.fields("citizen-1")["choices"])
+    chosen = Choices.model_validate_json(site.recipients.fields("crm", "citizen-1")["choices"])
     assert chosen.safety == Safety(discreet=True, safe_hours=SafeHours(start="09:00", end="17:00"))
 
 

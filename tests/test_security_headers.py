@@ -12,10 +12,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from notifier.api import create_app
 from notifier.apikeys import ApiKeys, Scope
+from notifier.app import create_app
 from notifier.links import PAGES, UNSUBSCRIBE, Grant
-from notifier.reloading import rules_holder
+from notifier.rules.loader import rules_holder
 from notifier.store import Store
 from tests.browser import serve
 from tests.conftest import EXAMPLES, NOW, make_event

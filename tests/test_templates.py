@@ -8,8 +8,8 @@ import pytest
 from jinja2 import UndefinedError
 from jinja2.exceptions import SecurityError
 
-from notifier.accessibility import template_flags
 from notifier.models import Channel
+from notifier.templates.context import template_flags
 from notifier.templates.formatting import format_time, format_when
 from notifier.templates.renderer import Renderer, TemplateMissingError, locale_chain
 from tests.conftest import EXAMPLES

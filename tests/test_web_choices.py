@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from notifier.channels.email import mask_email
+from notifier.channels.sms import mask_phone
 from notifier.models import Channel, Contacts, Need, OptOut, Recipient
 from notifier.web.choices import (
     apply_needs,
     apply_preferences,
     field_name,
-    mask_email,
-    mask_phone,
     preference_rows,
 )
 from notifier.web.text import TEXT, language

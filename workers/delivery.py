@@ -29,9 +29,8 @@ from notifier.metrics import DeliveryMetrics
 from notifier.models import Channel
 from notifier.ratelimit import rate_limits
 from notifier.recipients import RecipientStore
-from notifier.reloading import rules_holder
 from notifier.routing import RetryPolicy
-from notifier.rules.loader import RuleSetError
+from notifier.rules.loader import RuleSetError, rules_holder
 from notifier.rules.pairing import pair
 from notifier.settings import Settings, get_settings
 from notifier.templates.renderer import Renderer, templates_holder

@@ -22,7 +22,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from notifier import web
 from notifier.api import callbacks, docs, events, messages, recipients
 from notifier.api.deps import Engine
 from notifier.api.http import AllowOptions, BodySizeLimit, SecurityHeaders
@@ -31,7 +30,7 @@ from notifier.clock import utcnow
 from notifier.links import Links
 from notifier.metrics import ApiMetrics, EngineCollector
 from notifier.recipients import RecipientStore
-from notifier.reloading import RulesHolder
+from notifier.rules.loader import RulesHolder
 from notifier.rules.pairing import pair
 from notifier.settings import Settings
 from notifier.store import UNAVAILABLE, NotReplicated, Store
@@ -39,10 +38,10 @@ from notifier.templates.renderer import TemplatesHolder, templates_holder
 
 log = logging.getLogger(__name__)
 
-__all__ = ["create_app"]
+__all__ = ["create_api"]
 
 
-def create_app(
+def create_api(
     settings: Settings,
     store: Store,
     rules: RulesHolder,
@@ -51,8 +50,9 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
     """The API over ``store``; ``templates`` default to those of ``settings.templates_dir``.
+    :func:`notifier.app.create_app` adds the pages.
 
-    Raises :class:`~notifier.rules.loader.RuleSetError` if a rule names a template that
+    Raises :class:`~notifier.file_errors.RuleSetError` if a rule names a template that
     cannot render; a later change of either that would do so is refused (``pair``).
     """
     templates = templates or templates_holder(settings.templates_dir)
@@ -137,7 +137,6 @@ def create_app(
 
     for module in (events, recipients, messages, callbacks):
         app.include_router(module.router)
-    web.install(app)
     docs.install(app)
 
     @app.get("/metrics", tags=["operations"], operation_id="metrics", response_class=Response)

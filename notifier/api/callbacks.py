@@ -11,7 +11,7 @@ from twilio.request_validator import RequestValidator
 
 from notifier.api.deps import EngineDep
 from notifier.api.http import WITH_BODY, responses
-from notifier.models import MESSAGE_ID_PATTERN
+from notifier.models import MESSAGE_ID_PATTERN, Channel
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["callbacks"])
@@ -54,7 +54,7 @@ async def twilio_callback(
     outcome = parts.store.receipt(
         message_id,
         delivered=reported == "delivered",
-        channel="sms",
+        channel=Channel.SMS,
         now=parts.clock(),
         detail=detail,
         reference=f"twilio:{params.get('MessageSid', '')}",

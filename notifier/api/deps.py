@@ -16,7 +16,7 @@ from notifier.links import Links
 from notifier.metrics import ApiMetrics
 from notifier.models import IDENTIFIER_PATTERN, MESSAGE_ID_PATTERN, PushSubscription
 from notifier.recipients import RecipientStore
-from notifier.reloading import RulesHolder
+from notifier.rules.loader import RulesHolder
 from notifier.settings import Settings
 from notifier.store import Store
 from notifier.templates.renderer import TemplatesHolder

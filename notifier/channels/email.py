@@ -28,14 +28,15 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import Compat32
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
-from typing import Literal
-
-import aiosmtplib
+from typing import TYPE_CHECKING, Literal
 
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
 from notifier.channels.registry import Plugin, register
 from notifier.models import Channel
 from notifier.settings import Settings
+
+if TYPE_CHECKING:  # the SDK is imported when a transport sends: not by the registry
+    import aiosmtplib
 
 Security = Literal["none", "starttls", "tls"]
 
@@ -224,6 +225,8 @@ class SmtpEmailTransport:
             return self._loop
 
     def send(self, message: OutgoingMessage) -> SendResult:
+        import aiosmtplib
+
         sender, envelope = self.sender, self.envelope_sender
         if message.discreet:  # a neutral From, and Return-Path, never the service's
             if not self.discreet_sender:
@@ -261,6 +264,8 @@ class SmtpEmailTransport:
 
     async def _connect(self) -> aiosmtplib.SMTP:
         """A new session, secured and logged in as the settings say."""
+        import aiosmtplib
+
         client = aiosmtplib.SMTP(
             hostname=self.host,
             port=self.port,
@@ -299,6 +304,12 @@ class SmtpEmailTransport:
 NO_DISCREET_SENDER = "discreet messages need a neutral sender (NOTIFIER_SMTP_DISCREET_FROM)"
 
 
+def mask_email(address: str) -> str:
+    """``jeanne.martin@example.org`` → ``j•••@example.org``."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
 def from_settings(settings: Settings) -> SmtpEmailTransport:
     cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
     return SmtpEmailTransport(
@@ -318,6 +329,19 @@ def from_settings(settings: Settings) -> SmtpEmailTransport:
 PLUGIN = register(
     Plugin(
         Channel.EMAIL,
+        address=lambda c: c.email,
+        shown=lambda c: mask_email(c.email) if c.email else None,
+        excluded_by={},
+        labels={
+            "fr": {
+                "channel": "E-mail",
+                "preferences.unreachable": "nous n'avons pas votre adresse e-mail",
+            },
+            "en": {
+                "channel": "E-mail",
+                "preferences.unreachable": "we do not have your e-mail address",
+            },
+        },
         required_parts=("subject", "text"),
         optional_parts=("html",),
         configured=lambda s: bool(s.smtp_host and s.smtp_from),

@@ -1,31 +1,40 @@
 """Every delivery channel, found by name: one module per channel registers a :class:`Plugin`.
 
-A plugin says what its templates render (the parts), how its transport is built from the
-settings when its provider is configured (else the dev outbox serves it), and its shared
-rate limit. Templates, the worker and the settings' users read them here, so a channel's
-facts live in its own module (as Apprise does with one class per service).
+A plugin says which of a recipient's contacts is its address, which accessibility needs
+exclude it, its name in each language of the pages, what its templates render (the parts),
+how its transport is built from the settings when its provider is configured (else the dev
+outbox serves it), and its shared rate limit. Templates, routing, the worker, the pages, the
+metrics and the CLI read them here, so a channel's facts live in its own module (as Apprise
+does with one class per service). The modules are found, not listed: every module of this
+package is imported, and those that are channels register.
+
+A channel's module imports its provider's SDK only when it builds or uses a transport, so
+that reading the registry (the templates, the rules tools do) does not load twilio & co.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from notifier.models import Channel
+from notifier.models import Channel, Contacts, Need
 
 if TYPE_CHECKING:
     from notifier.channels.base import Transport
     from notifier.settings import Settings
 
-# The modules that register a plugin; each channel of :class:`Channel` has one.
-MODULES = ("notifier.channels.sms", "notifier.channels.email", "notifier.channels.webpush")
-
 
 @dataclass(frozen=True)
 class Plugin:
     channel: Channel
+    address: Callable[[Contacts], str | None]  # its address among the contacts, None if none
+    shown: Callable[[Contacts], str | None] | None  # that contact masked for its owner's pages
+    excluded_by: Mapping[Need, str]  # needs that rule it out, and why (said to operators)
+    labels: Mapping[str, Mapping[str, str]]  # language → page text key → text (see web.text)
     required_parts: tuple[str, ...]  # template files every template of the channel has
     optional_parts: tuple[str, ...]  # rendered when present (e-mail HTML, a push's URL)
     configured: Callable[[Settings], bool]  # its provider is set up in these settings
@@ -38,6 +47,7 @@ class Plugin:
 
 
 _PLUGINS: dict[Channel, Plugin] = {}
+_ORDERED: dict[Channel, Plugin] = {}  # the same, in the order of Channel, once all are in
 
 
 def register(plugin: Plugin) -> Plugin:
@@ -47,15 +57,23 @@ def register(plugin: Plugin) -> Plugin:
 
 
 def plugins() -> Mapping[Channel, Plugin]:
-    """Every channel's plugin, its module imported on first use."""
-    if len(_PLUGINS) < len(Channel):
-        for module in MODULES:
-            importlib.import_module(module)
+    """Every channel's plugin, in the order of :class:`Channel`; the modules of this package
+    are imported on first use, and each channel's registers its plugin."""
+    if len(_ORDERED) < len(Channel):
+        folder = str(Path(__file__).parent)
+        for module in pkgutil.iter_modules([folder], f"{__package__}."):
+            importlib.import_module(module.name)
         missing = set(Channel) - set(_PLUGINS)
         if missing:
             raise RuntimeError(f"no plugin registers the channels {sorted(missing)}")
-    return _PLUGINS
+        _ORDERED.update((channel, _PLUGINS[channel]) for channel in Channel)
+    return _ORDERED
 
 
 def plugin(channel: Channel) -> Plugin:
     return plugins()[channel]
+
+
+def address_of(contacts: Contacts, channel: Channel) -> str | None:
+    """The contact to use on ``channel``, or None when the recipient has none."""
+    return plugin(channel).address(contacts)

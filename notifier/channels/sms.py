@@ -20,13 +20,11 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
+import phonenumbers
 import requests
-from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
-from twilio.rest import Client
 
 from notifier.channels.base import (
     Outcome,
@@ -37,7 +35,13 @@ from notifier.channels.base import (
 )
 from notifier.channels.registry import Plugin, register
 from notifier.models import Channel
+from notifier.phones import is_mobile
 from notifier.settings import Settings
+
+if TYPE_CHECKING:  # the SDK is imported when a transport sends: not by the registry
+    from twilio.base.exceptions import TwilioRestException
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
 
 log = logging.getLogger(__name__)
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)  # it logs request bodies
@@ -60,30 +64,39 @@ TWILIO_API = "https://api.twilio.com"
 MAX_VALIDITY = 36_000
 
 
-class RebasedHttpClient(TwilioHttpClient):
-    """Sends Twilio's requests to another base URL (a regional edge, a proxy, a test server)
-    over a shared ``requests.Session``.
+@cache
+def rebased_http_client() -> type[TwilioHttpClient]:
+    """The class of twilio's HTTP client that :class:`TwilioSmsTransport` uses, made on first
+    use so that importing this module (the registry does) does not import twilio."""
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.http.response import Response
 
-    One per thread: twilio's client keeps the answer it returns in an attribute
-    (``_test_only_last_response``), so two threads sharing one could swap answers. The
-    session, its pool of kept-alive connections, is shared.
-    """
+    class RebasedHttpClient(TwilioHttpClient):
+        """Sends Twilio's requests to another base URL (a regional edge, a proxy, a test server)
+        over a shared ``requests.Session``.
 
-    def __init__(self, base_url: str, timeout: float, session: requests.Session) -> None:
-        super().__init__(timeout=timeout, pool_connections=False)
-        self.session = session
-        self.base_url = base_url.rstrip("/")
-        # The twilio client drops response headers from its errors: the Retry-After of a 429
-        # is kept here.
-        self.retry_after: str | None = None
+        One per thread: twilio's client keeps the answer it returns in an attribute
+        (``_test_only_last_response``), so two threads sharing one could swap answers. The
+        session, its pool of kept-alive connections, is shared.
+        """
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
-        if url.startswith(TWILIO_API):
-            url = self.base_url + url[len(TWILIO_API) :]
-        self.retry_after = None
-        response = super().request(method, url, *args, **kwargs)
-        self.retry_after = (response.headers or {}).get("Retry-After")
-        return response
+        def __init__(self, base_url: str, timeout: float, session: requests.Session) -> None:
+            super().__init__(timeout=timeout, pool_connections=False)
+            self.session = session
+            self.base_url = base_url.rstrip("/")
+            # The twilio client drops response headers from its errors: the Retry-After of a 429
+            # is kept here.
+            self.retry_after: str | None = None
+
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+            if url.startswith(TWILIO_API):
+                url = self.base_url + url[len(TWILIO_API) :]
+            self.retry_after = None
+            response = super().request(method, url, *args, **kwargs)
+            self.retry_after = (response.headers or {}).get("Retry-After")
+            return response
+
+    return RebasedHttpClient
 
 
 class TwilioSmsTransport:
@@ -115,10 +128,12 @@ class TwilioSmsTransport:
         self.clock = clock
 
     def client(self) -> Client:
-        """This thread's twilio client (see :class:`RebasedHttpClient`)."""
+        """This thread's twilio client (see :func:`rebased_http_client`)."""
+        from twilio.rest import Client
+
         client: Client | None = getattr(self.clients, "client", None)
         if client is None:
-            http = RebasedHttpClient(self.api_base_url, self.timeout, self.session)
+            http = rebased_http_client()(self.api_base_url, self.timeout, self.session)
             client = self.clients.client = Client(*self.credentials, http_client=http)
         return client
 
@@ -139,6 +154,8 @@ class TwilioSmsTransport:
             if seconds < 1:
                 return SendResult(Outcome.PERMANENT, reason="expired before it could be sent")
             params["validity_period"] = min(seconds, MAX_VALIDITY)
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
         try:
             sent = self.client().messages.create(**params)
         except TwilioRestException as exc:
@@ -176,6 +193,21 @@ class TwilioSmsTransport:
 NO_DISCREET_SENDER = "discreet messages need a neutral sender (NOTIFIER_TWILIO_DISCREET_FROM)"
 
 
+# Contacts are shown masked on their owner's pages: enough to recognise one's own, not
+# enough to learn someone else's.
+DOT = "••"
+
+
+def mask_phone(e164: str) -> str:
+    """``+33612345678`` → ``06 •• •• •• 78``; other countries keep their code."""
+    number = phonenumbers.parse(e164)
+    national = str(number.national_number)
+    if number.country_code == 33 or e164.startswith(("+262", "+590", "+594", "+596")):
+        digits = "0" + national if number.country_code == 33 else "0" + national[-9:]
+        return f"{digits[:2]} {DOT} {DOT} {DOT} {digits[-2:]}"
+    return f"+{number.country_code} {DOT} {DOT} {national[-2:]}"
+
+
 def from_settings(settings: Settings) -> TwilioSmsTransport:
     return TwilioSmsTransport(
         settings.twilio_account_sid or "",
@@ -193,6 +225,19 @@ def from_settings(settings: Settings) -> TwilioSmsTransport:
 PLUGIN = register(
     Plugin(
         Channel.SMS,
+        address=lambda c: c.phone if c.phone and is_mobile(c.phone) else None,
+        shown=lambda c: mask_phone(c.phone) if c.phone else None,
+        excluded_by={},
+        labels={
+            "fr": {
+                "channel": "SMS",
+                "preferences.unreachable": "nous n'avons pas votre numéro de portable",
+            },
+            "en": {
+                "channel": "Text message",
+                "preferences.unreachable": "we do not have your mobile number",
+            },
+        },
         required_parts=("text",),
         optional_parts=(),
         configured=lambda s: bool(s.twilio_account_sid and s.twilio_auth_token),

@@ -28,11 +28,10 @@ import json
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import requests
-from py_vapid import Vapid02
-from pywebpush import WebPushException, webpush
 
 from notifier.channels.base import (
     Outcome,
@@ -42,9 +41,12 @@ from notifier.channels.base import (
     parse_retry_after,
 )
 from notifier.channels.registry import Plugin, register
-from notifier.models import Channel
+from notifier.models import Channel, Need
 from notifier.settings import Settings
 from notifier.urls import PUSH_SERVICES, push_endpoint_problem
+
+if TYPE_CHECKING:  # the SDK is imported when a transport or key is made: not by the registry
+    from pywebpush import WebPushException
 
 # RFC 8291: 4096-byte record, minus 86 bytes of header and padding delimiter, minus 17 of tag.
 MAX_PAYLOAD = 3993
@@ -63,6 +65,7 @@ def topic_for(subject: str) -> str:
 def generate_vapid_keys() -> tuple[str, str]:
     """A new VAPID key pair: (private key for the settings, public key for the browser)."""
     from cryptography.hazmat.primitives import serialization
+    from py_vapid import Vapid02
 
     vapid = Vapid02()
     vapid.generate_keys()
@@ -80,6 +83,7 @@ def generate_vapid_keys() -> tuple[str, str]:
 def vapid_public_key(private_key: str) -> str:
     """The public key browsers subscribe with (``applicationServerKey``), URL-safe base64."""
     from cryptography.hazmat.primitives import serialization
+    from py_vapid import Vapid02
 
     public = Vapid02.from_string(private_key=private_key).public_key.public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
@@ -100,6 +104,8 @@ class WebPushTransport:
     ) -> None:
         if not vapid_subject.startswith(("mailto:", "https://")):
             raise ValueError("the VAPID subject is a mailto: or https: URL of the sender")
+        from py_vapid import Vapid02
+
         self.vapid = Vapid02.from_string(private_key=vapid_private_key)
         self.subject = vapid_subject
         self.timeout = timeout
@@ -130,6 +136,8 @@ class WebPushTransport:
             ttl = int((message.expires_at - self.clock()) / timedelta(seconds=1))
             if ttl < 1:
                 return SendResult(Outcome.PERMANENT, reason="expired before it could be sent")
+        from pywebpush import WebPushException, webpush
+
         service = _service(endpoint)
         try:
             response = webpush(
@@ -212,6 +220,19 @@ def from_settings(settings: Settings) -> WebPushTransport:
 PLUGIN = register(
     Plugin(
         Channel.WEBPUSH,
+        address=lambda c: c.push.model_dump_json() if c.push else None,
+        shown=None,  # a device, not a contact detail to list
+        excluded_by={Need.NO_SMARTPHONE: "no web push for a recipient without a smartphone"},
+        labels={
+            "fr": {
+                "channel": "Notification sur cet appareil",
+                "preferences.unreachable": "aucun appareil n'est activé",
+            },
+            "en": {
+                "channel": "Notification on this device",
+                "preferences.unreachable": "no device is turned on",
+            },
+        },
         required_parts=("title", "body"),
         optional_parts=("url",),
         configured=lambda s: bool(s.vapid_private_key and s.vapid_subject),

@@ -16,32 +16,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from notifier.file_errors import RuleError, RuleSetError
+from notifier.reloading import Reloading
 from notifier.rules.schema import Defaults, Rule, RuleFile
 
 Position = tuple[int, int]  # 1-based line, column
 Loc = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class RuleError:
-    """A finding at a place in a rule file: an error refuses the files, a warning does not."""
-
-    file: str
-    line: int
-    column: int
-    message: str
-    severity: str = "error"
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}"
-
-
-class RuleSetError(Exception):
-    """The rule files cannot be loaded; ``errors`` says where and why."""
-
-    def __init__(self, errors: list[RuleError]) -> None:
-        self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors))
 
 
 @dataclass(frozen=True)
@@ -231,3 +211,11 @@ def load_rule_texts(files: Iterable[tuple[str, str]]) -> RuleSet:
         defaults=defaults[1] if defaults else Defaults(),
         locations=locations,
     )
+
+
+RulesHolder = Reloading[RuleSet]
+
+
+def rules_holder(folder: Path) -> RulesHolder:
+    """The rule files of ``folder``; :class:`RuleSetError` if they cannot be loaded."""
+    return Reloading("rules", folder, load_rules, rule_files)

@@ -13,8 +13,8 @@ rule in force still names. Either refusal keeps the last good version and says w
 
 from __future__ import annotations
 
-from notifier.reloading import Reloading, RulesHolder
-from notifier.rules.loader import RuleError, RuleSet, RuleSetError
+from notifier.reloading import Reloading
+from notifier.rules.loader import RuleError, RuleSet, RuleSetError, RulesHolder
 from notifier.templates.catalog import DEFAULT_LOCALE, REQUIRED_PARTS, TemplateSet
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import TemplateError
 
 from notifier.accessibility import excluded_channel, prepare_sms
+from notifier.channels.registry import address_of
 from notifier.models import Cancellation, Channel, Event, Need, Plan, PlannedMessage
 from notifier.rules.engine import plan
 from notifier.rules.loader import RuleSet
@@ -43,7 +44,7 @@ def _texts(message: PlannedMessage, renderer: Renderer, html: bool) -> list[str]
         except (TemplateMissingError, TemplateError, ValueError) as exc:
             lines.append(f"     {channel.value}: CANNOT RENDER: {exc}")
             continue
-        reachable = message.recipient.contacts.address_for(channel) is not None
+        reachable = address_of(message.recipient.contacts, channel) is not None
         note = "" if reachable else " (recipient has no contact for it)"
         excluded = excluded_channel(channel, message.recipient.needs)
         if excluded:

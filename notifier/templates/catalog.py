@@ -31,9 +31,10 @@ from jinja2 import DictLoader, StrictUndefined, Template, TemplateSyntaxError, m
 from jinja2.sandbox import SandboxedEnvironment
 
 from notifier.channels.registry import plugins
+from notifier.file_errors import RuleError, RuleSetError
 from notifier.models import Channel
-from notifier.rules.loader import RuleError, RuleSetError
 from notifier.templates.fields import required_fields
+from notifier.templates.formatting import FILTERS
 from notifier.templates.safe_links import FILTER as LINK_FILTER
 from notifier.templates.safe_links import LinkAttributes, link, link_fields
 
@@ -128,8 +129,6 @@ class TemplateSet:
 
 def load_templates(folder: Path, filters: Mapping[str, Any] | None = None) -> TemplateSet:
     """Every template under ``folder``, compiled; :class:`RuleSetError` with file:line if not."""
-    from notifier.templates.renderer import FILTERS
-
     if not folder.is_dir():
         raise RuleSetError([RuleError(str(folder), 0, 0, "templates folder not found")])
     sources: dict[str, str] = {}

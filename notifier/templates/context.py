@@ -7,10 +7,9 @@ empty when no public URL is configured.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-from notifier.accessibility import template_flags
-from notifier.models import Channel, PlannedMessage
+from notifier.models import Channel, Need, PlannedMessage
 
 
 def template_context(
@@ -29,3 +28,9 @@ def template_context(
         "timezone": message.recipient.timezone,
         "links": dict(links or {}),
     }
+
+
+def template_flags(needs: Iterable[Need]) -> dict[str, bool]:
+    """``needs`` for templates: ``{% if needs.written_contact_only %}…{% endif %}``."""
+    declared = set(needs)
+    return {need.value: need in declared for need in Need}

@@ -2,17 +2,21 @@
 
 Babel knows each locale's month and day names; the patterns below add the conventions a
 public service uses in writing: in French "jeudi 12 juin 2026 à 10 h 30" (and "à 10 h" on the
-hour), never abbreviations a screen reader would spell out.
+hour), never abbreviations a screen reader would spell out. :data:`FILTERS` offers them to
+templates.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 _DATE = {"fr": "EEEE d MMMM y", "en": "EEEE d MMMM y"}
 _TIME = {"fr": ("H 'h' mm", "H 'h'"), "en": ("h:mm a", "h a")}
@@ -62,3 +66,21 @@ def format_when(value: datetime | str, locale: str, timezone: str, spoken: bool 
     return (
         format_date(value, locale, timezone) + joiner + format_time(value, locale, timezone, spoken)
     )
+
+
+def _recipient_filter(function: Any) -> Any:
+    """Make a formatting function a Jinja filter using the recipient's locale and time zone."""
+
+    @pass_context
+    def apply(context: Context, value: Any) -> str:
+        spoken = bool(context.get("needs", {}).get("screen_reader"))
+        return str(function(value, context["locale"], context["timezone"], spoken))
+
+    return apply
+
+
+FILTERS = {
+    "date": _recipient_filter(format_date),
+    "time": _recipient_filter(format_time),
+    "when": _recipient_filter(format_when),
+}

@@ -18,12 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jinja2 import pass_context
-from jinja2.runtime import Context
-
+from notifier.file_errors import RuleSetError
 from notifier.models import Channel
 from notifier.reloading import Reloading
-from notifier.rules.loader import RuleSetError
 from notifier.templates.catalog import (
     DEFAULT_LOCALE,
     EASY,
@@ -35,7 +32,6 @@ from notifier.templates.catalog import (
     template_files,
 )
 from notifier.templates.discreet import generic
-from notifier.templates.formatting import format_date, format_time, format_when
 from notifier.templates.safe_links import check_url_part
 
 __all__ = [
@@ -51,23 +47,6 @@ __all__ = [
 class TemplateMissingError(LookupError):
     """No template file for this name, channel and locale (nor the French fallback)."""
 
-
-def _recipient_filter(function: Any) -> Any:
-    """Make a formatting function a Jinja filter using the recipient's locale and time zone."""
-
-    @pass_context
-    def apply(context: Context, value: Any) -> str:
-        spoken = bool(context.get("needs", {}).get("screen_reader"))
-        return str(function(value, context["locale"], context["timezone"], spoken))
-
-    return apply
-
-
-FILTERS = {
-    "date": _recipient_filter(format_date),
-    "time": _recipient_filter(format_time),
-    "when": _recipient_filter(format_when),
-}
 
 TemplatesHolder = Reloading[TemplateSet]
 

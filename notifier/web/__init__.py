@@ -34,7 +34,6 @@ def install(app: FastAPI) -> None:
         return FileResponse(STATIC / "sw.js", media_type="text/javascript")
 
     app.include_router(router)
-    app.include_router(gate.router)
     app.include_router(safety_page.router)
     app.include_router(console.router)
     app.include_router(legal.router)
@@ -46,7 +45,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(gate.Gated)
     async def gated(request: Request, exc: gate.Gated) -> HTMLResponse:
-        return gate.gate_page(request, exc)
+        return safety_page.gate_page(request, exc)
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> HTMLResponse:

@@ -1,7 +1,5 @@
 """What a citizen sees and changes on their pages, as pure functions (table-tested).
 
-* contacts masked for display (``06 •• •• •• 78``, ``j•••@example.org``): enough to
-  recognise one's own, not enough to learn someone else's;
 * the preference grid: each optional category × channel, on or off, and the service
   messages that cannot be turned off, with why;
 * the form's answer turned into the recipient's new opt-outs or needs.
@@ -12,27 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import phonenumbers
-
+from notifier.channels.registry import address_of
 from notifier.models import Channel, Need, OptOut, Recipient
-
-DOT = "••"
-
-
-def mask_phone(e164: str) -> str:
-    """``+33612345678`` → ``06 •• •• •• 78``; other countries keep their code."""
-    number = phonenumbers.parse(e164)
-    national = str(number.national_number)
-    if number.country_code == 33 or e164.startswith(("+262", "+590", "+594", "+596")):
-        digits = "0" + national if number.country_code == 33 else "0" + national[-9:]
-        return f"{digits[:2]} {DOT} {DOT} {DOT} {digits[-2:]}"
-    return f"+{number.country_code} {DOT} {DOT} {national[-2:]}"
-
-
-def mask_email(address: str) -> str:
-    """``jeanne.martin@example.org`` → ``j•••@example.org``."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}•••@{domain}"
 
 
 @dataclass(frozen=True)
@@ -57,7 +36,7 @@ def preference_rows(
     recipient: Recipient, categories: Mapping[str, str], channels: Sequence[Channel]
 ) -> list[Row]:
     """One row per optional category (``categories``: slug → label), one cell per channel."""
-    reachable = {c: recipient.contacts.address_for(c) is not None for c in channels}
+    reachable = {c: address_of(recipient.contacts, c) is not None for c in channels}
     return [
         Row(
             category,

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from notifier.api.deps import Engine, EngineDep
 from notifier.apikeys import Scope
+from notifier.channels.registry import plugins
 from notifier.models import MESSAGE_ID_PATTERN, Event, MessageStatus
 from notifier.phones import normalize_phone
 from notifier.recipients import RecipientStore
@@ -169,6 +170,7 @@ def overview(request: Request, who: Agent, parts: EngineDep) -> Response:
         overdue=overdue,
         oldest=(now.timestamp() - oldest / 1000) if oldest else 0,
         next_day=sorted(by_rule.items()),
+        channels=list(plugins()),
         channels_off=parts.store.channels_off(),
         rules=parts.rules,
         templates_holder=parts.templates,

@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from notifier.api.deps import Engine, EngineDep, check_push
+from notifier.channels.registry import address_of, plugins
 from notifier.channels.webpush import vapid_public_key
 from notifier.links import PAGES, UNSUBSCRIBE, Grant, LinkError
 from notifier.models import (
@@ -127,10 +128,7 @@ def preferences(request: Request, token: str, parts: Parts, lang: str | None = N
     who = person(request, parts, grant, language(lang, None))
     lang = language(lang, who.locale)
     rows = choices.preference_rows(who, categories(parts, lang), CHANNELS)
-    contacts = {
-        "sms": choices.mask_phone(who.contacts.phone) if who.contacts.phone else None,
-        "email": choices.mask_email(who.contacts.email) if who.contacts.email else None,
-    }
+    contacts = {c: p.shown(who.contacts) for c, p in plugins().items() if p.shown}
     saved = request.query_params.get("saved") == "1"
     return page(
         request,
@@ -157,7 +155,7 @@ def save_preferences(
     grant = granted(parts, token, PAGES, language(lang, None))
     check_csrf(parts.settings.secret(), token, csrf, lang)
     who = person(request, parts, grant, lang)
-    offered = [c for c in CHANNELS if who.contacts.address_for(c) is not None]
+    offered = [c for c in CHANNELS if address_of(who.contacts, c) is not None]
     updated = choices.apply_preferences(who, choice or [], categories(parts, lang), offered)
     parts.recipients.set_choices(grant.tenant, who.id, updated.needs, updated.opt_outs)
     log.info("citizen pages: preferences saved (%d opt-outs)", len(updated.opt_outs))

@@ -1,25 +1,32 @@
 """The "Staying safe" page (``/me/<token>/safety``): the person sets their own safety settings
 (discreet messages, pause, safe channels, safe hours); theirs win over what an upstream
-system registered. Behind the code gate like every page once discreet messages are on."""
+system registered. Behind the code gate like every page once discreet messages are on; the
+gate's own page and its code (``/me/<token>/code``) are here too, the check in
+:mod:`notifier.web.gate`."""
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from notifier.channels.registry import address_of
 from notifier.links import PAGES
-from notifier.models import Channel, SafeHours, Safety
-from notifier.web.guard import check_csrf
-from notifier.web.pages import Parts, granted, page, person
-from notifier.web.text import CHANNELS, language
+from notifier.models import Channel, SafeHours, Safety, recipient_key
+from notifier.web.gate import COOKIE, SESSION_SECONDS, Gated, sessions
+from notifier.web.guard import check_csrf, csrf_token
+from notifier.web.pages import NO_STORE, Parts, granted, guarded, page, person, templates
+from notifier.web.text import CHANNELS, TEXT, language
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+CODE = re.compile(r"^[0-9]{4,8}$")
+WRONG_CODE_DELAY = 1.0
 
 
 def safety_from_form(
@@ -42,7 +49,7 @@ def safety(request: Request, token: str, parts: Parts, lang: str | None = None) 
     grant = granted(parts, token, PAGES, language(lang, None))
     who = person(request, parts, grant, language(lang, None))
     lang = language(lang, who.locale)
-    offered = [c for c in CHANNELS if who.contacts.address_for(c) is not None]
+    offered = [c for c in CHANNELS if address_of(who.contacts, c) is not None]
     settings = who.safe
     return page(
         request,
@@ -77,7 +84,7 @@ def save_safety(
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, csrf, lang)
     who = person(request, parts, grant, lang)
-    offered = [c for c in CHANNELS if who.contacts.address_for(c) is not None]
+    offered = [c for c in CHANNELS if address_of(who.contacts, c) is not None]
     chosen = safety_from_form(
         bool(discreet), bool(paused), channel or [], start.strip(), end.strip(), offered
     )
@@ -90,3 +97,63 @@ def save_safety(
     log.info("citizen pages: safety settings saved")
     # with discreet messages just turned on, the next page asks for (or to choose) the code
     return RedirectResponse(f"/me/{token}/safety?saved=1&lang={lang}", status_code=303)
+
+
+def gate_page(request: Request, exc: Gated) -> HTMLResponse:
+    parts = request.app.state.engine
+    context = {
+        "t": TEXT[exc.lang],
+        "lang": exc.lang,
+        "token": exc.token,
+        "first": exc.first,
+        "error": exc.error,
+        "csrf": csrf_token(parts.settings.secret(), exc.token),
+        "path": request.url.path,
+        "exit_url": parts.settings.quick_exit_url,
+    }
+    return templates.TemplateResponse(
+        request, "gate.html", context, status_code=exc.status, headers=NO_STORE
+    )
+
+
+@router.post("/me/{token}/code")
+def enter_code(
+    request: Request,
+    token: str,
+    csrf: Annotated[str, Form()] = "",
+    lang: Annotated[str, Form()] = "fr",
+    code: Annotated[str, Form(max_length=64)] = "",
+    again: Annotated[str | None, Form(max_length=64)] = None,
+) -> Response:
+    """The code typed on the gate (``again``: the same, when choosing it at the first visit)."""
+    parts = guarded(request, request.app.state.engine)
+    lang = language(lang, None)
+    grant = granted(parts, token, PAGES, lang)
+    check_csrf(parts.settings.secret(), token, csrf, lang)
+    who = person(request, parts, grant, lang, gate=False)
+    first = not parts.recipients.has_code(grant.tenant, who.id)
+    if first:
+        if not CODE.match(code):
+            raise Gated(token, lang, first, "gate.format", 422)
+        if code != again:
+            raise Gated(token, lang, first, "gate.mismatch", 422)
+        parts.recipients.set_code(grant.tenant, who.id, code)
+        log.info("citizen pages: a code was chosen at the first visit")
+    else:
+        verdict = parts.recipients.check_code(grant.tenant, who.id, code)
+        if verdict != "ok":
+            time.sleep(WRONG_CODE_DELAY)  # slowed, and limited by the store's count
+            log.info("citizen pages: a wrong code (%s)", verdict)
+            status = 429 if verdict == "locked" else 403
+            raise Gated(token, lang, first, f"gate.{verdict}", status)
+    response = RedirectResponse(f"/me/{token}?lang={lang}", status_code=303)
+    response.set_cookie(
+        COOKIE,
+        sessions(parts).dumps(recipient_key(grant.tenant, who.id)),
+        max_age=SESSION_SECONDS,
+        path="/me/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response

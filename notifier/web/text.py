@@ -6,7 +6,8 @@ as what helps the person, never as a diagnosis.
 
 from __future__ import annotations
 
-from notifier.models import Channel, Need
+from notifier.channels.registry import plugins
+from notifier.models import Need
 
 LANGUAGES = ("fr", "en")
 
@@ -36,12 +37,6 @@ TEXT: dict[str, dict[str, str]] = {
             "toujours envoyés : ils concernent une démarche en cours. Vous ne pouvez pas les "
             "désactiver, mais vous pouvez choisir ce qui vous aide (page « Ce qui m'aide »)."
         ),
-        "preferences.unreachable.sms": "nous n'avons pas votre numéro de portable",
-        "preferences.unreachable.email": "nous n'avons pas votre adresse e-mail",
-        "preferences.unreachable.webpush": "aucun appareil n'est activé",
-        "channel.sms": "SMS",
-        "channel.email": "E-mail",
-        "channel.webpush": "Notification sur cet appareil",
         "needs.title": "Ce qui m'aide",
         "needs.intro": (
             "Dites-nous ce qui vous aide. Nous l'appliquons à tous nos messages, dès le "
@@ -221,12 +216,6 @@ TEXT: dict[str, dict[str, str]] = {
             "are about a procedure under way. You cannot turn them off, but you can tell us "
             "what helps you (page “What helps me”)."
         ),
-        "preferences.unreachable.sms": "we do not have your mobile number",
-        "preferences.unreachable.email": "we do not have your e-mail address",
-        "preferences.unreachable.webpush": "no device is turned on",
-        "channel.sms": "Text message",
-        "channel.email": "E-mail",
-        "channel.webpush": "Notification on this device",
         "needs.title": "What helps me",
         "needs.intro": (
             "Tell us what helps you. We apply it to all our messages, from the next one. You "
@@ -366,7 +355,11 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 NEEDS = (Need.WRITTEN_CONTACT_ONLY, Need.EASY_READ, Need.SCREEN_READER, Need.NO_SMARTPHONE)
-CHANNELS = (Channel.SMS, Channel.EMAIL, Channel.WEBPUSH)
+CHANNELS = tuple(plugins())
+# Each channel names itself (``channel.sms``…) and says what contact it lacks.
+for _plugin in plugins().values():
+    for _lang, _labels in _plugin.labels.items():
+        TEXT[_lang].update({f"{key}.{_plugin.channel}": text for key, text in _labels.items()})
 
 
 def language(asked: str | None, locale: str | None) -> str:
