@@ -23,8 +23,8 @@ from dramatiq.brokers.redis import RedisBroker
 
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
 from notifier.models import Channel, Contacts, Plan, PlannedMessage, Recipient
-from notifier.redis_server import EmbeddedValkey, free_port
 from notifier.rules.engine import message_id
+from notifier.runtime.redis_server import EmbeddedValkey, free_port
 from notifier.store import Claimed, Store
 
 STARTED = time.monotonic()
@@ -32,8 +32,8 @@ STARTED = time.monotonic()
 
 def enqueuer(broker: RedisBroker) -> Callable[[list[Claimed]], None]:
     """The scheduler's enqueue, as `notifier scheduler` does it: batches of the default size."""
-    from notifier.broker import enqueue_deliveries
-    from notifier.settings import get_settings
+    from notifier.runtime.settings import get_settings
+    from notifier.scheduling.broker import enqueue_deliveries
 
     size = get_settings().delivery_batch_size
     return lambda claims: enqueue_deliveries(broker, claims, size)

@@ -40,10 +40,10 @@ from notifier.channels.email import SmtpEmailTransport
 from notifier.channels.sms import TwilioSmsTransport
 from notifier.channels.webpush import WebPushTransport, generate_vapid_keys
 from notifier.models import Channel, Contacts, Plan, PushSubscription
-from notifier.redis_server import free_port
 from notifier.rules.engine import message_id
-from notifier.scheduler import Scheduler
-from notifier.settings import get_settings
+from notifier.runtime.redis_server import free_port
+from notifier.runtime.settings import get_settings
+from notifier.scheduling.scheduler import Scheduler
 from notifier.store import Store
 
 ACCOUNT = "AC" + "0" * 32
@@ -211,7 +211,7 @@ def serve_peers(
 
 
 def run(url: str, count: int, latency: float) -> list[Result]:
-    import workers.delivery
+    import workers.actors
 
     settings = get_settings()
     broker = dramatiq.get_broker()
@@ -248,8 +248,8 @@ def run(url: str, count: int, latency: float) -> list[Result]:
             private, "mailto:bench@example.org", connections=in_flight
         ),
     }
-    built = workers.delivery.build_deliverer(settings, transports)
-    workers.delivery.deliverer = lambda: built
+    built = workers.actors.build_deliverer(settings, transports)
+    workers.actors.deliverer = lambda: built
     store = Store.from_url(f"{url}/0")
     push_endpoint = f"http://127.0.0.1:{ports['webpush']}/push/x"
     results = []

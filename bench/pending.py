@@ -33,7 +33,7 @@ from bench.common import (
 )
 from bench.pipeline import THREADS, deliver_through
 from notifier.models import Plan
-from notifier.scheduler import Scheduler
+from notifier.scheduling.scheduler import Scheduler
 from notifier.store import PREFIX, Store
 
 STEADY_RATE = 100  # reminders falling due per second

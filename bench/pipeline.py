@@ -29,10 +29,10 @@ from bench.common import (
     spread,
     wait_until,
 )
-from notifier.broker import delivery_message
 from notifier.channels.base import Transport
 from notifier.models import Channel
-from notifier.scheduler import Scheduler
+from notifier.scheduling.broker import delivery_message
+from notifier.scheduling.scheduler import Scheduler
 from notifier.store import Claimed, Store
 
 THREADS = 4
@@ -52,11 +52,11 @@ class NoOp:
 
 def deliver_through(transport: Transport) -> None:
     """Make the worker actor use the real deliverer with ``transport`` on every channel."""
-    import workers.delivery
-    from notifier.settings import get_settings
+    import workers.actors
+    from notifier.runtime.settings import get_settings
 
-    built = workers.delivery.build_deliverer(get_settings(), dict.fromkeys(Channel, transport))
-    workers.delivery.deliverer = lambda: built
+    built = workers.actors.build_deliverer(get_settings(), dict.fromkeys(Channel, transport))
+    workers.actors.deliverer = lambda: built
 
 
 def consume(broker: RedisBroker, done: Callable[[], bool], count: int) -> float:

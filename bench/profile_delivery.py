@@ -24,13 +24,13 @@ def main(count: int = 3000) -> None:
             "NOTIFIER_RATE_LIMIT_SMS_PER_SECOND": "0",
             "NOTIFIER_LOG_LEVEL": "WARNING",
         }
-        import workers.delivery
+        import workers.actors
         from notifier.models import Channel
-        from notifier.settings import get_settings
+        from notifier.runtime.settings import get_settings
         from notifier.store import Store
 
         sent = ZeroLatencyTransport()
-        deliverer = workers.delivery.build_deliverer(get_settings(), dict.fromkeys(Channel, sent))
+        deliverer = workers.actors.build_deliverer(get_settings(), dict.fromkeys(Channel, sent))
         store = Store.from_url(f"{url}/0")
         load_pending(store, count, due_now)
         claims = store.claim_due(datetime.now(UTC), limit=count, lease=timedelta(minutes=30))

@@ -51,9 +51,9 @@ def main(mode: str = "batch", count: int = 3000) -> None:
         import fastapi.routing
 
         from notifier.app import create_app
-        from notifier.logs import configure_logging
         from notifier.rules.loader import rules_holder
-        from notifier.settings import get_settings
+        from notifier.runtime.logs import configure_logging
+        from notifier.runtime.settings import get_settings
         from notifier.store import Store
 
         fastapi.routing.run_in_threadpool = inline

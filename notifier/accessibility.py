@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from notifier.channels.registry import plugin
 from notifier.models import Channel, Need
-from notifier.templates.sms import Normalization, SmsInfo, analyze, normalize
+from notifier.templates.segments import Normalization, SmsInfo, analyze, normalize
 
 BASIC_PHONE_MAX_SEGMENTS = 2
 

@@ -11,9 +11,9 @@ from fastapi import FastAPI
 
 from notifier import web
 from notifier.api import create_api
-from notifier.clock import utcnow
 from notifier.rules.loader import RulesHolder
-from notifier.settings import Settings
+from notifier.runtime.clock import utcnow
+from notifier.runtime.settings import Settings
 from notifier.store import Store
 from notifier.templates.renderer import TemplatesHolder
 

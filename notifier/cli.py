@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from notifier.settings import Settings, get_settings
+from notifier.runtime.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from notifier.store import Store
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def _store(settings: Settings, *, schedule: bool = True) -> Store:
     """The store; with ``schedule``, only if it holds a schedule this version can read."""
-    from notifier import connections
+    from notifier.store import connections
 
     store = connections.store(settings)
     if schedule:
@@ -50,10 +50,10 @@ def require_public_url(settings: Settings) -> None:
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from notifier.apikeys import ApiKeys
     from notifier.app import create_app
-    from notifier.logs import configure_logging
     from notifier.rules.loader import rules_holder
+    from notifier.runtime.logs import configure_logging
+    from notifier.store.apikeys import ApiKeys
 
     require_public_url(settings)
     configure_logging(settings.log_level, "api")
@@ -79,10 +79,10 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
-    from notifier.broker import configure_broker, enqueue_deliveries
-    from notifier.logs import configure_logging
     from notifier.metrics import ScheduleCollector, SchedulerMetrics
-    from notifier.scheduler import Scheduler
+    from notifier.runtime.logs import configure_logging
+    from notifier.scheduling.broker import configure_broker, enqueue_deliveries
+    from notifier.scheduling.scheduler import Scheduler
 
     configure_logging(settings.log_level, "scheduler")
     broker = configure_broker(settings)
@@ -109,7 +109,7 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from notifier.connections import require_redis
+    from notifier.store.connections import require_redis
 
     require_redis(settings)
     require_public_url(settings)
@@ -152,9 +152,9 @@ def _load_events(paths: list[Path]) -> list[Any]:
 
 
 def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:
-    from notifier.clock import utcnow
     from notifier.rules.lint import lint
     from notifier.rules.loader import RuleSetError, load_rules
+    from notifier.runtime.clock import utcnow
 
     folder = Path(args.dir) if args.dir else settings.rules_dir
     templates = Path(args.templates) if args.templates else settings.templates_dir
@@ -179,10 +179,10 @@ def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from notifier.clock import utcnow
     from notifier.rules.engine import EventDataError
     from notifier.rules.loader import RuleSetError, load_rules
     from notifier.rules.preview import preview
+    from notifier.runtime.clock import utcnow
     from notifier.templates.renderer import Renderer
 
     try:
@@ -220,7 +220,7 @@ def cmd_templates_preview(settings: Settings, args: argparse.Namespace) -> int:
     from notifier.models import Channel, Need
     from notifier.templates.context import template_flags
     from notifier.templates.renderer import Renderer, TemplateMissingError
-    from notifier.templates.sms import sms_report
+    from notifier.templates.segments import sms_report
 
     data = json.loads(Path(args.data).read_text(encoding="utf-8")) if args.data else {}
     data = data.get("data", data)  # an event file works too
@@ -250,7 +250,7 @@ def cmd_templates_preview(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
-    from notifier.apikeys import ApiKeys, parse_scopes
+    from notifier.store.apikeys import ApiKeys, parse_scopes
 
     keys = ApiKeys(_store(settings, schedule=False).redis, {})
     if args.keys_command == "add":
@@ -322,13 +322,13 @@ Post an event: see README.md, "Try it". Ctrl-C stops everything.
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Everything on one machine: embedded Valkey unless configured, API, scheduler, worker."""
-    from notifier.logs import configure_logging
+    from notifier.runtime.logs import configure_logging
 
     configure_logging(settings.log_level, "run")
     server = None
     redis_url = settings.redis_url
     if not redis_url:
-        from notifier.redis_server import embedded_server
+        from notifier.runtime.redis_server import embedded_server
 
         server = embedded_server(settings.data_dir / "valkey", settings.embedded_redis_port)
         server.start()

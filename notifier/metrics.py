@@ -26,10 +26,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from notifier.channels.registry import plugins
-from notifier.clock import utcnow
-from notifier.reloading import Reloading
 from notifier.rules.loader import RuleSet
 from notifier.rules.schema import event_matches
+from notifier.runtime.clock import utcnow
+from notifier.runtime.reloading import Reloading
 from notifier.store import UNAVAILABLE, Store, from_ms, to_ms
 
 LATENESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)

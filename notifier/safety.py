@@ -1,6 +1,6 @@
 """What a person's safety settings change in delivery (the README's "Safe contact" table).
 
-Pure functions, beside the other decisions (:mod:`notifier.routing`,
+Pure functions, beside the other decisions (:mod:`notifier.delivery.decisions`,
 :mod:`notifier.accessibility`); tests/test_safety.py holds them to tables. Safety wins over
 everything a rule says: a critical message waits for a safe time too, and never goes past
 its expiry.

@@ -18,13 +18,13 @@ from fastapi.testclient import TestClient
 
 from notifier.app import create_app
 from notifier.channels.outbox import OutboxTransport
-from notifier.delivery import Deliverer
+from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus
 from notifier.rules.loader import rules_holder
-from notifier.settings import Settings
+from notifier.runtime.settings import Settings
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
-from tests.conftest import EXAMPLES
+from tests.support.builders import EXAMPLES
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # 10:00 in Paris: outside quiet hours
 KEY = {"Authorization": "Bearer access-key-123"}

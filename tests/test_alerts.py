@@ -6,7 +6,7 @@ import json
 import shutil
 import subprocess
 
-from tests.conftest import ROOT
+from tests.support.builders import ROOT
 
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 

@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 
 from notifier.app import create_app
 from notifier.rules.loader import rules_holder
-from notifier.settings import Settings
+from notifier.runtime.redis_server import free_port
+from notifier.runtime.settings import Settings
 from notifier.store import Store
-from tests.conftest import NOW, REMINDER_RULES, free_port, make_event
+from tests.support.builders import NOW, REMINDER_RULES, make_event
 
 AUTH = {"Authorization": "Bearer test-key-123"}
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from notifier.apikeys import ApiKeys
 from notifier.store import Store
-from tests.conftest import REMINDER_RULES, api_client, make_event
+from notifier.store.apikeys import ApiKeys
+from tests.support.builders import REMINDER_RULES, api_client, make_event
 
 AUTH = {"Authorization": "Bearer test-key-123"}
 

@@ -17,9 +17,8 @@ from playwright.sync_api import Browser, Page, Route
 from notifier.app import create_app
 from notifier.rules.loader import rules_holder
 from notifier.store import Store
-from tests.browser import serve
-from tests.conftest import EXAMPLES, NOW
-from tests.test_citizen_pages import settings
+from tests.support.browser import serve
+from tests.support.builders import EXAMPLES, NOW, settings
 
 STRICT = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from notifier.apikeys import KEY, ApiKeys, digest
 from notifier.cli import main
 from notifier.store import Store
-from tests.conftest import REMINDER_RULES, api_client, make_event
+from notifier.store.apikeys import KEY, ApiKeys, digest
+from tests.support.builders import REMINDER_RULES, api_client, make_event
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_idempotency_is_per_client(client: TestClient, store: Store) -> None:
 def test_keys_command(
     redis_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from notifier.settings import get_settings
+    from notifier.runtime.settings import get_settings
 
     monkeypatch.setenv("NOTIFIER_REDIS_URL", redis_url)
     get_settings.cache_clear()

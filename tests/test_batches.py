@@ -15,8 +15,13 @@ import dramatiq
 import pytest
 from dramatiq.brokers.redis import RedisBroker
 
-from notifier.batches import Sends, batches
-from notifier.broker import DELIVERY_ACTOR, DELIVERY_QUEUE, delivery_message, enqueue_deliveries
+from notifier.delivery.pool import Sends, batches
+from notifier.scheduling.broker import (
+    DELIVERY_ACTOR,
+    DELIVERY_QUEUE,
+    delivery_message,
+    enqueue_deliveries,
+)
 from notifier.store import Claimed
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from notifier.channels.registry import plugins
-from tests.conftest import ROOT
+from tests.support.builders import ROOT
 
 NAMES = {str(channel) for channel in plugins()}
 OWN = ROOT / "notifier" / "channels"

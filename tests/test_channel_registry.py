@@ -13,7 +13,7 @@ from notifier.channels.registry import plugins
 from notifier.channels.sms import TwilioSmsTransport
 from notifier.channels.webpush import WebPushTransport, generate_vapid_keys
 from notifier.models import Channel
-from notifier.settings import Settings
+from notifier.runtime.settings import Settings
 
 TWILIO = {"twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": "t" * 32}
 SMTP = {"smtp_host": "127.0.0.1", "smtp_from": "ne-pas-repondre@example.fr"}

@@ -20,26 +20,26 @@ from notifier.channels.base import Outcome, SendResult, Transport
 from notifier.channels.email import SmtpEmailTransport
 from notifier.channels.sms import TwilioSmsTransport
 from notifier.channels.webpush import VAPID_REFUSALS, WebPushTransport, generate_vapid_keys
-from notifier.delivery import Deliverer
+from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus, PushSubscription, Recipient
-from notifier.recipients import RecipientStore
 from notifier.rules.engine import plan
 from notifier.store import Store
+from notifier.store.recipients import RecipientStore
 from notifier.templates.renderer import Renderer
 from notifier.urls import PUSH_SERVICES
-from tests.conftest import (
+from tests.support.builders import (
     CONTACT_KEY,
     EXAMPLES,
     NOW,
     REMINDER_RULES,
+    ScriptedTransport,
     api_client,
     make_event,
     rules_from,
 )
-from tests.fake_push import LOOPBACK_PUSH, FakePushService
-from tests.fake_twilio import ACCOUNT_SID, FakeTwilio
-from tests.smtp_server import SmtpServer
-from tests.test_delivery import ScriptedTransport
+from tests.support.fake_push import LOOPBACK_PUSH, FakePushService
+from tests.support.fake_twilio import ACCOUNT_SID, FakeTwilio
+from tests.support.smtp_server import SmtpServer
 
 DUE = NOW + timedelta(minutes=1)
 
@@ -282,7 +282,7 @@ def test_a_stored_endpoint_off_the_push_services_is_dropped_never_called(
 
 def test_retry_after_is_honoured_for_twilio(store: Store) -> None:
     """A 429 with Retry-After: the message comes back no sooner than asked."""
-    from tests.fake_twilio import Reply
+    from tests.support.fake_twilio import Reply
 
     twilio = FakeTwilio()
     try:

@@ -24,25 +24,28 @@ from playwright.sync_api import Browser, Page
 
 from notifier.app import create_app
 from notifier.channels.outbox import OutboxTransport
-from notifier.channels.webpush import generate_vapid_keys
-from notifier.delivery import Deliverer
-from notifier.links import PAGES, UNSUBSCRIBE, Grant, Links
-from notifier.models import Channel, MessageStatus
-from notifier.recipients import RecipientStore
+from notifier.delivery.attempt import Deliverer
+from notifier.links import PAGES, UNSUBSCRIBE, Grant
+from notifier.models import Channel
 from notifier.rules.loader import rules_holder
-from notifier.settings import Settings
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
-from notifier.urls import PUSH_SERVICES
-from tests.browser import overflows, serve, violations
-from tests.conftest import CONTACT_KEY, EXAMPLES, NOW, ROOT, make_event
-from tests.fake_push import LOOPBACK_PUSH, FakePushService
-
-KEY = "pages-key-123456"
-TENANT = "crm"  # the tenant of KEY, an environment key: its name
-VAPID_PRIVATE, VAPID_PUBLIC = generate_vapid_keys()
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-PAGE_PATHS = {"preferences": "", "needs": "/needs", "device": "/device", "history": "/history"}
+from tests.support.browser import overflows, serve, violations
+from tests.support.builders import (
+    CONTACT_KEY,
+    EXAMPLES,
+    KEY,
+    NOW,
+    PAGE_PATHS,
+    SCREENSHOTS,
+    TENANT,
+    VAPID_PRIVATE,
+    VAPID_PUBLIC,
+    Site,
+    deliver_next,
+    settings,
+)
+from tests.support.fake_push import LOOPBACK_PUSH, FakePushService
 
 
 @pytest.fixture
@@ -50,39 +53,6 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
     yield context.new_page()
     context.close()
-
-
-def settings(**overrides: Any) -> Settings:
-    defaults: dict[str, Any] = {
-        "api_keys": {"crm": KEY},
-        "rules_reload_seconds": 0,
-        "secret_key": CONTACT_KEY.decode(),
-        "public_url": "https://notifications.example.gouv.fr",
-        "vapid_private_key": VAPID_PRIVATE,
-        "vapid_subject": "mailto:dpo@example.gouv.fr",
-        # the loopback push service of the end-to-end test, beside the browsers' own
-        "push_allowed_hosts": [*PUSH_SERVICES, *LOOPBACK_PUSH],
-    }
-    return Settings(**(defaults | overrides))
-
-
-class Site:
-    def __init__(self, url: str, store: Store, config: Settings) -> None:
-        self.url, self.store, self.config = url, store, config
-        self.links = Links(config.secret(), url, ttl=timedelta(days=30))
-        self.recipients = RecipientStore(store.redis, contact_key=config.secret())
-
-    def post(self, **fields: Any) -> list[str]:
-        body = make_event(**fields).model_dump(mode="json")
-        answer = httpx.post(
-            f"{self.url}/v1/events", json=body, headers={"Authorization": f"Bearer {KEY}"}
-        )
-        assert answer.status_code == 202, answer.text
-        return [p["id"] for p in answer.json()["planned"]]
-
-    def pages(self, recipient: str = "citizen-1", path: str = "", lang: str = "fr") -> str:
-        token = self.links.token(Grant(recipient, PAGES, tenant=TENANT))
-        return f"{self.url}/me/{token}{path}?lang={lang}"
 
 
 @pytest.fixture
@@ -162,25 +132,6 @@ def test_keyboard_alone(site: Site, page: Page) -> None:
     assert focused is not None
     fields = site.recipients.fields(TENANT, "citizen-1")
     assert '"easy_read"' in fields["choices"]
-
-
-def deliver_next(site: Site, tmp_path: Path) -> dict[str, Any]:
-    """Claim what is due and deliver it through the real worker logic; the outbox record."""
-    import json
-
-    outbox = OutboxTransport(tmp_path / "outbox")
-    worker = Deliverer(
-        site.store,
-        Renderer(EXAMPLES / "templates"),
-        {channel: outbox for channel in Channel},
-        recipients=site.recipients,
-        clock=lambda: NOW,  # 10:00 in Paris: outside quiet hours
-    )
-    claimed = site.store.claim_due(NOW, limit=10, lease=timedelta(minutes=5))
-    for item in claimed:
-        assert worker.deliver(item.message_id, item.claim) is MessageStatus.SENT
-    (latest,) = sorted((tmp_path / "outbox").glob("*.json"))[-1:]
-    return dict(json.loads(latest.read_text()))
 
 
 def test_a_choice_on_the_page_changes_the_next_send(site: Site, page: Page, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.redis_server import embedded_server, free_port
+from notifier.runtime.redis_server import embedded_server, free_port
 
 
 def notifier(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -22,12 +22,18 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from notifier.apikeys import ALL_SCOPES, ApiKeys, Scope
 from notifier.links import PAGES, UNSUBSCRIBE, Grant, Links
 from notifier.store import PREFIX, Store
+from notifier.store.apikeys import ALL_SCOPES, ApiKeys, Scope
 from notifier.web.guard import csrf_token
-from tests.conftest import CONTACT_KEY, NOW, REMINDER_RULES, api_client, make_event
-from tests.test_tenancy import deliver_due
+from tests.support.builders import (
+    CONTACT_KEY,
+    NOW,
+    REMINDER_RULES,
+    api_client,
+    deliver_due,
+    make_event,
+)
 
 SURFACES = ("/v1/", "/me/", "/u/", "/ops/")
 PUSH_ENDPOINT = "https://fcm.googleapis.com/fcm/send/alice-device-7f3a"

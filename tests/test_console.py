@@ -15,48 +15,19 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from notifier.apikeys import ApiKeys, Scope
-from notifier.app import create_app
 from notifier.channels.base import Outcome, SendResult
-from notifier.delivery import Deliverer
+from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus
-from notifier.rules.loader import rules_holder
-from notifier.store import Store
 from notifier.templates.renderer import Renderer
-from tests.browser import overflows, serve, violations
-from tests.conftest import CONTACT_KEY, EXAMPLES, NOW, make_event
-from tests.test_citizen_pages import KEY, SCREENSHOTS, settings
-from tests.test_delivery import ScriptedTransport
-
-
-class Console:
-    def __init__(self, url: str, store: Store, agent_key: str, reader_key: str) -> None:
-        self.url, self.store = url, store
-        self.agent_key, self.reader_key = agent_key, reader_key
-
-    def post(self, **fields: object) -> list[str]:
-        body = make_event(**fields).model_dump(mode="json")
-        answer = httpx.post(
-            f"{self.url}/v1/events", json=body, headers={"Authorization": f"Bearer {KEY}"}
-        )
-        assert answer.status_code == 202, answer.text
-        return [p["id"] for p in answer.json()["planned"]]
-
-    def login(self, page: Page, key: str | None = None) -> None:
-        page.goto(f"{self.url}/ops/login")
-        page.get_by_label("Votre clé d'agent").fill(key or self.agent_key)
-        page.get_by_role("button", name="Se connecter").click()
-
-
-@pytest.fixture
-def console(store: Store) -> Iterator[Console]:
-    keys = ApiKeys(store.redis, {})
-    agent = keys.add("agent-1", [], scopes={Scope.OPS})
-    reader = keys.add("reader", [], scopes={Scope.EVENTS})
-    store = Store(store.redis, contact_key=CONTACT_KEY)  # as `notifier api` builds it
-    app = create_app(settings(), store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
-    with serve(app) as url:
-        yield Console(url, store, agent, reader)
+from tests.support.browser import overflows, violations
+from tests.support.builders import (
+    EXAMPLES,
+    KEY,
+    NOW,
+    SCREENSHOTS,
+    Console,
+    ScriptedTransport,
+)
 
 
 @pytest.fixture
@@ -308,7 +279,7 @@ def test_a_session_ends_at_logout_and_with_its_key(
     console: Console, how: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from notifier.cli import main
-    from notifier.settings import get_settings
+    from notifier.runtime.settings import get_settings
 
     (first, *_) = console.post(id="evt-end")
     browser = _logged_in(console, console.agent_key)

@@ -8,10 +8,8 @@ servers. The point here is what the worker does with each outcome.
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,58 +17,26 @@ import dramatiq
 import pytest
 from dramatiq.brokers.redis import RedisBroker
 
-from notifier.broker import Stopping
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
 from notifier.channels.outbox import OutboxTransport
-from notifier.delivery import Deliverer
+from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus
-from notifier.routing import RetryPolicy
 from notifier.rules.engine import plan
+from notifier.scheduling.broker import Stopping
 from notifier.store import Busy, Claimed, SendLease, Store, TakenOver
 from notifier.templates.renderer import Renderer
-from tests.conftest import EXAMPLES, NOW, REMINDER_RULES, make_event, rules_from
-
-RULES = rules_from(REMINDER_RULES)
-DUE = NOW + timedelta(days=1)
-
-
-class ScriptedTransport:
-    timeout = 0.0
-
-    def __init__(self, *outcomes: SendResult) -> None:
-        self.outcomes = list(outcomes)
-        self.sent: list[OutgoingMessage] = []
-
-    def send(self, message: OutgoingMessage) -> SendResult:
-        self.sent.append(message)
-        return self.outcomes.pop(0)
-
-
-def schedule(store: Store, **event_fields: object) -> Claimed:
-    event = make_event(**event_fields)
-    store.accept(f"c:{event.id}", plan(event, RULES, NOW), NOW, ttl=60)
-    claimed = store.claim_due(DUE, limit=1, lease=timedelta(minutes=5))
-    assert claimed
-    return claimed[0]
-
-
-def deliverer(
-    store: Store,
-    transports: dict[Channel, object],
-    *,
-    sleep: Callable[[float], None] = lambda seconds: None,
-    call_window: timedelta | None = None,
-) -> Deliverer:
-    return Deliverer(
-        store,
-        Renderer(EXAMPLES / "templates"),
-        transports,  # type: ignore[arg-type]
-        retry=RetryPolicy(base=timedelta(seconds=10), max_attempts=3),
-        call_window=call_window,
-        clock=lambda: DUE,
-        sleep=sleep,
-        rng=random.Random(1),
-    )
+from tests.support.builders import (
+    DUE,
+    EXAMPLES,
+    NOW,
+    REMINDER_RULES,
+    RULES,
+    ScriptedTransport,
+    deliverer,
+    make_event,
+    rules_from,
+    schedule,
+)
 
 
 def test_sends_to_outbox_on_first_channel(store: Store, tmp_path: Path) -> None:
@@ -532,8 +498,8 @@ def test_interrupted_outbox_send_is_recovered_without_a_duplicate(
 def test_a_stop_is_for_good_for_inline_recipients_too(store: Store) -> None:
     """Twilio 21610 (the person sent STOP) closes SMS to that number for every later
     message, though the recipient was never registered; only a keyed hash is stored."""
-    from notifier.recipients import SMS_STOPS, RecipientStore
-    from tests.conftest import CONTACT_KEY
+    from notifier.store.recipients import SMS_STOPS, RecipientStore
+    from tests.support.builders import CONTACT_KEY
 
     recipients = RecipientStore(store.redis, contact_key=CONTACT_KEY)
     sms = ScriptedTransport(SendResult(Outcome.GONE, reason="the recipient unsubscribed (STOP)"))

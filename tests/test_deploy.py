@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from notifier.cli import build_parser
-from notifier.settings import Settings
-from tests.conftest import ROOT
+from notifier.runtime.settings import Settings
+from tests.support.builders import ROOT
 
 DEPLOY = ROOT / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))

@@ -8,7 +8,7 @@ import pytest
 
 from notifier.rules.lint import lint
 from notifier.rules.loader import load_rule_texts
-from tests.conftest import EXAMPLES, NOW, ROOT
+from tests.support.builders import EXAMPLES, NOW, ROOT
 
 BLOCK = re.compile(r"```yaml\n(.*?)```", re.DOTALL)
 DOCS = {

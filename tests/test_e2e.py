@@ -20,9 +20,10 @@ import pytest
 
 from notifier.rules.engine import plan
 from notifier.rules.loader import load_rule_texts
+from notifier.runtime.redis_server import free_port
 from notifier.store import Store
-from tests.conftest import ROOT, free_port, make_event
-from tests.harness import API_KEY, EngineProcesses, wait_for
+from tests.support.builders import ROOT, make_event
+from tests.support.harness import API_KEY, EngineProcesses, wait_for
 
 pytestmark = pytest.mark.e2e
 

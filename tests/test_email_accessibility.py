@@ -16,8 +16,7 @@ import pytest
 from notifier.models import Channel, Need
 from notifier.templates.context import template_flags
 from notifier.templates.renderer import Renderer
-from tests.conftest import EXAMPLES
-from tests.test_golden_templates import SAMPLES, shipped_templates
+from tests.support.builders import EXAMPLES, SAMPLES, shipped_templates
 
 VAGUE_LINK_TEXT = {"ici", "cliquez ici", "lien", "en savoir plus", "here", "click here", "link"}
 

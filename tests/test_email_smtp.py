@@ -13,8 +13,8 @@ import pytest
 from notifier.channels.base import Outcome, OutgoingMessage
 from notifier.channels.email import HEADERS_AS_GIVEN, SmtpEmailTransport, build_email, folded
 from notifier.models import Channel
-from tests.conftest import free_port
-from tests.smtp_server import SmtpServer
+from notifier.runtime.redis_server import free_port
+from tests.support.smtp_server import SmtpServer
 
 SENDER = "Gendarmerie nationale <ne-pas-repondre@gendarmerie.example>"
 
@@ -201,7 +201,7 @@ def test_nothing_listening_is_temporary() -> None:
 
 def test_settings_select_smtp(tls_server: SmtpServer) -> None:
     from notifier.channels import transports_for
-    from notifier.settings import Settings
+    from notifier.runtime.settings import Settings
 
     settings = Settings(
         smtp_host="127.0.0.1",

@@ -22,10 +22,10 @@ import httpx
 import pytest
 import redis
 
-from notifier.redis_server import EmbeddedValkey
-from tests.fake_twilio import FakeTwilio
-from tests.harness import EngineProcesses, wait_for
-from tests.replicated import Sentinels, topology
+from notifier.runtime.redis_server import EmbeddedValkey
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.harness import EngineProcesses, wait_for
+from tests.support.replicated import Sentinels, topology
 
 pytestmark = pytest.mark.e2e
 

@@ -12,15 +12,15 @@ from pathlib import Path
 from notifier.channels.email import SmtpEmailTransport
 from notifier.channels.sms import TwilioSmsTransport
 from notifier.channels.webpush import WebPushTransport, generate_vapid_keys
-from notifier.delivery import Deliverer
+from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus
 from notifier.rules.engine import plan
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
-from tests.conftest import EXAMPLES, NOW, make_event, rules_from
-from tests.fake_push import LOOPBACK_PUSH, FakePushService
-from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Reply
-from tests.smtp_server import SmtpServer
+from tests.support.builders import EXAMPLES, NOW, make_event, rules_from
+from tests.support.fake_push import LOOPBACK_PUSH, FakePushService
+from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Reply
+from tests.support.smtp_server import SmtpServer
 
 RULES = rules_from(
     """

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from notifier.redis_server import EmbeddedValkey
-from tests.conftest import free_port, make_event
-from tests.harness import EngineProcesses, wait_for
+from notifier.runtime.redis_server import EmbeddedValkey, free_port
+from tests.support.builders import make_event
+from tests.support.harness import EngineProcesses, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -214,7 +214,7 @@ def test_sigkill_a_worker_in_the_middle_of_a_batch(server: EmbeddedValkey, tmp_p
     import signal
 
     from notifier.store import Store
-    from tests.fake_twilio import FakeTwilio
+    from tests.support.fake_twilio import FakeTwilio
 
     twilio = FakeTwilio(delay=1.5)
     engine = EngineProcesses(tmp_path / "engine", server.connection_url, rules=RULES)
@@ -285,11 +285,11 @@ def test_a_worker_stops_at_once_though_a_delivery_waits_for_another_attempt(
 
     from dramatiq.brokers.redis import RedisBroker
 
-    from notifier.broker import enqueue_deliveries
     from notifier.rules.engine import plan
     from notifier.rules.loader import load_rule_texts
+    from notifier.scheduling.broker import enqueue_deliveries
     from notifier.store import Store
-    from tests.fake_twilio import FakeTwilio
+    from tests.support.fake_twilio import FakeTwilio
 
     twilio = FakeTwilio()
     engine = EngineProcesses(tmp_path / "engine", server.connection_url, rules=RULES)
@@ -340,7 +340,7 @@ def test_a_worker_stops_at_once_though_a_delivery_waits_for_another_attempt(
 
 def test_provider_outage_then_recovery(server: EmbeddedValkey, tmp_path: Path) -> None:
     """Twilio answers 503 for 8 s: messages go out after it recovers, none after its expiry."""
-    from tests.fake_twilio import FakeTwilio
+    from tests.support.fake_twilio import FakeTwilio
 
     rules = (
         RULES

@@ -32,9 +32,9 @@ from schemathesis.generation import GenerationMode
 
 from notifier.app import create_app
 from notifier.rules.loader import rules_holder
-from notifier.settings import Settings
+from notifier.runtime.settings import Settings
 from notifier.store import Store
-from tests.conftest import CONTACT_KEY, EXAMPLES
+from tests.support.builders import CONTACT_KEY, EXAMPLES
 
 AUTH = {"Authorization": "Bearer fuzz-key-123456"}
 EXAMPLES_PER_MODE = {GenerationMode.POSITIVE: 80, GenerationMode.NEGATIVE: 70}

@@ -15,32 +15,15 @@ import pytest
 from notifier.models import Channel, Need
 from notifier.templates.context import template_flags
 from notifier.templates.renderer import OPTIONAL_PARTS, REQUIRED_PARTS, Renderer
-from tests.conftest import EXAMPLES, ROOT
+from tests.support.builders import (
+    LINKS,
+    ROOT,
+    SAMPLES,
+    TEMPLATES,
+    shipped_templates,
+)
 
 GOLDEN = ROOT / "tests" / "golden"
-TEMPLATES = EXAMPLES / "templates"
-APPOINTMENT = {
-    "starts_at": "2026-12-10T10:30:00+01:00",
-    "unit": "Brigade de gendarmerie de Paris 7e",
-    "address": "12 rue Exemple, 75007 Paris",
-    "unit_phone": "01 45 00 00 00",
-}
-SAMPLES = {
-    "appointment_confirmation": APPOINTMENT,
-    "appointment_reminder": APPOINTMENT,
-    "appointment_moved": APPOINTMENT,
-    "appointment_cancelled": APPOINTMENT,
-    "procedure_status": {"reference": "PLAINTE-2026-118", "status_label": "transmise au parquet"},
-    "push_test": {},
-    "document_available": {
-        "document_label": "récépissé de plainte",
-        "how_to_get": "Il est à retirer à l'accueil de la brigade, du lundi au samedi.",
-    },
-}
-LINKS = {
-    "pages": "https://notifications.example.gouv.fr/me/signed-token",
-    "unsubscribe": "https://notifications.example.gouv.fr/u/signed-token",
-}
 OPTIONAL = {"procedure_status"}  # rendered with an unsubscribe link, as optional news is
 VARIANTS = {
     "fr": ("fr", False, False),
@@ -49,18 +32,6 @@ VARIANTS = {
     "fr-discreet": ("fr", False, True),
     "en-discreet": ("en", False, True),
 }
-
-
-def shipped_templates(channel: Channel | None = None) -> list[str]:
-    """Every shipped template; with ``channel``, those that have it (``push_test`` is only
-    a push)."""
-    return sorted(
-        p.name
-        for p in TEMPLATES.iterdir()
-        if p.is_dir()
-        and not p.name.startswith("_")
-        and (channel is None or any((p / "fr").glob(f"{channel.value}.*.j2")))
-    )
 
 
 def render_all(name: str, variant: str) -> dict[str, str]:

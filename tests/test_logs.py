@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from notifier.logs import MaskingFilter, escape_controls, mask
+from notifier.runtime.logs import MaskingFilter, escape_controls, mask
 from notifier.store import Store
-from tests.conftest import REMINDER_RULES, api_client
+from tests.support.builders import REMINDER_RULES, api_client
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import make_event
-from tests.harness import EngineProcesses, wait_for
+from tests.support.builders import make_event
+from tests.support.harness import EngineProcesses, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -86,7 +86,7 @@ def test_quiet_hours_and_text_follow_the_zone_of_the_number() -> None:
     from datetime import UTC, datetime
 
     from notifier.rules.engine import plan
-    from tests.conftest import NOW, make_event, rules_from
+    from tests.support.builders import NOW, make_event, rules_from
 
     rules = rules_from(
         "rules:\n  - id: r\n    trigger: [appointment.booked]\n    template: t\n"

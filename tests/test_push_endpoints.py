@@ -14,13 +14,13 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from notifier.links import PAGES, Grant, Links
-from notifier.recipients import RecipientStore
-from notifier.settings import Settings
+from notifier.runtime.settings import Settings
 from notifier.store import Store
+from notifier.store.recipients import RecipientStore
 from notifier.urls import PUSH_SERVICES, push_endpoint_problem
 from notifier.web.guard import csrf_token
-from tests.conftest import CONTACT_KEY, api_client, make_event
-from tests.fake_push import LOOPBACK_PUSH
+from tests.support.builders import CONTACT_KEY, api_client, make_event
+from tests.support.fake_push import LOOPBACK_PUSH
 
 KEYS = {"Authorization": "Bearer door-key-0123"}
 RULES = """

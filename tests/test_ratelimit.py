@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from dramatiq.rate_limits.backends import RedisBackend
 
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
-from notifier.delivery import Deliverer
+from notifier.delivery.attempt import Deliverer
+from notifier.delivery.ratelimit import ChannelRateLimit
 from notifier.models import Channel, MessageStatus
-from notifier.ratelimit import ChannelRateLimit
 from notifier.rules.engine import plan
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
-from tests.conftest import EXAMPLES, make_event, rules_from
+from tests.support.builders import EXAMPLES, make_event, rules_from
 
 RULES = rules_from(
     """

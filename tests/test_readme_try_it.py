@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from notifier.redis_server import free_port
-from tests.conftest import ROOT
-from tests.harness import wait_for
+from notifier.runtime.redis_server import free_port
+from tests.support.builders import ROOT
+from tests.support.harness import wait_for
 
 
 def try_it_commands() -> list[str]:

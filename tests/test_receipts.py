@@ -13,12 +13,18 @@ from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from notifier.channels.base import Outcome, SendResult
-from notifier.delivery import Deliverer
+from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus
 from notifier.store import Store
 from notifier.templates.renderer import Renderer
-from tests.conftest import EXAMPLES, REMINDER_RULES, api_client
-from tests.test_delivery import DUE, ScriptedTransport, schedule
+from tests.support.builders import (
+    DUE,
+    EXAMPLES,
+    REMINDER_RULES,
+    ScriptedTransport,
+    api_client,
+    schedule,
+)
 
 PUBLIC = "https://notifier.example.fr/v1/callbacks/twilio"
 TOKEN = "twilio-auth-token"

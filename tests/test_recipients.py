@@ -12,13 +12,19 @@ import pytest
 from fastapi.testclient import TestClient
 
 from notifier.channels.base import Outcome, SendResult
-from notifier.delivery import Deliverer
+from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus
-from notifier.recipients import RecipientStore
 from notifier.store import PREFIX, Store
+from notifier.store.recipients import RecipientStore
 from notifier.templates.renderer import Renderer
-from tests.conftest import CONTACT_KEY, EXAMPLES, NOW, api_client, make_event
-from tests.test_delivery import ScriptedTransport
+from tests.support.builders import (
+    CONTACT_KEY,
+    EXAMPLES,
+    NOW,
+    ScriptedTransport,
+    api_client,
+    make_event,
+)
 
 KEY = {"Authorization": "Bearer recipients-key"}
 RULES = """
@@ -199,7 +205,7 @@ def test_choices_made_after_planning_apply_at_send_time(api: TestClient, store: 
 def test_erasure_takes_the_person_out_of_the_contact_index(store: Store) -> None:
     """The support console finds people by keyed hash of their contacts: erased, not found."""
     from notifier.rules.engine import plan
-    from tests.conftest import CONTACT_KEY, NOW, REMINDER_RULES, make_event, rules_from
+    from tests.support.builders import CONTACT_KEY, NOW, REMINDER_RULES, make_event, rules_from
 
     indexed = Store(store.redis, contact_key=CONTACT_KEY)
     recipients = RecipientStore(store.redis, contact_key=CONTACT_KEY)
@@ -228,7 +234,7 @@ def test_a_contact_many_recipients_share_costs_each_the_same(store: Store) -> No
     copying a list of every recipient so far (quadratic: the benchmark's batch ingest fell to
     a third as its 10 000 events shared a phone)."""
     from notifier.rules.engine import plan
-    from tests.conftest import REMINDER_RULES, rules_from
+    from tests.support.builders import REMINDER_RULES, rules_from
 
     indexed = Store(store.redis, contact_key=CONTACT_KEY)
     rules, shared = rules_from(REMINDER_RULES), {"phone": "+33612345678", "email": "a@b.fr"}

@@ -13,13 +13,22 @@ import redis
 from notifier.channels.base import Outcome, SendResult
 from notifier.cli import main
 from notifier.models import Channel, MessageStatus
-from notifier.redis_server import EmbeddedValkey
 from notifier.rules.engine import plan
-from notifier.settings import get_settings
+from notifier.runtime.redis_server import EmbeddedValkey
+from notifier.runtime.settings import get_settings
 from notifier.store import NotReplicated, Store
-from tests.conftest import NOW, REMINDER_RULES, api_client, make_event
-from tests.replicated import follow, server
-from tests.test_delivery import DUE, RULES, ScriptedTransport, deliverer, schedule
+from tests.support.builders import (
+    DUE,
+    NOW,
+    REMINDER_RULES,
+    RULES,
+    ScriptedTransport,
+    api_client,
+    deliverer,
+    make_event,
+    schedule,
+)
+from tests.support.replicated import follow, server
 
 
 @pytest.fixture

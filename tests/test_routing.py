@@ -1,4 +1,4 @@
-"""The delivery's pure decisions (notifier/routing.py), as tables."""
+"""The delivery's pure decisions (notifier/delivery/decisions.py), as tables."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from notifier.delivery.decisions import AfterFailure, Skip, after_temporary_failure, skip
 from notifier.models import Channel, MessageStatus, Recipient
-from notifier.routing import AfterFailure, Skip, after_temporary_failure, skip
 
 PHONE_AND_MAIL = {"phone": "+33612345678", "email": "camille@example.org"}
 

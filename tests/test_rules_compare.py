@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from notifier.rules.compare import literal_kind, ordered
+from notifier.rules.engine import plan
 from notifier.rules.loader import RuleSetError
-from tests.conftest import make_event
-from tests.test_rules_engine import NOW, one_rule, plan
+from tests.support.builders import NOW, make_event, one_rule
 
 PARIS_SUMMER = timezone(timedelta(hours=2))
 

@@ -11,8 +11,14 @@ from hypothesis import strategies as st
 
 from notifier.models import Channel
 from notifier.rules.engine import EventDataError, next_in_series, plan
-from notifier.rules.loader import RuleSet, load_rule_texts
-from tests.conftest import NOW, REMINDER_RULES, make_event, rules_from
+from notifier.rules.loader import load_rule_texts
+from tests.support.builders import (
+    NOW,
+    REMINDER_RULES,
+    make_event,
+    one_rule,
+    rules_from,
+)
 
 RULES = rules_from(REMINDER_RULES)
 
@@ -171,10 +177,6 @@ def test_utc_and_offset_timestamps_agree() -> None:
 
 
 # --- the rest of the rule language ----------------------------------------------------------
-
-
-def one_rule(body: str) -> RuleSet:
-    return rules_from("rules:\n  - id: r\n    template: t\n    channels: [sms]\n" + body)
 
 
 def test_wildcard_trigger_matches_one_segment() -> None:

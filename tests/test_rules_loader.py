@@ -9,7 +9,7 @@ import pytest
 from notifier.cli import main
 from notifier.rules.loader import RuleSetError, load_rule_texts, load_rules
 from notifier.rules.schema import Immediately, Offset, parse_duration, parse_timing
-from tests.conftest import EXAMPLES
+from tests.support.builders import EXAMPLES
 
 BASE = "rules:\n  - id: a\n    trigger: [x.y]\n    template: t\n    channels: [sms]\n"
 

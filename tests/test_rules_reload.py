@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from notifier.rules.loader import RuleSetError, rules_holder
-from tests.harness import EngineProcesses, wait_for
+from tests.support.harness import EngineProcesses, wait_for
 
 RULE = "rules:\n  - {{id: {id}, trigger: [x.y], template: t, channels: [sms]}}\n"
 
@@ -64,7 +64,7 @@ def test_running_engine_applies_then_refuses_a_rule_change(
     data = {"reference": "R-1", "status_label": "transmise"}
 
     def planned_rules(event_id: str) -> list[str]:
-        from tests.conftest import make_event
+        from tests.support.builders import make_event
 
         event = make_event(id=event_id, type="procedure.status_changed", data=data)
         response = engine.post(event.model_dump(mode="json"))
@@ -107,7 +107,7 @@ def test_running_engine_refuses_rules_and_templates_that_do_not_go_together(
     worker too keeps the template, and sends with it."""
     import shutil
 
-    from tests.conftest import EXAMPLES, make_event
+    from tests.support.builders import EXAMPLES, make_event
 
     engine = EngineProcesses(tmp_path, redis_base_url, rules=RULES, engine_db=4)
     templates = tmp_path / "templates"

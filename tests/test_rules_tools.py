@@ -10,7 +10,7 @@ import pytest
 from notifier.cli import main
 from notifier.rules.lint import lint
 from notifier.rules.schema import rule_file_json_schema
-from tests.conftest import EXAMPLES, NOW, ROOT, make_event, rules_from
+from tests.support.builders import EXAMPLES, NOW, ROOT, make_event, rules_from
 
 TEMPLATES = EXAMPLES / "templates"
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from notifier.channels.base import Outcome, SendResult
-from notifier.delivery import Deliverer
+from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus
 from notifier.rules.engine import plan
 from notifier.store import Store
@@ -21,8 +21,14 @@ from notifier.templates.context import template_flags
 from notifier.templates.renderer import Renderer
 from notifier.templates.safe_links import UnsafeLinkError
 from notifier.urls import link_problem
-from tests.conftest import EXAMPLES, NOW, api_client, make_event, rules_from
-from tests.test_delivery import ScriptedTransport
+from tests.support.builders import (
+    EXAMPLES,
+    NOW,
+    ScriptedTransport,
+    api_client,
+    make_event,
+    rules_from,
+)
 
 LINKS = [
     pytest.param("javascript:alert(document.cookie)", False, id="javascript"),

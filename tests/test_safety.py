@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from notifier.accessibility import template_flags
+from notifier.delivery.decisions import Skip, skip
 from notifier.models import (
     Channel,
     MessageStatus,
@@ -21,15 +21,14 @@ from notifier.models import (
     SafeHours,
     Safety,
 )
-from notifier.routing import Skip, skip
 from notifier.rules.loader import RuleSetError
 from notifier.safety import Hold, hold, unsafe_channel
 from notifier.templates.catalog import load_templates
+from notifier.templates.context import template_flags
 from notifier.templates.discreet import generic
 from notifier.templates.renderer import REQUIRED_PARTS, Renderer
 from notifier.web.safety_page import safety_from_form
-from tests.conftest import EXAMPLES
-from tests.test_golden_templates import LINKS, SAMPLES, shipped_templates
+from tests.support.builders import EXAMPLES, LINKS, SAMPLES, shipped_templates
 
 PARIS = "Europe/Paris"
 SAFE_9_17 = {"start": "09:00", "end": "17:00"}

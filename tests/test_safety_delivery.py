@@ -17,18 +17,17 @@ from notifier.channels.base import Outcome, SendResult
 from notifier.channels.email import SmtpEmailTransport
 from notifier.channels.sms import TwilioSmsTransport
 from notifier.channels.webpush import WebPushTransport, generate_vapid_keys
-from notifier.delivery import Deliverer
+from notifier.delivery.attempt import Deliverer
 from notifier.links import Links
 from notifier.models import Channel, Event, MessageStatus
-from notifier.recipients import RecipientStore
 from notifier.rules.engine import plan
 from notifier.store import Store
+from notifier.store.recipients import RecipientStore
 from notifier.templates.renderer import Renderer
-from tests.conftest import CONTACT_KEY, EXAMPLES, api_client, rules_from
-from tests.fake_push import LOOPBACK_PUSH, FakePushService
-from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
-from tests.smtp_server import SmtpServer
-from tests.test_delivery import ScriptedTransport
+from tests.support.builders import CONTACT_KEY, EXAMPLES, ScriptedTransport, api_client, rules_from
+from tests.support.fake_push import LOOPBACK_PUSH, FakePushService
+from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+from tests.support.smtp_server import SmtpServer
 
 PARIS = ZoneInfo("Europe/Paris")
 EVENT = json.loads((EXAMPLES / "events" / "procedure-status-changed.json").read_text())

@@ -17,18 +17,24 @@ from playwright.sync_api import Browser, Page
 from notifier.app import create_app
 from notifier.channels.base import Outcome, SendResult
 from notifier.channels.outbox import OutboxTransport
-from notifier.delivery import Deliverer
+from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus, SafeHours, Safety
-from notifier.recipients import Choices
 from notifier.rules.loader import rules_holder
 from notifier.store import Store
+from notifier.store.recipients import Choices
 from notifier.templates.renderer import Renderer
-from tests.browser import overflows, serve, violations
-from tests.conftest import EXAMPLES, NOW
-from tests.test_citizen_pages import KEY, PAGE_PATHS, Site, deliver_next, settings
-from tests.test_console import Console
-from tests.test_console import console as console  # the fixture
-from tests.test_delivery import ScriptedTransport
+from tests.support.browser import overflows, serve, violations
+from tests.support.builders import (
+    EXAMPLES,
+    KEY,
+    NOW,
+    PAGE_PATHS,
+    Console,
+    ScriptedTransport,
+    Site,
+    deliver_next,
+    settings,
+)
 
 DISCREET = {
     "id": "citizen-d",

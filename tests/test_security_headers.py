@@ -12,14 +12,13 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from notifier.apikeys import ApiKeys, Scope
 from notifier.app import create_app
 from notifier.links import PAGES, UNSUBSCRIBE, Grant
 from notifier.rules.loader import rules_holder
 from notifier.store import Store
-from tests.browser import serve
-from tests.conftest import EXAMPLES, NOW, make_event
-from tests.test_citizen_pages import KEY, Site, deliver_next, settings
+from notifier.store.apikeys import ApiKeys, Scope
+from tests.support.browser import serve
+from tests.support.builders import EXAMPLES, KEY, NOW, Site, deliver_next, make_event, settings
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
 HEADERS = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from notifier.settings import Settings
-from tests.conftest import ROOT
+from notifier.runtime.settings import Settings
+from tests.support.builders import ROOT
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifier.templates.sms import GSM_BASIC, GSM_EXTENSION, analyze, encoding_of, normalize
+from notifier.templates.segments import GSM_BASIC, GSM_EXTENSION, analyze, encoding_of, normalize
 
 EURO = "€"  # extension table: two septets
 

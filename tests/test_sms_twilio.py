@@ -10,7 +10,7 @@ import pytest
 from notifier.channels.base import Outcome, OutgoingMessage
 from notifier.channels.sms import TwilioSmsTransport
 from notifier.models import Channel
-from tests.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Reply
+from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Reply
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_timeout_after_the_request_is_ambiguous_and_not_resent(twilio: FakeTwili
 
 
 def test_nothing_listening_is_temporary() -> None:
-    from tests.conftest import free_port
+    from notifier.runtime.redis_server import free_port
 
     channel = TwilioSmsTransport(
         ACCOUNT_SID,
@@ -122,7 +122,7 @@ def test_nothing_listening_is_temporary() -> None:
 def test_settings_select_twilio_else_the_outbox(twilio: FakeTwilio, tmp_path: object) -> None:
     from notifier.channels import transports_for
     from notifier.channels.outbox import OutboxTransport
-    from notifier.settings import Settings
+    from notifier.runtime.settings import Settings
 
     assert isinstance(transports_for(Settings())[Channel.SMS], OutboxTransport)
     configured = Settings(
@@ -145,12 +145,12 @@ def test_sms_permanent_failure_falls_back_to_email_end_to_end(
     from pathlib import Path
 
     from notifier.channels.outbox import OutboxTransport
-    from notifier.delivery import Deliverer
+    from notifier.delivery.attempt import Deliverer
     from notifier.models import MessageStatus
     from notifier.rules.engine import plan
     from notifier.store import Store
     from notifier.templates.renderer import Renderer
-    from tests.conftest import EXAMPLES, NOW, REMINDER_RULES, make_event, rules_from
+    from tests.support.builders import EXAMPLES, NOW, REMINDER_RULES, make_event, rules_from
 
     assert isinstance(store, Store) and isinstance(tmp_path, Path)
     event = make_event()

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 
 from notifier.models import Channel, MessageStatus, recipient_key, subject_key
-from notifier.recipients import RecipientStore
 from notifier.rules.engine import message_id, plan
 from notifier.store import LAYOUT, PREFIX, Claimed, Store
-from tests.conftest import CONTACT_KEY, NOW, REMINDER_RULES, make_event, rules_from
+from notifier.store.recipients import RecipientStore
+from tests.support.builders import CONTACT_KEY, NOW, REMINDER_RULES, make_event, rules_from
 
 RULES = rules_from(REMINDER_RULES)
 LEASE = timedelta(minutes=5)
@@ -172,7 +172,7 @@ def test_cancel_reaches_queued_messages(store: Store) -> None:
 def test_scheduler_releases_claims_the_broker_may_not_have_taken(store: Store) -> None:
     import redis as redis_module
 
-    from notifier.scheduler import Scheduler
+    from notifier.scheduling.scheduler import Scheduler
 
     accept(store)
     sent: list[tuple[str, int]] = []

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from notifier.models import subject_key
 from notifier.rules.engine import plan
 from notifier.store import PREFIX, Store
-from tests.conftest import NOW, REMINDER_RULES, make_event, rules_from
+from tests.support.builders import NOW, REMINDER_RULES, make_event, rules_from
 
 RULES = rules_from(REMINDER_RULES)
 SUBJECT = "appointment:P-1"

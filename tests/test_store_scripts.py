@@ -18,7 +18,7 @@ from notifier.rules.engine import plan
 from notifier.store import PREFIX, Store
 from notifier.store.codec import to_ms
 from notifier.store.scripts import LUA, register, source
-from tests.conftest import NOW, REMINDER_RULES, make_event, rules_from
+from tests.support.builders import NOW, REMINDER_RULES, make_event, rules_from
 
 SCRIPTS = sorted(p.stem for p in LUA.glob("*.lua") if p.stem != "helpers")
 NOW_MS = to_ms(NOW)

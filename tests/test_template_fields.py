@@ -12,7 +12,7 @@ from jinja2 import Environment
 
 from notifier.store import Store
 from notifier.templates.fields import required_fields
-from tests.conftest import EXAMPLES, NOW, api_client, make_event
+from tests.support.builders import EXAMPLES, NOW, api_client, make_event
 
 ENV = Environment()
 
@@ -133,7 +133,7 @@ def test_batch_answers_the_missing_field_for_its_event(client: TestClient) -> No
 
 def test_rules_check_reports_a_field_no_sample_has(tmp_path: Path) -> None:
     from notifier.rules.lint import lint
-    from tests.conftest import rules_from
+    from tests.support.builders import rules_from
 
     rules = rules_from(
         "rules:\n  - id: status\n    trigger: [procedure.status_changed]\n"

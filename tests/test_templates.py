@@ -12,7 +12,7 @@ from notifier.models import Channel
 from notifier.templates.context import template_flags
 from notifier.templates.formatting import format_time, format_when
 from notifier.templates.renderer import Renderer, TemplateMissingError, locale_chain
-from tests.conftest import EXAMPLES
+from tests.support.builders import EXAMPLES
 
 PARIS = {"locale": "fr", "timezone": "Europe/Paris", "needs": template_flags(())}
 

@@ -12,7 +12,7 @@ from notifier.rules.loader import RuleSetError
 from notifier.store import Store
 from notifier.templates.catalog import load_templates
 from notifier.templates.renderer import Renderer, templates_holder
-from tests.conftest import api_client
+from tests.support.builders import api_client
 
 CONTEXT = {"locale": "fr", "timezone": "Europe/Paris", "data": {"n": "1"}, "needs": {}}
 

@@ -6,16 +6,22 @@ Every refusal here is one a client could try against another's citizens.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from notifier.apikeys import ALL_SCOPES, ApiKeys, Scope
 from notifier.store import Store
-from tests.conftest import NOW, REMINDER_RULES, api_client, make_event
+from notifier.store.apikeys import ALL_SCOPES, ApiKeys, Scope
+from tests.support.builders import (
+    NOW,
+    REMINDER_RULES,
+    api_client,
+    deliver_due,
+    make_event,
+)
 
 
 @pytest.fixture
@@ -142,7 +148,7 @@ def test_a_stored_key_without_scopes_may_only_post_events(client: TestClient, st
     """Keys created before scopes existed keep what they could do that was safe: events."""
     import json
 
-    from notifier.apikeys import KEY, digest
+    from notifier.store.apikeys import KEY, digest
 
     store.redis.hset(KEY, digest("old-key"), json.dumps({"client": "old", "events": []}))
     assert post(client, "old-key").status_code == 202
@@ -198,31 +204,6 @@ def test_a_recipient_of_another_tenant_is_not_found(
     assert store.pending_count() == 2
 
 
-def deliver_due(store: Store, at: datetime, cap: int = 20) -> list[str]:
-    """Deliver what is due at ``at`` through the worker's logic (at most ``cap`` messages per
-    recipient an hour); the addresses sent to."""
-    from notifier.channels.base import Outcome, SendResult
-    from notifier.delivery import Deliverer
-    from notifier.models import Channel
-    from notifier.recipients import RecipientStore
-    from notifier.templates.renderer import Renderer
-    from tests.conftest import CONTACT_KEY, EXAMPLES
-    from tests.test_delivery import ScriptedTransport
-
-    transport = ScriptedTransport(*[SendResult(Outcome.SENT)] * 10)
-    worker = Deliverer(
-        store,
-        Renderer(EXAMPLES / "templates"),
-        {Channel.SMS: transport, Channel.EMAIL: transport},  # type: ignore[dict-item]
-        clock=lambda: at,
-        recipients=RecipientStore(store.redis, contact_key=CONTACT_KEY),
-        recipient_cap=(cap, timedelta(hours=1)),
-    )
-    for item in store.claim_due(at, limit=20, lease=timedelta(minutes=5)):
-        worker.deliver(item.message_id, item.claim)
-    return [m.address for m in transport.sent]
-
-
 def test_another_tenant_cannot_redirect_a_recipients_messages(
     client: TestClient, store: Store, keys: ApiKeys
 ) -> None:
@@ -246,7 +227,7 @@ def test_an_event_naming_another_tenants_recipient_stays_off_their_pages(
     """The citizen's link names a tenant and a recipient: "What we sent you" lists that
     tenant's messages to them, never another tenant's sent under the same id."""
     from notifier.links import PAGES, Grant, Links
-    from tests.conftest import CONTACT_KEY
+    from tests.support.builders import CONTACT_KEY
 
     booking, intruder = keys.add("booking", []), keys.add("intruder", [])
     for key, who, label in ((booking, ALICE, "transmise"), (intruder, INTRUDER, "INTRUS-42")):

@@ -12,7 +12,7 @@ from notifier.channels.base import Outcome, OutgoingMessage, SendResult
 from notifier.channels.webpush import WebPushTransport, generate_vapid_keys, topic_for
 from notifier.models import Channel
 from notifier.urls import PUSH_SERVICES
-from tests.fake_push import LOOPBACK_PUSH, FakePushService
+from tests.support.fake_push import LOOPBACK_PUSH, FakePushService
 
 PRIVATE, PUBLIC = generate_vapid_keys()
 NOW = datetime.now(UTC)
@@ -160,14 +160,19 @@ def test_410_deletes_the_registered_subscription_and_falls_back(
     push: FakePushService, store: object
 ) -> None:
     """A real 410 from the push service, through the worker: the subscription is forgotten."""
-    from notifier.delivery import Deliverer
+    from notifier.delivery.attempt import Deliverer
     from notifier.models import MessageStatus, PushSubscription, Recipient
-    from notifier.recipients import RecipientStore
     from notifier.rules.engine import plan
     from notifier.store import Store
+    from notifier.store.recipients import RecipientStore
     from notifier.templates.renderer import Renderer
-    from tests.conftest import CONTACT_KEY, EXAMPLES, make_event, rules_from
-    from tests.test_delivery import ScriptedTransport
+    from tests.support.builders import (
+        CONTACT_KEY,
+        EXAMPLES,
+        ScriptedTransport,
+        make_event,
+        rules_from,
+    )
 
     assert isinstance(store, Store)
     recipients = RecipientStore(store.redis, contact_key=CONTACT_KEY)

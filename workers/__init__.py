@@ -6,9 +6,9 @@ the order Dramatiq needs: an actor binds to the broker in force when it is decla
 
 import os
 
-from notifier.broker import configure_broker
-from notifier.logs import configure_logging
-from notifier.settings import get_settings
+from notifier.runtime.logs import configure_logging
+from notifier.runtime.settings import get_settings
+from notifier.scheduling.broker import configure_broker
 
 configure_logging(get_settings().log_level, "worker")
 broker = configure_broker(get_settings())
@@ -17,7 +17,7 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # set by `notifier worker`: serv
 
     broker.add_middleware(Prometheus())
 
-from workers.delivery import STOPPING, deliver  # noqa: E402  (the broker must exist first)
+from workers.actors import STOPPING, deliver  # noqa: E402  (the broker must exist first)
 
 broker.add_middleware(STOPPING)
 

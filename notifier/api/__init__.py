@@ -25,15 +25,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from notifier.api import callbacks, docs, events, messages, recipients
 from notifier.api.deps import Engine
 from notifier.api.http import AllowOptions, BodySizeLimit, SecurityHeaders
-from notifier.apikeys import ApiKeys
-from notifier.clock import utcnow
 from notifier.links import Links
 from notifier.metrics import ApiMetrics, EngineCollector
-from notifier.recipients import RecipientStore
 from notifier.rules.loader import RulesHolder
 from notifier.rules.pairing import pair
-from notifier.settings import Settings
+from notifier.runtime.clock import utcnow
+from notifier.runtime.settings import Settings
 from notifier.store import UNAVAILABLE, NotReplicated, Store
+from notifier.store.apikeys import ApiKeys
+from notifier.store.recipients import RecipientStore
 from notifier.templates.renderer import TemplatesHolder, templates_holder
 
 log = logging.getLogger(__name__)

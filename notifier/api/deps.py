@@ -11,14 +11,14 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from notifier.apikeys import ApiClient, ApiKeys, Scope
 from notifier.links import Links
 from notifier.metrics import ApiMetrics
 from notifier.models import IDENTIFIER_PATTERN, MESSAGE_ID_PATTERN, PushSubscription
-from notifier.recipients import RecipientStore
 from notifier.rules.loader import RulesHolder
-from notifier.settings import Settings
+from notifier.runtime.settings import Settings
 from notifier.store import Store
+from notifier.store.apikeys import ApiClient, ApiKeys, Scope
+from notifier.store.recipients import RecipientStore
 from notifier.templates.renderer import TemplatesHolder
 from notifier.urls import push_endpoint_problem
 

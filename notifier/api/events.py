@@ -17,12 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from notifier.api.deps import Engine, EngineDep, EventsClient, check_push, unprocessable
 from notifier.api.http import AUTHENTICATED, WITH_BODY, responses
-from notifier.apikeys import ApiClient
 from notifier.metrics import event_type_label
 from notifier.models import Event, Plan
 from notifier.rules.engine import EventDataError, missing_fields, plan, read_field
 from notifier.rules.loader import RuleSet
 from notifier.store import Accepted
+from notifier.store.apikeys import ApiClient
 from notifier.urls import link_problem
 
 log = logging.getLogger(__name__)

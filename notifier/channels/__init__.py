@@ -7,7 +7,7 @@ from notifier.channels.base import Transport
 from notifier.channels.outbox import OutboxTransport
 from notifier.channels.registry import plugins
 from notifier.models import Channel
-from notifier.settings import Settings
+from notifier.runtime.settings import Settings
 
 
 def transports_for(settings: Settings) -> dict[Channel, Transport]:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Literal
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
 from notifier.channels.registry import Plugin, register
 from notifier.models import Channel
-from notifier.settings import Settings
+from notifier.runtime.settings import Settings
 
 if TYPE_CHECKING:  # the SDK is imported when a transport sends: not by the registry
     import aiosmtplib

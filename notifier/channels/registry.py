@@ -25,7 +25,7 @@ from notifier.models import Channel, Contacts, Need
 
 if TYPE_CHECKING:
     from notifier.channels.base import Transport
-    from notifier.settings import Settings
+    from notifier.runtime.settings import Settings
 
 
 @dataclass(frozen=True)

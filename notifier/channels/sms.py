@@ -6,7 +6,7 @@ Twilio's error codes (https://www.twilio.com/docs/api/errors) fall into three gr
   this contact; the worker falls back to the next channel;
 * our configuration is wrong (bad credentials, sender not allowed for the country): retrying
   cannot help and would hit the same wall for every message: the worker stops the channel
-  (see :class:`notifier.delivery.Deliverer`);
+  (see :class:`notifier.delivery.attempt.Deliverer`);
 * temporary (rate limited, Twilio unavailable, network down before the request was sent):
   retry later, after the ``Retry-After`` Twilio gives with a 429 or 503.
 
@@ -36,7 +36,7 @@ from notifier.channels.base import (
 from notifier.channels.registry import Plugin, register
 from notifier.models import Channel
 from notifier.phones import is_mobile
-from notifier.settings import Settings
+from notifier.runtime.settings import Settings
 
 if TYPE_CHECKING:  # the SDK is imported when a transport sends: not by the registry
     from twilio.base.exceptions import TwilioRestException

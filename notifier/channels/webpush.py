@@ -42,7 +42,7 @@ from notifier.channels.base import (
 )
 from notifier.channels.registry import Plugin, register
 from notifier.models import Channel, Need
-from notifier.settings import Settings
+from notifier.runtime.settings import Settings
 from notifier.urls import PUSH_SERVICES, push_endpoint_problem
 
 if TYPE_CHECKING:  # the SDK is imported when a transport or key is made: not by the registry

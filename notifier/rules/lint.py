@@ -29,7 +29,7 @@ from notifier.templates.renderer import (
     Renderer,
     TemplateMissingError,
 )
-from notifier.templates.sms import analyze
+from notifier.templates.segments import analyze
 
 
 def _never_matches(rule: Rule) -> str | None:

@@ -17,8 +17,8 @@ import yaml
 from pydantic import ValidationError
 
 from notifier.file_errors import RuleError, RuleSetError
-from notifier.reloading import Reloading
 from notifier.rules.schema import Defaults, Rule, RuleFile
+from notifier.runtime.reloading import Reloading
 
 Position = tuple[int, int]  # 1-based line, column
 Loc = tuple[str | int, ...]

@@ -5,7 +5,7 @@ the fallback of every locale (a locale lacking a part takes it from French, so F
 decides whether any recipient can be written to). :func:`missing_templates` finds the rules
 that break this, at the rule's file:line; ``notifier rules check`` reports them as errors.
 
-The rule files and the templates folder reload on their own (:mod:`notifier.reloading`), so
+The rule files and the templates folder reload on their own (:mod:`notifier.runtime.reloading`), so
 :func:`pair` makes each side check a change against the other side in force: a rule naming
 a template that does not exist is refused, and so is a templates change that removes one a
 rule in force still names. Either refusal keeps the last good version and says why.
@@ -13,8 +13,8 @@ rule in force still names. Either refusal keeps the last good version and says w
 
 from __future__ import annotations
 
-from notifier.reloading import Reloading
 from notifier.rules.loader import RuleError, RuleSet, RuleSetError, RulesHolder
+from notifier.runtime.reloading import Reloading
 from notifier.templates.catalog import DEFAULT_LOCALE, REQUIRED_PARTS, TemplateSet
 
 

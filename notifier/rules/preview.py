@@ -22,7 +22,7 @@ from notifier.rules.engine import plan
 from notifier.rules.loader import RuleSet
 from notifier.templates.context import template_context
 from notifier.templates.renderer import Renderer, TemplateMissingError
-from notifier.templates.sms import sms_report
+from notifier.templates.segments import sms_report
 
 
 def _local(moment: datetime, timezone: str) -> str:

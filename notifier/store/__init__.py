@@ -23,7 +23,7 @@ own is about 80 bytes of bookkeeping before any content, so what can share a has
                         the week ends (see :func:`recipient_week`). ``recipient-weeks``: the
                         weeks, for erasure.
 ``contacts:{week}``     sorted set of ``{keyed hash of a phone or e-mail}:{tenant}|{recipient
-                        id}`` (:mod:`notifier.digest`), read by lexical range, so that support
+                        id}`` (:mod:`notifier.store.digest`), read by lexical range, so that support
                         finds a person by contact, never stored in clear; same weeks and
                         expiry as ``recipients:{week}``. One member per pair, not a list
                         per contact: a contact many recipients share costs each the same.
@@ -35,7 +35,7 @@ own is about 80 bytes of bookkeeping before any content, so what can share a has
 ``failures``            sorted set, message id → when it ended as a failure or expired, the
                         last 24 h only (trimmed at each new one): the console's overview
 ``recipient:{tenant}|{id}``  a registered recipient, their choices and subscriptions
-                        (:mod:`notifier.recipients`); ``sms-stops`` is for every tenant
+                        (:mod:`notifier.store.recipients`); ``sms-stops`` is for every tenant
 ``cap:{tenant}|{id}…``  sliding windows of the per-recipient caps (:meth:`Store.provider_call`)
 ``layout``              this layout's version, :data:`LAYOUT` (see :meth:`Store.check_layout`)
 ``fence``               rewritten before each ``WAIT`` for replicas (:mod:`notifier.store.durable`)

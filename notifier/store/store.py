@@ -9,7 +9,6 @@ from typing import Any
 
 import redis
 
-from notifier.digest import contact_digest
 from notifier.models import (
     Channel,
     Contacts,
@@ -39,6 +38,7 @@ from notifier.store.codec import (
     record_from,
     to_ms,
 )
+from notifier.store.digest import contact_digest
 from notifier.store.durable import Replication
 from notifier.store.scripts import register
 

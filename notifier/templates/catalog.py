@@ -15,7 +15,7 @@ body, url (optional).
 errors when a file does not compile, names an unknown channel or part, refers to a piece
 that does not exist, or when a channel lacks a required part in a folder that has some of
 its parts. Sends then use the compiled set in memory, so a broken edit on disk never
-reaches them: the :class:`~notifier.reloading.Reloading` holder keeps the last good set.
+reaches them: the :class:`~notifier.runtime.reloading.Reloading` holder keeps the last good set.
 """
 
 from __future__ import annotations

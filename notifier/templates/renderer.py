@@ -20,7 +20,7 @@ from typing import Any
 
 from notifier.file_errors import RuleSetError
 from notifier.models import Channel
-from notifier.reloading import Reloading
+from notifier.runtime.reloading import Reloading
 from notifier.templates.catalog import (
     DEFAULT_LOCALE,
     EASY,

@@ -25,15 +25,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from notifier.api.deps import Engine, EngineDep
-from notifier.apikeys import Scope
 from notifier.channels.registry import plugins
 from notifier.models import MESSAGE_ID_PATTERN, Event, MessageStatus
 from notifier.phones import normalize_phone
-from notifier.recipients import RecipientStore
 from notifier.rules.engine import message_id
 from notifier.rules.preview import preview
 from notifier.safety import when_safe
 from notifier.store import PREFIX, MessageRecord, to_ms
+from notifier.store.apikeys import Scope
+from notifier.store.recipients import RecipientStore
 from notifier.templates.renderer import Renderer
 from notifier.web.guard import PageError, within_rate
 from notifier.web.pages import NO_STORE, templates

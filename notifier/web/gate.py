@@ -7,7 +7,7 @@ HttpOnly, SameSite=Strict, limited to the pages under /me/, opens them for
 :data:`SESSION_SECONDS`. A code is set by an agent at intake (``POST
 /v1/recipients/{id}/code``) or chosen at the first visit when none was. Wrong codes are
 slowed (:data:`notifier.web.safety_page.WRONG_CODE_DELAY`) and limited
-(:data:`notifier.recipients.CODE_TRIES`). This module is the check every page makes; the
+(:data:`notifier.store.recipients.CODE_TRIES`). This module is the check every page makes; the
 gate's page and the code's route are in :mod:`notifier.web.safety_page`.
 """
 

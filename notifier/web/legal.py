@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from notifier.settings import Settings
+from notifier.runtime.settings import Settings
 from notifier.web.pages import NO_STORE, Parts, templates
 from notifier.web.text import TEXT, language
 

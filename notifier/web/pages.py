@@ -34,9 +34,9 @@ from notifier.models import (
     PushSubscription,
     Recipient,
 )
-from notifier.recipients import RecipientStore
 from notifier.rules.engine import message_id
 from notifier.store import MessageRecord
+from notifier.store.recipients import RecipientStore
 from notifier.templates.context import template_context
 from notifier.templates.renderer import Renderer
 from notifier.web import choices

@@ -15,8 +15,8 @@ import json
 import secrets
 from datetime import timedelta
 
-from notifier.apikeys import ApiKeys, Scope
 from notifier.store import PREFIX
+from notifier.store.apikeys import ApiKeys, Scope
 
 SESSION = timedelta(hours=8)
 

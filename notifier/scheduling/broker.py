@@ -11,10 +11,10 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import current_millis
 
-from notifier.batches import batches
-from notifier.connections import broker_client
-from notifier.settings import Settings
+from notifier.delivery.pool import batches
+from notifier.runtime.settings import Settings
 from notifier.store import Claimed
+from notifier.store.connections import broker_client
 
 DELIVERY_QUEUE = "deliveries"
 DELIVERY_ACTOR = "deliver_batch"
@@ -54,7 +54,7 @@ def delivery_message(claims: Sequence[Claimed]) -> dramatiq.Message[Any]:
     """A batch of deliveries, by actor name, so the scheduler needs none of the worker's code.
 
     The argument is a list of ``[message_id, claim]`` pairs: the worker delivers them
-    concurrently (:mod:`notifier.batches`).
+    concurrently (:mod:`notifier.delivery.pool`).
     """
     return dramatiq.Message(
         queue_name=DELIVERY_QUEUE,

@@ -28,7 +28,6 @@ from typing import Any, overload
 import redis
 from redis.client import Pipeline
 
-from notifier.digest import contact_digest
 from notifier.models import (
     Channel,
     MessageStatus,
@@ -42,6 +41,7 @@ from notifier.models import (
     recipient_key,
 )
 from notifier.store import PREFIX, Store
+from notifier.store.digest import contact_digest
 from notifier.store.scripts import register
 
 

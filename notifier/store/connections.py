@@ -16,8 +16,8 @@ from typing import Any
 import redis
 from redis.sentinel import Sentinel
 
-from notifier.redis_server import running_url
-from notifier.settings import Settings, sentinel_addresses
+from notifier.runtime.redis_server import running_url
+from notifier.runtime.settings import Settings, sentinel_addresses
 from notifier.store import Store, patient_retry
 
 ENGINE_DB = 0  # with Sentinel; with a URL, the URL's own database

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.conftest import free_port
+from notifier.runtime.redis_server import free_port
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:

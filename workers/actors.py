@@ -2,7 +2,7 @@
 (fencing token), delivered concurrently on the process's send threads.
 
 Dramatiq retries the actor only when it crashes (an exception we did not expect); provider
-failures are handled inside :class:`notifier.delivery.Deliverer`, which reschedules them in
+failures are handled inside :class:`notifier.delivery.attempt.Deliverer`, which reschedules them in
 the engine's own schedule rather than in the broker.
 """
 
@@ -17,22 +17,22 @@ from functools import cache
 
 import dramatiq
 
-from notifier import connections
-from notifier.batches import Sends
-from notifier.broker import DELIVERY_ACTOR, DELIVERY_QUEUE, Stopping
 from notifier.channels import transports_for
 from notifier.channels.base import Transport
 from notifier.channels.registry import plugins
-from notifier.delivery import Deliverer
+from notifier.delivery.attempt import Deliverer
+from notifier.delivery.decisions import RetryPolicy
+from notifier.delivery.pool import Sends
+from notifier.delivery.ratelimit import rate_limits
 from notifier.links import Links
 from notifier.metrics import DeliveryMetrics
 from notifier.models import Channel
-from notifier.ratelimit import rate_limits
-from notifier.recipients import RecipientStore
-from notifier.routing import RetryPolicy
 from notifier.rules.loader import RuleSetError, rules_holder
 from notifier.rules.pairing import pair
-from notifier.settings import Settings, get_settings
+from notifier.runtime.settings import Settings, get_settings
+from notifier.scheduling.broker import DELIVERY_ACTOR, DELIVERY_QUEUE, Stopping
+from notifier.store import connections
+from notifier.store.recipients import RecipientStore
 from notifier.templates.renderer import Renderer, templates_holder
 
 log = logging.getLogger(__name__)

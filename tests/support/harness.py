@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import redis
 
-from tests.conftest import EXAMPLES, ROOT, free_port
+from notifier.runtime.redis_server import free_port
+from tests.support.builders import EXAMPLES, ROOT
 
 API_KEY = "e2e-key-123456"
 

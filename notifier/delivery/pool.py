@@ -2,7 +2,7 @@
 
 A provider answers in 100–300 ms, so a worker's throughput is its deliveries in flight
 divided by that latency. One Dramatiq message carries a batch of claims (the scheduler
-groups them); each claim is delivered by :meth:`notifier.delivery.Deliverer.deliver`, the
+groups them); each claim is delivered by :meth:`notifier.delivery.attempt.Deliverer.deliver`, the
 same fenced, at-most-once code as a single delivery, on a pool shared by every batch the
 process is working on. The pool's size is the process's calls in flight at most, whatever
 the number of batches or Dramatiq threads.
