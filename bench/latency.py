@@ -245,7 +245,10 @@ def run(url: str, count: int, latency: float) -> list[Result]:
             max_connections=settings.smtp_max_connections,
         ),
         Channel.WEBPUSH: WebPushTransport(
-            private, "mailto:bench@example.org", connections=in_flight
+            private,
+            "mailto:bench@example.org",
+            connections=in_flight,
+            allowed_hosts=("http://127.0.0.1",),  # the loopback peer stands for a push service
         ),
     }
     built = workers.actors.build_deliverer(settings, transports)
