@@ -406,7 +406,7 @@ OFFERED = [Channel.SMS, Channel.EMAIL]
             ),
             id="everything",
         ),
-        pytest.param((False, False, [], "", ""), Safety(), id="no-channel-ticked-means-any"),
+        pytest.param((False, False, [], "", ""), Safety(), id="no-channel-ticked-keeps-any"),
         pytest.param((False, False, ["webpush"], "", ""), Safety(), id="channel-not-offered"),
         pytest.param((False, False, [], "09:00", ""), None, id="half-a-window"),
         pytest.param((False, False, [], "9h", "17h"), None, id="not-a-time"),
@@ -415,3 +415,45 @@ OFFERED = [Channel.SMS, Channel.EMAIL]
 )
 def test_the_staying_safe_form(form: tuple[Any, ...], expected: Safety | None) -> None:
     assert safety_from_form(*form, OFFERED) == expected
+
+
+EMAIL_ONLY = frozenset({Channel.EMAIL})
+
+
+@pytest.mark.parametrize(
+    ("ticked", "offered", "current", "expected"),
+    [
+        pytest.param([], OFFERED, EMAIL_ONLY, EMAIL_ONLY, id="none-ticked-keeps-email-only"),
+        pytest.param(
+            ["sms"],
+            [Channel.SMS],
+            EMAIL_ONLY,
+            frozenset(Channel) - {Channel.WEBPUSH},
+            id="e-mail-not-offered-stays-allowed",
+        ),
+        pytest.param(
+            ["sms"],
+            [Channel.SMS],
+            frozenset({Channel.SMS}),
+            frozenset({Channel.SMS}),
+            id="sms-only-stays-sms-only",
+        ),
+        pytest.param(
+            ["sms", "email"],
+            OFFERED,
+            EMAIL_ONLY,
+            frozenset({Channel.SMS, Channel.EMAIL}),
+            id="all-offered-ticked-is-not-any-once-restricted",
+        ),
+    ],
+)
+def test_the_form_never_opens_a_channel_that_was_closed(
+    ticked: list[str],
+    offered: list[Channel],
+    current: frozenset[Channel],
+    expected: frozenset[Channel],
+) -> None:
+    """An agent set e-mail only, and the person saves the page for another reason (or with
+    no box ticked, or with only the channels they have a contact for): nothing reopens."""
+    saved = safety_from_form(False, False, ticked, "", "", offered, current)
+    assert saved is not None and saved.channels == expected

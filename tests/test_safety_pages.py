@@ -29,6 +29,7 @@ from tests.support.builders import (
     KEY,
     NOW,
     PAGE_PATHS,
+    TENANT,
     Console,
     ScriptedTransport,
     Site,
@@ -311,3 +312,31 @@ def test_the_console_marks_the_person_and_resends_only_at_a_safe_time(
     )
     assert forced.status_code == 303 and forced.headers["location"].endswith("?done=unsafe")
     assert console.store.get(failed).status is MessageStatus.PERMANENT_FAILURE  # type: ignore[union-attr]
+
+
+def test_a_citizen_link_that_does_not_work_names_no_service(site: Site) -> None:
+    """An expired or broken link may be a discreet person's, opened by whoever holds their
+    phone: its page says nothing of who wrote (no header, no service, no brigade)."""
+    good = site.pages("citizen-d")
+    broken = good.replace("/me/", "/me/x")
+    for url in (broken, broken.replace("/me/", "/u/")):
+        answer = httpx.get(url)
+        assert answer.status_code in (404, 410), url
+        assert "<title>Mon espace</title>" in answer.text
+        assert [word for word in HIDDEN if word.lower() in answer.text.lower()] == [], url
+        assert "brigade" not in answer.text.lower() and 'id="quick-exit"' in answer.text
+
+
+def test_no_one_can_choose_the_code_of_a_person_without_discreet_messages(site: Site) -> None:
+    """Else whoever holds the link would choose it first, and the person, turning discreet
+    messages on later, would be locked out of their own pages."""
+    from notifier.web.guard import csrf_token
+
+    token = site.pages("citizen-1").split("/me/")[1].split("?")[0]
+    csrf = csrf_token(site.config.secret(), token)
+    chosen = httpx.post(
+        f"{site.url}/me/{token}/code",
+        data={"code": "1234", "again": "1234", "csrf": csrf, "lang": "fr"},
+    )
+    assert chosen.status_code == 404
+    assert not site.recipients.has_code(TENANT, "citizen-1")

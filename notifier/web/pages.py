@@ -154,7 +154,7 @@ def save_preferences(
 ) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
     check_csrf(parts.settings.secret(), token, csrf, lang)
-    who = person(request, parts, grant, lang)
+    who = person(request, parts, grant, language(lang, None))
     offered = [c for c in CHANNELS if address_of(who.contacts, c) is not None]
     updated = choices.apply_preferences(who, choice or [], categories(parts, lang), offered)
     parts.recipients.set_choices(grant.tenant, who.id, updated.needs, updated.opt_outs)
@@ -191,7 +191,7 @@ def save_needs(
 ) -> Response:
     grant = granted(parts, token, PAGES, language(lang, None))
     check_csrf(parts.settings.secret(), token, csrf, lang)
-    who = choices.apply_needs(person(request, parts, grant, lang), need or [])
+    who = choices.apply_needs(person(request, parts, grant, language(lang, None)), need or [])
     parts.recipients.set_choices(grant.tenant, who.id, who.needs, who.opt_outs)
     log.info("citizen pages: needs saved (%d)", len(who.needs))
     return RedirectResponse(
@@ -388,6 +388,9 @@ def error_page(request: Request, exc: PageError) -> HTMLResponse:
         "path": request.url.path,
         "exit_url": request.app.state.engine.settings.quick_exit_url,
     }
+    # a citizen link's error page may be read by whoever holds a discreet person's phone
+    citizen = request.url.path.startswith(("/me/", "/u/"))
+    page = "error_neutral.html" if citizen else "error.html"
     return templates.TemplateResponse(
-        request, "error.html", context, status_code=exc.status, headers=NO_STORE
+        request, page, context, status_code=exc.status, headers=NO_STORE
     )

@@ -18,7 +18,7 @@ from notifier.channels.registry import address_of
 from notifier.links import PAGES
 from notifier.models import Channel, SafeHours, Safety, recipient_key
 from notifier.web.gate import COOKIE, SESSION_SECONDS, Gated, sessions
-from notifier.web.guard import check_csrf, csrf_token
+from notifier.web.guard import PageError, check_csrf, csrf_token
 from notifier.web.pages import NO_STORE, Parts, granted, guarded, page, person, templates
 from notifier.web.text import CHANNELS, TEXT, language
 
@@ -30,17 +30,30 @@ WRONG_CODE_DELAY = 1.0
 
 
 def safety_from_form(
-    discreet: bool, paused: bool, channels: list[str], start: str, end: str, offered: list[Channel]
+    discreet: bool,
+    paused: bool,
+    channels: list[str],
+    start: str,
+    end: str,
+    offered: list[Channel],
+    current: frozenset[Channel] | None = None,
 ) -> Safety | None:
     """The settings the form says; None if it cannot be read (a time that is not a time, a
-    window that is empty)."""
+    window that is empty). The form never opens a channel that was closed: with no box ticked
+    the safe channels stay as they were (``current``, None for any), and a restriction on a
+    channel the form does not offer (no contact for it yet) is kept."""
     safe_hours = None
     if start or end:
         if not (CLOCK.match(start) and CLOCK.match(end)) or start == end:
             return None
         safe_hours = SafeHours(start=start, end=end)
     chosen = frozenset(Channel(c) for c in channels if c in {o.value for o in offered})
-    limited = chosen if chosen and chosen != frozenset(offered) else None
+    if not chosen:
+        limited = current
+    elif current is None and chosen == frozenset(offered):
+        limited = None  # every channel offered, none closed before: any
+    else:
+        limited = chosen | ((current or frozenset()) - frozenset(offered))
     return Safety(discreet=discreet, paused=paused, channels=limited, safe_hours=safe_hours)
 
 
@@ -86,7 +99,13 @@ def save_safety(
     who = person(request, parts, grant, lang)
     offered = [c for c in CHANNELS if address_of(who.contacts, c) is not None]
     chosen = safety_from_form(
-        bool(discreet), bool(paused), channel or [], start.strip(), end.strip(), offered
+        bool(discreet),
+        bool(paused),
+        channel or [],
+        start.strip(),
+        end.strip(),
+        offered,
+        who.safe.channels,
     )
     if chosen is None:
         return RedirectResponse(f"/me/{token}/safety?error=1&lang={lang}", status_code=303)
@@ -102,7 +121,7 @@ def save_safety(
 def gate_page(request: Request, exc: Gated) -> HTMLResponse:
     parts = request.app.state.engine
     context = {
-        "t": TEXT[exc.lang],
+        "t": TEXT[language(exc.lang, None)],
         "lang": exc.lang,
         "token": exc.token,
         "first": exc.first,
@@ -131,6 +150,8 @@ def enter_code(
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, csrf, lang)
     who = person(request, parts, grant, lang, gate=False)
+    if not who.safe.discreet:  # else whoever holds the link could choose the code first
+        raise PageError(404, "error.unknown", lang)
     first = not parts.recipients.has_code(grant.tenant, who.id)
     if first:
         if not CODE.match(code):

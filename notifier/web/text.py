@@ -108,8 +108,7 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "error.title": "Ce lien ne fonctionne pas",
         "error.expired": (
-            "Ce lien a expiré. Ouvrez le lien du dernier message que nous vous avons envoyé, "
-            "ou contactez votre brigade."
+            "Ce lien a expiré. Ouvrez le lien du dernier message que nous vous avons envoyé."
         ),
         "error.invalid": (
             "Ce lien n'est pas valide. Vérifiez qu'il est complet, ou ouvrez le lien du "
@@ -278,8 +277,7 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "error.title": "This link does not work",
         "error.expired": (
-            "This link has expired. Open the link in the latest message we sent you, or "
-            "contact your local unit."
+            "This link has expired. Open the link in the latest message we sent you."
         ),
         "error.invalid": (
             "This link is not valid. Check that it is complete, or open the link in the "
