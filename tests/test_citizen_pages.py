@@ -182,13 +182,15 @@ def test_one_click_unsubscribe_needs_no_cookie_nor_javascript(site: Site) -> Non
 def test_an_unsubscribe_link_opens_no_page(site: Site) -> None:
     """A List-Unsubscribe link is kept for a year in mailboxes and archives: it unsubscribes,
     and leads nowhere else (the pages need their own 30-day link)."""
-    token = site.links.token(Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email"))
+    token = site.links.token(
+        Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email", tenant=TENANT)
+    )
     for lang in ("fr", "en"):
         shown = httpx.get(f"{site.url}/u/{token}", params={"lang": lang})
         assert shown.status_code == 200 and "/me/" not in shown.text
         done = httpx.post(f"{site.url}/u/{token}", data={"csrf": _csrf_of(token), "lang": lang})
         assert done.status_code == 200 and "/me/" not in done.text
-    assert '"procedure_news"' in site.recipients.fields("citizen-1")["choices"]
+    assert '"procedure_news"' in site.recipients.fields(TENANT, "citizen-1")["choices"]
 
 
 PAGE_ROUTES = [pytest.param("GET", path, id=f"GET /me/…{path}") for path in PAGE_PATHS.values()] + [
@@ -199,7 +201,9 @@ PAGE_ROUTES = [pytest.param("GET", path, id=f"GET /me/…{path}") for path in PA
 
 @pytest.mark.parametrize(("method", "path"), PAGE_ROUTES)
 def test_an_unsubscribe_token_opens_no_page(site: Site, method: str, path: str) -> None:
-    token = site.links.token(Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email"))
+    token = site.links.token(
+        Grant("citizen-1", UNSUBSCRIBE, "procedure_news", "email", tenant=TENANT)
+    )
     answer = httpx.request(
         method,
         f"{site.url}/me/{token}{path}",
@@ -207,7 +211,7 @@ def test_an_unsubscribe_token_opens_no_page(site: Site, method: str, path: str) 
         headers={"X-CSRF-Token": _csrf_of(token)},
     )
     assert answer.status_code == 404
-    assert "choices" not in site.recipients.fields("citizen-1")
+    assert "choices" not in site.recipients.fields(TENANT, "citizen-1")
 
 
 @pytest.mark.parametrize(
@@ -216,12 +220,12 @@ def test_an_unsubscribe_token_opens_no_page(site: Site, method: str, path: str) 
     ids=["one-click", "page"],
 )
 def test_a_pages_token_unsubscribes_nothing(site: Site, form: dict[str, str] | None) -> None:
-    token = site.links.token(Grant("citizen-1", PAGES))
+    token = site.links.token(Grant("citizen-1", PAGES, tenant=TENANT))
     link = f"{site.url}/u/{token}"
     assert httpx.get(link).status_code == 404
     answer = httpx.post(link, data=form or {"csrf": _csrf_of(token), "lang": "fr"})
     assert answer.status_code == 404
-    assert "choices" not in site.recipients.fields("citizen-1")
+    assert "choices" not in site.recipients.fields(TENANT, "citizen-1")
 
 
 def _csrf_of(token: str) -> str:
@@ -266,7 +270,7 @@ def test_a_malformed_push_body_is_a_4xx_naming_the_field(
     assert answer.status_code == status, answer.text
     if loc is not None:
         assert loc in [e["loc"] for e in answer.json()["detail"]]
-    assert not any(f.startswith("push:") for f in site.recipients.fields("citizen-1"))
+    assert not any(f.startswith("push:") for f in site.recipients.fields(TENANT, "citizen-1"))
 
 
 def test_a_browsers_own_subscription_is_accepted(site: Site) -> None:
@@ -274,10 +278,10 @@ def test_a_browsers_own_subscription_is_accepted(site: Site) -> None:
     headers = {"X-CSRF-Token": _csrf(site, link)}
     added = httpx.post(link + "/push", json=BROWSER_PUSH, headers=headers)
     assert added.status_code == 201, added.text
-    assert any(f.startswith("push:") for f in site.recipients.fields("citizen-1"))
+    assert any(f.startswith("push:") for f in site.recipients.fields(TENANT, "citizen-1"))
     removed = httpx.post(link + "/push/remove", json=BROWSER_PUSH, headers=headers)
     assert removed.status_code == 200, removed.text
-    assert not any(f.startswith("push:") for f in site.recipients.fields("citizen-1"))
+    assert not any(f.startswith("push:") for f in site.recipients.fields(TENANT, "citizen-1"))
 
 
 def test_a_form_without_its_csrf_token_is_refused(site: Site) -> None:
