@@ -18,7 +18,9 @@ def describe(exc: BaseException) -> str:
     """What is wrong and which setting to change; never the value of a setting (a secret)."""
     if isinstance(exc, ValidationError):
         return "; ".join(
-            f"NOTIFIER_{'_'.join(str(part) for part in error['loc']).upper() or '?'}: "
+            "".join(
+                f"NOTIFIER_{'_'.join(map(str, error['loc'])).upper()}: " for _ in error["loc"][:1]
+            )
             + error["msg"].removeprefix("Value error, ")
             for error in exc.errors(include_url=False)
         )

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,7 +39,16 @@ def test_the_readme_try_it_runs_as_written(tmp_path: Path) -> None:
     api_port = free_port()
     (tmp_path / "examples").symlink_to(ROOT / "examples")  # the README's relative paths
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
+    # The example rules, but without quiet hours: the README's "a confirmation now" holds by
+    # day, and at night waits for 08:00 (the README says so); the test runs at any hour.
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "examples" / "rules", rules)
+    procedures = rules / "procedures.yaml"
+    procedures.write_text(
+        procedures.read_text().replace("defaults:\n", 'defaults:\n  quiet_hours: "off"\n', 1)
+    )
     env |= makefile_env() | {
+        "NOTIFIER_RULES_DIR": str(rules),
         "NOTIFIER_API_PORT": str(api_port),
         "NOTIFIER_EMBEDDED_REDIS_PORT": str(free_port()),
         "NOTIFIER_SCHEDULER_METRICS_PORT": str(free_port()),

@@ -131,6 +131,8 @@ def test_rules_check_reports_a_sample_field_of_another_kind(tmp_path: Any) -> No
     from notifier.rules.lint import lint
 
     rules = one_rule("    trigger: [x.y]\n    when: [{field: data.priority, gte: 2}]\n")
+    (tmp_path / "t" / "fr").mkdir(parents=True)  # the rule's template exists: not the finding
+    (tmp_path / "t" / "fr" / "sms.text.j2").write_text("Priorité {{ data.priority }}")
     fine = make_event(id="fine", type="x.y", data={"priority": 3})
     other = make_event(id="dated", type="x.y", data={"priority": "2026-06-12"})
     findings = [f for f in lint(rules, tmp_path, NOW, [fine, other]) if f.severity == "error"]
