@@ -367,6 +367,7 @@ def test_a_mark_is_dated_when_it_lands_not_when_it_was_asked(store: Store) -> No
 
 
 def test_a_redelivery_gives_up_while_the_first_attempt_stays_mid_call(store: Store) -> None:
+    window = timedelta(seconds=30)
     claimed = schedule(store)
     store.begin_send(
         claimed.message_id, claimed.claim, DUE, lease=timedelta(minutes=1), attempt="first"
@@ -375,12 +376,14 @@ def test_a_redelivery_gives_up_while_the_first_attempt_stays_mid_call(store: Sto
     naps: list[float] = []
     sms = ScriptedTransport(SendResult(Outcome.SENT))
     assert (
-        deliverer(store, {Channel.SMS: sms}, sleep=naps.append).deliver(
+        deliverer(store, {Channel.SMS: sms}, sleep=naps.append, call_window=window).deliver(
             claimed.message_id, claimed.claim
         )
         is None
     )
-    assert sms.sent == [] and len(naps) == 3 and all(0.5 < nap <= 1.0 for nap in naps)
+    # the mark's age is on the server's clock: a wide window keeps a loaded machine's delay
+    # between the mark and the redelivery (half a second was seen in CI) out of the figures
+    assert sms.sent == [] and len(naps) == 3 and all(20 < nap <= 30 for nap in naps)
     # the first attempt's send lease expires if it died: the scheduler claims it again
     assert store.reap_expired(DUE + timedelta(minutes=2)) == 1
 
