@@ -12,12 +12,13 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import dramatiq
 import pytest
 from dramatiq.brokers.redis import RedisBroker
 
-from notifier.channels.base import Outcome, OutgoingMessage, SendResult
+from notifier.channels.base import Outcome, OutgoingMessage, SendResult, call_window
 from notifier.channels.outbox import OutboxTransport
 from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus
@@ -334,18 +335,20 @@ def test_a_redelivery_waits_while_the_first_attempt_may_still_be_calling(store: 
     lease = timedelta(minutes=1)
     store.begin_send(claimed.message_id, claimed.claim, DUE, lease=lease, attempt="first")
     assert store.provider_call(claimed.message_id, claimed.claim, "first", "sms", DUE) is None
-    window = timedelta(seconds=5)
+    # the mark's age runs on the server's clock: windows wide enough that a loaded machine's
+    # pauses (seconds, seen in CI) cannot age it out during the test
+    window = timedelta(seconds=30)
     busy = store.begin_send(
         claimed.message_id, claimed.claim, DUE, lease=lease, attempt="second", call_window=window
     )
-    assert isinstance(busy, Busy) and window - timedelta(seconds=1) < busy.wait <= window
+    assert isinstance(busy, Busy) and window - timedelta(seconds=10) < busy.wait <= window
 
     def first_attempt_finishes(seconds: float) -> None:
-        assert 0 < seconds <= 1.0  # at most the window of a transport that never waits
+        assert 0 < seconds <= window.total_seconds()  # at most the worker's call window
         store.finish(claimed.message_id, claimed.claim, MessageStatus.SENT, DUE, channel="sms")
 
     sms = ScriptedTransport(SendResult(Outcome.SENT))
-    second = deliverer(store, {Channel.SMS: sms}, sleep=first_attempt_finishes)
+    second = deliverer(store, {Channel.SMS: sms}, sleep=first_attempt_finishes, call_window=window)
     assert second.deliver(claimed.message_id, claimed.claim) is None
     assert sms.sent == []
     record = store.get(claimed.message_id)
@@ -534,3 +537,16 @@ def test_a_stop_is_for_good_for_inline_recipients_too(store: Store) -> None:
     assert any("sent STOP" in (h.detail or "") for h in record.history)
     stored = store.redis.hgetall(SMS_STOPS)
     assert len(stored) == 1 and "612345678" not in str(stored)
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "seconds"),
+    [
+        pytest.param([], 1, id="no-transport"),
+        pytest.param([0.0], 1, id="a-transport-that-never-waits"),
+        pytest.param([10.0, 3.0], 21, id="twice-the-longest-plus-one"),
+    ],
+)
+def test_the_call_window_outlasts_the_longest_call(timeouts: list[float], seconds: int) -> None:
+    transports = [SimpleNamespace(timeout=timeout) for timeout in timeouts]
+    assert call_window(transports) == timedelta(seconds=seconds)  # type: ignore[arg-type]
