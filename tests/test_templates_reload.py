@@ -41,6 +41,23 @@ def test_a_broken_edit_is_refused_and_sends_keep_the_last_good_text(tmp_path: Pa
     assert renderer.last_error is None
 
 
+def test_unchanged_files_are_compiled_once_per_process(tmp_path: Path) -> None:
+    """Renderers, the API and reloads of one process share a compiled set while the files
+    are the same; an edit, even one undone later, is compiled and checked again."""
+    write(tmp_path, "t/fr/sms.text.j2", "Version 1")
+    first = load_templates(tmp_path)
+    assert load_templates(tmp_path) is first
+    write(tmp_path, "t/fr/sms.text.j2", "Version 2 {{ data.n ")
+    with pytest.raises(RuleSetError):
+        load_templates(tmp_path)
+    write(tmp_path, "t/fr/sms.text.j2", "Version 2")
+    second = load_templates(tmp_path)
+    assert second is not first and second.version != first.version
+    (tmp_path / "t/fr/sms.text.j2").write_bytes(b"\xff")
+    with pytest.raises(RuleSetError, match="not UTF-8"):
+        load_templates(tmp_path)
+
+
 def test_a_removed_part_is_refused_too(tmp_path: Path) -> None:
     write(tmp_path, "t/fr/email.subject.j2", "Objet")
     write(tmp_path, "t/fr/email.text.j2", "Texte")

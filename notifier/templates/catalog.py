@@ -128,7 +128,12 @@ class TemplateSet:
 
 
 def load_templates(folder: Path, filters: Mapping[str, Any] | None = None) -> TemplateSet:
-    """Every template under ``folder``, compiled; :class:`RuleSetError` with file:line if not."""
+    """Every template under ``folder``, compiled; :class:`RuleSetError` with file:line if not.
+
+    A folder whose files are byte for byte those of a set compiled before in this process
+    (with the default filters) gets that set again: compiling ~150 files takes a second or
+    more, and every renderer, API and reload of a process would otherwise pay it again.
+    """
     if not folder.is_dir():
         raise RuleSetError([RuleError(str(folder), 0, 0, "templates folder not found")])
     sources: dict[str, str] = {}
@@ -139,7 +144,34 @@ def load_templates(folder: Path, filters: Mapping[str, Any] | None = None) -> Te
             sources[relative] = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             errors.append(RuleError(str(path), 1, 1, f"not UTF-8 text: {exc.reason}"))
-    env = environment(sources, FILTERS if filters is None else filters)
+    digest = hashlib.sha256()
+    for relative in sorted(sources):
+        digest.update(f"{relative}\0{sources[relative]}\0".encode())
+    version = digest.hexdigest()[:12]
+    if filters is not None or errors:
+        return _compile(folder, sources, version, FILTERS if filters is None else filters, errors)
+    key = (folder.resolve(), digest.hexdigest())
+    if key not in _COMPILED:
+        if len(_COMPILED) >= 8:  # a long-lived process that reloads often keeps the latest
+            del _COMPILED[next(iter(_COMPILED))]
+        _COMPILED[key] = _compile(folder, sources, version, FILTERS)
+    return _COMPILED[key]
+
+
+_COMPILED: dict[tuple[Path, str], TemplateSet] = {}
+
+
+def _compile(
+    folder: Path,
+    sources: dict[str, str],
+    version: str,
+    filters: Mapping[str, Any],
+    errors: list[RuleError] | None = None,
+) -> TemplateSet:
+    """The set of ``sources``, or :class:`RuleSetError` with ``errors`` (met reading them)
+    and every problem found compiling them."""
+    env = environment(sources, filters)
+    errors = list(errors or [])
     parsed: dict[str, nodes.Template] = {}
     for relative, source in sources.items():
         where = str(folder / relative)
@@ -157,10 +189,6 @@ def load_templates(folder: Path, filters: Mapping[str, Any] | None = None) -> Te
     errors += _incomplete_channels(folder, set(sources))
     if errors:
         raise RuleSetError(errors)
-    digest = hashlib.sha256()
-    for relative in sorted(sources):
-        digest.update(f"{relative}\0{sources[relative]}\0".encode())
-    files = frozenset(sources)
     by_template: dict[str, set[str]] = {}
     links: dict[str, set[str]] = {}
     for relative, tree in parsed.items():
@@ -170,9 +198,9 @@ def load_templates(folder: Path, filters: Mapping[str, Any] | None = None) -> Te
             links.setdefault(name, set()).update(link_fields(tree, parsed.get))
     return TemplateSet(
         folder,
-        digest.hexdigest()[:12],
+        version,
         env,
-        files,
+        frozenset(sources),
         {name: frozenset(found) for name, found in by_template.items()},
         {name: frozenset(found) for name, found in links.items()},
     )
