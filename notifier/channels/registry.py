@@ -40,6 +40,14 @@ class Plugin:
     configured: Callable[[Settings], bool]  # its provider is set up in these settings
     build: Callable[[Settings], Transport]  # its transport, when configured
     rate_limit: Callable[[Settings], int]  # sends per second, all workers together (0: none)
+    spoken: bool = False  # it speaks to the person (a call): never for written contact only
+
+    def __post_init__(self) -> None:
+        if self.spoken and Need.WRITTEN_CONTACT_ONLY not in self.excluded_by:
+            raise ValueError(
+                f"channel {self.channel}: a spoken channel must be excluded by "
+                f"{Need.WRITTEN_CONTACT_ONLY} (deaf and hard-of-hearing people: no voice, ever)"
+            )
 
     @property
     def parts(self) -> tuple[str, ...]:
