@@ -42,6 +42,9 @@ class Plugin:
     configured: Callable[[Settings], bool]  # its provider is set up in these settings
     build: Callable[[Settings], Transport]  # its transport, when configured
     rate_limit: Callable[[Settings], int]  # sends per second, all workers together (0: none)
+    # configured without NOTIFIER_PUBLIC_URL, what its messages would lack: the engine refuses
+    # to start rather than send them so (None: it needs no public URL)
+    without_public_url: str | None = None
     receipts: Receipts | None = None  # its provider's delivery receipts, if it sends any
     spoken: bool = False  # it speaks to the person (a call): never for written contact only
 

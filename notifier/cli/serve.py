@@ -39,20 +39,19 @@ def _store(settings: Settings) -> Store:
 
 
 def require_public_url(settings: Settings) -> None:
-    """E-mail through a real server needs NOTIFIER_PUBLIC_URL: refuse to start without it.
-
-    Each e-mail carries the link to the citizen's pages and the one-click unsubscribe, both
-    built on it; without it they would go out silently without either.
-    """
+    """A real provider of a channel whose messages carry links built on NOTIFIER_PUBLIC_URL
+    (e-mail: the citizen's pages, the one-click unsubscribe) needs it: refuse to start
+    without it, rather than send them silently without those links."""
     from notifier.channels.registry import plugins
-    from notifier.models import Channel
 
-    if settings.public_url is None and plugins()[Channel.EMAIL].configured(settings):
-        raise RuntimeError(
-            "NOTIFIER_PUBLIC_URL is not set, and e-mail goes through NOTIFIER_SMTP_HOST: "
-            "e-mails would have no link to the citizen's pages and no one-click unsubscribe. "
-            "Set it to the API's public https:// address."
-        )
+    if settings.public_url is not None:
+        return
+    for plugin in plugins().values():
+        if plugin.without_public_url and plugin.configured(settings):
+            raise RuntimeError(
+                f"NOTIFIER_PUBLIC_URL is not set, and {plugin.without_public_url} "
+                "Set it to the API's public https:// address."
+            )
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
