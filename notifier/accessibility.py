@@ -4,7 +4,8 @@ Pure functions, used by the delivery worker and by previews, so that the behavio
 need is defined in one place:
 
 ==================== ===============================================================
-written_contact_only no voice channel, ever; templates offer SMS, e-mail or web contact
+written_contact_only no voice channel, ever (a spoken plug-in that does not exclude it is
+                     refused at registration); templates offer SMS, e-mail or web contact
                      instead of a phone number, and safety messages give 114 by SMS
 screen_reader        times written out for speech ("10 heures 30"); single-column HTML
 easy_read            the easy-to-read (FALC) variant of a template when it exists

@@ -301,18 +301,14 @@ class MessageStatus(StrEnum):
     EXPIRED = "expired"
     WITHHELD = "withheld"  # due while the person had paused all contact
 
+    @property
+    def pending(self) -> bool:
+        """Not sent yet, nor being sent: a cancellation still stops it."""
+        return self in PENDING_STATUSES
 
-FINAL_STATUSES = frozenset(
-    {
-        MessageStatus.SENT,
-        MessageStatus.DELIVERED,
-        MessageStatus.PERMANENT_FAILURE,
-        MessageStatus.TECHNICAL_FAILURE,
-        MessageStatus.CANCELLED,
-        MessageStatus.EXPIRED,
-        MessageStatus.WITHHELD,
-    }
-)
+
+# The store's scripts read the same list: helpers.lua declares it, scripts.py checks the two.
+PENDING_STATUSES = (MessageStatus.SCHEDULED, MessageStatus.QUEUED, MessageStatus.TEMPORARY_FAILURE)
 
 
 class Series(Strict):

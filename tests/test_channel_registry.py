@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from notifier.channels.outbox import OutboxTransport
 from notifier.channels.registry import plugins
 from notifier.channels.sms import TwilioSmsTransport
 from notifier.channels.webpush import WebPushTransport, generate_vapid_keys
-from notifier.models import Channel
+from notifier.models import Channel, Need
 from notifier.runtime.settings import Settings
 
 TWILIO = {"twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": "t" * 32}
@@ -80,3 +81,13 @@ def test_a_plugin_builds_its_transport_from_the_settings(tmp_path: Any) -> None:
     sms = plugins()[Channel.SMS].build(settings.model_copy(update={"twilio_from": "X"}))
     adapter = sms.session.get_adapter("https://api.twilio.com")  # type: ignore[attr-defined]
     assert adapter._pool_maxsize == 9
+
+
+def test_a_spoken_channel_must_be_excluded_for_written_contact_only() -> None:
+    """No voice, ever, for deaf and hard-of-hearing people: a plug-in that speaks and
+    forgets to exclude them is refused when it registers, before anything can be sent."""
+    sms = plugins()[Channel.SMS]
+    with pytest.raises(ValueError, match="written_contact_only"):
+        replace(sms, spoken=True)
+    excluded = {**sms.excluded_by, Need.WRITTEN_CONTACT_ONLY: "a call cannot be read"}
+    assert replace(sms, spoken=True, excluded_by=excluded).spoken

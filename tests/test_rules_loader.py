@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from notifier.cli import main
+from notifier.rules.expressions import Immediately, Offset, parse_duration, parse_timing
 from notifier.rules.loader import RuleSetError, load_rule_texts, load_rules
-from notifier.rules.schema import Immediately, Offset, parse_duration, parse_timing
 from tests.support.builders import EXAMPLES
 
 BASE = "rules:\n  - id: a\n    trigger: [x.y]\n    template: t\n    channels: [sms]\n"

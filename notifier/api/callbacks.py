@@ -1,63 +1,69 @@
-"""Providers' delivery receipts: ``POST /v1/callbacks/twilio``, signature checked."""
+"""Providers' delivery receipts: ``POST /v1/callbacks/{provider}`` for each channel whose
+plug-in declares receipts (Twilio's for SMS); the plug-in checks and reads them."""
 
 from __future__ import annotations
 
+import inspect
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Annotated
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from twilio.request_validator import RequestValidator
 
 from notifier.api.deps import EngineDep
 from notifier.api.http import WITH_BODY, responses
+from notifier.channels.receipts import ReceiptRefused, Receipts
+from notifier.channels.registry import plugins
 from notifier.models import MESSAGE_ID_PATTERN, Channel
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["callbacks"])
 
 
-@router.post(
-    "/v1/callbacks/twilio",
-    status_code=status.HTTP_204_NO_CONTENT,
-    operation_id="twilio_callback",
-    responses=responses(403, 503, *WITH_BODY),
-)
-async def twilio_callback(
-    request: Request,
-    message_id: Annotated[str, Query(pattern=MESSAGE_ID_PATTERN)],
-    parts: EngineDep,
-) -> None:
-    """Twilio's delivery receipt. Authenticated by ``X-Twilio-Signature`` over the public
-    URL Twilio called (NOTIFIER_TWILIO_STATUS_CALLBACK_URL, not the address this process
-    sees behind a proxy) and the form fields."""
-    token = parts.settings.twilio_auth_token
-    base = parts.settings.twilio_status_callback_url
-    if token is None or base is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "Twilio callbacks are not configured")
-    try:
-        form = (await request.body()).decode()
-    except UnicodeDecodeError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the form is not UTF-8 text") from None
-    params = dict(parse_qsl(form, keep_blank_values=True))
-    called = f"{base}?{request.url.query}" if request.url.query else base
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not RequestValidator(token.get_secret_value()).validate(called, params, signature):
-        log.warning("refused a Twilio callback with an invalid signature")
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid X-Twilio-Signature")
-    reported = params.get("MessageStatus", "")
-    if reported not in ("delivered", "undelivered", "failed"):
-        return None  # queued, sending, sent…: nothing to record yet
-    detail = f"Twilio {reported}" + (
-        f", error {params['ErrorCode']}" if params.get("ErrorCode") else ""
-    )
-    outcome = parts.store.receipt(
-        message_id,
-        delivered=reported == "delivered",
-        channel=Channel.SMS,
-        now=parts.clock(),
-        detail=detail,
-        reference=f"twilio:{params.get('MessageSid', '')}",
-    )
-    log.info("message %s: Twilio receipt %s (%s)", message_id, reported, outcome)
-    return None
+def receiver(channel: Channel, receipts: Receipts) -> Callable[..., Awaitable[None]]:
+    """The route taking ``receipts`` of messages sent on ``channel``."""
+
+    async def receive(
+        request: Request,
+        message_id: Annotated[str, Query(pattern=MESSAGE_ID_PATTERN)],
+        parts: EngineDep,
+    ) -> None:
+        body = await request.body()
+        try:
+            receipt = receipts.read(parts.settings, request.url.query, body, request.headers)
+        except ReceiptRefused as exc:
+            raise HTTPException(exc.status, exc.detail) from None
+        if receipt is None:
+            return None
+        outcome = parts.store.receipt(
+            message_id,
+            delivered=receipt.delivered,
+            channel=channel,
+            now=parts.clock(),
+            detail=receipt.detail,
+            reference=receipt.reference,
+        )
+        log.info("message %s: receipt %s (%s)", message_id, receipt.detail, outcome)
+        return None
+
+    return receive
+
+
+def _route_each_channels_receipts() -> None:
+    for channel, plugin in plugins().items():
+        if plugin.receipts is None:
+            continue
+        provider = plugin.receipts.provider
+        router.add_api_route(
+            f"/v1/callbacks/{provider}",
+            receiver(channel, plugin.receipts),
+            methods=["POST"],
+            status_code=status.HTTP_204_NO_CONTENT,
+            name=f"{provider}_callback",
+            operation_id=f"{provider}_callback",
+            description=inspect.cleandoc(plugin.receipts.read.__doc__ or ""),
+            responses=responses(403, 503, *WITH_BODY),
+        )
+
+
+_route_each_channels_receipts()

@@ -347,5 +347,7 @@ PLUGIN = register(
         configured=lambda s: bool(s.smtp_host and s.smtp_from),
         build=from_settings,
         rate_limit=lambda s: s.rate_limit_email_per_second,
+        without_public_url="e-mail goes through NOTIFIER_SMTP_HOST: e-mails would have no link "
+        "to the citizen's pages and no one-click unsubscribe.",
     )
 )

@@ -3,10 +3,11 @@
 A plugin says which of a recipient's contacts is its address, which accessibility needs
 exclude it, its name in each language of the pages, what its templates render (the parts),
 how its transport is built from the settings when its provider is configured (else the dev
-outbox serves it), and its shared rate limit. Templates, routing, the worker, the pages, the
-metrics and the CLI read them here, so a channel's facts live in its own module (as Apprise
-does with one class per service). The modules are found, not listed: every module of this
-package is imported, and those that are channels register.
+outbox serves it), its shared rate limit and its provider's delivery receipts. Templates,
+routing, the worker, the pages, the metrics, the API and the CLI read them here, so a
+channel's facts live in its own module (as Apprise does with one class per service). The
+modules are found, not listed: every module of this package is imported, and those that are
+channels register.
 
 A channel's module imports its provider's SDK only when it builds or uses a transport, so
 that reading the registry (the templates, the rules tools do) does not load twilio & co.
@@ -25,6 +26,7 @@ from notifier.models import Channel, Contacts, Need
 
 if TYPE_CHECKING:
     from notifier.channels.base import Transport
+    from notifier.channels.receipts import Receipts
     from notifier.runtime.settings import Settings
 
 
@@ -40,6 +42,18 @@ class Plugin:
     configured: Callable[[Settings], bool]  # its provider is set up in these settings
     build: Callable[[Settings], Transport]  # its transport, when configured
     rate_limit: Callable[[Settings], int]  # sends per second, all workers together (0: none)
+    # configured without NOTIFIER_PUBLIC_URL, what its messages would lack: the engine refuses
+    # to start rather than send them so (None: it needs no public URL)
+    without_public_url: str | None = None
+    receipts: Receipts | None = None  # its provider's delivery receipts, if it sends any
+    spoken: bool = False  # it speaks to the person (a call): never for written contact only
+
+    def __post_init__(self) -> None:
+        if self.spoken and Need.WRITTEN_CONTACT_ONLY not in self.excluded_by:
+            raise ValueError(
+                f"channel {self.channel}: a spoken channel must be excluded by "
+                f"{Need.WRITTEN_CONTACT_ONLY} (deaf and hard-of-hearing people: no voice, ever)"
+            )
 
     @property
     def parts(self) -> tuple[str, ...]:

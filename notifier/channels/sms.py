@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import phonenumbers
 import requests
@@ -33,6 +34,7 @@ from notifier.channels.base import (
     kept_alive,
     parse_retry_after,
 )
+from notifier.channels.receipts import Receipt, ReceiptRefused, Receipts
 from notifier.channels.registry import Plugin, register
 from notifier.models import Channel
 from notifier.phones import is_mobile
@@ -208,6 +210,37 @@ def mask_phone(e164: str) -> str:
     return f"+{number.country_code} {DOT} {DOT} {national[-2:]}"
 
 
+def read_receipt(
+    settings: Settings, query: str, body: bytes, headers: Mapping[str, str]
+) -> Receipt | None:
+    """Twilio's delivery receipt. Authenticated by ``X-Twilio-Signature`` over the public
+    URL Twilio called (NOTIFIER_TWILIO_STATUS_CALLBACK_URL, not the address this process
+    sees behind a proxy) and the form fields."""
+    from twilio.request_validator import RequestValidator
+
+    token, base = settings.twilio_auth_token, settings.twilio_status_callback_url
+    if token is None or base is None:
+        raise ReceiptRefused(403, "Twilio callbacks are not configured")
+    try:
+        params = dict(parse_qsl(body.decode(), keep_blank_values=True))
+    except UnicodeDecodeError:
+        raise ReceiptRefused(400, "the form is not UTF-8 text") from None
+    called = f"{base}?{query}" if query else base
+    signature = headers.get("X-Twilio-Signature", "")
+    if not RequestValidator(token.get_secret_value()).validate(called, params, signature):
+        log.warning("refused a Twilio callback with an invalid signature")
+        raise ReceiptRefused(403, "invalid X-Twilio-Signature")
+    reported = params.get("MessageStatus", "")
+    if reported not in ("delivered", "undelivered", "failed"):
+        return None  # queued, sending, sent…: nothing to record yet
+    error = f", error {params['ErrorCode']}" if params.get("ErrorCode") else ""
+    return Receipt(
+        delivered=reported == "delivered",
+        detail=f"Twilio {reported}{error}",
+        reference=f"twilio:{params.get('MessageSid', '')}",
+    )
+
+
 def from_settings(settings: Settings) -> TwilioSmsTransport:
     return TwilioSmsTransport(
         settings.twilio_account_sid or "",
@@ -243,5 +276,6 @@ PLUGIN = register(
         configured=lambda s: bool(s.twilio_account_sid and s.twilio_auth_token),
         build=from_settings,
         rate_limit=lambda s: s.rate_limit_sms_per_second,
+        receipts=Receipts("twilio", read_receipt),
     )
 )

@@ -19,16 +19,9 @@ from typing import Any
 
 from notifier.models import Cancellation, Event, Plan, PlannedMessage, Series, Skipped
 from notifier.rules.compare import ordered
+from notifier.rules.expressions import Immediately, LocalTime, Offset
 from notifier.rules.loader import RuleSet
-from notifier.rules.schema import (
-    Condition,
-    Immediately,
-    LocalTime,
-    Offset,
-    QuietHours,
-    Rule,
-    event_matches,
-)
+from notifier.rules.schema import Condition, QuietHours, Rule, event_matches
 from notifier.rules.timing import after_quiet_hours, local_time_relative, next_cron
 
 # A due time this close behind "now" is not "in the past": it is the request's own latency.

@@ -12,18 +12,24 @@ from pathlib import Path
 import redis
 from redis.commands.core import Script
 
+from notifier.models import PENDING_STATUSES
 from notifier.store.codec import LAYOUT, PREFIX
 
 LUA = Path(__file__).parent / "lua"
+_PENDING = ", ".join(f"['{status}'] = true" for status in PENDING_STATUSES)
+DECLARED = (
+    f"local prefix, layout = '{PREFIX}', '{LAYOUT}'\n",
+    f"local pending = {{{_PENDING}}}\n",
+)
 
 
 @cache
 def source(name: str) -> str:
     """The text Redis runs for script ``name``: the shared helpers, then the script."""
     helpers = (LUA / "helpers.lua").read_text()
-    declared = f"local prefix, layout = '{PREFIX}', '{LAYOUT}'\n"
-    if declared not in helpers:  # the Lua and the Python must name the same keys
-        raise RuntimeError(f"{LUA / 'helpers.lua'} must declare: {declared.strip()}")
+    for declared in DECLARED:  # the Lua and the Python must name the same keys and statuses
+        if declared not in helpers:
+            raise RuntimeError(f"{LUA / 'helpers.lua'} must declare: {declared.strip()}")
     return helpers + (LUA / f"{name}.lua").read_text()
 
 

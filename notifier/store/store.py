@@ -11,13 +11,11 @@ import redis
 
 from notifier.models import (
     Channel,
-    Contacts,
     MessageStatus,
     Plan,
     PlannedMessage,
-    recipient_key,
-    subject_key,
 )
+from notifier.store.arguments import PlanArguments
 from notifier.store.codec import (
     CHANNELS_OFF,
     LAYOUT,
@@ -30,15 +28,12 @@ from notifier.store.codec import (
     SendLease,
     TakenOver,
     decode_answer,
-    encode_answer,
     from_ms,
     idem_key,
     patient_retry,
-    recipient_week,
     record_from,
     to_ms,
 )
-from notifier.store.digest import contact_digest
 from notifier.store.durable import Replication
 from notifier.store.scripts import register
 
@@ -60,8 +55,8 @@ class Store:
         ``wait``; ``patience``: how long to try again (:mod:`notifier.store.durable`)."""
         self.redis = client
         self.replication = Replication(replicas, wait, patience)
-        self.contact_key = contact_key  # indexes contacts by keyed hash (support lookups)
         self.retention_seconds = int(retention.total_seconds())
+        self.arguments = PlanArguments(self.retention_seconds, contact_key)
         scripts = register(
             client,
             "accept",
@@ -152,53 +147,16 @@ class Store:
     def _run_accept(self, plans: list[tuple[str, Plan]], now: datetime, ttl: int) -> list[Any]:
         if len(plans) == 1:
             ((idempotency_key, plan),) = plans
-            args = self._accept_args(plan, now, ttl)
+            args = self.arguments.accept(plan, now, ttl)
             return [self._accept(keys=[idem_key(idempotency_key)], args=args)]
         pipe = self.redis.pipeline(transaction=False)
         for idempotency_key, plan in plans:
             self._accept(
                 keys=[idem_key(idempotency_key)],
-                args=self._accept_args(plan, now, ttl),
+                args=self.arguments.accept(plan, now, ttl),
                 client=pipe,
             )
         return pipe.execute()
-
-    def _message_args(self, message: PlannedMessage, now: datetime) -> list[Any]:
-        """A new message as the scripts' ``schedule`` takes it.
-
-        Its record is kept until it is due, a week of retries and quiet hours at most, then
-        the retention of a final record: so long must the recipient's index list it.
-        """
-        keep_until = max(message.due_at, now) + timedelta(days=7, seconds=self.retention_seconds)
-        week, week_ends_in = recipient_week(keep_until, now)
-        return [
-            message.id,
-            to_ms(message.due_at),
-            subject_key(message.tenant, message.subject),
-            message.rule,
-            message.model_dump_json(exclude_none=True),
-            recipient_key(message.tenant, message.recipient.id),
-            week,
-            week_ends_in,
-            ",".join(self.contact_digests(message.recipient.contacts)),
-        ]
-
-    def contact_digests(self, contacts: Contacts) -> list[str]:
-        """Keyed hashes of a recipient's phone and e-mail (none without a contact key)."""
-        if self.contact_key is None:
-            return []
-        found = [c for c in (contacts.phone, contacts.email) if c]
-        return [contact_digest(self.contact_key, c) for c in found]
-
-    def _accept_args(self, plan: Plan, now: datetime, ttl: int) -> list[Any]:
-        args: list[Any] = [ttl, to_ms(now), self.retention_seconds, encode_answer(plan)]
-        args.append(len(plan.cancellations))
-        for c in plan.cancellations:
-            args += [subject_key(c.tenant, c.subject), c.rule or "", c.reason]
-        args.append(len(plan.messages))
-        for m in plan.messages:
-            args += self._message_args(m, now)
-        return args
 
     def claim_due(self, now: datetime, *, limit: int, lease: timedelta) -> list[Claimed]:
         flat = self._claim(args=[to_ms(now), limit, int(lease.total_seconds() * 1000)])
@@ -317,7 +275,7 @@ class Store:
             exclude.value if exclude else "",
         ]
         if following is not None:
-            args += self._message_args(following, now)
+            args += self.arguments.message(following, now)
         return bool(self.replication.durably(self.redis, lambda: self._finish(args=args)))
 
     def receipt(

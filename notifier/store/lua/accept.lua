@@ -1,7 +1,7 @@
 -- accept: store an event's plan and remember its answer, in one atomic step.
 -- KEYS[1]  the event's idempotency key (idem:{client}:{event id})
 -- ARGV[1]  idempotency ttl, seconds        ARGV[2]  now, epoch ms
--- ARGV[3]  retention of final records, s   ARGV[4]  the answer (Store: encode_answer)
+-- ARGV[3]  retention of final records, s   ARGV[4]  the answer (codec.encode_answer)
 -- ARGV[5]  n, the subjects to cancel on, then n × (subject key, rule or '', reason)
 -- then     m, the messages to schedule, then m × the 9 values of schedule() (helpers.lua)
 -- Returns  {1, answer .. '\n' .. cancelled ids} when fresh; for a known key {0, stored

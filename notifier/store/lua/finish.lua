@@ -11,7 +11,7 @@
 local id = ARGV[1]
 local f = redis.call('HMGET', mkey(id), 'claim', 'history')
 if f[1] ~= ARGV[2] then return 0 end
--- two attempts of one claim may both finish (see _BEGIN_SEND): a send, once recorded, stays
+-- two attempts of one claim may both finish (see begin_send.lua): a send, once recorded, stays
 if status_in(f[2]) == 'sent' and ARGV[3] ~= 'sent' then return 0 end
 redis.call('HDEL', mkey(id), 'provider_call', 'provider_call_at')
 if ARGV[9] ~= '' then redis.call('HSET', mkey(id), 'reference', ARGV[9]) end

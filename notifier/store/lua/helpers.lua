@@ -1,6 +1,6 @@
 -- helpers: the functions every script shares, placed before each of them (scripts.py).
--- The key prefix and the layout version must be those of notifier/store/codec.py, which
--- checks them when it loads this file.
+-- The key prefix and the layout version must be those of notifier/store/codec.py, and the
+-- pending statuses those of notifier/models.py: scripts.py checks them when it loads this file.
 local prefix, layout = 'notifier:', '5'
 local function mkey(id) return prefix .. 'msg:' .. id end
 local function body_of(id)
@@ -64,7 +64,8 @@ local function finalize(id, subject, retention)
   unschedule(id, subject)
   redis.call('EXPIRE', mkey(id), retention)
 end
-local pending = {scheduled = true, queued = true, ['temporary-failure'] = true}
+-- Not sent yet, nor being sent: a cancellation still stops it.
+local pending = {['scheduled'] = true, ['queued'] = true, ['temporary-failure'] = true}
 local function server_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -74,9 +75,10 @@ local function keep_until_week_end(key, seconds)
   if redis.call('TTL', key) < tonumber(seconds) then redis.call('EXPIRE', key, seconds) end
 end
 -- A new message from ARGV[i]: id, due ms, subject, rule, body, recipient key (tenant|id:
--- see recipient_key in notifier/models.py), recipient week, seconds until that week ends, keyed hashes of the recipient's contacts (comma-
--- separated, '' if none; see Store._message_args).
--- The contact index is a sorted set of '{digest}:{recipient id}', read by lexical range:
+-- see recipient_key in notifier/models.py), recipient week, seconds until that week ends,
+-- keyed hashes of the recipient's contacts (comma-separated, '' if none; see
+-- PlanArguments.message in notifier/store/arguments.py).
+-- The contact index is a sorted set of '{digest}:{tenant}|{id}', read by lexical range:
 -- adding to it costs the same however many recipients share a contact (a list in a hash
 -- field was copied whole on each add: quadratic for a shared phone or address).
 local function schedule(i, now_ms, detail)
