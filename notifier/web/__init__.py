@@ -33,6 +33,7 @@ def install(app: FastAPI) -> None:
         """At /me/ so that its scope covers every page of /me/…"""
         return FileResponse(STATIC / "sw.js", media_type="text/javascript")
 
+    app.include_router(safety_page.leave)
     app.include_router(router)
     app.include_router(safety_page.router)
     app.include_router(console.router)

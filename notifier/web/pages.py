@@ -112,7 +112,6 @@ def page(
         "active": active,
         "csrf": csrf_token(request.app.state.engine.settings.secret(), token),
         "path": request.url.path,
-        "exit_url": request.app.state.engine.settings.quick_exit_url,
         "discreet": getattr(request.state, "discreet", False),
         **extra,
     }
@@ -386,7 +385,6 @@ def error_page(request: Request, exc: PageError) -> HTMLResponse:
         "token": "",
         "active": "",
         "path": request.url.path,
-        "exit_url": request.app.state.engine.settings.quick_exit_url,
     }
     # a citizen link's error page may be read by whoever holds a discreet person's phone
     citizen = request.url.path.startswith(("/me/", "/u/"))

@@ -266,6 +266,30 @@ class Site:
         return f"{self.url}/me/{token}{path}?lang={lang}"
 
 
+DISCREET = {
+    "id": "citizen-d",
+    "locale": "fr",
+    "timezone": "Europe/Paris",
+    "contacts": {"phone": "+33612345678", "email": "jeanne.martin@example.org"},
+    "safety": {"discreet": True},
+}
+
+
+@contextmanager
+def safe_site(store: Store) -> Iterator[Site]:
+    """The API on loopback with two booked citizens: ``citizen-1`` without safety settings,
+    ``citizen-d`` with discreet messages (:data:`DISCREET`); the quick exit leads to a neutral
+    page on loopback."""
+    config = settings()
+    app = create_app(config, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
+    with serve(app) as url:
+        config.quick_exit_url = f"{url}/static/exit.css"
+        site = Site(url, store, config)
+        site.post(id="booked")
+        site.post(id="booked-d", recipient=DISCREET, subject="appointment:BRG-75-00043")
+        yield site
+
+
 def deliver_next(site: Site, tmp_path: Path) -> dict[str, Any]:
     """Claim what is due and deliver it through the real worker logic; the outbox record."""
 

@@ -1,0 +1,143 @@
+"""The words of the pages that keep a person safe: "Staying safe", the code gate and the
+quick exit, in French and English; :data:`EASY` rewrites "Staying safe" in easy-to-read
+wording (short sentences, one idea each, everyday words) for a person who asked for it.
+Merged into :data:`notifier.web.text.TEXT`."""
+
+from __future__ import annotations
+
+SAFETY: dict[str, dict[str, str]] = {
+    "fr": {
+        "nav.safety": "Rester en sécurité",
+        "safety.title": "Rester en sécurité",
+        "safety.intro": (
+            "Si quelqu'un d'autre peut lire votre téléphone ou vos e-mails, vous pouvez choisir "
+            "ce que nos messages disent, quand ils arrivent et par quel moyen. Vous pouvez "
+            "changer ces choix à tout moment."
+        ),
+        "safety.easy": (
+            "Quelqu'un peut lire votre téléphone ? Vous pouvez choisir ici comment nous vous "
+            "écrivons."
+        ),
+        "safety.help": "Besoin d'aide",
+        "safety.help.text": (
+            "En cas de danger immédiat, appelez le 17. Si vous ne pouvez pas parler, envoyez "
+            "un SMS au 114. Pour parler à quelqu'un, le 3919 est gratuit et anonyme, jour et "
+            "nuit."
+        ),
+        "safety.discreet": "Messages discrets",
+        "safety.discreet.hint": (
+            "Nos messages ne disent pas qui les envoie ni de quoi ils parlent : seulement "
+            "qu'un message vous attend, avec un lien. Ces pages vous demanderont un code."
+        ),
+        "safety.paused": "Mettre en pause tous nos messages",
+        "safety.paused.hint": (
+            "Plus aucun message, par aucun moyen, jusqu'à ce que vous reveniez ici. Les "
+            "messages prévus pendant la pause ne sont pas envoyés."
+        ),
+        "safety.send_missed": "En reprenant, m'envoyer les messages de la pause",
+        "safety.channels": "Moyens sûrs pour vous écrire",
+        "safety.channels.hint": "Nous n'utiliserons que ceux qui sont cochés.",
+        "safety.hours": "Heures sûres",
+        "safety.hours.hint": (
+            "Nous n'écrivons qu'entre ces deux heures ; un message prévu en dehors attend. "
+            "Laissez vide pour toute heure."
+        ),
+        "safety.start": "À partir de",
+        "safety.end": "Jusqu'à",
+        "safety.error": "Les heures ne sont pas valables : par exemple 09:00 et 17:00.",
+        "exit": "Quitter rapidement",
+        "exit.hint": "ou appuyez 3 fois sur la touche Maj",
+        "gate.title": "Mon espace",
+        "gate.welcome": "Bienvenue",
+        "gate.intro": "Saisissez votre code pour continuer.",
+        "gate.first": "Choisissez un code de 6 à 8 chiffres. Il vous sera demandé à chaque visite.",
+        "gate.rules": (
+            "Après 5 codes faux de suite, ces pages restent fermées 15 minutes. Après 3 "
+            "fermetures, elles restent fermées jusqu'à ce que vous demandiez un nouveau code "
+            "à votre interlocuteur habituel."
+        ),
+        "gate.code": "Code",
+        "gate.code.hint": "Le code que vous avez choisi",
+        "gate.code.hint.first": "6 à 8 chiffres",
+        "gate.again": "Le même code, une deuxième fois",
+        "gate.submit": "Continuer",
+        "gate.wrong": (
+            "Ce code ne convient pas. Encore {left} essais, puis ces pages restent fermées "
+            "15 minutes."
+        ),
+        "gate.wrong.last": (
+            "Ce code ne convient pas. Encore 1 essai, puis ces pages restent fermées 15 minutes."
+        ),
+        "gate.locked": "Trop d'essais. Réessayez dans 15 minutes.",
+        "gate.shut": (
+            "Trop d'essais : ces pages sont fermées. Pour les rouvrir, demandez un nouveau code "
+            "à votre interlocuteur habituel."
+        ),
+        "gate.format": "Le code doit avoir de 6 à 8 chiffres.",
+        "gate.mismatch": "Les deux codes sont différents. Recommencez.",
+    },
+    "en": {
+        "nav.safety": "Staying safe",
+        "safety.title": "Staying safe",
+        "safety.intro": (
+            "If someone else can read your phone or your e-mails, you can choose what our "
+            "messages say, when they arrive and how. You can change these choices at any time."
+        ),
+        "safety.easy": "Can someone read your phone? Here you choose how we write to you.",
+        "safety.help": "Getting help",
+        "safety.help.text": (
+            "In immediate danger, call 17. If you cannot speak, send a text message to 114. "
+            "To talk to someone, 3919 is free and anonymous, day and night."
+        ),
+        "safety.discreet": "Discreet messages",
+        "safety.discreet.hint": (
+            "Our messages do not say who sends them or what they are about: only that a "
+            "message is waiting for you, with a link. These pages will ask for a code."
+        ),
+        "safety.paused": "Pause all our messages",
+        "safety.paused.hint": (
+            "No message at all, by any means, until you come back here. Messages due during "
+            "the pause are not sent."
+        ),
+        "safety.send_missed": "When resuming, send me the messages of the pause",
+        "safety.channels": "Safe ways to write to you",
+        "safety.channels.hint": "We will only use the ones ticked.",
+        "safety.hours": "Safe hours",
+        "safety.hours.hint": (
+            "We only write between these two times; a message due outside waits. Leave empty "
+            "for any time."
+        ),
+        "safety.start": "From",
+        "safety.end": "Until",
+        "safety.error": "The times are not valid: for example 09:00 and 17:00.",
+        "exit": "Exit this page",
+        "exit.hint": "or press the Shift key 3 times",
+        "gate.title": "My space",
+        "gate.welcome": "Welcome",
+        "gate.intro": "Enter your code to continue.",
+        "gate.first": "Choose a code of 6 to 8 digits. You will be asked for it at each visit.",
+        "gate.rules": (
+            "After 5 wrong codes in a row, these pages stay closed for 15 minutes. After 3 "
+            "closings, they stay closed until you ask your usual contact for a new code."
+        ),
+        "gate.code": "Code",
+        "gate.code.hint": "The code you chose",
+        "gate.code.hint.first": "6 to 8 digits",
+        "gate.again": "The same code, a second time",
+        "gate.submit": "Continue",
+        "gate.wrong": (
+            "This code is not right. {left} more tries, then these pages stay closed for "
+            "15 minutes."
+        ),
+        "gate.wrong.last": (
+            "This code is not right. 1 more try, then these pages stay closed for 15 minutes."
+        ),
+        "gate.locked": "Too many tries. Try again in 15 minutes.",
+        "gate.shut": (
+            "Too many tries: these pages are closed. To open them again, ask your usual "
+            "contact for a new code."
+        ),
+        "gate.format": "The code must have 6 to 8 digits.",
+        "gate.mismatch": "The two codes are different. Start again.",
+    },
+}
