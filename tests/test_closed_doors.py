@@ -282,6 +282,32 @@ CASES = [
         303,
         LOGIN,
     ),
+    Case(
+        "GET /ops/messages/{message_id}/person",
+        console("GET", "/ops/messages/{pending}/person"),
+        303,
+        LOGIN,
+    ),
+    Case(
+        "POST /ops/messages/{message_id}/person/safety",
+        console(
+            "POST",
+            "/ops/messages/{pending}/person/safety",
+            data={"token": "x", "reason": "r", "paused": "1"},
+        ),
+        303,
+        LOGIN,
+    ),
+    Case(
+        "POST /ops/messages/{message_id}/person/code",
+        console(
+            "POST",
+            "/ops/messages/{pending}/person/code",
+            data={"token": "x", "reason": "r", "code": "864213"},
+        ),
+        303,
+        LOGIN,
+    ),
     Case("GET /ops/preview", console("GET", "/ops/preview"), 303, LOGIN),
     Case(
         "POST /ops/preview",
