@@ -10,9 +10,13 @@ import httpx
 import pytest
 from playwright.sync_api import Browser
 
+from notifier.links import UNSUBSCRIBE, Grant
+from notifier.models import Channel, OptOut
 from notifier.store import PREFIX, Store, recipients
+from notifier.store.recipients import Choices
 from notifier.web.guard import csrf_token
 from notifier.web.text import TEXT
+from tests.support.browser import overflows, violations
 from tests.support.builders import DISCREET, KEY, TENANT, Site, safe_site
 
 CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
@@ -175,3 +179,73 @@ def test_the_quick_exit_script_ends_the_session_too(site: Site, browser: Browser
     finally:
         context.close()
     assert "Mes choix" not in httpx.get(site.pages("citizen-d"), cookies=kept).text
+
+
+# --- unsubscribing: not behind the gate, and naming nothing -------------------------------
+
+HIDDEN = ["gendarmerie", "notifications", "République", "••", "jeanne", "rendez-vous", "SMS"]
+KIND = ["démarches", "procedures", "plainte", "complaint"]  # the category's own words
+
+
+def unsubscribe_link(site: Site) -> str:
+    grant = Grant("citizen-d", UNSUBSCRIBE, "procedure_news", "email", tenant=TENANT)
+    return f"{site.url}/u/{site.links.token(grant)}"
+
+
+def opted_out(site: Site) -> tuple[OptOut, ...]:
+    return Choices.model_validate_json(
+        site.recipients.fields(TENANT, "citizen-d")["choices"]
+    ).opt_outs
+
+
+def test_one_click_unsubscribe_works_for_a_person_with_discreet_messages(site: Site) -> None:
+    answer = httpx.post(unsubscribe_link(site), data={"List-Unsubscribe": "One-Click"})
+    assert answer.status_code == 200 and answer.text == ""
+    assert opted_out(site) == (
+        OptOut(category="procedure_news", channels=frozenset({Channel.EMAIL})),
+    )
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_unsubscribe_pages_of_a_discreet_person_name_nothing(site: Site, lang: str) -> None:
+    link = unsubscribe_link(site)
+    asked = httpx.get(f"{link}?lang={lang}")
+    token = link.split("/u/")[1]
+    form = {"csrf": csrf_token(site.config.secret(), token), "lang": lang}
+    done = httpx.post(link, data=form)
+    for answer in (asked, done):
+        assert answer.status_code == 200
+        assert answer.headers["cache-control"] == "no-store"
+        assert f"<title>{TEXT[lang]['gate.title']}</title>" in answer.text
+        assert 'id="quick-exit"' in answer.text
+        shown = answer.text.lower()
+        assert [w for w in [*HIDDEN, *KIND] if w.lower() in shown] == []
+    assert "e-mail" in done.text and len(opted_out(site)) == 1
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_neutral_unsubscribe_page_is_accessible_small_and_usable_with_the_keyboard(
+    site: Site, browser: Browser, lang: str
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{unsubscribe_link(site)}?lang={lang}")
+        assert page.locator("html").get_attribute("lang") == lang
+        assert violations(page) == []
+        page.set_viewport_size({"width": 320, "height": 800})
+        assert overflows(page) == 0 and violations(page) == []
+        for _ in range(10):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.type") == "submit":
+                break
+        else:
+            pytest.fail("the button cannot be reached with Tab")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert TEXT[lang]["unsubscribe.neutral.done"].format(channel="e-mail") in page.inner_text(
+            "main"
+        )
+        assert violations(page) == []
+    finally:
+        context.close()

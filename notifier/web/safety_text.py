@@ -75,6 +75,11 @@ SAFETY: dict[str, dict[str, str]] = {
         ),
         "gate.format": "Le code doit avoir de 6 à 8 chiffres.",
         "gate.mismatch": "Les deux codes sont différents. Recommencez.",
+        "unsubscribe.neutral.title": "Ne plus recevoir ces messages",
+        "unsubscribe.neutral.question": "Vous ne recevrez plus ces messages par {channel}.",
+        "unsubscribe.neutral.done": (
+            "C'est fait : vous ne recevrez plus ces messages par {channel}."
+        ),
     },
     "en": {
         "nav.safety": "Staying safe",
@@ -139,5 +144,8 @@ SAFETY: dict[str, dict[str, str]] = {
         ),
         "gate.format": "The code must have 6 to 8 digits.",
         "gate.mismatch": "The two codes are different. Start again.",
+        "unsubscribe.neutral.title": "Stop receiving these messages",
+        "unsubscribe.neutral.question": "You will no longer receive these messages by {channel}.",
+        "unsubscribe.neutral.done": "Done: you will no longer receive these messages by {channel}.",
     },
 }
