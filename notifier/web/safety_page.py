@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,11 +17,12 @@ from redis.exceptions import RedisError
 
 from notifier.channels.registry import address_of
 from notifier.links import PAGES
-from notifier.models import Channel, SafeHours, Safety
+from notifier.models import Channel, Need, Recipient, SafeHours, Safety
 from notifier.store.pages_sessions import SESSION_SECONDS, PagesSessions
 from notifier.web.gate import COOKIE, Gated
 from notifier.web.guard import PageError, check_csrf, csrf_token
 from notifier.web.pages import NO_STORE, Parts, granted, guarded, page, person, templates
+from notifier.web.safety_text import EASY
 from notifier.web.text import CHANNELS, TEXT, language
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,15 @@ def safety(request: Request, token: str, parts: Parts, lang: str | None = None) 
         safe_channels=settings.channels or frozenset(offered),
         saved=request.query_params.get("saved") == "1",
         error=request.query_params.get("error") == "1",
-        easy="easy_read" in {n.value for n in who.needs},
+        **easy_words(who, lang),
     )
+
+
+def easy_words(who: Recipient, lang: str) -> dict[str, Any]:
+    """For a person who asked for easy-to-read wording, the page's words in it."""
+    if Need.EASY_READ not in who.needs:
+        return {}
+    return {"t": TEXT[lang] | EASY[lang]}
 
 
 @router.post("/me/{token}/safety")

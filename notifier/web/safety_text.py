@@ -14,10 +14,6 @@ SAFETY: dict[str, dict[str, str]] = {
             "ce que nos messages disent, quand ils arrivent et par quel moyen. Vous pouvez "
             "changer ces choix à tout moment."
         ),
-        "safety.easy": (
-            "Quelqu'un peut lire votre téléphone ? Vous pouvez choisir ici comment nous vous "
-            "écrivons."
-        ),
         "safety.help": "Besoin d'aide",
         "safety.help.text": (
             "En cas de danger immédiat, appelez le 17. Si vous ne pouvez pas parler, envoyez "
@@ -88,7 +84,6 @@ SAFETY: dict[str, dict[str, str]] = {
             "If someone else can read your phone or your e-mails, you can choose what our "
             "messages say, when they arrive and how. You can change these choices at any time."
         ),
-        "safety.easy": "Can someone read your phone? Here you choose how we write to you.",
         "safety.help": "Getting help",
         "safety.help.text": (
             "In immediate danger, call 17. If you cannot speak, send a text message to 114. "
@@ -147,5 +142,69 @@ SAFETY: dict[str, dict[str, str]] = {
         "unsubscribe.neutral.title": "Stop receiving these messages",
         "unsubscribe.neutral.question": "You will no longer receive these messages by {channel}.",
         "unsubscribe.neutral.done": "Done: you will no longer receive these messages by {channel}.",
+    },
+}
+
+# "Staying safe" in easy-to-read wording (FALC): the same keys, for a person who asked for it
+EASY: dict[str, dict[str, str]] = {
+    "fr": {
+        "safety.intro": (
+            "Quelqu'un peut lire votre téléphone ? Ou vos e-mails ? Ici, vous choisissez "
+            "comment nous vous écrivons. Vous pouvez changer d'avis quand vous voulez."
+        ),
+        "safety.help": "Besoin d'aide ?",
+        "safety.help.text": (
+            "Vous êtes en danger ? Appelez le 17. Vous ne pouvez pas parler ? Envoyez un SMS "
+            "au 114. Vous voulez parler à quelqu'un ? Appelez le 3919. Le 3919 est gratuit. "
+            "Il répond le jour et la nuit. Vous n'avez pas besoin de dire votre nom."
+        ),
+        "safety.discreet.hint": (
+            "Nos messages ne disent pas qui nous sommes. Ils disent seulement : vous avez un "
+            "message. Pour voir ces pages, il faudra taper un code."
+        ),
+        "safety.paused": "Arrêter tous nos messages pour le moment",
+        "safety.paused.hint": (
+            "Nous ne vous écrivons plus du tout. Revenez ici pour recommencer. Les messages "
+            "de la pause ne seront pas envoyés."
+        ),
+        "safety.send_missed": "Quand je recommence : m'envoyer les messages de la pause",
+        "safety.channels": "Comment vous écrire sans danger",
+        "safety.channels.hint": "Cochez seulement les moyens sans danger pour vous.",
+        "safety.hours": "Les heures sans danger",
+        "safety.hours.hint": (
+            "Nous écrivons seulement entre ces 2 heures. Un message prévu à une autre heure "
+            "attend. Vous pouvez laisser vide : alors, nous écrivons à toute heure."
+        ),
+        "safety.error": "Ces heures ne vont pas. Écrivez par exemple 09:00 et 17:00.",
+    },
+    "en": {
+        "safety.intro": (
+            "Can someone read your phone? Or your e-mails? Here, you choose how we write to "
+            "you. You can change your mind at any time."
+        ),
+        "safety.help": "Do you need help?",
+        "safety.help.text": (
+            "Are you in danger? Call 17. You cannot speak? Send a text to 114. Do you want "
+            "to talk to someone? Call 3919. 3919 is free. It answers day and night. You do "
+            "not have to say your name."
+        ),
+        "safety.discreet.hint": (
+            "Our messages do not say who we are. They only say: you have a message. To see "
+            "these pages, you will type a code."
+        ),
+        "safety.paused": "Stop all our messages for now",
+        "safety.paused.hint": (
+            "We do not write to you at all. Come back here to start again. The messages of "
+            "the pause will not be sent."
+        ),
+        "safety.send_missed": "When I start again: send me the messages of the pause",
+        "safety.channels": "How to write to you with no danger",
+        "safety.channels.hint": "Tick only the ways with no danger for you.",
+        "safety.hours": "The hours with no danger",
+        "safety.hours.hint": (
+            "We write only between these 2 times. A message planned at another time waits. "
+            "You can leave this empty: then we write at any time."
+        ),
+        "safety.error": "These times do not work. Write for example 09:00 and 17:00.",
     },
 }
