@@ -7,7 +7,6 @@ Valkey, as tests/test_console.py. ``UPDATE_SCREENSHOTS=1`` writes the screen to 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -28,11 +27,11 @@ from tests.support.builders import (
     DISCREET,
     EXAMPLES,
     NOW,
-    SCREENSHOTS,
     TENANT,
     Console,
     ScriptedTransport,
     deliver_due,
+    screenshots,
 )
 
 
@@ -103,9 +102,7 @@ def test_the_person_screen_is_accessible_small_and_usable_with_the_keyboard(
     page.wait_for_url("**/ops/")
     page.goto(f"{console.url}/ops/messages/{booked}/person")
     assert violations(page) == []
-    if os.environ.get("UPDATE_SCREENSHOTS"):
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / "ops-person.png", full_page=True)
+    screenshots(page, "ops-person", (1280,))
     page.set_viewport_size({"width": 320, "height": 800})
     assert overflows(page) == 0 and violations(page) == []
     for _ in range(40):

@@ -34,6 +34,7 @@ from tests.support.builders import (
     Site,
     deliver_next,
     safe_site,
+    screenshots,
     settings,
 )
 
@@ -173,6 +174,8 @@ def test_the_gate_is_accessible_small_and_usable_with_the_keyboard(
     page.goto(site.pages("citizen-d", lang=lang))
     assert page.locator("html").get_attribute("lang") == lang
     assert violations(page) == []
+    if lang == "fr":
+        screenshots(page, "gate")
     page.set_viewport_size({"width": 320, "height": 800})
     assert overflows(page) == 0 and violations(page) == []
     for _ in range(10):
@@ -201,6 +204,8 @@ def test_staying_safe_is_accessible_at_every_width(site: Site, page: Page, lang:
     text = page.inner_text("main")
     assert "17" in text and "114" in text and "3919" in text
     assert violations(page) == []
+    if lang == "fr":
+        screenshots(page, "safety")
     page.set_viewport_size({"width": 320, "height": 800})
     assert overflows(page) == 0 and violations(page) == []
 

@@ -3,7 +3,6 @@ with axe-core, French and English, at 320 px, with the keyboard alone."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +11,7 @@ from playwright.sync_api import Browser, Page
 from notifier.store import Store
 from notifier.web.safety_text import EASY, SAFETY
 from tests.support.browser import overflows, violations
-from tests.support.builders import SCREENSHOTS, Site, safe_site
+from tests.support.builders import Site, safe_site, screenshots
 
 EASY_READER = {
     "id": "citizen-e",
@@ -60,9 +59,8 @@ def test_staying_safe_is_all_in_easy_words_for_who_asked(site: Site, page: Page,
     assert standard == []  # never the standard wording beside it
     assert "17" in shown and "114" in shown and "3919" in shown
     assert violations(page) == []
-    if os.environ.get("UPDATE_SCREENSHOTS") and lang == "fr":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=SCREENSHOTS / "safety-easy-375.png", full_page=True)
+    if lang == "fr":
+        screenshots(page, "safety-easy", (375,))
     page.set_viewport_size({"width": 320, "height": 800})
     assert overflows(page) == 0 and violations(page) == []
 

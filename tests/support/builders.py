@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -228,6 +229,16 @@ VAPID_PRIVATE, VAPID_PUBLIC = generate_vapid_keys()
 
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def screenshots(page: Page, name: str, widths: tuple[int, ...] = (375, 1280)) -> None:
+    """With ``UPDATE_SCREENSHOTS=1``, the page at each width, to docs/screenshots/."""
+    if not os.environ.get("UPDATE_SCREENSHOTS"):
+        return
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width in widths:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
 
 
 PAGE_PATHS = {"preferences": "", "needs": "/needs", "device": "/device", "history": "/history"}
