@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from notifier.links import PAGES, UNSUBSCRIBE, Grant, Links
+from notifier.runtime.settings import Settings
 from notifier.store import PREFIX, Store
 from notifier.store.apikeys import ALL_SCOPES, ApiKeys, Scope
 from notifier.web.guard import csrf_token
@@ -177,6 +178,7 @@ BY_REFERENCE = make_event(id="intruder-1").model_dump(mode="json") | {
 INTRUDER_PROFILE = {"id": "citizen-1", "contacts": {"email": "someone@intruder.example"}}
 SUBSCRIPTION = {"endpoint": PUSH_ENDPOINT, "keys": {"p256dh": "C" * 87, "auth": "D" * 22}}
 LOGIN = "/ops/login"
+NEUTRAL = Settings.model_fields["quick_exit_url"].default
 
 CASES = [
     # the upstream API: another tenant's recipient and messages are not found
@@ -205,7 +207,7 @@ CASES = [
     ),
     Case(
         "POST /v1/recipients/{recipient_id}/code",
-        api("POST", "/v1/recipients/citizen-1/code", json={"code": "4321"}),
+        api("POST", "/v1/recipients/citizen-1/code", json={"code": "432109"}),
         404,
     ),
     Case("GET /v1/messages/{message_id}", api("GET", "/v1/messages/{sent}"), 404),
@@ -217,6 +219,8 @@ CASES = [
     ),
     # the citizen's pages, with a link signed for the same id in the intruder's tenant
     Case("GET /me/sw.js", citizen("GET", "/me/sw.js"), 200),  # a public file, no one's data
+    # the quick exit: no one's data, only a way out (and the end of this browser's session)
+    Case("GET /me/exit", citizen("GET", "/me/exit", follow_redirects=False), 303, NEUTRAL),
     Case("GET /me/{token}", citizen("GET", "/me/{token}"), 404),
     Case(
         "POST /me/{token}/preferences",
@@ -249,7 +253,9 @@ CASES = [
     ),
     Case(
         "POST /me/{token}/code",
-        citizen("POST", "/me/{token}/code", csrf="form", data={"code": "1234", "again": "1234"}),
+        citizen(
+            "POST", "/me/{token}/code", csrf="form", data={"code": "123456", "again": "123456"}
+        ),
         404,
     ),
     Case("GET /u/{token}", citizen("GET", "/u/{token}", purpose=UNSUBSCRIBE), 404),
@@ -273,6 +279,32 @@ CASES = [
     Case(
         "POST /ops/messages/{message_id}/{action}",
         console("POST", "/ops/messages/{pending}/cancel", data={"token": "x", "reason": "r"}),
+        303,
+        LOGIN,
+    ),
+    Case(
+        "GET /ops/messages/{message_id}/person",
+        console("GET", "/ops/messages/{pending}/person"),
+        303,
+        LOGIN,
+    ),
+    Case(
+        "POST /ops/messages/{message_id}/person/safety",
+        console(
+            "POST",
+            "/ops/messages/{pending}/person/safety",
+            data={"token": "x", "reason": "r", "paused": "1"},
+        ),
+        303,
+        LOGIN,
+    ),
+    Case(
+        "POST /ops/messages/{message_id}/person/code",
+        console(
+            "POST",
+            "/ops/messages/{pending}/person/code",
+            data={"token": "x", "reason": "r", "code": "864213"},
+        ),
         303,
         LOGIN,
     ),

@@ -14,17 +14,16 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from notifier.app import create_app
 from notifier.channels.base import Outcome, SendResult
 from notifier.channels.outbox import OutboxTransport
 from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus, SafeHours, Safety
-from notifier.rules.loader import rules_holder
 from notifier.store import Store
 from notifier.store.recipients import Choices
 from notifier.templates.renderer import Renderer
-from tests.support.browser import overflows, serve, violations
+from tests.support.browser import overflows, violations
 from tests.support.builders import (
+    DISCREET,
     EXAMPLES,
     KEY,
     NOW,
@@ -34,16 +33,11 @@ from tests.support.builders import (
     ScriptedTransport,
     Site,
     deliver_next,
+    safe_site,
+    screenshots,
     settings,
 )
 
-DISCREET = {
-    "id": "citizen-d",
-    "locale": "fr",
-    "timezone": "Europe/Paris",
-    "contacts": {"phone": "+33612345678", "email": "jeanne.martin@example.org"},
-    "safety": {"discreet": True},
-}
 # What the gate must not show: the service, the person's contacts, what was sent to them
 HIDDEN = ["gendarmerie", "notifications", "République", "••", "jeanne", "rendez-vous", "SMS"]
 
@@ -57,14 +51,8 @@ def page(browser: Browser) -> Iterator[Page]:
 
 @pytest.fixture
 def site(store: Store) -> Iterator[Site]:
-    config = settings()
-    app = create_app(config, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
-    with serve(app) as url:
-        config.quick_exit_url = f"{url}/static/exit.css"  # a neutral page, on loopback
-        site = Site(url, store, config)
-        site.post(id="booked")  # citizen-1, no safety settings
-        site.post(id="booked-d", recipient=DISCREET, subject="appointment:BRG-75-00043")
-        yield site
+    with safe_site(store) as served:
+        yield served
 
 
 def test_quick_exit_by_click_leaves_no_way_back(site: Site, page: Page) -> None:
@@ -124,12 +112,12 @@ def test_the_code_chosen_at_the_first_visit_opens_every_page(
 ) -> None:
     deliver_next(site, tmp_path)
     page.goto(site.pages("citizen-d"))
-    page.get_by_label("Code", exact=False).first.fill("2468")
-    page.get_by_label("Le même code").fill("2469")
+    page.get_by_label("Code", exact=False).first.fill("246813")
+    page.get_by_label("Le même code").fill("246814")
     page.get_by_role("button", name="Continuer").click()
     assert "Les deux codes sont différents" in page.inner_text("main")
-    page.get_by_label("Code", exact=False).first.fill("2468")
-    page.get_by_label("Le même code").fill("2468")
+    page.get_by_label("Code", exact=False).first.fill("246813")
+    page.get_by_label("Le même code").fill("246813")
     page.get_by_role("button", name="Continuer").click()
     page.wait_for_url("**/me/**")
     assert "Mes choix de notifications" in page.inner_text("main")
@@ -143,7 +131,7 @@ def test_the_code_chosen_at_the_first_visit_opens_every_page(
 def test_wrong_codes_are_slowed_then_locked(site: Site) -> None:
     answer = httpx.post(
         f"{site.url}/v1/recipients/citizen-r/code",
-        json={"code": "1357"},
+        json={"code": "135790"},
         headers={"Authorization": f"Bearer {KEY}"},
     )
     assert answer.status_code == 404  # not registered
@@ -153,7 +141,7 @@ def test_wrong_codes_are_slowed_then_locked(site: Site) -> None:
     assert put.is_success
     bad = httpx.post(f"{site.url}/v1/recipients/citizen-r/code", json={"code": "12"}, headers=auth)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "code"]
-    set_code = {"code": "1357"}
+    set_code = {"code": "135790"}
     assert httpx.post(
         f"{site.url}/v1/recipients/citizen-r/code", json=set_code, headers=auth
     ).is_success
@@ -174,7 +162,7 @@ def test_wrong_codes_are_slowed_then_locked(site: Site) -> None:
             for _ in range(4)
         ]
         assert codes == [403, 403, 403, 429]
-        right = client.post(f"{site.url}/me/{token}/code", data=form | {"code": "1357"})
+        right = client.post(f"{site.url}/me/{token}/code", data=form | {"code": "135790"})
         assert right.status_code == 429 and "Réessayez dans 15 minutes" in right.text
         assert "Mes choix" not in client.get(link).text
 
@@ -186,6 +174,8 @@ def test_the_gate_is_accessible_small_and_usable_with_the_keyboard(
     page.goto(site.pages("citizen-d", lang=lang))
     assert page.locator("html").get_attribute("lang") == lang
     assert violations(page) == []
+    if lang == "fr":
+        screenshots(page, "gate")
     page.set_viewport_size({"width": 320, "height": 800})
     assert overflows(page) == 0 and violations(page) == []
     for _ in range(10):
@@ -194,9 +184,9 @@ def test_the_gate_is_accessible_small_and_usable_with_the_keyboard(
             break
     else:
         pytest.fail("the code field cannot be reached with Tab")
-    page.keyboard.type("1234")
+    page.keyboard.type("123456")
     page.keyboard.press("Tab")
-    page.keyboard.type("1234")
+    page.keyboard.type("123456")
     with page.expect_navigation():  # the gate's URL is a /me/ one too: wait for the next page
         page.keyboard.press("Enter")
     assert page.locator("h1").first.inner_text() != ("Bienvenue" if lang == "fr" else "Welcome")
@@ -214,6 +204,8 @@ def test_staying_safe_is_accessible_at_every_width(site: Site, page: Page, lang:
     text = page.inner_text("main")
     assert "17" in text and "114" in text and "3919" in text
     assert violations(page) == []
+    if lang == "fr":
+        screenshots(page, "safety")
     page.set_viewport_size({"width": 320, "height": 800})
     assert overflows(page) == 0 and violations(page) == []
 

@@ -58,9 +58,10 @@ class Resumed(BaseModel):
 
 class PagesCode(BaseModel):
     code: str = Field(
-        pattern=r"^[0-9]{4,8}$",
-        description="The short code the person chose with the agent (4 to 8 digits): with "
-        "discreet messages on, their pages open only after it. Stored as a salted hash.",
+        pattern=r"^[0-9]{6,8}$",
+        description="The short code the person chose with the agent (6 to 8 digits): with "
+        "discreet messages on, their pages open only after it. Stored as a salted hash; "
+        "setting it again ends the sessions the old one opened and lifts a lock.",
     )
 
 

@@ -42,6 +42,7 @@ from notifier.models import (
 )
 from notifier.store import PREFIX, Store
 from notifier.store.digest import contact_digest
+from notifier.store.pages_sessions import PagesSessions
 from notifier.store.scripts import register
 
 
@@ -61,8 +62,9 @@ def recipient_hash(tenant: str, recipient_id: str) -> str:
     return f"{PREFIX}recipient:{recipient_key(tenant, recipient_id)}"
 
 
-CODE_TRIES = 5  # wrong codes before the pages lock
+CODE_TRIES = 5  # wrong codes in a row before the pages lock
 CODE_LOCK = 900  # seconds
+CODE_LOCKOUTS = 3  # locks in a row before the code is shut until it is set again
 
 
 def _code_hash(code: str, salt: bytes) -> str:
@@ -192,31 +194,49 @@ class RecipientStore:
         ]
 
     def set_code(self, tenant: str, recipient_id: str, code: str) -> None:
-        """The short code that opens a discreet person's pages, kept as a salted scrypt hash."""
+        """The short code that opens a discreet person's pages, kept as a salted scrypt hash.
+        Setting it again (an agent's reset) clears the tries and locks and ends every
+        session the old code opened."""
         salt = secrets.token_bytes(16)
         value = f"{salt.hex()}${_code_hash(code, salt)}"
-        self.redis.hset(recipient_hash(tenant, recipient_id), "safety-code", value)
-        self.redis.delete(_tries_key(tenant, recipient_id))
+        key = recipient_hash(tenant, recipient_id)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(key, "safety-code", value)
+        pipe.hdel(key, "code-lockouts")
+        pipe.delete(_tries_key(tenant, recipient_id))
+        pipe.execute()
+        PagesSessions(self.redis).end_all(tenant, recipient_id)
 
     def has_code(self, tenant: str, recipient_id: str) -> bool:
         return bool(self.redis.hexists(recipient_hash(tenant, recipient_id), "safety-code"))
 
-    def check_code(self, tenant: str, recipient_id: str, code: str) -> str:
-        """``ok``, ``wrong``, or ``locked`` after :data:`CODE_TRIES` wrong codes (for
-        :data:`CODE_LOCK` seconds from the first of them; a right code then fails too)."""
-        tries_key = _tries_key(tenant, recipient_id)
+    def check_code(self, tenant: str, recipient_id: str, code: str) -> tuple[str, int]:
+        """The verdict on ``code`` and the tries left before the pages lock: ``ok``,
+        ``wrong``, ``locked`` after :data:`CODE_TRIES` wrong codes in a row (for
+        :data:`CODE_LOCK` seconds from the first of them; a right code then fails too), or
+        ``shut`` after :data:`CODE_LOCKOUTS` such locks with no right code between (the
+        hash's ``code-lockouts`` counts them), until
+        the code is set again (:meth:`set_code`, by an agent at the person's request)."""
+        key, tries_key = recipient_hash(tenant, recipient_id), _tries_key(tenant, recipient_id)
+        if int(self.redis.hget(key, "code-lockouts") or 0) >= CODE_LOCKOUTS:
+            return "shut", 0
         pipe = self.redis.pipeline()
         pipe.incr(tries_key)
         pipe.expire(tries_key, CODE_LOCK, nx=True)
         tries = int(pipe.execute()[0])
         if tries > CODE_TRIES:
-            return "locked"
-        stored = str(self.redis.hget(recipient_hash(tenant, recipient_id), "safety-code") or "")
+            return "locked", 0
+        stored = str(self.redis.hget(key, "safety-code") or "")
         salt, _, digest = stored.partition("$")
         if stored and hmac.compare_digest(_code_hash(code, bytes.fromhex(salt)), digest):
             self.redis.delete(tries_key)
-            return "ok"
-        return "locked" if tries == CODE_TRIES else "wrong"
+            self.redis.hdel(key, "code-lockouts")
+            return "ok", CODE_TRIES
+        if tries < CODE_TRIES:
+            return "wrong", CODE_TRIES - tries
+        # this wrong code locks the pages (one request only reaches it: INCR counts once)
+        locks = int(self.redis.hincrby(key, "code-lockouts", 1))
+        return ("shut" if locks >= CODE_LOCKOUTS else "locked"), 0
 
     def add_push(
         self,

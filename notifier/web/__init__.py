@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from notifier.templates.formatting import format_when
-from notifier.web import console, gate, legal, safety_page
+from notifier.web import console, console_safety, gate, legal, safety_page, unsubscribe
 from notifier.web.guard import PageError
 from notifier.web.pages import error_page, router, templates
 
@@ -33,9 +33,12 @@ def install(app: FastAPI) -> None:
         """At /me/ so that its scope covers every page of /me/…"""
         return FileResponse(STATIC / "sw.js", media_type="text/javascript")
 
+    app.include_router(safety_page.leave)
     app.include_router(router)
     app.include_router(safety_page.router)
+    app.include_router(unsubscribe.router)
     app.include_router(console.router)
+    app.include_router(console_safety.router)
     app.include_router(legal.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

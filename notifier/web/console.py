@@ -30,13 +30,13 @@ from notifier.models import MESSAGE_ID_PATTERN, Event, MessageStatus
 from notifier.phones import normalize_phone
 from notifier.rules.engine import message_id
 from notifier.rules.preview import preview
-from notifier.safety import when_safe
+from notifier.safety import unsafe_channel, when_safe
 from notifier.store import PREFIX, MessageRecord, to_ms
 from notifier.store.apikeys import Scope
 from notifier.store.recipients import RecipientStore
 from notifier.templates.renderer import Renderer
 from notifier.web.guard import PageError, within_rate
-from notifier.web.pages import NO_STORE, templates
+from notifier.web.pages import NO_STORE, sent_text, templates
 from notifier.web.sessions import SESSION, Sessions
 from notifier.web.text import TEXT
 
@@ -245,17 +245,27 @@ def message(
 
 
 def safe_contact(parts: Engine, record: MessageRecord) -> dict[str, Any]:
-    """The person's safety settings as they stand (None without any), and whether a resend
-    may be offered now: not while they pause contact, nor outside their safe hours."""
+    """The person's safety settings as they stand (None without any), whether a resend may
+    be offered now (not while they pause contact, outside their safe hours, nor when none
+    of the message's channels is one they said is safe), and the words they were sent: the
+    discreet ones for a person with discreet messages, never the standard wording."""
     person = RecipientStore.current(
         parts.recipients.fields(record.message.tenant, record.message.recipient.id),
         record.message.recipient,
     )
+    sent = next((h for h in reversed(record.history) if h.status is MessageStatus.SENT), None)
+    channel = sent.channel if sent is not None else None
+    words = sent_text(Renderer(parts.templates), record.message, person, channel)
     if not person.safe.active:
-        return {"safety": None, "resend_now": True}
+        return {"safety": None, "resend_now": True, "sent_words": words}
     now = parts.clock()
     later = when_safe(now, record.message.model_copy(update={"recipient": person}))
-    return {"safety": person.safe, "resend_now": not person.safe.paused and later <= now}
+    safe_channel = any(unsafe_channel(c, person.safe) is None for c in record.message.channels)
+    return {
+        "safety": person.safe,
+        "resend_now": not person.safe.paused and later <= now and safe_channel,
+        "sent_words": words,
+    }
 
 
 @router.post("/messages/{message_id}/{action}")

@@ -2,44 +2,40 @@
 
 Whoever holds the phone can follow the link of a discreet message. For such a person, every
 page shows only a neutral welcome and the quick exit (``gate.html``: no service named, title
-"Mon espace") until the short code they chose is entered; then a session cookie, signed,
-HttpOnly, SameSite=Strict, limited to the pages under /me/, opens them for
-:data:`SESSION_SECONDS`. A code is set by an agent at intake (``POST
-/v1/recipients/{id}/code``) or chosen at the first visit when none was. Wrong codes are
-slowed (:data:`notifier.web.safety_page.WRONG_CODE_DELAY`) and limited
-(:data:`notifier.store.recipients.CODE_TRIES`). This module is the check every page makes; the
-gate's page and the code's route are in :mod:`notifier.web.safety_page`.
+"Mon espace") until the short code they chose is entered; then a session (a random id in an
+HttpOnly, SameSite=Strict cookie limited to the pages under /me/, the session itself in Redis:
+:mod:`notifier.store.pages_sessions`) opens them for :data:`SESSION_SECONDS`. The quick exit
+ends it; a new code ends all of the person's. A code is set by an agent (``POST
+/v1/recipients/{id}/code``, or the console at the person's request) or chosen at the first
+visit when none was. Wrong codes are slowed (:data:`notifier.web.safety_page.WRONG_CODE_DELAY`)
+and limited (:data:`notifier.store.recipients.CODE_TRIES`, then
+:data:`~notifier.store.recipients.CODE_LOCKOUTS`). This module is the check every page makes;
+the gate's page and the code's route are in :mod:`notifier.web.safety_page`.
 """
 
 from __future__ import annotations
 
 from fastapi import Request
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from notifier.api.deps import Engine
 from notifier.links import Grant
-from notifier.models import Recipient, recipient_key
+from notifier.models import Recipient
+from notifier.store.pages_sessions import SESSION_SECONDS, PagesSessions
 
-SESSION_SECONDS = 15 * 60
 COOKIE = "espace"
+__all__ = ["COOKIE", "SESSION_SECONDS", "Gated", "is_open", "require_open"]
 
 
 class Gated(Exception):
-    """A discreet person's page asked without an open session: the gate is shown instead."""
+    """A discreet person's page asked without an open session: the gate is shown instead
+    (``error``: the words of a refused code; ``left``: the tries left before a lock)."""
 
-    def __init__(self, token: str, lang: str, first: bool, error: str = "", status: int = 200):
-        self.token, self.lang, self.first, self.error, self.status = (
-            token,
-            lang,
-            first,
-            error,
-            status,
-        )
+    def __init__(
+        self, token: str, lang: str, first: bool, error: str = "", status: int = 200, left: int = 0
+    ) -> None:
+        self.token, self.lang, self.first = token, lang, first
+        self.error, self.status, self.left = error, status, left
         super().__init__("gated")
-
-
-def sessions(parts: Engine) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(parts.settings.secret(), salt="notifier.pages-gate")
 
 
 def is_open(request: Request, parts: Engine, grant: Grant, who: Recipient) -> bool:
@@ -47,11 +43,7 @@ def is_open(request: Request, parts: Engine, grant: Grant, who: Recipient) -> bo
     if not who.safe.discreet:
         return True
     cookie = request.cookies.get(COOKIE, "")
-    opened = recipient_key(grant.tenant, who.id)
-    try:
-        return bool(cookie) and sessions(parts).loads(cookie, max_age=SESSION_SECONDS) == opened
-    except BadSignature:
-        return False
+    return PagesSessions(parts.store.redis).opens(cookie, grant.tenant, who.id)
 
 
 def require_open(request: Request, parts: Engine, grant: Grant, who: Recipient, lang: str) -> None:

@@ -1,4 +1,5 @@
-"""The citizen's pages: choices, needs, this device, what we sent; one-click unsubscribe.
+"""The citizen's pages: choices, needs, this device, what we sent (unsubscribing is in
+:mod:`notifier.web.unsubscribe`).
 
 Public (no API key): the signed link in each message is the only credential, and it grants
 one person and one purpose (:mod:`notifier.links`). Server-rendered, in the French State's
@@ -24,11 +25,10 @@ from pydantic import ValidationError
 from notifier.api.deps import Engine, EngineDep, check_push
 from notifier.channels.registry import address_of, plugins
 from notifier.channels.webpush import vapid_public_key
-from notifier.links import PAGES, UNSUBSCRIBE, Grant, LinkError
+from notifier.links import PAGES, Grant, LinkError
 from notifier.models import (
     Channel,
     MessageStatus,
-    OptOut,
     Plan,
     PlannedMessage,
     PushSubscription,
@@ -112,7 +112,6 @@ def page(
         "active": active,
         "csrf": csrf_token(request.app.state.engine.settings.secret(), token),
         "path": request.url.path,
-        "exit_url": request.app.state.engine.settings.quick_exit_url,
         "discreet": getattr(request.state, "discreet", False),
         **extra,
     }
@@ -328,55 +327,6 @@ def sent_text(renderer: Renderer, message: Any, who: Recipient, channel: Channel
     return parts.get("text") or parts.get("body") or ""
 
 
-@router.get("/u/{token}", response_class=HTMLResponse)
-def unsubscribe_page(
-    request: Request, token: str, parts: Parts, lang: str | None = None
-) -> Response:
-    """Confirmation only: mail scanners follow links, so a GET changes nothing."""
-    grant = granted(parts, token, UNSUBSCRIBE, language(lang, None))
-    who = person(request, parts, grant, language(lang, None))
-    lang = language(lang, who.locale)
-    return page(
-        request, "unsubscribe.html", lang, token, "", done=False, **described(parts, grant, lang)
-    )
-
-
-@router.post("/u/{token}", response_class=HTMLResponse)
-async def unsubscribe(request: Request, token: str, parts: Parts) -> Response:
-    """RFC 8058 one-click (``List-Unsubscribe=One-Click``, no cookie, no page), or the
-    confirmation page's form (CSRF-checked)."""
-    form = await request.form()
-    lang = language(str(form.get("lang") or ""), None)
-    grant = granted(parts, token, UNSUBSCRIBE, lang)
-    one_click = form.get("List-Unsubscribe") == "One-Click"
-    if not one_click:
-        check_csrf(parts.settings.secret(), token, str(form.get("csrf") or ""), lang)
-    who = person(request, parts, grant, lang)
-    assert grant.category is not None and grant.channel is not None
-    channel = Channel(grant.channel)
-    if who.refusal(channel, grant.category) is None:
-        opt_outs = (*who.opt_outs, OptOut(category=grant.category, channels=frozenset({channel})))
-        parts.recipients.set_choices(grant.tenant, who.id, who.needs, opt_outs)
-    log.info(
-        "unsubscribed from a category on %s (%s)",
-        channel.value,
-        "one-click" if one_click else "page",
-    )
-    if one_click:
-        return Response(status_code=200)
-    lang = language(lang, who.locale)
-    return page(
-        request, "unsubscribe.html", lang, token, "", done=True, **described(parts, grant, lang)
-    )
-
-
-def described(parts: Engine, grant: Grant, lang: str) -> dict[str, Any]:
-    """What the unsubscribe page names; never a way into the pages (one link, one purpose)."""
-    category = categories(parts, lang).get(grant.category or "", grant.category)
-    channel = TEXT[lang][f"channel.{grant.channel}"].lower() if grant.channel else ""
-    return {"category": category, "channel": channel}
-
-
 def error_page(request: Request, exc: PageError) -> HTMLResponse:
     t = TEXT[exc.lang if exc.lang in TEXT else "fr"]
     context = {
@@ -386,7 +336,6 @@ def error_page(request: Request, exc: PageError) -> HTMLResponse:
         "token": "",
         "active": "",
         "path": request.url.path,
-        "exit_url": request.app.state.engine.settings.quick_exit_url,
     }
     # a citizen link's error page may be read by whoever holds a discreet person's phone
     citizen = request.url.path.startswith(("/me/", "/u/"))

@@ -9,23 +9,28 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from redis.exceptions import RedisError
 
 from notifier.channels.registry import address_of
 from notifier.links import PAGES
-from notifier.models import Channel, SafeHours, Safety, recipient_key
-from notifier.web.gate import COOKIE, SESSION_SECONDS, Gated, sessions
+from notifier.models import Channel, Need, Recipient, SafeHours, Safety
+from notifier.store.pages_sessions import SESSION_SECONDS, PagesSessions
+from notifier.web.gate import COOKIE, Gated
 from notifier.web.guard import PageError, check_csrf, csrf_token
 from notifier.web.pages import NO_STORE, Parts, granted, guarded, page, person, templates
+from notifier.web.safety_text import EASY
 from notifier.web.text import CHANNELS, TEXT, language
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
+leave = APIRouter(include_in_schema=False)  # before the pages' router: /me/{token} is not it
 CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-CODE = re.compile(r"^[0-9]{4,8}$")
+NEW_CODE = re.compile(r"^[0-9]{6,8}$")  # a code chosen now; an older 4-digit one still opens
+CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
 WRONG_CODE_DELAY = 1.0
 
 
@@ -75,8 +80,15 @@ def safety(request: Request, token: str, parts: Parts, lang: str | None = None) 
         safe_channels=settings.channels or frozenset(offered),
         saved=request.query_params.get("saved") == "1",
         error=request.query_params.get("error") == "1",
-        easy="easy_read" in {n.value for n in who.needs},
+        **easy_words(who, lang),
     )
+
+
+def easy_words(who: Recipient, lang: str) -> dict[str, Any]:
+    """For a person who asked for easy-to-read wording, the page's words in it."""
+    if Need.EASY_READ not in who.needs:
+        return {}
+    return {"t": TEXT[lang] | EASY[lang]}
 
 
 @router.post("/me/{token}/safety")
@@ -120,19 +132,22 @@ def save_safety(
 
 def gate_page(request: Request, exc: Gated) -> HTMLResponse:
     parts = request.app.state.engine
+    t = TEXT[language(exc.lang, None)]
     context = {
-        "t": TEXT[language(exc.lang, None)],
+        "t": t,
         "lang": exc.lang,
         "token": exc.token,
         "first": exc.first,
-        "error": exc.error,
+        "error": t[exc.error].format(left=exc.left) if exc.error else "",
         "csrf": csrf_token(parts.settings.secret(), exc.token),
         "path": request.url.path,
-        "exit_url": parts.settings.quick_exit_url,
     }
     return templates.TemplateResponse(
         request, "gate.html", context, status_code=exc.status, headers=NO_STORE
     )
+
+
+REFUSED = {"wrong": 403, "locked": 429, "shut": 403}
 
 
 @router.post("/me/{token}/code")
@@ -154,27 +169,43 @@ def enter_code(
         raise PageError(404, "error.unknown", lang)
     first = not parts.recipients.has_code(grant.tenant, who.id)
     if first:
-        if not CODE.match(code):
+        if not NEW_CODE.match(code):
             raise Gated(token, lang, first, "gate.format", 422)
         if code != again:
             raise Gated(token, lang, first, "gate.mismatch", 422)
         parts.recipients.set_code(grant.tenant, who.id, code)
         log.info("citizen pages: a code was chosen at the first visit")
     else:
-        verdict = parts.recipients.check_code(grant.tenant, who.id, code)
+        verdict, left = parts.recipients.check_code(grant.tenant, who.id, code)
         if verdict != "ok":
             time.sleep(WRONG_CODE_DELAY)  # slowed, and limited by the store's count
             log.info("citizen pages: a wrong code (%s)", verdict)
-            status = 429 if verdict == "locked" else 403
-            raise Gated(token, lang, first, f"gate.{verdict}", status)
+            words = "gate.wrong.last" if verdict == "wrong" and left == 1 else f"gate.{verdict}"
+            raise Gated(token, lang, first, words, REFUSED[verdict], left)
     response = RedirectResponse(f"/me/{token}?lang={lang}", status_code=303)
     response.set_cookie(
         COOKIE,
-        sessions(parts).dumps(recipient_key(grant.tenant, who.id)),
+        PagesSessions(parts.store.redis).open(grant.tenant, who.id),
         max_age=SESSION_SECONDS,
         path="/me/",
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
     )
+    return response
+
+
+@leave.get("/me/exit")
+def quick_exit(request: Request) -> Response:
+    """ "Quitter rapidement": the code's session ends on the server, the browser is told to
+    forget this site (its cookies, cache and storage), and the neutral site replaces the page.
+    Reached by the control's plain link and by its script (``location.replace``)."""
+    parts = request.app.state.engine
+    try:
+        PagesSessions(parts.store.redis).close(request.cookies.get(COOKIE, ""))
+    except RedisError:  # leaving must never fail: the session expires by itself
+        log.warning("quick exit: the session could not be ended (Redis unavailable)")
+    response = RedirectResponse(parts.settings.quick_exit_url, status_code=303)
+    response.delete_cookie(COOKIE, path="/me/")
+    response.headers.update(NO_STORE | {"Clear-Site-Data": CLEAR_SITE_DATA})
     return response

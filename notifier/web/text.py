@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from notifier.channels.registry import plugins
 from notifier.models import Need
+from notifier.web.safety_text import SAFETY
 
 LANGUAGES = ("fr", "en")
 
@@ -137,58 +138,6 @@ TEXT: dict[str, dict[str, str]] = {
             "qu'il vous envoie pendant {days} jours."
         ),
         "unset.operator": "Pour l'exploitant : indiquez leur adresse dans le réglage {setting}.",
-        "nav.safety": "Rester en sécurité",
-        "safety.title": "Rester en sécurité",
-        "safety.intro": (
-            "Si quelqu'un d'autre peut lire votre téléphone ou vos e-mails, vous pouvez choisir "
-            "ce que nos messages disent, quand ils arrivent et par quel moyen. Vous pouvez "
-            "changer ces choix à tout moment."
-        ),
-        "safety.easy": (
-            "Quelqu'un peut lire votre téléphone ? Vous pouvez choisir ici comment nous vous "
-            "écrivons."
-        ),
-        "safety.help": "Besoin d'aide",
-        "safety.help.text": (
-            "En cas de danger immédiat, appelez le 17. Si vous ne pouvez pas parler, envoyez "
-            "un SMS au 114. Pour parler à quelqu'un, le 3919 est gratuit et anonyme, jour et "
-            "nuit."
-        ),
-        "safety.discreet": "Messages discrets",
-        "safety.discreet.hint": (
-            "Nos messages ne disent pas qui les envoie ni de quoi ils parlent : seulement "
-            "qu'un message vous attend, avec un lien. Ces pages vous demanderont un code."
-        ),
-        "safety.paused": "Mettre en pause tous nos messages",
-        "safety.paused.hint": (
-            "Plus aucun message, par aucun moyen, jusqu'à ce que vous reveniez ici. Les "
-            "messages prévus pendant la pause ne sont pas envoyés."
-        ),
-        "safety.send_missed": "En reprenant, m'envoyer les messages de la pause",
-        "safety.channels": "Moyens sûrs pour vous écrire",
-        "safety.channels.hint": "Nous n'utiliserons que ceux qui sont cochés.",
-        "safety.hours": "Heures sûres",
-        "safety.hours.hint": (
-            "Nous n'écrivons qu'entre ces deux heures ; un message prévu en dehors attend. "
-            "Laissez vide pour toute heure."
-        ),
-        "safety.start": "À partir de",
-        "safety.end": "Jusqu'à",
-        "safety.error": "Les heures ne sont pas valables : par exemple 09:00 et 17:00.",
-        "exit": "Quitter rapidement",
-        "exit.hint": "ou appuyez 3 fois sur la touche Maj",
-        "gate.title": "Mon espace",
-        "gate.welcome": "Bienvenue",
-        "gate.intro": "Saisissez votre code pour continuer.",
-        "gate.first": "Choisissez un code de 4 à 8 chiffres. Il vous sera demandé à chaque visite.",
-        "gate.code": "Code",
-        "gate.code.hint": "4 à 8 chiffres",
-        "gate.again": "Le même code, une deuxième fois",
-        "gate.submit": "Continuer",
-        "gate.wrong": "Ce code ne convient pas. Réessayez.",
-        "gate.locked": "Trop d'essais. Réessayez dans 15 minutes.",
-        "gate.format": "Le code doit avoir de 4 à 8 chiffres.",
-        "gate.mismatch": "Les deux codes sont différents. Recommencez.",
     },
     "en": {
         "service": "My notifications",
@@ -302,56 +251,11 @@ TEXT: dict[str, dict[str, str]] = {
             "messages it sends you for {days} days."
         ),
         "unset.operator": "For the operator: give its address in the setting {setting}.",
-        "nav.safety": "Staying safe",
-        "safety.title": "Staying safe",
-        "safety.intro": (
-            "If someone else can read your phone or your e-mails, you can choose what our "
-            "messages say, when they arrive and how. You can change these choices at any time."
-        ),
-        "safety.easy": "Can someone read your phone? Here you choose how we write to you.",
-        "safety.help": "Getting help",
-        "safety.help.text": (
-            "In immediate danger, call 17. If you cannot speak, send a text message to 114. "
-            "To talk to someone, 3919 is free and anonymous, day and night."
-        ),
-        "safety.discreet": "Discreet messages",
-        "safety.discreet.hint": (
-            "Our messages do not say who sends them or what they are about: only that a "
-            "message is waiting for you, with a link. These pages will ask for a code."
-        ),
-        "safety.paused": "Pause all our messages",
-        "safety.paused.hint": (
-            "No message at all, by any means, until you come back here. Messages due during "
-            "the pause are not sent."
-        ),
-        "safety.send_missed": "When resuming, send me the messages of the pause",
-        "safety.channels": "Safe ways to write to you",
-        "safety.channels.hint": "We will only use the ones ticked.",
-        "safety.hours": "Safe hours",
-        "safety.hours.hint": (
-            "We only write between these two times; a message due outside waits. Leave empty "
-            "for any time."
-        ),
-        "safety.start": "From",
-        "safety.end": "Until",
-        "safety.error": "The times are not valid: for example 09:00 and 17:00.",
-        "exit": "Exit this page",
-        "exit.hint": "or press the Shift key 3 times",
-        "gate.title": "My space",
-        "gate.welcome": "Welcome",
-        "gate.intro": "Enter your code to continue.",
-        "gate.first": "Choose a code of 4 to 8 digits. You will be asked for it at each visit.",
-        "gate.code": "Code",
-        "gate.code.hint": "4 to 8 digits",
-        "gate.again": "The same code, a second time",
-        "gate.submit": "Continue",
-        "gate.wrong": "This code is not right. Try again.",
-        "gate.locked": "Too many tries. Try again in 15 minutes.",
-        "gate.format": "The code must have 4 to 8 digits.",
-        "gate.mismatch": "The two codes are different. Start again.",
     },
 }
 
+for _lang, _words in SAFETY.items():
+    TEXT[_lang].update(_words)
 NEEDS = (Need.WRITTEN_CONTACT_ONLY, Need.EASY_READ, Need.SCREEN_READER, Need.NO_SMARTPHONE)
 CHANNELS = tuple(plugins())
 # Each channel names itself (``channel.sms``…) and says what contact it lacks.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -230,6 +231,16 @@ VAPID_PRIVATE, VAPID_PUBLIC = generate_vapid_keys()
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
+def screenshots(page: Page, name: str, widths: tuple[int, ...] = (375, 1280)) -> None:
+    """With ``UPDATE_SCREENSHOTS=1``, the page at each width, to docs/screenshots/."""
+    if not os.environ.get("UPDATE_SCREENSHOTS"):
+        return
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width in widths:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
+
+
 PAGE_PATHS = {"preferences": "", "needs": "/needs", "device": "/device", "history": "/history"}
 
 
@@ -264,6 +275,30 @@ class Site:
     def pages(self, recipient: str = "citizen-1", path: str = "", lang: str = "fr") -> str:
         token = self.links.token(Grant(recipient, PAGES, tenant=TENANT))
         return f"{self.url}/me/{token}{path}?lang={lang}"
+
+
+DISCREET = {
+    "id": "citizen-d",
+    "locale": "fr",
+    "timezone": "Europe/Paris",
+    "contacts": {"phone": "+33612345678", "email": "jeanne.martin@example.org"},
+    "safety": {"discreet": True},
+}
+
+
+@contextmanager
+def safe_site(store: Store) -> Iterator[Site]:
+    """The API on loopback with two booked citizens: ``citizen-1`` without safety settings,
+    ``citizen-d`` with discreet messages (:data:`DISCREET`); the quick exit leads to a neutral
+    page on loopback."""
+    config = settings()
+    app = create_app(config, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
+    with serve(app) as url:
+        config.quick_exit_url = f"{url}/static/exit.css"
+        site = Site(url, store, config)
+        site.post(id="booked")
+        site.post(id="booked-d", recipient=DISCREET, subject="appointment:BRG-75-00043")
+        yield site
 
 
 def deliver_next(site: Site, tmp_path: Path) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 // "Quitter rapidement" (after GOV.UK's "Exit this page"): one click on the control, or the
-// Shift key pressed 3 times within a second, replaces this page with a neutral public site.
-// location.replace leaves no entry of this page in the back history. Without JavaScript the
-// control is a plain link to the same site.
+// Shift key pressed 3 times within a second, replaces this page with the control's address,
+// /me/exit: it ends the code's session on the server, tells the browser to forget this site
+// (Clear-Site-Data) and leads to a neutral public site. location.replace leaves no entry of
+// this page in the back history. Without JavaScript the control is a plain link to /me/exit.
 (function () {
   "use strict";
   var control = document.getElementById("quick-exit");
