@@ -20,6 +20,19 @@ from notifier.store import Store
 from tests.support.builders import (
     console,  # noqa: F401  (a fixture for every test)
 )
+from tests.support.case_ids import unnamed_tables
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test from a parametrised table whose cases have no ids fails, before its fixtures
+    are set up (the rule and its one exception: tests/support/case_ids.py)."""
+    unnamed = unnamed_tables(item.iter_markers("parametrize"))
+    if unnamed:
+        pytest.fail(
+            f"parametrize({'; '.join(unnamed)}): name each case, with ids= or "
+            "pytest.param(..., id=...) (tests/support/case_ids.py)",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -80,7 +80,7 @@ def test_event_types_a_client_may_not_post_are_403_each(client: TestClient, stor
     assert "may not post 'procedure.status_changed'" in body["results"][1]["detail"]
 
 
-@pytest.mark.parametrize(("count", "code"), [(0, 422), (1001, 422)])
+@pytest.mark.parametrize(("count", "code"), [(0, 422), (1001, 422)], ids=["empty", "over-1000"])
 def test_batch_size_is_bounded(client: TestClient, count: int, code: int) -> None:
     events = [{"id": f"e{n}"} for n in range(count)]
     response = client.post("/v1/events/batch", json={"events": events}, headers=AUTH)

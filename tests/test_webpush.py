@@ -94,12 +94,12 @@ def test_the_wrong_subscriber_key_cannot_be_decrypted(push: FakePushService) -> 
 @pytest.mark.parametrize(
     ("status", "headers", "outcome"),
     [
-        (410, {}, Outcome.GONE),
-        (404, {}, Outcome.GONE),
-        (413, {}, Outcome.PERMANENT),
-        (400, {}, Outcome.PERMANENT),
-        (429, {"Retry-After": "120"}, Outcome.RETRY),
-        (503, {}, Outcome.RETRY),
+        pytest.param(410, {}, Outcome.GONE, id="410-gone"),
+        pytest.param(404, {}, Outcome.GONE, id="404-gone"),
+        pytest.param(413, {}, Outcome.PERMANENT, id="413-too-large"),
+        pytest.param(400, {}, Outcome.PERMANENT, id="400-bad-request"),
+        pytest.param(429, {"Retry-After": "120"}, Outcome.RETRY, id="429-retry-after"),
+        pytest.param(503, {}, Outcome.RETRY, id="503-unavailable"),
     ],
 )
 def test_push_service_answers(
@@ -205,7 +205,12 @@ def test_410_deletes_the_registered_subscription_and_falls_back(
 
 @pytest.mark.parametrize(
     ("header", "seconds"),
-    [("120", 120), ("Sun, 29 Nov 2026 12:05:00 GMT", 300), ("soon", None), ("", None)],
+    [
+        pytest.param("120", 120, id="seconds"),
+        pytest.param("Sun, 29 Nov 2026 12:05:00 GMT", 300, id="http-date"),
+        pytest.param("soon", None, id="unreadable"),
+        pytest.param("", None, id="empty"),
+    ],
 )
 def test_retry_after_in_seconds_or_as_a_date(header: str, seconds: int | None) -> None:
     from notifier.channels.base import parse_retry_after
