@@ -16,9 +16,7 @@ from notifier.rules.loader import rules_holder
 from notifier.runtime.redis_server import free_port
 from notifier.runtime.settings import Settings
 from notifier.store import Store
-from tests.support.builders import NOW, REMINDER_RULES, make_event
-
-AUTH = {"Authorization": "Bearer test-key-123"}
+from tests.support.builders import AUTH, NOW, REMINDER_RULES, make_event
 
 
 @pytest.fixture
@@ -27,14 +25,6 @@ def rules_dir(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "reminders.yaml").write_text(REMINDER_RULES)
     return folder
-
-
-@pytest.fixture
-def client(store: Store, rules_dir: Path) -> Iterator[TestClient]:
-    settings = Settings(api_keys={"crm": "test-key-123"}, rules_dir=rules_dir)
-    app = create_app(settings, store, rules_holder(rules_dir), clock=lambda: NOW)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def event_json(**overrides: Any) -> dict[str, Any]:

@@ -147,27 +147,24 @@ def test_sms_permanent_failure_falls_back_to_email_end_to_end(
     from pathlib import Path
 
     from notifier.channels.outbox import OutboxTransport
-    from notifier.delivery.attempt import Deliverer
     from notifier.models import MessageStatus
     from notifier.rules.engine import plan
     from notifier.store import Store
-    from notifier.templates.renderer import Renderer
-    from tests.support.builders import EXAMPLES, NOW, REMINDER_RULES, make_event, rules_from
+    from tests.support.builders import NOW, REMINDER_RULES, claim, deliverer, make_event, rules_from
 
     assert isinstance(store, Store) and isinstance(tmp_path, Path)
     event = make_event()
     store.accept("c:1", plan(event, rules_from(REMINDER_RULES), NOW), NOW, ttl=60)
     due = NOW + timedelta(days=1)
-    (claimed,) = store.claim_due(due, limit=1, lease=timedelta(minutes=5))
+    (claimed,) = claim(store, due, limit=1)
     twilio.replies.append(Reply(400, 21614))
-    worker = Deliverer(
+    worker = deliverer(
         store,
-        Renderer(EXAMPLES / "templates"),
         {
             Channel.SMS: transport(twilio, clock=lambda: due),
             Channel.EMAIL: OutboxTransport(tmp_path),
         },
-        clock=lambda: due,
+        at=due,
     )
     assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
     (email,) = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]

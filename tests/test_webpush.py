@@ -160,16 +160,15 @@ def test_410_deletes_the_registered_subscription_and_falls_back(
     push: FakePushService, store: object
 ) -> None:
     """A real 410 from the push service, through the worker: the subscription is forgotten."""
-    from notifier.delivery.attempt import Deliverer
     from notifier.models import MessageStatus, PushSubscription, Recipient
     from notifier.rules.engine import plan
     from notifier.store import Store
     from notifier.store.recipients import RecipientStore
-    from notifier.templates.renderer import Renderer
     from tests.support.builders import (
         CONTACT_KEY,
-        EXAMPLES,
         ScriptedTransport,
+        claim,
+        deliverer,
         make_event,
         rules_from,
     )
@@ -188,14 +187,10 @@ def test_410_deletes_the_registered_subscription_and_falls_back(
         type="x.y", recipient={"id": "c-1"}, data={"reference": "R", "status_label": "S"}
     )
     store.accept("c:1", plan(event, rules, NOW, client="c"), NOW, ttl=60)
-    (claimed,) = store.claim_due(NOW, limit=1, lease=timedelta(minutes=5))
+    (claimed,) = claim(store, NOW, limit=1)
     sms = ScriptedTransport(SendResult(Outcome.SENT))
-    worker = Deliverer(
-        store,
-        Renderer(EXAMPLES / "templates"),
-        {Channel.WEBPUSH: transport(), Channel.SMS: sms},  # type: ignore[dict-item]
-        clock=lambda: NOW,
-        recipients=recipients,
+    worker = deliverer(
+        store, {Channel.WEBPUSH: transport(), Channel.SMS: sms}, at=NOW, recipients=recipients
     )
     assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
     assert len(sms.sent) == 1
