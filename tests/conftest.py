@@ -10,16 +10,34 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
 
 from notifier.runtime.redis_server import embedded_server, free_port
 from notifier.store import Store
 from tests.support.builders import (
+    API_KEY,
+    REMINDER_RULES,
+    api_client,
     console,  # noqa: F401  (a fixture for every test)
 )
+from tests.support.case_ids import unnamed_tables
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test from a parametrised table whose cases have no ids fails, before its fixtures
+    are set up (the rule and its one exception: tests/support/case_ids.py)."""
+    unnamed = unnamed_tables(item.iter_markers("parametrize"))
+    if unnamed:
+        pytest.fail(
+            f"parametrize({'; '.join(unnamed)}): name each case, with ids= or "
+            "pytest.param(..., id=...) (tests/support/case_ids.py)",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +67,22 @@ def store(redis_url: str) -> Iterator[Store]:
     s = Store.from_url(redis_url)
     yield s
     s.redis.close()
+
+
+@pytest.fixture
+def client(store: Store, tmp_path: Path) -> Iterator[TestClient]:
+    """The HTTP API in-process over ``store``: the reminder rules, and one environment key,
+    ``API_KEY``, of tenant ``crm`` (send ``AUTH``)."""
+    with api_client(store, REMINDER_RULES, tmp_path / "rules", {"crm": API_KEY}) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page in its own context: a laptop's window, a French browser."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture(scope="module")

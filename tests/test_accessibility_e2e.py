@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,11 @@ from fastapi.testclient import TestClient
 
 from notifier.app import create_app
 from notifier.channels.outbox import OutboxTransport
-from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus
 from notifier.rules.loader import rules_holder
 from notifier.runtime.settings import Settings
 from notifier.store import Store
-from notifier.templates.renderer import Renderer
-from tests.support.builders import EXAMPLES
+from tests.support.builders import EXAMPLES, deliver_all, deliverer
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # 10:00 in Paris: outside quiet hours
 KEY = {"Authorization": "Bearer access-key-123"}
@@ -38,13 +36,7 @@ def send(store: Store, tmp_path: Path) -> Send:
     settings = Settings(api_keys={"t": "access-key-123"}, rules_reload_seconds=0)
     app = create_app(settings, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
     outbox = OutboxTransport(tmp_path)
-    worker = Deliverer(
-        store,
-        Renderer(EXAMPLES / "templates"),
-        dict.fromkeys(Channel, outbox),
-        clock=lambda: NOW,
-        sms_normalization="keep",
-    )
+    worker = deliverer(store, dict.fromkeys(Channel, outbox), at=NOW, sms_normalization="keep")
 
     def run(
         event_type: str, data: dict[str, Any], *needs: str, phone: bool = True
@@ -65,8 +57,7 @@ def send(store: Store, tmp_path: Path) -> Send:
         with TestClient(app) as client:
             response = client.post("/v1/events", json=event, headers=KEY)
         assert response.status_code == 202, response.text
-        for claimed in store.claim_due(NOW, limit=10, lease=timedelta(minutes=5)):
-            worker.deliver(claimed.message_id, claimed.claim)
+        deliver_all(worker, NOW)
         records = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("*.json"))]
         for p in tmp_path.glob("*.json"):
             p.unlink()

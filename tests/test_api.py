@@ -16,9 +16,7 @@ from notifier.rules.loader import rules_holder
 from notifier.runtime.redis_server import free_port
 from notifier.runtime.settings import Settings
 from notifier.store import Store
-from tests.support.builders import NOW, REMINDER_RULES, make_event
-
-AUTH = {"Authorization": "Bearer test-key-123"}
+from tests.support.builders import AUTH, NOW, REMINDER_RULES, make_event
 
 
 @pytest.fixture
@@ -27,14 +25,6 @@ def rules_dir(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "reminders.yaml").write_text(REMINDER_RULES)
     return folder
-
-
-@pytest.fixture
-def client(store: Store, rules_dir: Path) -> Iterator[TestClient]:
-    settings = Settings(api_keys={"crm": "test-key-123"}, rules_dir=rules_dir)
-    app = create_app(settings, store, rules_holder(rules_dir), clock=lambda: NOW)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def event_json(**overrides: Any) -> dict[str, Any]:
@@ -84,7 +74,9 @@ def test_past_reminders_are_reported_as_skipped(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Bearer wrong-key"}, {"Authorization": "Basic abc"}]
+    "headers",
+    [{}, {"Authorization": "Bearer wrong-key"}, {"Authorization": "Basic abc"}],
+    ids=["no-header", "wrong-key", "basic-scheme"],
 )
 def test_401_without_a_valid_key(client: TestClient, headers: dict[str, str]) -> None:
     response = client.post("/v1/events", json=event_json(), headers=headers)
@@ -107,6 +99,14 @@ def _error_locs(response: Any) -> list[list[Any]]:
         ({"subject": "no colon"}, ["body", "subject"]),
         ({"surprise": 1}, ["body", "surprise"]),
         ({"id": ""}, ["body", "id"]),
+    ],
+    ids=[
+        "type-not-a-name",
+        "occurred-at-not-a-time",
+        "occurred-at-without-offset",
+        "subject-without-colon",
+        "unknown-field",
+        "empty-id",
     ],
 )
 def test_422_names_the_bad_field(
@@ -192,6 +192,7 @@ def test_chunked_body_over_the_limit_is_413(client: TestClient) -> None:
         ({"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": 1}}}}}}}}}, "levels deep"),
         ({"notes": "x" * 20_000}, "larger than 16384 bytes"),
     ],
+    ids=["too-deep", "too-large"],
 )
 def test_oversized_data_is_422_naming_data(
     client: TestClient, data: dict[str, Any], message: str

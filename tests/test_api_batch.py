@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,15 +9,7 @@ from fastapi.testclient import TestClient
 
 from notifier.store import Store
 from notifier.store.apikeys import ApiKeys
-from tests.support.builders import REMINDER_RULES, api_client, make_event
-
-AUTH = {"Authorization": "Bearer test-key-123"}
-
-
-@pytest.fixture
-def client(store: Store, tmp_path: Path) -> Iterator[TestClient]:
-    with api_client(store, REMINDER_RULES, tmp_path / "rules", {"crm": "test-key-123"}) as c:
-        yield c
+from tests.support.builders import AUTH, bearer, make_event
 
 
 def booked(n: int, **overrides: Any) -> dict[str, Any]:
@@ -73,14 +63,12 @@ def test_cancellation_in_the_same_batch(client: TestClient, store: Store) -> Non
 def test_event_types_a_client_may_not_post_are_403_each(client: TestClient, store: Store) -> None:
     key = ApiKeys(store.redis, {}).add("booking", ["appointment.*"])
     events = [booked(1), booked(2, type="procedure.status_changed")]
-    body = client.post(
-        "/v1/events/batch", json={"events": events}, headers={"Authorization": f"Bearer {key}"}
-    ).json()
+    body = client.post("/v1/events/batch", json={"events": events}, headers=bearer(key)).json()
     assert [r["status"] for r in body["results"]] == [202, 403]
     assert "may not post 'procedure.status_changed'" in body["results"][1]["detail"]
 
 
-@pytest.mark.parametrize(("count", "code"), [(0, 422), (1001, 422)])
+@pytest.mark.parametrize(("count", "code"), [(0, 422), (1001, 422)], ids=["empty", "over-1000"])
 def test_batch_size_is_bounded(client: TestClient, count: int, code: int) -> None:
     events = [{"id": f"e{n}"} for n in range(count)]
     response = client.post("/v1/events/batch", json={"events": events}, headers=AUTH)

@@ -14,20 +14,16 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Route
 
-from notifier.app import create_app
-from notifier.rules.loader import rules_holder
 from notifier.store import Store
-from tests.support.browser import serve
-from tests.support.builders import EXAMPLES, NOW, settings
+from tests.support.builders import serve_site
 
 STRICT = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'"
 
 
 @pytest.fixture
 def url(store: Store) -> Iterator[str]:
-    app = create_app(settings(), store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
-    with serve(app) as url:
-        yield url
+    with serve_site(store) as site:
+        yield site.url
 
 
 def docs_page(browser: Browser, url: str, csp: str | None = None) -> tuple[Page, list[str]]:

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 
 from notifier.cli import main
 from notifier.store import Store
 from notifier.store.apikeys import KEY, ApiKeys, digest
-from tests.support.builders import REMINDER_RULES, api_client, make_event
-
-
-@pytest.fixture
-def client(store: Store, tmp_path: Path) -> Iterator[TestClient]:
-    with api_client(store, REMINDER_RULES, tmp_path, {"dev": "dev-key-12345"}) as test_client:
-        yield test_client
+from tests.support.builders import API_KEY, bearer, make_event, post_event
 
 
 def post(client: TestClient, key: str, event_type: str, event_id: str = "k1") -> int:
     data = {"reference": "R-1", "status_label": "transmise"}  # what procedure_status reads
     extra = {"data": data} if event_type.startswith("procedure.") else {}
-    body = make_event(id=event_id, type=event_type, **extra).model_dump(mode="json")
-    return client.post(
-        "/v1/events", json=body, headers={"Authorization": f"Bearer {key}"}
-    ).status_code
+    return post_event(client, key, id=event_id, type=event_type, **extra).status_code
 
 
 def test_stored_key_limited_to_its_event_types(client: TestClient, store: Store) -> None:
@@ -34,7 +22,7 @@ def test_stored_key_limited_to_its_event_types(client: TestClient, store: Store)
     key = keys.add("booking", ["appointment.*"])
     assert post(client, key, "appointment.booked") == 202
     assert post(client, key, "procedure.status_changed", "k2") == 403
-    assert post(client, "dev-key-12345", "procedure.status_changed", "k3") == 202
+    assert post(client, API_KEY, "procedure.status_changed", "k3") == 202
     assert keys.revoke("booking") == 1
     assert post(client, key, "appointment.booked", "k4") == 401
 
@@ -50,8 +38,8 @@ def test_idempotency_is_per_client(client: TestClient, store: Store) -> None:
     other = ApiKeys(store.redis, {}).add("other", [])
     body = make_event(id="same-id").model_dump(mode="json")
     answers = [
-        client.post("/v1/events", json=body, headers={"Authorization": f"Bearer {key}"}).json()
-        for key in ("dev-key-12345", other, other)
+        client.post("/v1/events", json=body, headers=bearer(key)).json()
+        for key in (API_KEY, other, other)
     ]
     assert [a["duplicate"] for a in answers] == [False, False, True]
     assert answers[0]["planned"][0]["id"] != answers[1]["planned"][0]["id"]

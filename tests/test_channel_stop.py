@@ -9,7 +9,6 @@ starts with the channel configured clears the record (credentials fixed, process
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -25,15 +24,15 @@ from notifier.models import Channel, MessageStatus, PushSubscription, Recipient
 from notifier.rules.engine import plan
 from notifier.store import Store
 from notifier.store.recipients import RecipientStore
-from notifier.templates.renderer import Renderer
 from notifier.urls import PUSH_SERVICES
 from tests.support.builders import (
     CONTACT_KEY,
-    EXAMPLES,
     NOW,
     REMINDER_RULES,
     ScriptedTransport,
     api_client,
+    claim,
+    deliverer,
     make_event,
     rules_from,
 )
@@ -70,26 +69,16 @@ def deliver_one(
         data={"document_label": "récépissé", "how_to_get": "À l'accueil."},
     )
     store.accept(f"c:e{n}", plan(event, rules_from(rules_yaml), NOW, client="c"), NOW, ttl=60)
-    (claimed,) = store.claim_due(DUE, limit=1, lease=timedelta(minutes=5))
+    (claimed,) = claim(store, DUE, limit=1)
     return claimed, event
 
 
-def worker(store: Store, transports: Mapping[Channel, Transport]) -> Deliverer:
-    return Deliverer(
-        store,
-        Renderer(EXAMPLES / "templates"),
-        transports,
-        clock=lambda: DUE,
-        rng=random.Random(1),
-    )
-
-
 def run(
-    deliverer: Deliverer, store: Store, rules_yaml: str, n: int, who: str | None = None, **recipient
+    worker: Deliverer, store: Store, rules_yaml: str, n: int, who: str | None = None, **recipient
 ) -> str:
     """Deliver message ``n`` (to ``who``, else a recipient of its own); the channel it ended on."""
-    claimed, _ = deliver_one(store, deliverer.transports, rules_yaml, n, who, **recipient)
-    assert deliverer.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
+    claimed, _ = deliver_one(store, worker.transports, rules_yaml, n, who, **recipient)
+    assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
     record = store.get(claimed.message_id)
     assert record is not None and record.history[-1].channel is not None
     return record.history[-1].channel.value
@@ -122,12 +111,12 @@ def test_sms_stops_when_twilio_refuses_the_credentials(
         sms = TwilioSmsTransport(
             ACCOUNT_SID, "wrong-token", sender="GENDARMERIE", api_base_url=twilio.url, timeout=2
         )
-        deliverer = worker(store, {Channel.SMS: sms, Channel.EMAIL: fallback})
+        worker = deliverer(store, {Channel.SMS: sms, Channel.EMAIL: fallback}, at=DUE)
         yaml = rules(Channel.SMS, Channel.EMAIL)
-        assert [run(deliverer, store, yaml, n) for n in range(3)] == ["email"] * 3
+        assert [run(worker, store, yaml, n) for n in range(3)] == ["email"] * 3
         assert len(twilio.requests) == 1, "no further call once the credentials are refused"
         assert_reported(store, tmp_path, Channel.SMS, "Twilio 20003")
-        worker(store, {Channel.SMS: sms})  # a worker starting with SMS configured
+        deliverer(store, {Channel.SMS: sms}, at=DUE)  # a worker starting with SMS configured
         assert store.channels_off() == {}
     finally:
         twilio.close()
@@ -147,12 +136,12 @@ def test_email_stops_when_smtp_refuses_the_login(
             tls_context=server.client_context(),
             timeout=5,
         )
-        deliverer = worker(store, {Channel.EMAIL: smtp, Channel.SMS: fallback})
+        worker = deliverer(store, {Channel.EMAIL: smtp, Channel.SMS: fallback}, at=DUE)
         yaml = rules(Channel.EMAIL, Channel.SMS)
-        assert run(deliverer, store, yaml, 0) == "sms"
+        assert run(worker, store, yaml, 0) == "sms"
         refused = list(server.logins)  # aiosmtplib tries each mechanism the server offers
         assert refused and not any(refused)
-        assert [run(deliverer, store, yaml, n) for n in (1, 2)] == ["sms"] * 2
+        assert [run(worker, store, yaml, n) for n in (1, 2)] == ["sms"] * 2
         assert server.logins == refused, "no further login once the credentials are refused"
         assert server.inbox.messages == []
         assert_reported(store, tmp_path, Channel.EMAIL, "SMTP 535")
@@ -169,13 +158,13 @@ def test_push_stops_when_the_push_services_refuse_our_vapid_key(
     wrong_private, _ = generate_vapid_keys()
     try:
         webpush = push_transport(wrong_private)
-        deliverer = worker(store, {Channel.WEBPUSH: webpush, Channel.SMS: fallback})
+        worker = deliverer(store, {Channel.WEBPUSH: webpush, Channel.SMS: fallback}, at=DUE)
         yaml = rules(Channel.WEBPUSH, Channel.SMS)
         ended = []
         for n in range(VAPID_REFUSALS + 2):
             browser = push.subscribe(f"b{n}")
             browser.application_server_key = right_public
-            ended.append(run(deliverer, store, yaml, n, push=browser.subscription()))
+            ended.append(run(worker, store, yaml, n, push=browser.subscription()))
         assert ended == ["sms"] * (VAPID_REFUSALS + 2)
         assert len(push.refused) == VAPID_REFUSALS, "not called once the channel stopped"
         assert push.delivered == []
@@ -193,13 +182,13 @@ def test_one_subscription_made_with_an_older_key_does_not_stop_push(
     _, old_public = generate_vapid_keys()
     try:
         webpush = push_transport(private)
-        deliverer = worker(store, {Channel.WEBPUSH: webpush, Channel.SMS: fallback})
+        worker = deliverer(store, {Channel.WEBPUSH: webpush, Channel.SMS: fallback}, at=DUE)
         yaml = rules(Channel.WEBPUSH, Channel.SMS)
         ended = []
         for n, key in enumerate([old_public, public, old_public, old_public, public]):
             browser = push.subscribe(f"b{n}")
             browser.application_server_key = key
-            ended.append(run(deliverer, store, yaml, n, push=browser.subscription()))
+            ended.append(run(worker, store, yaml, n, push=browser.subscription()))
         assert ended == ["sms", "webpush", "sms", "sms", "webpush"]
         assert store.channels_off() == {}
     finally:
@@ -226,7 +215,9 @@ def test_one_persons_answers_never_stop_push(
     push = FakePushService()
     private, public = generate_vapid_keys()
     try:
-        deliverer = worker(store, {Channel.WEBPUSH: push_transport(private), Channel.SMS: fallback})
+        worker = deliverer(
+            store, {Channel.WEBPUSH: push_transport(private), Channel.SMS: fallback}, at=DUE
+        )
         yaml = rules(Channel.WEBPUSH, Channel.SMS)
         ended = []
         for n in range(VAPID_REFUSALS + 1):
@@ -234,13 +225,13 @@ def test_one_persons_answers_never_stop_push(
             hostile = push.subscribe(endpoint)
             push.replies[endpoint] = [(status, {})]
             sub = hostile.subscription()
-            ended.append(run(deliverer, store, yaml, n, f"person-{n % people}", push=sub))
+            ended.append(run(worker, store, yaml, n, f"person-{n % people}", push=sub))
         browser = push.subscribe("genuine")
         browser.application_server_key = public
-        ended.append(run(deliverer, store, yaml, 99, push=browser.subscription()))
+        ended.append(run(worker, store, yaml, 99, push=browser.subscription()))
         assert ended == ["sms"] * (VAPID_REFUSALS + 1) + ["sms" if stops else "webpush"]
         assert bool(store.channels_off()) is stops
-        assert (Channel.WEBPUSH in deliverer.stopped) is stops
+        assert (Channel.WEBPUSH in worker.stopped) is stops
     finally:
         push.close()
 
@@ -260,22 +251,21 @@ def test_a_stored_endpoint_off_the_push_services_is_dropped_never_called(
     push.replies["internal-admin"] = [(401, {})]
     recipients.add_push("c", "c1", PushSubscription.model_validate(admin.subscription()), 1.0)
     try:
-        deliverer = Deliverer(
+        worker = deliverer(
             store,
-            Renderer(EXAMPLES / "templates"),
             {Channel.WEBPUSH: push_transport(private, PUSH_SERVICES), Channel.SMS: fallback},
-            clock=lambda: DUE,
+            at=DUE,
             recipients=recipients,
         )
         claimed, _ = deliver_one(store, {}, rules(Channel.WEBPUSH, Channel.SMS), 1, "c1")
-        assert deliverer.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
+        assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
         assert push.replies["internal-admin"] == [(401, {})], "never called"
         assert push.delivered == [] and push.refused == []
         assert not any(f.startswith("push:") for f in recipients.fields("c", "c1"))
         record = store.get(claimed.message_id)
         assert record is not None and record.history[-1].channel is Channel.SMS
         assert any("not called" in (h.detail or "") for h in record.history)
-        assert store.channels_off() == {} and deliverer.stopped == {}
+        assert store.channels_off() == {} and worker.stopped == {}
     finally:
         push.close()
 
@@ -290,9 +280,9 @@ def test_retry_after_is_honoured_for_twilio(store: Store) -> None:
         sms = TwilioSmsTransport(
             ACCOUNT_SID, "test-auth-token", sender="GENDARMERIE", api_base_url=twilio.url
         )
-        deliverer = worker(store, {Channel.SMS: sms})
+        worker = deliverer(store, {Channel.SMS: sms}, at=DUE)
         claimed, _ = deliver_one(store, {}, rules(Channel.SMS, Channel.EMAIL), 1)
-        status = deliverer.deliver(claimed.message_id, claimed.claim)
+        status = worker.deliver(claimed.message_id, claimed.claim)
         assert status is MessageStatus.TEMPORARY_FAILURE
         record = store.get(claimed.message_id)
         assert record is not None and record.due_at >= DUE + timedelta(seconds=900)

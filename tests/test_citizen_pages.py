@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -22,18 +21,13 @@ import pytest
 from itsdangerous import TimestampSigner
 from playwright.sync_api import Browser, Page
 
-from notifier.app import create_app
 from notifier.channels.outbox import OutboxTransport
-from notifier.delivery.attempt import Deliverer
 from notifier.links import PAGES, UNSUBSCRIBE, Grant
 from notifier.models import Channel
-from notifier.rules.loader import rules_holder
 from notifier.store import Store
-from notifier.templates.renderer import Renderer
-from tests.support.browser import overflows, serve, violations
+from tests.support.browser import overflows, violations
 from tests.support.builders import (
     CONTACT_KEY,
-    EXAMPLES,
     KEY,
     NOW,
     PAGE_PATHS,
@@ -42,25 +36,19 @@ from tests.support.builders import (
     VAPID_PRIVATE,
     VAPID_PUBLIC,
     Site,
+    bearer,
+    deliver_all,
     deliver_next,
+    deliverer,
+    serve_site,
     settings,
 )
 from tests.support.fake_push import LOOPBACK_PUSH, FakePushService
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture
 def site(store: Store) -> Iterator[Site]:
-    config = settings()
-    app = create_app(config, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
-    with serve(app) as url:
-        site = Site(url, store, config)
+    with serve_site(store) as site:
         site.post(id="booked")  # what the engine knows of citizen-1: an inline recipient
         yield site
 
@@ -383,9 +371,8 @@ def test_push_end_to_end_in_chromium(site: Site, browser: Browser, tmp_path: Pat
         assert base64.b64decode(sent_key) == base64.urlsafe_b64decode(VAPID_PUBLIC + "==")
         assert any(f.startswith("push:") for f in site.recipients.fields(TENANT, "citizen-1"))
         outbox = OutboxTransport(tmp_path / "outbox")  # the booking's confirmation
-        worker = Deliverer(
+        worker = deliverer(
             site.store,
-            Renderer(EXAMPLES / "templates"),
             {
                 Channel.WEBPUSH: WebPushTransport(
                     VAPID_PRIVATE,
@@ -396,11 +383,10 @@ def test_push_end_to_end_in_chromium(site: Site, browser: Browser, tmp_path: Pat
                 Channel.SMS: outbox,
                 Channel.EMAIL: outbox,
             },
+            at=NOW,
             recipients=site.recipients,
-            clock=lambda: NOW,
         )
-        for item in site.store.claim_due(NOW, limit=10, lease=timedelta(minutes=5)):
-            worker.deliver(item.message_id, item.claim)
+        deliver_all(worker, NOW)
         (delivery,) = push.delivered
         assert delivery.payload["title"] == "Les notifications sont activées"
         # the browser vendor's push service hands the decrypted payload to the browser
@@ -446,7 +432,7 @@ def test_a_registered_recipient_has_the_same_pages(site: Site, page: Page) -> No
     answer = httpx.put(
         f"{site.url}/v1/recipients/citizen-9",
         json=registered,
-        headers={"Authorization": f"Bearer {KEY}"},
+        headers=bearer(KEY),
     )
     assert answer.status_code == 200, answer.text
     page.goto(site.pages("citizen-9").replace("?lang=fr", ""))
@@ -508,10 +494,7 @@ def test_what_we_sent_you_lists_only_what_reached_the_person(
 def test_the_words_promise_only_what_is_offered(store: Store, page: Page) -> None:
     """Without push configured, the device page says so, and promises no browser prompt; a
     channel without a contact says in words what is missing."""
-    config = settings(vapid_private_key=None, vapid_subject=None)
-    app = create_app(config, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
-    with serve(app) as url:
-        site = Site(url, store, config)
+    with serve_site(store, vapid_private_key=None, vapid_subject=None) as site:
         site.post(id="booked", recipient={"id": "citizen-1", "contacts": {"phone": "+33612345678"}})
         procedure_news(site, "news-1")
         page.goto(site.pages(path="/device"))
@@ -586,14 +569,13 @@ def test_the_statement_pages_are_accessible(site: Site, page: Page, name: str, l
 
 
 def test_the_operator_s_own_notices_replace_the_placeholders(store: Store, page: Page) -> None:
-    config = settings(
+    with serve_site(
+        store,
         legal_notice_url="https://www.gendarmerie.interieur.gouv.fr/mentions-legales",
         personal_data_url="https://www.gendarmerie.interieur.gouv.fr/donnees-personnelles",
         accessibility_contact="mailto:accessibilite@example.gouv.fr",
-    )
-    app = create_app(config, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
-    with serve(app) as url:
-        site = Site(url, store, config)
+    ) as site:
+        url, config = site.url, site.config
         site.post(id="booked")
         page.goto(site.pages())
         assert [href for _, href in footer(page)] == [

@@ -32,6 +32,7 @@ from tests.support.builders import (
     NOW,
     REMINDER_RULES,
     api_client,
+    bearer,
     deliver_due,
     make_event,
 )
@@ -80,10 +81,6 @@ class World:
             f"{PREFIX}msg:{i}" for i in (self.pending, self.sent)
         ]
         return {key: self.store.redis.hgetall(key) for key in keys}
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture(scope="module")

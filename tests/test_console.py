@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from datetime import timedelta
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from notifier.channels.base import Outcome, SendResult
-from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus
-from notifier.templates.renderer import Renderer
 from tests.support.browser import overflows, violations
 from tests.support.builders import (
     EXAMPLES,
@@ -27,14 +23,11 @@ from tests.support.builders import (
     SCREENSHOTS,
     Console,
     ScriptedTransport,
+    bearer,
+    claim,
+    deliver_all,
+    deliverer,
 )
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context.new_page()
-    context.close()
 
 
 def shot(page: Page, name: str) -> None:
@@ -133,14 +126,10 @@ def test_send_a_failed_message_again(console: Console, page: Page) -> None:
         data={"reference": "R-1", "status_label": "transmise"},
     )
     refused = SendResult(Outcome.PERMANENT, reason="not a mobile")
-    worker = Deliverer(
-        console.store,
-        Renderer(EXAMPLES / "templates"),
-        {c: ScriptedTransport(*[refused] * 10) for c in Channel},  # type: ignore[misc]
-        clock=lambda: NOW,
+    worker = deliverer(
+        console.store, {c: ScriptedTransport(*[refused] * 10) for c in Channel}, at=NOW
     )
-    for item in console.store.claim_due(NOW, limit=10, lease=timedelta(minutes=5)):
-        worker.deliver(item.message_id, item.claim)
+    deliver_all(worker, NOW)
     (failed,) = planned
     assert console.store.get(failed).status is MessageStatus.PERMANENT_FAILURE  # type: ignore[union-attr]
     console.login(page)
@@ -154,9 +143,7 @@ def test_send_a_failed_message_again(console: Console, page: Page) -> None:
     page.get_by_text("nouvel envoi prévu").wait_for()
     record = console.store.get(failed)
     assert record is not None and record.status is MessageStatus.SCHEDULED
-    assert failed in [
-        c.message_id for c in console.store.claim_due(NOW, limit=10, lease=timedelta(minutes=5))
-    ]
+    assert failed in [c.message_id for c in claim(console.store, NOW)]
 
 
 def test_preview_an_event(console: Console, page: Page) -> None:
@@ -233,14 +220,10 @@ def test_times_are_the_recipients_labelled_with_their_zone_and_statuses_in_frenc
         for i in planned
         if console.store.get(i).message.rule == "appointment-confirmation"  # type: ignore[union-attr]
     )
-    worker = Deliverer(
-        console.store,
-        Renderer(EXAMPLES / "templates"),
-        {c: ScriptedTransport(SendResult(Outcome.SENT)) for c in Channel},  # type: ignore[misc]
-        clock=lambda: NOW,
+    worker = deliverer(
+        console.store, {c: ScriptedTransport(SendResult(Outcome.SENT)) for c in Channel}, at=NOW
     )
-    for item in console.store.claim_due(NOW, limit=10, lease=timedelta(minutes=5)):
-        worker.deliver(item.message_id, item.claim)
+    deliver_all(worker, NOW)
     page.goto(f"{console.url}/ops/messages/{confirmation}")
     shown = page.inner_text("main")
     assert "État : envoyé (sent)" in shown
@@ -302,15 +285,8 @@ def test_a_session_ends_at_logout_and_with_its_key(
 
 def agent_session(console: Console, message: str) -> tuple[dict[str, str], str]:
     """An agent's session cookie, logged in over HTTP, and the CSRF token of a message's page."""
-    import re
-
-    login = httpx.post(f"{console.url}/ops/login", data={"key": console.agent_key})
-    assert login.status_code == 303 and login.headers["location"] == "/ops/", login.text
-    cookies = dict(login.cookies)
-    screen = httpx.get(f"{console.url}/ops/messages/{message}", cookies=cookies)
-    found = re.search(r'name="token" value="([0-9a-f]+)"', screen.text)
-    assert found is not None, screen.text
-    return cookies, found.group(1)
+    agent = _logged_in(console, console.agent_key)
+    return dict(agent.cookies), _csrf_of(agent, message)
 
 
 def test_the_agent_and_reason_stay_in_the_audit_not_in_the_upstream_history(
@@ -327,9 +303,7 @@ def test_the_agent_and_reason_stay_in_the_audit_not_in_the_upstream_history(
         cookies=cookies,
     )
     assert answer.status_code == 303 and answer.headers["location"].endswith("done=cancel")
-    upstream = httpx.get(
-        f"{console.url}/v1/messages/{first}", headers={"Authorization": f"Bearer {KEY}"}
-    )
+    upstream = httpx.get(f"{console.url}/v1/messages/{first}", headers=bearer(KEY))
     assert upstream.status_code == 200
     assert upstream.json()["status"] == "cancelled"
     assert upstream.json()["history"][-1]["detail"] == "cancelled by support"
@@ -354,14 +328,10 @@ def test_an_action_that_changes_nothing_is_not_audited(
         type="procedure.status_changed",
         data={"reference": "R-2", "status_label": "transmise"},
     )
-    worker = Deliverer(
-        console.store,
-        Renderer(EXAMPLES / "templates"),
-        {c: ScriptedTransport(*[outcome] * 10) for c in Channel},  # type: ignore[misc]
-        clock=lambda: NOW,
+    worker = deliverer(
+        console.store, {c: ScriptedTransport(*[outcome] * 10) for c in Channel}, at=NOW
     )
-    for item in console.store.claim_due(NOW, limit=10, lease=timedelta(minutes=5)):
-        worker.deliver(item.message_id, item.claim)
+    deliver_all(worker, NOW)
     before = console.store.get(news)
     assert before is not None and before.status in (
         MessageStatus.SENT,

@@ -8,38 +8,29 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from notifier.channels.base import Outcome, SendResult
-from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus, Safety
 from notifier.store import PREFIX
 from notifier.store.recipients import RecipientStore
-from notifier.templates.renderer import Renderer
 from tests.support.browser import overflows, violations
 from tests.support.builders import (
     CONTACT_KEY,
     DISCREET,
-    EXAMPLES,
     NOW,
     TENANT,
     Console,
     ScriptedTransport,
+    deliver_all,
     deliver_due,
+    deliverer,
     screenshots,
 )
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context.new_page()
-    context.close()
 
 
 def people(console: Console) -> RecipientStore:
@@ -190,14 +181,10 @@ def test_no_resend_is_offered_when_no_channel_of_the_message_is_safe(
 ) -> None:
     console.post(id="booked-s")  # its confirmation: SMS, then e-mail
     refused = SendResult(Outcome.PERMANENT, reason="not a mobile")
-    worker = Deliverer(
-        console.store,
-        Renderer(EXAMPLES / "templates"),
-        {c: ScriptedTransport(*[refused] * 10) for c in Channel},  # type: ignore[misc]
-        clock=lambda: NOW,
+    worker = deliverer(
+        console.store, {c: ScriptedTransport(*[refused] * 10) for c in Channel}, at=NOW
     )
-    for item in console.store.claim_due(NOW, limit=10, lease=timedelta(minutes=5)):
-        worker.deliver(item.message_id, item.claim)
+    deliver_all(worker, NOW, limit=10)
     failed = next(
         r.id for r in console.store.failures_since(NOW - timedelta(hours=1))
     )  # the confirmation, refused on both channels

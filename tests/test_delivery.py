@@ -20,19 +20,17 @@ from dramatiq.brokers.redis import RedisBroker
 
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult, call_window
 from notifier.channels.outbox import OutboxTransport
-from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus
 from notifier.rules.engine import plan
 from notifier.scheduling.broker import Stopping
 from notifier.store import Busy, Claimed, SendLease, Store, TakenOver
-from notifier.templates.renderer import Renderer
 from tests.support.builders import (
     DUE,
-    EXAMPLES,
     NOW,
     REMINDER_RULES,
     RULES,
     ScriptedTransport,
+    claim,
     deliverer,
     make_event,
     rules_from,
@@ -110,7 +108,7 @@ def test_temporary_failure_is_rescheduled_with_backoff_then_gives_up(store: Stor
     assert record is not None
     assert DUE + timedelta(seconds=5) <= record.due_at <= DUE + timedelta(seconds=10)
     for _ in range(3):  # two more on SMS, then e-mail, which has no transport here
-        (again,) = store.claim_due(DUE + timedelta(hours=1), limit=1, lease=timedelta(minutes=5))
+        (again,) = claim(store, DUE + timedelta(hours=1), limit=1)
         last = worker.deliver(again.message_id, again.claim)
     assert last is MessageStatus.PERMANENT_FAILURE
     assert len(sms.sent) == 3
@@ -126,7 +124,7 @@ def test_retries_exhausted_fall_back_to_the_next_channel(store: Store) -> None:
     worker = deliverer(store, {Channel.SMS: sms, Channel.EMAIL: email})
     statuses = [worker.deliver(claimed.message_id, claimed.claim)]
     while statuses[-1] is MessageStatus.TEMPORARY_FAILURE:
-        (again,) = store.claim_due(DUE + timedelta(hours=1), limit=1, lease=timedelta(minutes=5))
+        (again,) = claim(store, DUE + timedelta(hours=1), limit=1)
         statuses.append(worker.deliver(again.message_id, again.claim))
     assert len(sms.sent) == 3  # its own retries first, then e-mail, with a fresh count
     assert len(email.sent) == 2
@@ -146,7 +144,7 @@ def test_retries_exhausted_on_the_last_channel_end_the_message(store: Store) -> 
     worker = deliverer(store, {Channel.SMS: sms, Channel.EMAIL: email})
     status = worker.deliver(claimed.message_id, claimed.claim)
     while status is MessageStatus.TEMPORARY_FAILURE:
-        (again,) = store.claim_due(DUE + timedelta(hours=1), limit=1, lease=timedelta(minutes=5))
+        (again,) = claim(store, DUE + timedelta(hours=1), limit=1)
         status = worker.deliver(again.message_id, again.claim)
     assert status is MessageStatus.PERMANENT_FAILURE
     assert len(sms.sent) == len(email.sent) == 3
@@ -168,9 +166,7 @@ def test_broken_template_is_a_technical_failure(store: Store, tmp_path: Path) ->
     claimed = schedule(store)
     (tmp_path / "appointment_reminder" / "fr").mkdir(parents=True)
     (tmp_path / "appointment_reminder" / "fr" / "sms.text.j2").write_text("{{ data.nope }}")
-    worker = Deliverer(
-        store, Renderer(tmp_path), {Channel.SMS: OutboxTransport(tmp_path)}, clock=lambda: DUE
-    )
+    worker = deliverer(store, {Channel.SMS: OutboxTransport(tmp_path)}, templates=tmp_path)
     assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.TECHNICAL_FAILURE
 
 
@@ -180,23 +176,15 @@ def test_broken_template_is_a_technical_failure(store: Store, tmp_path: Path) ->
 def schedule_with(store: Store, rules_yaml: str, now: datetime, **event_fields: object) -> Claimed:
     event = make_event(**event_fields)
     store.accept(f"c:{event.id}", plan(event, rules_from(rules_yaml), now), now, ttl=60)
-    (claimed,) = store.claim_due(now + timedelta(days=30), limit=1, lease=timedelta(minutes=5))
+    (claimed,) = claim(store, now + timedelta(days=30), limit=1)
     return claimed
-
-
-def at(moment: datetime, store: Store, transport: object) -> Deliverer:
-    return Deliverer(
-        store,
-        Renderer(EXAMPLES / "templates"),
-        {Channel.SMS: transport},  # type: ignore[dict-item]
-        clock=lambda: moment,
-    )
 
 
 def test_expired_at_send_time_is_not_sent(store: Store) -> None:
     claimed = schedule(store)  # the 48h reminder, expires when the appointment starts
     sms = ScriptedTransport()
-    status = at(NOW + timedelta(days=3), store, sms).deliver(claimed.message_id, claimed.claim)
+    worker = deliverer(store, {Channel.SMS: sms}, at=NOW + timedelta(days=3))
+    status = worker.deliver(claimed.message_id, claimed.claim)
     assert status is MessageStatus.EXPIRED and sms.sent == []
 
 
@@ -204,9 +192,8 @@ def test_quiet_hours_at_send_time_defer_without_counting_an_attempt(store: Store
     claimed = schedule(store)
     night = datetime(2026, 6, 11, 21, 30, tzinfo=UTC)  # 23:30 in Paris
     sms = ScriptedTransport()
-    assert at(night, store, sms).deliver(claimed.message_id, claimed.claim) is (
-        MessageStatus.SCHEDULED
-    )
+    worker = deliverer(store, {Channel.SMS: sms}, at=night)
+    assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SCHEDULED
     record = store.get(claimed.message_id)
     assert record is not None and sms.sent == []
     assert record.due_at == datetime(2026, 6, 12, 6, 0, tzinfo=UTC) and record.attempts == 0
@@ -229,7 +216,8 @@ rules:
         claimed = schedule_with(
             store, rules, NOW, id=f"n{n}", type="x.y", data={"reference": "R", "status_label": "S"}
         )
-        statuses.append(at(NOW, store, sms).deliver(claimed.message_id, claimed.claim))
+        worker = deliverer(store, {Channel.SMS: sms}, at=NOW)
+        statuses.append(worker.deliver(claimed.message_id, claimed.claim))
     assert statuses == [MessageStatus.SENT, MessageStatus.SENT, MessageStatus.CANCELLED]
     assert len(sms.sent) == 2
 
@@ -241,7 +229,7 @@ rules:
      replace_pending: false, quiet_hours: "off"}
 """
     sms = ScriptedTransport(*[SendResult(Outcome.SENT)] * 25)
-    worker = at(NOW, store, sms)
+    worker = deliverer(store, {Channel.SMS: sms}, at=NOW)
     worker.recipient_cap = (20, timedelta(hours=1))
     data = {"reference": "R", "status_label": "S"}
     for n in range(21):
@@ -265,12 +253,8 @@ def test_sent_occurrence_schedules_the_next_one(store: Store) -> None:
     data = {"reference": "R", "status_label": "S"}
     claimed = schedule_with(store, SERIES, NOW, type="procedure.opened", data=data)
     monday = datetime(2026, 6, 15, 7, 0, tzinfo=UTC)
-    assert (
-        at(monday, store, ScriptedTransport(SendResult(Outcome.SENT))).deliver(
-            claimed.message_id, claimed.claim
-        )
-        is MessageStatus.SENT
-    )
+    worker = deliverer(store, {Channel.SMS: ScriptedTransport(SendResult(Outcome.SENT))}, at=monday)
+    assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
     assert store.next_due() == datetime(2026, 6, 22, 7, 0, tzinfo=UTC)
     assert store.pending_count() == 1
 
@@ -279,7 +263,7 @@ def test_stop_event_during_a_send_ends_the_series(store: Store) -> None:
     data = {"reference": "R", "status_label": "S"}
     claimed = schedule_with(store, SERIES, NOW, type="procedure.opened", data=data)
     monday = datetime(2026, 6, 15, 7, 0, tzinfo=UTC)
-    worker = at(monday, store, ScriptedTransport(SendResult(Outcome.SENT)))
+    worker = deliverer(store, {Channel.SMS: ScriptedTransport(SendResult(Outcome.SENT))}, at=monday)
     store.begin_send(
         claimed.message_id, claimed.claim, monday, lease=timedelta(minutes=1), attempt="x"
     )
@@ -401,13 +385,8 @@ def test_a_stopping_worker_leaves_a_busy_message_to_its_next_claim_at_once(store
     assert store.provider_call(claimed.message_id, claimed.claim, "first", "sms", DUE) is None
     stopping = threading.Event()
     sms = ScriptedTransport(SendResult(Outcome.SENT))
-    worker = Deliverer(
-        store,
-        Renderer(EXAMPLES / "templates"),
-        {Channel.SMS: sms},  # type: ignore[dict-item]
-        call_window=timedelta(seconds=30),
-        clock=lambda: DUE,
-        stopping=stopping,
+    worker = deliverer(
+        store, {Channel.SMS: sms}, call_window=timedelta(seconds=30), stopping=stopping, sleep=None
     )
     ended: list[MessageStatus | None] = []
     delivery = threading.Thread(
@@ -510,13 +489,7 @@ def test_a_stop_is_for_good_for_inline_recipients_too(store: Store) -> None:
     recipients = RecipientStore(store.redis, contact_key=CONTACT_KEY)
     sms = ScriptedTransport(SendResult(Outcome.GONE, reason="the recipient unsubscribed (STOP)"))
     email = ScriptedTransport(*[SendResult(Outcome.SENT, reference="m")] * 2)
-    worker = Deliverer(
-        store,
-        Renderer(EXAMPLES / "templates"),
-        {Channel.SMS: sms, Channel.EMAIL: email},  # type: ignore[dict-item]
-        clock=lambda: DUE,
-        recipients=recipients,
-    )
+    worker = deliverer(store, {Channel.SMS: sms, Channel.EMAIL: email}, recipients=recipients)
     first = schedule(store)
     assert worker.deliver(first.message_id, first.claim) is MessageStatus.SENT
     assert len(sms.sent) == 1 and len(email.sent) == 1  # STOP, then e-mail
@@ -529,7 +502,7 @@ def test_a_stop_is_for_good_for_inline_recipients_too(store: Store) -> None:
         },
     )
     store.accept(f"c:{later.id}", plan(later, RULES, NOW), NOW, ttl=60)
-    (second,) = store.claim_due(DUE, limit=1, lease=timedelta(minutes=5))
+    (second,) = claim(store, DUE, limit=1)
     assert worker.deliver(second.message_id, second.claim) is MessageStatus.SENT
     assert len(sms.sent) == 1  # not tried again
     record = store.get(second.message_id)

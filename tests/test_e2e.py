@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +21,7 @@ from notifier.rules.loader import load_rule_texts
 from notifier.runtime.redis_server import free_port
 from notifier.store import Store
 from tests.support.builders import ROOT, make_event
-from tests.support.harness import API_KEY, EngineProcesses, wait_for
+from tests.support.harness import API_KEY, EngineProcesses, start_notifier_run, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -214,29 +212,10 @@ def test_pending_reminder_survives_an_engine_restart(tmp_path: Path) -> None:
     )
     log = tmp_path / "run.log"
 
-    def start() -> subprocess.Popen[bytes]:
-        with open(log, "ab") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "notifier", "run"],
-                env=env,
-                cwd=tmp_path,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-        def healthy() -> bool:
-            try:
-                return http.get("/healthz").status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_for(healthy, 30, "notifier run to serve /healthz")
-        return process
-
     def outbox() -> list[Path]:
         return list((tmp_path / "outbox").glob("*.json"))
 
-    run = start()
+    run = start_notifier_run(tmp_path, env, 30)
     try:
         # due in 10 s: a stop and a start took 4–5 s here
         response = http.post("/v1/events", json=event("restart-1", "appointment:R-1", LEAD + 10))
@@ -246,7 +225,7 @@ def test_pending_reminder_survives_an_engine_restart(tmp_path: Path) -> None:
         assert run.wait(45) == 0
         assert (tmp_path / "var" / "valkey" / "appendonlydir").is_dir()
         assert outbox() == []
-        run = start()
+        run = start_notifier_run(tmp_path, env, 30)
         due = datetime.fromisoformat(planned["due_at"])
         assert datetime.now(UTC) < due, "restart took too long for this test to mean anything"
         wait_for(outbox, 40, "the reminder after restart", step=0.2)

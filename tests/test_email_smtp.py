@@ -187,6 +187,7 @@ def test_plain_relay_on_loopback(plain_server: SmtpServer) -> None:
         ("450 4.2.1 Mailbox busy", Outcome.RETRY),
         ("452 4.3.1 Insufficient storage", Outcome.RETRY),
     ],
+    ids=["550-no-such-user", "553-bad-address", "450-mailbox-busy", "452-storage-full"],
 )
 def test_reply_codes(tls_server: SmtpServer, reply: str, outcome: Outcome) -> None:
     tls_server.inbox.refuse["jeanne.martin@example.org"] = reply

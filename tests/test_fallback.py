@@ -6,18 +6,15 @@ Each step is in the message's history.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from notifier.channels.email import SmtpEmailTransport
 from notifier.channels.sms import TwilioSmsTransport
 from notifier.channels.webpush import WebPushTransport, generate_vapid_keys
-from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus
 from notifier.rules.engine import plan
 from notifier.store import Store
-from notifier.templates.renderer import Renderer
-from tests.support.builders import EXAMPLES, NOW, make_event, rules_from
+from tests.support.builders import NOW, claim, deliverer, make_event, rules_from
 from tests.support.fake_push import LOOPBACK_PUSH, FakePushService
 from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio, Reply
 from tests.support.smtp_server import SmtpServer
@@ -56,11 +53,10 @@ def test_push_gone_then_sms_refused_then_email(store: Store, tmp_path: Path) -> 
             data={"reference": "PLAINTE-1", "status_label": "transmise"},
         )
         store.accept("c:1", plan(event, RULES, NOW), NOW, ttl=60)
-        (claimed,) = store.claim_due(NOW, limit=1, lease=timedelta(minutes=5))
+        (claimed,) = claim(store, NOW, limit=1)
         private, _ = generate_vapid_keys()
-        worker = Deliverer(
+        worker = deliverer(
             store,
-            Renderer(EXAMPLES / "templates"),
             {
                 Channel.WEBPUSH: WebPushTransport(
                     private, "mailto:a@b.example", clock=lambda: NOW, allowed_hosts=LOOPBACK_PUSH
@@ -75,7 +71,7 @@ def test_push_gone_then_sms_refused_then_email(store: Store, tmp_path: Path) -> 
                     tls_context=smtp.client_context(),
                 ),
             },
-            clock=lambda: NOW,
+            at=NOW,
         )
         assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
         (received,) = smtp.inbox.messages

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from notifier.runtime.redis_server import EmbeddedValkey, free_port
-from tests.support.builders import make_event
+from tests.support.builders import claim, make_event
 from tests.support.harness import EngineProcesses, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -312,7 +312,7 @@ def test_a_worker_stops_at_once_though_a_delivery_waits_for_another_attempt(
         rules = load_rule_texts([("r.yaml", RULES)])
         store.accept("e:busy-1", plan(event, rules, now), now, ttl=60)
         due = now + timedelta(seconds=1)
-        (claimed,) = store.claim_due(due, limit=1, lease=timedelta(minutes=5))
+        (claimed,) = claim(store, due, limit=1)
         # another attempt of the same claim is mid-call (a worker that lost Redis, say)
         store.begin_send(
             claimed.message_id, claimed.claim, now, lease=timedelta(minutes=5), attempt="other"

@@ -155,12 +155,18 @@ def test_fields_notifier_sets_are_read_only(store: Store) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "body", "status"),
     [
-        ("POST", "/v1/events", b"\xff\xfe{}", 400),
-        ("POST", "/v1/events", b'{"id": "\xff"}', 400),
-        ("POST", "/v1/events", b'{"id": ', 400),
-        ("POST", "/v1/callbacks/twilio?message_id=AAAAAAAAAAAAAAAA", b"a=\xff", 400),
-        ("POST", "/v1/events", b"x" * 300_000, 413),
-        ("GET", "/v1/messages/AAAAAAAAAAAAAAAA", None, 404),
+        pytest.param("POST", "/v1/events", b"\xff\xfe{}", 400, id="event-not-utf8"),
+        pytest.param("POST", "/v1/events", b'{"id": "\xff"}', 400, id="event-string-not-utf8"),
+        pytest.param("POST", "/v1/events", b'{"id": ', 400, id="event-not-json"),
+        pytest.param(
+            "POST",
+            "/v1/callbacks/twilio?message_id=AAAAAAAAAAAAAAAA",
+            b"a=\xff",
+            400,
+            id="callback-form-not-utf8",
+        ),
+        pytest.param("POST", "/v1/events", b"x" * 300_000, 413, id="event-too-large"),
+        pytest.param("GET", "/v1/messages/AAAAAAAAAAAAAAAA", None, 404, id="message-unknown"),
     ],
 )
 def test_each_refusal_is_documented(

@@ -22,6 +22,14 @@ from tests.support.builders import REMINDER_RULES, api_client
         ("message 2c54058dd8f95e3a83052c35 sent", "message 2c54058dd8f95e3a83052c35 sent"),
         ("took 1.5s, 3 retries", "took 1.5s, 3 retries"),
     ],
+    ids=[
+        "email",
+        "phone-e164",
+        "phone-national-spaced",
+        "phone-overseas-spaced",
+        "message-id-kept",
+        "figures-kept",
+    ],
 )
 def test_mask(text: str, expected: str) -> None:
     assert mask(text) == expected
@@ -55,6 +63,16 @@ def test_filter_masks_arguments_and_exceptions(caplog: pytest.LogCaptureFixture)
         ("line\u2028separator", "line\\u2028separator"),
         ("tab\tkept escaped", "tab\\tkept escaped"),
         ("ordinary é à 10 h 30", "ordinary é à 10 h 30"),
+    ],
+    ids=[
+        "forged-line",
+        "carriage-return",
+        "ansi-escape",
+        "nul",
+        "next-line-c1",
+        "line-separator",
+        "tab",
+        "accents-kept",
     ],
 )
 def test_control_characters_are_escaped(text: str, expected: str) -> None:

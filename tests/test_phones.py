@@ -16,20 +16,21 @@ from notifier.phones import InvalidPhoneNumber, is_mobile, normalize_phone
 @pytest.mark.parametrize(
     ("typed", "e164"),
     [
-        ("06 12 34 56 78", "+33612345678"),
-        ("+33 6 12 34 56 78", "+33612345678"),
-        ("0033612345678", "+33612345678"),
-        ("01 45 00 00 00", "+33145000000"),
-        ("0692 12 34 56", "+262692123456"),  # Réunion
-        ("0639 40 12 34", "+262639401234"),  # Mayotte
-        ("0690 12 34 56", "+590690123456"),  # Guadeloupe
-        ("0694 20 12 34", "+594694201234"),  # French Guiana
-        ("0696 12 34 56", "+596696123456"),  # Martinique
-        ("55 12 34", "+508551234"),  # Saint-Pierre-and-Miquelon
-        ("+687 75 12 34", "+687751234"),  # New Caledonia: six digits, give the + code
-        ("+689 87 12 34 56", "+68987123456"),  # French Polynesia
-        ("+681 82 12 34", "+681821234"),  # Wallis-and-Futuna
-        ("+44 7400 123456", "+447400123456"),
+        pytest.param("06 12 34 56 78", "+33612345678", id="mobile-national"),
+        pytest.param("+33 6 12 34 56 78", "+33612345678", id="mobile-plus-33"),
+        pytest.param("0033612345678", "+33612345678", id="mobile-0033"),
+        pytest.param("01 45 00 00 00", "+33145000000", id="landline"),
+        pytest.param("0692 12 34 56", "+262692123456", id="reunion"),
+        pytest.param("0639 40 12 34", "+262639401234", id="mayotte"),
+        pytest.param("0690 12 34 56", "+590690123456", id="guadeloupe"),
+        pytest.param("0694 20 12 34", "+594694201234", id="french-guiana"),
+        pytest.param("0696 12 34 56", "+596696123456", id="martinique"),
+        pytest.param("55 12 34", "+508551234", id="saint-pierre-and-miquelon"),
+        # six digits: give the + code
+        pytest.param("+687 75 12 34", "+687751234", id="new-caledonia"),
+        pytest.param("+689 87 12 34 56", "+68987123456", id="french-polynesia"),
+        pytest.param("+681 82 12 34", "+681821234", id="wallis-and-futuna"),
+        pytest.param("+44 7400 123456", "+447400123456", id="united-kingdom"),
     ],
 )
 def test_normalize(typed: str, e164: str) -> None:

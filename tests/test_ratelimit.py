@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from dramatiq.rate_limits.backends import RedisBackend
 
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
-from notifier.delivery.attempt import Deliverer
 from notifier.delivery.ratelimit import ChannelRateLimit
 from notifier.models import Channel, MessageStatus
 from notifier.rules.engine import plan
 from notifier.store import Store
-from notifier.templates.renderer import Renderer
-from tests.support.builders import EXAMPLES, make_event, rules_from
+from tests.support.builders import claim, deliverer, make_event, rules_from
 
 RULES = rules_from(
     """
@@ -49,7 +47,7 @@ def test_two_workers_share_the_limit(store: Store, redis_url: str) -> None:
             data={"reference": "R", "status_label": "S"},
         )
         store.accept(f"c:r{n}", plan(event, RULES, now), now, ttl=60)
-    claimed = store.claim_due(now, limit=100, lease=timedelta(minutes=5))
+    claimed = claim(store, now, limit=100)
     assert len(claimed) == 24
     transport = TimedTransport()
     windows: list[str] = []  # the limiter window each granted send was counted in
@@ -68,14 +66,11 @@ def test_two_workers_share_the_limit(store: Store, redis_url: str) -> None:
 
         backend.incr_and_sum = counted  # type: ignore[method-assign]
         limit = ChannelRateLimit(backend, Channel.SMS, 8)
-        deliverer = Deliverer(
-            store,
-            Renderer(EXAMPLES / "templates"),
-            {Channel.SMS: transport},
-            rate_limits={Channel.SMS: limit},
+        limited = deliverer(
+            store, {Channel.SMS: transport}, at=None, rate_limits={Channel.SMS: limit}
         )
         for item in items:
-            assert deliverer.deliver(item.message_id, item.claim) is MessageStatus.SENT
+            assert limited.deliver(item.message_id, item.claim) is MessageStatus.SENT
 
     threads = [threading.Thread(target=worker, args=(claimed[i::2],)) for i in range(2)]
     for thread in threads:
@@ -97,17 +92,14 @@ def test_waiting_too_long_reschedules_without_spending_an_attempt(
     now = datetime.now(UTC)
     event = make_event(type="x.y", data={"reference": "R", "status_label": "S"})
     store.accept("c:1", plan(event, RULES, now), now, ttl=60)
-    (claimed,) = store.claim_due(now, limit=1, lease=timedelta(minutes=5))
+    (claimed,) = claim(store, now, limit=1)
     full = ChannelRateLimit(RedisBackend(url=redis_url), Channel.SMS, 1, max_wait=0.0)
     time.sleep(1.02 - time.time() % 1)  # start of a second: the window will not turn meanwhile
     assert full.wait()  # takes the only slot of this second
-    deliverer = Deliverer(
-        store,
-        Renderer(EXAMPLES / "templates"),
-        {Channel.SMS: TimedTransport()},
-        rate_limits={Channel.SMS: full},
+    limited = deliverer(
+        store, {Channel.SMS: TimedTransport()}, at=None, rate_limits={Channel.SMS: full}
     )
-    assert deliverer.deliver(claimed.message_id, claimed.claim) is MessageStatus.SCHEDULED
+    assert limited.deliver(claimed.message_id, claimed.claim) is MessageStatus.SCHEDULED
     record = store.get(claimed.message_id)
     assert record is not None and record.attempts == 0
     assert "rate limit" in (record.history[-1].detail or "")

@@ -9,14 +9,13 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
 from notifier.runtime.redis_server import free_port
 from tests.support.builders import ROOT
-from tests.support.harness import wait_for
+from tests.support.harness import start_notifier_run, wait_for
 
 
 def try_it_commands() -> list[str]:
@@ -72,23 +71,8 @@ def test_the_readme_try_it_runs_as_written(tmp_path: Path) -> None:
         return [json.loads(f.read_text()) for f in files]
 
     log = tmp_path / "run.log"
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "notifier", "run"],
-            env=env,
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{api_port}/healthz").status_code == 200
-        except httpx.TransportError:
-            return False
-
+    process = start_notifier_run(tmp_path, env, 40)
     try:
-        wait_for(healthy, 40, "notifier run to serve /healthz")
         banner = log.read_text()
         assert f"citizen    http://127.0.0.1:{api_port}/" in banner  # the demo's own port
         booked = run(commands[0])

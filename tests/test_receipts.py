@@ -13,16 +13,15 @@ from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from notifier.channels.base import Outcome, SendResult
-from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus
 from notifier.store import Store
-from notifier.templates.renderer import Renderer
 from tests.support.builders import (
     DUE,
-    EXAMPLES,
     REMINDER_RULES,
     ScriptedTransport,
     api_client,
+    claim,
+    deliverer,
     schedule,
 )
 
@@ -48,9 +47,7 @@ def sent_sms(store: Store) -> tuple[str, str]:
     """A message sent by SMS with Twilio reference SM123: (message id, Twilio SID)."""
     claimed = schedule(store)
     sms = ScriptedTransport(SendResult(Outcome.SENT, reference="twilio:SM123"))
-    worker = Deliverer(
-        store, Renderer(EXAMPLES / "templates"), {Channel.SMS: sms}, clock=lambda: DUE
-    )
+    worker = deliverer(store, {Channel.SMS: sms})
     assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
     return claimed.message_id, "SM123"
 
@@ -95,15 +92,10 @@ def test_undelivered_falls_back_to_the_next_channel(api: TestClient, store: Stor
     message_id, sid = sent_sms(store)
     form = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}
     assert post(api, message_id, form).status_code == 204
-    (again,) = store.claim_due(DUE + timedelta(seconds=1), limit=5, lease=timedelta(minutes=5))
+    (again,) = claim(store, DUE + timedelta(seconds=1), limit=5)
     sms = ScriptedTransport(SendResult(Outcome.SENT))
     email = ScriptedTransport(SendResult(Outcome.SENT, reference="smtp:<x>"))
-    worker = Deliverer(
-        store,
-        Renderer(EXAMPLES / "templates"),
-        {Channel.SMS: sms, Channel.EMAIL: email},
-        clock=lambda: DUE,
-    )
+    worker = deliverer(store, {Channel.SMS: sms, Channel.EMAIL: email})
     assert worker.deliver(again.message_id, again.claim) is MessageStatus.SENT
     assert sms.sent == [] and len(email.sent) == 1
     record = store.get(message_id)

@@ -12,17 +12,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from notifier.channels.base import Outcome, SendResult
-from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus
 from notifier.store import PREFIX, Store
 from notifier.store.recipients import RecipientStore
-from notifier.templates.renderer import Renderer
 from tests.support.builders import (
     CONTACT_KEY,
-    EXAMPLES,
     NOW,
     ScriptedTransport,
     api_client,
+    deliver_all,
+    deliverer,
     make_event,
 )
 
@@ -64,15 +63,11 @@ def api(store: Store, tmp_path: Path) -> Iterator[TestClient]:
 def deliver_due(
     store: Store, transports: dict[Channel, ScriptedTransport]
 ) -> list[MessageStatus | None]:
-    worker = Deliverer(
-        store,
-        Renderer(EXAMPLES / "templates"),
-        transports,  # type: ignore[arg-type]
-        clock=lambda: NOW + timedelta(days=2),
-        recipients=RecipientStore(store.redis, contact_key=CONTACT_KEY),
+    at = NOW + timedelta(days=2)
+    recipients = RecipientStore(store.redis, contact_key=CONTACT_KEY)
+    return list(
+        deliver_all(deliverer(store, transports, at=at, recipients=recipients), at).values()
     )
-    due = store.claim_due(NOW + timedelta(days=2), limit=20, lease=timedelta(minutes=5))
-    return [worker.deliver(c.message_id, c.claim) for c in due]
 
 
 def event(event_type: str, data: dict[str, Any], event_id: str = "e1") -> dict[str, Any]:

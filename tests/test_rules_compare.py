@@ -92,13 +92,13 @@ def test_ordered(
 @pytest.mark.parametrize(
     ("literal", "kind"),
     [
-        (2, "number"),
-        (2.5, "number"),
-        ("2026-06-12T08:30:00Z", "instant"),
-        ("2026-06-12T10:30:00+02:00", "instant"),
-        ("2026-06-12", "date"),
-        ("B", "text"),
-        ("2026-06", "text"),
+        pytest.param(2, "number", id="integer"),
+        pytest.param(2.5, "number", id="float"),
+        pytest.param("2026-06-12T08:30:00Z", "instant", id="instant-utc"),
+        pytest.param("2026-06-12T10:30:00+02:00", "instant", id="instant-offset"),
+        pytest.param("2026-06-12", "date", id="date"),
+        pytest.param("B", "text", id="letter"),
+        pytest.param("2026-06", "text", id="year-month"),
     ],
 )
 def test_literal_kind(literal: Any, kind: str) -> None:
@@ -108,11 +108,23 @@ def test_literal_kind(literal: Any, kind: str) -> None:
 @pytest.mark.parametrize(
     ("condition", "error"),
     [
-        ("{field: data.level, gt: '10'}", "number in quotes"),
-        ("{field: data.at, lt: '2026-06-12T10:30:00'}", "no UTC offset"),
-        ("{field: data.flag, gte: true}", "not true/false"),
-        ("{field: occurred_at, lt: 5}", "occurred_at is a date-time"),
-        ("{field: occurred_at, lt: abc}", "occurred_at is a date-time"),
+        pytest.param("{field: data.level, gt: '10'}", "number in quotes", id="number-in-quotes"),
+        pytest.param(
+            "{field: data.at, lt: '2026-06-12T10:30:00'}",
+            "no UTC offset",
+            id="instant-without-offset",
+        ),
+        pytest.param("{field: data.flag, gte: true}", "not true/false", id="boolean-compared"),
+        pytest.param(
+            "{field: occurred_at, lt: 5}",
+            "occurred_at is a date-time",
+            id="occurred-at-with-number",
+        ),
+        pytest.param(
+            "{field: occurred_at, lt: abc}",
+            "occurred_at is a date-time",
+            id="occurred-at-with-text",
+        ),
     ],
 )
 def test_ambiguous_literal_is_a_rule_error_with_its_line(condition: str, error: str) -> None:

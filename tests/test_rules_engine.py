@@ -81,10 +81,16 @@ def test_unrelated_event_plans_nothing() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({}, "data.starts_at: required"),
-        ({"starts_at": "next tuesday"}, "data.starts_at: not an ISO 8601"),
-        ({"starts_at": "2026-06-13T10:00:00"}, "data.starts_at: needs a UTC offset"),
-        ({"starts_at": 12}, "data.starts_at: must be an ISO 8601"),
+        pytest.param({}, "data.starts_at: required", id="missing"),
+        pytest.param(
+            {"starts_at": "next tuesday"}, "data.starts_at: not an ISO 8601", id="not-a-date"
+        ),
+        pytest.param(
+            {"starts_at": "2026-06-13T10:00:00"},
+            "data.starts_at: needs a UTC offset",
+            id="without-offset",
+        ),
+        pytest.param({"starts_at": 12}, "data.starts_at: must be an ISO 8601", id="number"),
     ],
 )
 def test_missing_or_bad_timestamp_names_the_field(data: dict[str, object], message: str) -> None:
@@ -189,20 +195,33 @@ def test_wildcard_trigger_matches_one_segment() -> None:
 @pytest.mark.parametrize(
     ("condition", "data", "holds"),
     [
-        ("{field: data.kind, equals: plainte}", {"kind": "plainte"}, True),
-        ("{field: data.kind, equals: plainte}", {"kind": "vol"}, False),
-        ("{field: data.kind, not_equals: plainte}", {"kind": "vol"}, True),
-        ("{field: data.kind, in: [a, b]}", {"kind": "b"}, True),
-        ("{field: data.kind, in: [a, b]}", {}, False),
-        ("{field: data.kind, not_in: [a, b]}", {"kind": "c"}, True),
-        ("{field: data.kind, present: true}", {"kind": None}, True),
-        ("{field: data.kind, present: false}", {}, True),
-        ("{field: data.level, gte: 3}", {"level": 3}, True),
-        ("{field: data.level, gt: 3}", {"level": 3}, False),
-        ("{field: data.level, lt: 3}", {"level": "x"}, False),
-        ("{field: data.level, lte: 3}", {"level": True}, False),
-        ("{field: data.unit.code, equals: '75007'}", {"unit": {"code": "75007"}}, True),
-        ("{field: occurred_at, lt: '2027-01-01'}", {}, True),
+        pytest.param(
+            "{field: data.kind, equals: plainte}", {"kind": "plainte"}, True, id="equals-holds"
+        ),
+        pytest.param(
+            "{field: data.kind, equals: plainte}", {"kind": "vol"}, False, id="equals-differs"
+        ),
+        pytest.param(
+            "{field: data.kind, not_equals: plainte}", {"kind": "vol"}, True, id="not-equals"
+        ),
+        pytest.param("{field: data.kind, in: [a, b]}", {"kind": "b"}, True, id="in-list"),
+        pytest.param("{field: data.kind, in: [a, b]}", {}, False, id="in-missing-field"),
+        pytest.param("{field: data.kind, not_in: [a, b]}", {"kind": "c"}, True, id="not-in"),
+        pytest.param("{field: data.kind, present: true}", {"kind": None}, True, id="present-null"),
+        pytest.param("{field: data.kind, present: false}", {}, True, id="present-false-missing"),
+        pytest.param("{field: data.level, gte: 3}", {"level": 3}, True, id="gte-equal"),
+        pytest.param("{field: data.level, gt: 3}", {"level": 3}, False, id="gt-equal"),
+        pytest.param("{field: data.level, lt: 3}", {"level": "x"}, False, id="lt-text"),
+        pytest.param("{field: data.level, lte: 3}", {"level": True}, False, id="lte-boolean"),
+        pytest.param(
+            "{field: data.unit.code, equals: '75007'}",
+            {"unit": {"code": "75007"}},
+            True,
+            id="nested-field",
+        ),
+        pytest.param(
+            "{field: occurred_at, lt: '2027-01-01'}", {}, True, id="occurred-at-before-date"
+        ),
     ],
 )
 def test_conditions(condition: str, data: dict[str, object], holds: bool) -> None:

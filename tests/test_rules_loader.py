@@ -38,88 +38,119 @@ def test_version_changes_with_content_only() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("rules:\n  - id: a\n    trigger: [x.y\n", "broken.yaml:4:1: error: YAML syntax"),
-        (
+        pytest.param(
+            "rules:\n  - id: a\n    trigger: [x.y\n",
+            "broken.yaml:4:1: error: YAML syntax",
+            id="yaml-syntax",
+        ),
+        pytest.param(
             "rules:\n  - id: a\n    trigger: [x.y]\n    templat: t\n    channels: [sms]\n",
             "broken.yaml:4:5: error: unknown key 'templat'",
+            id="unknown-key",
         ),
-        (
+        pytest.param(
             "rules:\n  - id: a\n    trigger: [x.y]\n    template: t\n    channels: [sms]\n"
             "    at: 48 hours before data.starts_at\n",
             "broken.yaml:6:5: error: rules.0.at: '48 hours' is not a duration",
+            id="at-bad-duration",
         ),
-        (
+        pytest.param(
             "rules:\n  - id: a\n    trigger: [x.y]\n    template: t\n    channels: [sms]\n"
             "    at: 2h before starts_at\n",
             "broken.yaml:6:5: error: rules.0.at: 'starts_at' is not an event field",
+            id="at-not-an-event-field",
         ),
-        (
+        pytest.param(
             "rules:\n  - id: a\n    trigger: [x.y]\n    channels: [sms]\n",
             "broken.yaml:2:5: error: rules.0.template: this key is required",
+            id="template-missing",
         ),
-        (
+        pytest.param(
             "rules:\n  - id: a\n    trigger: [x.y]\n    template: t\n    channels: [fax]\n",
             "broken.yaml:5:16: error: rules.0.channels.0: Input should be 'sms', 'email'",
+            id="unknown-channel",
         ),
-        (
+        pytest.param(
             "rules:\n  - id: a\n    trigger: [x.y]\n    template: t\n    channels: [sms, sms]\n",
             "broken.yaml:5:5: error: rules.0.channels: a channel is listed twice",
+            id="channel-twice",
         ),
-        (
+        pytest.param(
             "rules:\n  - id: a\n    trigger: [x.y]\n    trigger: [z.w]\n    template: t\n"
             "    channels: [sms]\n",
             "broken.yaml:4:5: error: key 'trigger' appears twice",
+            id="key-twice",
         ),
-        (
+        pytest.param(
             "rules:\n  - id: a\n    trigger: [Appointment Booked]\n    template: t\n"
             "    channels: [sms]\n",
             "broken.yaml:3:15: error: rules.0.trigger.0: String should match pattern",
+            id="trigger-not-a-name",
         ),
-        (
+        pytest.param(
             "- just a list\n",
             "broken.yaml:1:1: error: a rule file is a mapping with a 'rules:' list",
+            id="not-a-mapping",
         ),
-        (BASE + "    at: next week\n", "broken.yaml:6:5: error: rules.0.at: cannot read timing"),
-        (
+        pytest.param(
+            BASE + "    at: next week\n",
+            "broken.yaml:6:5: error: rules.0.at: cannot read timing",
+            id="at-unreadable",
+        ),
+        pytest.param(
             BASE + "    at: 1 day before data.starts_at at 25:00\n",
             "broken.yaml:6:5: error: rules.0.at: '25:00' is not a time of day",
+            id="at-bad-time-of-day",
         ),
-        (
+        pytest.param(
             BASE + "    at: immediately\n    every: {cron: '0 9 * * MON'}\n",
             "broken.yaml:2:5: error: rules.0: a rule has either 'at' (once) or 'every'",
+            id="at-and-every",
         ),
-        (
+        pytest.param(
             BASE + "    grace: 1h\n",
             "broken.yaml:2:5: error: rules.0: 'grace' only applies with 'if_past: send'",
+            id="grace-without-send",
         ),
-        (
+        pytest.param(
             BASE + "    every: {cron: '0 9 * *'}\n",
             "broken.yaml:6:13: error: rules.0.every.cron: '0 9 * *' is not a five-field cron",
+            id="cron-four-fields",
         ),
-        (
+        pytest.param(
             BASE + "    every: {cron: '0 9 * * MON', until: closes_at}\n",
             "broken.yaml:6:34: error: rules.0.every.until: 'closes_at' is not an event field",
+            id="until-not-an-event-field",
         ),
-        (
+        pytest.param(
             BASE + "    quiet_hours: {start: '9pm', end: '08:00'}\n",
             "broken.yaml:6:19: error: rules.0.quiet_hours.start: '9pm' is not a time",
+            id="quiet-hours-bad-time",
         ),
-        (
+        pytest.param(
             BASE + "    cap: {max: 2, per: 0h}\n",
             "broken.yaml:6:19: error: rules.0.cap.per: the cap's period must be longer than zero",
+            id="cap-zero-period",
         ),
-        (
+        pytest.param(
             BASE + "    quiet_hours: sometimes\n",
             "broken.yaml:6:5: error: rules.0.quiet_hours: Input should be 'off'",
+            id="quiet-hours-bad-value",
         ),
-        (BASE + "    expires: soon\n", "broken.yaml:6:5: error: rules.0.expires: 'soon' is not"),
-        (
+        pytest.param(
+            BASE + "    expires: soon\n",
+            "broken.yaml:6:5: error: rules.0.expires: 'soon' is not",
+            id="expires-unreadable",
+        ),
+        pytest.param(
             BASE + "    when: [{field: data.a}]\n",
             "broken.yaml:6:12: error: rules.0.when.0: a condition needs exactly one operator",
+            id="condition-without-operator",
         ),
-        (
+        pytest.param(
             BASE + "    if_past: later\n",
             "broken.yaml:6:5: error: rules.0.if_past: Input should be 'skip' or 'send'",
+            id="if-past-bad-value",
         ),
     ],
 )

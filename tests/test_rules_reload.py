@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from notifier.rules.loader import RuleSetError, rules_holder
+from tests.support.builders import make_event
 from tests.support.harness import EngineProcesses, wait_for
 
 RULE = "rules:\n  - {{id: {id}, trigger: [x.y], template: t, channels: [sms]}}\n"
@@ -20,6 +21,15 @@ def write(path: Path, text: str) -> None:
     path.write_text(text)
     if path.stat().st_mtime_ns == before:
         os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
+
+
+def planned(engine: EngineProcesses, event_id: str) -> list[str]:
+    """The rules that planned a procedure's news posted to the engine's API."""
+    data = {"reference": "R-1", "status_label": "transmise"}
+    event = make_event(id=event_id, type="procedure.status_changed", data=data)
+    response = engine.post(event.model_dump(mode="json"))
+    assert response.status_code == 202, response.text
+    return [p["rule"] for p in response.json()["planned"]]
 
 
 def test_holder_applies_valid_and_refuses_invalid_changes(tmp_path: Path) -> None:
@@ -61,26 +71,16 @@ def test_running_engine_applies_then_refuses_a_rule_change(
     engine = EngineProcesses(tmp_path, redis_base_url, rules=RULES, engine_db=4)
     engine.env["NOTIFIER_RULES_RELOAD_SECONDS"] = "0.2"
     rules_file = engine.rules_dir / "rules.yaml"
-    data = {"reference": "R-1", "status_label": "transmise"}
-
-    def planned_rules(event_id: str) -> list[str]:
-        from tests.support.builders import make_event
-
-        event = make_event(id=event_id, type="procedure.status_changed", data=data)
-        response = engine.post(event.model_dump(mode="json"))
-        assert response.status_code == 202, response.text
-        return [p["rule"] for p in response.json()["planned"]]
-
     try:
         engine.start_api()
-        assert planned_rules("e1") == ["notice-v1"]
+        assert planned(engine, "e1") == ["notice-v1"]
         write(rules_file, RULES.replace("notice-v1", "notice-v2"))
         wait_for(
             lambda: engine.http.get("/v1/rules").json()["rules"][0]["id"] == "notice-v2",
             10,
             "the valid change to be applied",
         )
-        assert planned_rules("e2") == ["notice-v2"]
+        assert planned(engine, "e2") == ["notice-v2"]
         version = engine.http.get("/v1/rules").json()["version"]
         write(rules_file, RULES.replace("channels: [sms]", "channels: [fax]"))
         health = wait_for(
@@ -90,7 +90,7 @@ def test_running_engine_applies_then_refuses_a_rule_change(
         )
         assert f"{rules_file}:6:" in health and "channels" in health
         assert engine.http.get("/v1/rules").json()["version"] == version
-        assert planned_rules("e3") == ["notice-v2"]
+        assert planned(engine, "e3") == ["notice-v2"]
         assert "rules reload refused" in (tmp_path / "api.log").read_text()
     except AssertionError:
         print(engine.logs())
@@ -107,7 +107,7 @@ def test_running_engine_refuses_rules_and_templates_that_do_not_go_together(
     worker too keeps the template, and sends with it."""
     import shutil
 
-    from tests.support.builders import EXAMPLES, make_event
+    from tests.support.builders import EXAMPLES
 
     engine = EngineProcesses(tmp_path, redis_base_url, rules=RULES, engine_db=4)
     templates = tmp_path / "templates"
@@ -115,14 +115,6 @@ def test_running_engine_refuses_rules_and_templates_that_do_not_go_together(
     engine.env["NOTIFIER_TEMPLATES_DIR"] = str(templates)
     engine.env["NOTIFIER_RULES_RELOAD_SECONDS"] = "0.2"
     rules_file = engine.rules_dir / "rules.yaml"
-    data = {"reference": "R-1", "status_label": "transmise"}
-
-    def planned(event_id: str) -> list[str]:
-        event = make_event(id=event_id, type="procedure.status_changed", data=data)
-        response = engine.post(event.model_dump(mode="json"))
-        assert response.status_code == 202, response.text
-        return [p["rule"] for p in response.json()["planned"]]
-
     try:
         engine.start_api()
         engine.start_scheduler()
@@ -137,7 +129,7 @@ def test_running_engine_refuses_rules_and_templates_that_do_not_go_together(
         assert f"{rules_file}:3:5: error: notice-v1: no template 'procedure_statut'" in refused
         answer = engine.http.get("/v1/rules").json()
         assert answer["version"] == rules_version and answer["reload_error"] == refused
-        assert planned("e1") == ["notice-v1"]
+        assert planned(engine, "e1") == ["notice-v1"]
         wait_for(lambda: list(engine.outbox.glob("*-sms.json")), 20, "the first notice sent")
 
         write(rules_file, RULES)  # good again: clears the error
@@ -161,9 +153,9 @@ def test_running_engine_refuses_rules_and_templates_that_do_not_go_together(
         answer = engine.http.get("/v1/rules").json()
         assert answer["templates_version"] == templates_version
         assert answer["templates_reload_error"] == refused
-        assert planned("e2") == ["notice-v1"]
+        assert planned(engine, "e2") == ["notice-v1"]
         time.sleep(0.5)  # past the worker's reload interval: it has seen the deletion
-        assert planned("e3") == ["notice-v1"]
+        assert planned(engine, "e3") == ["notice-v1"]
         sent = wait_for(
             lambda: len(list(engine.outbox.glob("*-sms.json"))) == 3 or None,
             20,

@@ -5,7 +5,6 @@ that writes another field as a link)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,6 @@ from typing import Any
 import pytest
 
 from notifier.channels.base import Outcome, SendResult
-from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus
 from notifier.rules.engine import plan
 from notifier.store import Store
@@ -26,6 +24,8 @@ from tests.support.builders import (
     NOW,
     ScriptedTransport,
     api_client,
+    claim,
+    deliverer,
     make_event,
     rules_from,
 )
@@ -189,10 +189,9 @@ def test_a_message_stored_with_such_a_link_is_not_sent(store: Store) -> None:
         data=DATA | {"account_url": "javascript:alert(1)"},
     )
     store.accept("c:news", plan(event, rules_from(RULES), NOW), NOW, ttl=60)
-    (claimed,) = store.claim_due(NOW, limit=1, lease=timedelta(minutes=5))
+    (claimed,) = claim(store, NOW, limit=1)
     email = ScriptedTransport(SendResult(Outcome.SENT))
-    renderer = Renderer(EXAMPLES / "templates")
-    worker = Deliverer(store, renderer, {Channel.EMAIL: email}, clock=lambda: NOW)
+    worker = deliverer(store, {Channel.EMAIL: email}, at=NOW)
     assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.TECHNICAL_FAILURE
     assert email.sent == []
     record = store.get(claimed.message_id)

@@ -17,14 +17,20 @@ from notifier.channels.base import Outcome, SendResult
 from notifier.channels.email import SmtpEmailTransport
 from notifier.channels.sms import TwilioSmsTransport
 from notifier.channels.webpush import WebPushTransport, generate_vapid_keys
-from notifier.delivery.attempt import Deliverer
 from notifier.links import Links
 from notifier.models import Channel, Event, MessageStatus
 from notifier.rules.engine import plan
 from notifier.store import Store
 from notifier.store.recipients import RecipientStore
-from notifier.templates.renderer import Renderer
-from tests.support.builders import CONTACT_KEY, EXAMPLES, ScriptedTransport, api_client, rules_from
+from tests.support.builders import (
+    CONTACT_KEY,
+    EXAMPLES,
+    ScriptedTransport,
+    api_client,
+    deliver_all,
+    deliverer,
+    rules_from,
+)
 from tests.support.fake_push import LOOPBACK_PUSH, FakePushService
 from tests.support.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.support.smtp_server import SmtpServer
@@ -46,16 +52,9 @@ def accept(store: Store, rules: Any, event: dict[str, Any], now: datetime) -> li
 
 
 def deliver(store: Store, transports: dict[Channel, Any], now: datetime) -> list[Any]:
-    worker = Deliverer(
-        store,
-        Renderer(EXAMPLES / "templates"),
-        transports,
-        clock=lambda: now,
-        links=LINKS,
-        recipients=RecipientStore(store.redis, contact_key=CONTACT_KEY),
-    )
-    due = store.claim_due(now, limit=20, lease=timedelta(minutes=5))
-    return [worker.deliver(c.message_id, c.claim) for c in due]
+    recipients = RecipientStore(store.redis, contact_key=CONTACT_KEY)
+    worker = deliverer(store, transports, at=now, links=LINKS, recipients=recipients)
+    return list(deliver_all(worker, now).values())
 
 
 def discreet_event(channels: list[str], **contacts: Any) -> dict[str, Any]:

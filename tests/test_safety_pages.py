@@ -16,15 +16,12 @@ from playwright.sync_api import Browser, Page
 
 from notifier.channels.base import Outcome, SendResult
 from notifier.channels.outbox import OutboxTransport
-from notifier.delivery.attempt import Deliverer
 from notifier.models import Channel, MessageStatus, SafeHours, Safety
 from notifier.store import Store
 from notifier.store.recipients import Choices
-from notifier.templates.renderer import Renderer
 from tests.support.browser import overflows, violations
 from tests.support.builders import (
     DISCREET,
-    EXAMPLES,
     KEY,
     NOW,
     PAGE_PATHS,
@@ -32,7 +29,10 @@ from tests.support.builders import (
     Console,
     ScriptedTransport,
     Site,
+    bearer,
+    deliver_all,
     deliver_next,
+    deliverer,
     safe_site,
     screenshots,
     settings,
@@ -40,13 +40,6 @@ from tests.support.builders import (
 
 # What the gate must not show: the service, the person's contacts, what was sent to them
 HIDDEN = ["gendarmerie", "notifications", "République", "••", "jeanne", "rendez-vous", "SMS"]
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture
@@ -132,11 +125,11 @@ def test_wrong_codes_are_slowed_then_locked(site: Site) -> None:
     answer = httpx.post(
         f"{site.url}/v1/recipients/citizen-r/code",
         json={"code": "135790"},
-        headers={"Authorization": f"Bearer {KEY}"},
+        headers=bearer(KEY),
     )
     assert answer.status_code == 404  # not registered
     registered = DISCREET | {"id": "citizen-r"}
-    auth = {"Authorization": f"Bearer {KEY}"}
+    auth = bearer(KEY)
     put = httpx.put(f"{site.url}/v1/recipients/citizen-r", json=registered, headers=auth)
     assert put.is_success
     bad = httpx.post(f"{site.url}/v1/recipients/citizen-r/code", json={"code": "12"}, headers=auth)
@@ -210,22 +203,17 @@ def test_staying_safe_is_accessible_at_every_width(site: Site, page: Page, lang:
     assert overflows(page) == 0 and violations(page) == []
 
 
-def deliver_all(site: Site, tmp_path: Path) -> dict[str, object]:
+def delivered_by_recipient(site: Site, tmp_path: Path) -> dict[str, object]:
     """Deliver what is due; each message's status by its recipient."""
     outbox = OutboxTransport(tmp_path / "outbox")
-    worker = Deliverer(
-        site.store,
-        Renderer(EXAMPLES / "templates"),
-        dict.fromkeys(Channel, outbox),
-        recipients=site.recipients,
-        clock=lambda: NOW,
+    worker = deliverer(
+        site.store, dict.fromkeys(Channel, outbox), at=NOW, recipients=site.recipients
     )
-    claimed = site.store.claim_due(NOW, limit=10, lease=timedelta(minutes=5))
     found = {}
-    for c in claimed:
-        record = site.store.get(c.message_id)
+    for message_id, status in deliver_all(worker, NOW).items():
+        record = site.store.get(message_id)
         assert record is not None
-        found[record.message.recipient.id] = worker.deliver(c.message_id, c.claim)
+        found[record.message.recipient.id] = status
     return found
 
 
@@ -236,14 +224,14 @@ def test_pause_on_the_page_withholds_and_resuming_sends_what_was_missed(
     page.get_by_label("Mettre en pause tous nos messages").check(force=True)
     page.get_by_role("button", name="Enregistrer").click()
     page.wait_for_url("**saved=1**")
-    withheld = deliver_all(site, tmp_path)  # the bookings' confirmations
+    withheld = delivered_by_recipient(site, tmp_path)  # the bookings' confirmations
     assert withheld == {"citizen-1": MessageStatus.WITHHELD, "citizen-d": MessageStatus.SENT}
     assert len(list((tmp_path / "outbox").glob("*.json"))) == 1  # citizen-d's only
     page.get_by_label("Mettre en pause tous nos messages").uncheck(force=True)
     page.get_by_label("En reprenant, m'envoyer les messages de la pause").check(force=True)
     page.get_by_role("button", name="Enregistrer").click()
     page.wait_for_url("**saved=1**")
-    assert deliver_all(site, tmp_path) == {"citizen-1": MessageStatus.SENT}
+    assert delivered_by_recipient(site, tmp_path) == {"citizen-1": MessageStatus.SENT}
     assert len(list((tmp_path / "outbox").glob("*.json"))) == 2
 
 
@@ -276,14 +264,10 @@ def test_the_console_marks_the_person_and_resends_only_at_a_safe_time(
     )
     at_seven = NOW + timedelta(hours=9)  # 19:00 in Paris: a safe time
     refused = SendResult(Outcome.PERMANENT, reason="not a mobile")
-    worker = Deliverer(
-        console.store,
-        Renderer(EXAMPLES / "templates"),
-        {c: ScriptedTransport(*[refused] * 10) for c in Channel},  # type: ignore[misc]
-        clock=lambda: at_seven,
+    worker = deliverer(
+        console.store, {c: ScriptedTransport(*[refused] * 10) for c in Channel}, at=at_seven
     )
-    for item in console.store.claim_due(at_seven, limit=10, lease=timedelta(minutes=5)):
-        worker.deliver(item.message_id, item.claim)
+    deliver_all(worker, at_seven)
     assert console.store.get(failed).status is MessageStatus.PERMANENT_FAILURE  # type: ignore[union-attr]
     console.login(page)
     page.wait_for_url("**/ops/")

@@ -10,17 +10,22 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
-from notifier.app import create_app
 from notifier.links import PAGES, UNSUBSCRIBE, Grant
-from notifier.rules.loader import rules_holder
 from notifier.store import Store
 from notifier.store.apikeys import ApiKeys, Scope
-from tests.support.browser import serve
-from tests.support.builders import EXAMPLES, KEY, NOW, Site, deliver_next, make_event, settings
+from tests.support.builders import (
+    EXAMPLES,
+    KEY,
+    Site,
+    bearer,
+    deliver_next,
+    make_event,
+    serve_site,
+)
 
-AUTH = {"Authorization": f"Bearer {KEY}"}
+AUTH = bearer(KEY)
 HEADERS = {
     "x-frame-options": "DENY",
     "x-content-type-options": "nosniff",
@@ -34,10 +39,7 @@ document.addEventListener("securitypolicyviolation",
 
 @pytest.fixture
 def site(store: Store) -> Iterator[Site]:
-    config = settings()
-    app = create_app(config, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
-    with serve(app) as url:
-        site = Site(url, store, config)
+    with serve_site(store) as site:
         site.post(id="booked")
         yield site
 
@@ -113,11 +115,10 @@ def test_too_many_requests_says_when_to_come_back(
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
-    context.add_init_script(CSP_RECORDER)
-    yield context.new_page()
-    context.close()
+def page(page: Page) -> Page:
+    """The shared page, recording what the content security policy refuses."""
+    page.context.add_init_script(CSP_RECORDER)
+    return page
 
 
 def _refused(page: Page) -> list[str]:

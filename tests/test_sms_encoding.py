@@ -14,42 +14,54 @@ EURO = "€"  # extension table: two septets
 @pytest.mark.parametrize(
     ("text", "encoding", "units", "segments"),
     [
-        ("", "GSM-7", 0, 0),
-        ("a", "GSM-7", 1, 1),
-        ("a" * 160, "GSM-7", 160, 1),
-        ("a" * 161, "GSM-7", 161, 2),
-        ("a" * 306, "GSM-7", 306, 2),
-        ("a" * 307, "GSM-7", 307, 3),
-        ("a" * 459, "GSM-7", 459, 3),
-        ("a" * 460, "GSM-7", 460, 4),
-        ("é" * 160, "GSM-7", 160, 1),  # é è ù à are GSM-7
-        ("àèéùìò" * 10, "GSM-7", 60, 1),
-        (EURO * 80, "GSM-7", 160, 1),
-        (EURO * 80 + "a", "GSM-7", 161, 2),
-        ("a" * 159 + EURO, "GSM-7", 161, 2),
-        ("a" * 158 + EURO, "GSM-7", 160, 1),
+        pytest.param("", "GSM-7", 0, 0, id="empty"),
+        pytest.param("a", "GSM-7", 1, 1, id="one-letter"),
+        pytest.param("a" * 160, "GSM-7", 160, 1, id="160-letters-one-segment"),
+        pytest.param("a" * 161, "GSM-7", 161, 2, id="161-letters-two-segments"),
+        pytest.param("a" * 306, "GSM-7", 306, 2, id="306-letters-two-segments"),
+        pytest.param("a" * 307, "GSM-7", 307, 3, id="307-letters-three-segments"),
+        pytest.param("a" * 459, "GSM-7", 459, 3, id="459-letters-three-segments"),
+        pytest.param("a" * 460, "GSM-7", 460, 4, id="460-letters-four-segments"),
+        pytest.param("é" * 160, "GSM-7", 160, 1, id="160-e-acute-still-gsm"),  # é è ù à are GSM-7
+        pytest.param("àèéùìò" * 10, "GSM-7", 60, 1, id="french-accents-gsm"),
+        pytest.param(EURO * 80, "GSM-7", 160, 1, id="80-euros-160-septets"),
+        pytest.param(EURO * 80 + "a", "GSM-7", 161, 2, id="80-euros-and-a-letter"),
+        pytest.param("a" * 159 + EURO, "GSM-7", 161, 2, id="euro-as-161st-septet"),
+        pytest.param("a" * 158 + EURO, "GSM-7", 160, 1, id="euro-as-160th-septet"),
         # an escape pair is never split: 152 septets + € does not fit in 153
-        ("a" * 152 + EURO + "a" * 150, "GSM-7", 304, 2),
-        ("a" * 152 + EURO + "a" * 152, "GSM-7", 306, 3),
-        ("[]{}|^~\\", "GSM-7", 16, 1),
-        ("\f", "GSM-7", 2, 1),
-        ("Ça coûte 5 €", "UCS-2", 12, 1),  # û is not GSM-7
-        ("ç", "UCS-2", 1, 1),  # only capital Ç is in the alphabet
-        ("Ç", "GSM-7", 1, 1),
-        ("ê" * 70, "UCS-2", 70, 1),
-        ("ê" * 71, "UCS-2", 71, 2),
-        ("ê" * 134, "UCS-2", 134, 2),
-        ("ê" * 135, "UCS-2", 135, 3),
-        ("a" * 159 + "ê", "UCS-2", 160, 3),  # one UCS-2 character makes the whole text UCS-2
-        ("« Bonjour »", "UCS-2", 11, 1),
-        ("Rendez-vous…", "UCS-2", 12, 1),
-        ("l’accueil", "UCS-2", 9, 1),
-        ("🚓", "UCS-2", 2, 1),  # a surrogate pair: two code units
-        ("🚓" * 35, "UCS-2", 70, 1),
-        ("a" * 66 + "🚓" + "a" * 66, "UCS-2", 134, 3),  # the pair is never split
-        ("a" * 65 + "🚓" + "a" * 67, "UCS-2", 134, 2),
-        ("ΔΦΓΛΩΠΨΣΘΞ", "GSM-7", 10, 1),
-        ("line\nbreak\r", "GSM-7", 11, 1),
+        pytest.param(
+            "a" * 152 + EURO + "a" * 150, "GSM-7", 304, 2, id="escape-pair-not-split-two-segments"
+        ),
+        pytest.param(
+            "a" * 152 + EURO + "a" * 152, "GSM-7", 306, 3, id="escape-pair-not-split-three-segments"
+        ),
+        pytest.param("[]{}|^~\\", "GSM-7", 16, 1, id="extension-table"),
+        pytest.param("\f", "GSM-7", 2, 1, id="form-feed"),
+        pytest.param(
+            "Ça coûte 5 €", "UCS-2", 12, 1, id="u-circumflex-makes-ucs2"
+        ),  # û is not GSM-7
+        pytest.param(
+            "ç", "UCS-2", 1, 1, id="small-c-cedilla-is-ucs2"
+        ),  # only capital Ç is in the alphabet
+        pytest.param("Ç", "GSM-7", 1, 1, id="capital-c-cedilla-is-gsm"),
+        pytest.param("ê" * 70, "UCS-2", 70, 1, id="70-ucs2-one-segment"),
+        pytest.param("ê" * 71, "UCS-2", 71, 2, id="71-ucs2-two-segments"),
+        pytest.param("ê" * 134, "UCS-2", 134, 2, id="134-ucs2-two-segments"),
+        pytest.param("ê" * 135, "UCS-2", 135, 3, id="135-ucs2-three-segments"),
+        pytest.param(
+            "a" * 159 + "ê", "UCS-2", 160, 3, id="one-ucs2-character-makes-all-ucs2"
+        ),  # one UCS-2 character makes the whole text UCS-2
+        pytest.param("« Bonjour »", "UCS-2", 11, 1, id="guillemets"),
+        pytest.param("Rendez-vous…", "UCS-2", 12, 1, id="ellipsis"),
+        pytest.param("l’accueil", "UCS-2", 9, 1, id="curly-apostrophe"),
+        pytest.param("🚓", "UCS-2", 2, 1, id="emoji-two-units"),  # a surrogate pair: two code units
+        pytest.param("🚓" * 35, "UCS-2", 70, 1, id="35-emoji-one-segment"),
+        pytest.param(
+            "a" * 66 + "🚓" + "a" * 66, "UCS-2", 134, 3, id="surrogate-pair-not-split"
+        ),  # the pair is never split
+        pytest.param("a" * 65 + "🚓" + "a" * 67, "UCS-2", 134, 2, id="surrogate-pair-fits"),
+        pytest.param("ΔΦΓΛΩΠΨΣΘΞ", "GSM-7", 10, 1, id="greek-capitals-gsm"),
+        pytest.param("line\nbreak\r", "GSM-7", 11, 1, id="line-breaks"),
     ],
 )
 def test_segments(text: str, encoding: str, units: int, segments: int) -> None:
@@ -60,23 +72,25 @@ def test_segments(text: str, encoding: str, units: int, segments: int) -> None:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("« Bonjour »", '"Bonjour"'),
-        ("«\u202fBonjour\u202f»", '"Bonjour"'),
-        ("l’accueil", "l'accueil"),
-        ("Attention\u202f!", "Attention !"),
-        ("10\u00a0h\u00a030", "10 h 30"),
-        ("et puis…", "et puis..."),
-        ("9 h – 12 h", "9 h - 12 h"),
-        ("un vœu", "un voeu"),
-        ("dossier n° 42", "dossier numéro 42"),
-        ("dossier n°42", "dossier numéro 42"),
-        ("reçu", "recu"),
-        ("fête à l’hôpital", "fete à l'hopital"),
-        ("À bientôt", "A bientot"),
-        ("Noël", "Noel"),
-        ("déjà été", "déjà été"),
-        ("5 €", "5 €"),
-        ("🚓 patrouille", "🚓 patrouille"),  # no GSM rendering: kept, never "?"
+        pytest.param("« Bonjour »", '"Bonjour"', id="guillemets"),
+        pytest.param("«\u202fBonjour\u202f»", '"Bonjour"', id="guillemets-narrow-spaces"),
+        pytest.param("l’accueil", "l'accueil", id="curly-apostrophe"),
+        pytest.param("Attention\u202f!", "Attention !", id="narrow-space-before-bang"),
+        pytest.param("10\u00a0h\u00a030", "10 h 30", id="no-break-spaces"),
+        pytest.param("et puis…", "et puis...", id="ellipsis"),
+        pytest.param("9 h – 12 h", "9 h - 12 h", id="en-dash"),
+        pytest.param("un vœu", "un voeu", id="oe-ligature"),
+        pytest.param("dossier n° 42", "dossier numéro 42", id="numero-sign"),
+        pytest.param("dossier n°42", "dossier numéro 42", id="numero-sign-no-space"),
+        pytest.param("reçu", "recu", id="small-c-cedilla"),
+        pytest.param("fête à l’hôpital", "fete à l'hopital", id="circumflexes"),
+        pytest.param("À bientôt", "A bientot", id="capital-a-grave"),
+        pytest.param("Noël", "Noel", id="diaeresis"),
+        pytest.param("déjà été", "déjà été", id="gsm-accents-kept"),
+        pytest.param("5 €", "5 €", id="euro-kept"),
+        pytest.param(
+            "🚓 patrouille", "🚓 patrouille", id="emoji-kept"
+        ),  # no GSM rendering: kept, never "?"
     ],
 )
 def test_gsm_normalisation(source: str, expected: str) -> None:

@@ -71,18 +71,20 @@ def test_expired_message_is_not_sent(twilio: FakeTwilio) -> None:
 @pytest.mark.parametrize(
     ("reply", "outcome"),
     [
-        (Reply(400, 21211), Outcome.PERMANENT),
-        (Reply(400, 21614), Outcome.PERMANENT),
-        (Reply(400, 21610), Outcome.GONE),
-        (Reply(400, 21635), Outcome.PERMANENT),
-        (Reply(400, 21612), Outcome.PERMANENT),
-        (Reply(400, 21408), Outcome.MISCONFIGURED),
-        (Reply(400, 21606), Outcome.MISCONFIGURED),
-        (Reply(401, 20003), Outcome.MISCONFIGURED),
-        (Reply(429, 20429), Outcome.RETRY),
-        (Reply(500, 20500), Outcome.RETRY),
-        (Reply(503, 20503), Outcome.RETRY),
-        (Reply(400, 21617), Outcome.PERMANENT),  # body too long: unknown code, a 4xx
+        pytest.param(Reply(400, 21211), Outcome.PERMANENT, id="21211-invalid-to"),
+        pytest.param(Reply(400, 21614), Outcome.PERMANENT, id="21614-not-a-mobile"),
+        pytest.param(Reply(400, 21610), Outcome.GONE, id="21610-stop"),
+        pytest.param(Reply(400, 21635), Outcome.PERMANENT, id="21635-cannot-receive-from-sender"),
+        pytest.param(Reply(400, 21612), Outcome.PERMANENT, id="21612-unreachable-from-sender"),
+        pytest.param(Reply(400, 21408), Outcome.MISCONFIGURED, id="21408-region-not-enabled"),
+        pytest.param(Reply(400, 21606), Outcome.MISCONFIGURED, id="21606-sender-not-allowed"),
+        pytest.param(Reply(401, 20003), Outcome.MISCONFIGURED, id="20003-authentication"),
+        pytest.param(Reply(429, 20429), Outcome.RETRY, id="20429-too-many-requests"),
+        pytest.param(Reply(500, 20500), Outcome.RETRY, id="20500-server-error"),
+        pytest.param(Reply(503, 20503), Outcome.RETRY, id="20503-unavailable"),
+        pytest.param(
+            Reply(400, 21617), Outcome.PERMANENT, id="21617-unknown-4xx"
+        ),  # body too long: unknown code, a 4xx
     ],
 )
 def test_error_classes(twilio: FakeTwilio, reply: Reply, outcome: Outcome) -> None:
@@ -145,27 +147,24 @@ def test_sms_permanent_failure_falls_back_to_email_end_to_end(
     from pathlib import Path
 
     from notifier.channels.outbox import OutboxTransport
-    from notifier.delivery.attempt import Deliverer
     from notifier.models import MessageStatus
     from notifier.rules.engine import plan
     from notifier.store import Store
-    from notifier.templates.renderer import Renderer
-    from tests.support.builders import EXAMPLES, NOW, REMINDER_RULES, make_event, rules_from
+    from tests.support.builders import NOW, REMINDER_RULES, claim, deliverer, make_event, rules_from
 
     assert isinstance(store, Store) and isinstance(tmp_path, Path)
     event = make_event()
     store.accept("c:1", plan(event, rules_from(REMINDER_RULES), NOW), NOW, ttl=60)
     due = NOW + timedelta(days=1)
-    (claimed,) = store.claim_due(due, limit=1, lease=timedelta(minutes=5))
+    (claimed,) = claim(store, due, limit=1)
     twilio.replies.append(Reply(400, 21614))
-    worker = Deliverer(
+    worker = deliverer(
         store,
-        Renderer(EXAMPLES / "templates"),
         {
             Channel.SMS: transport(twilio, clock=lambda: due),
             Channel.EMAIL: OutboxTransport(tmp_path),
         },
-        clock=lambda: due,
+        at=due,
     )
     assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
     (email,) = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]

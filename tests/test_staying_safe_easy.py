@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from notifier.store import Store
 from notifier.web.safety_text import EASY, SAFETY
@@ -27,13 +27,6 @@ def site(store: Store) -> Iterator[Site]:
     with safe_site(store) as served:
         served.post(id="booked-e", recipient=EASY_READER, subject="appointment:BRG-75-00044")
         yield served
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield context.new_page()
-    context.close()
 
 
 ALWAYS = [k for k in EASY["fr"] if k not in ("safety.error", "safety.send_missed")]  # shown

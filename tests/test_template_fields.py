@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,7 +11,7 @@ from jinja2 import Environment
 
 from notifier.store import Store
 from notifier.templates.fields import required_fields
-from tests.support.builders import EXAMPLES, NOW, api_client, make_event
+from tests.support.builders import EXAMPLES, NOW, api_client, bearer, make_event, post_event
 
 ENV = Environment()
 
@@ -59,39 +58,34 @@ def test_pieces_referred_to_are_read_too() -> None:
     assert found == {"data.unit", "data.when"}
 
 
+KEY = "a-long-key"
+AUTH = bearer(KEY)
+
+
 @pytest.fixture
 def client(store: Store, tmp_path: Path) -> Iterator[TestClient]:
     rules = (EXAMPLES / "rules" / "appointments.yaml").read_text()
-    with api_client(store, rules, tmp_path / "rules", {"crm": "a-long-key"}) as test_client:
+    with api_client(store, rules, tmp_path / "rules", {"crm": KEY}) as test_client:
         yield test_client
-
-
-AUTH = {"Authorization": "Bearer a-long-key"}
-
-
-def post(client: TestClient, **fields: Any) -> Any:
-    return client.post(
-        "/v1/events", json=make_event(**fields).model_dump(mode="json"), headers=AUTH
-    )
 
 
 def test_a_cancellation_without_the_date_its_notice_needs_is_refused(
     client: TestClient, store: Store
 ) -> None:
     """Today's bug: 202, then 'dict object has no attribute starts_at' at send time."""
-    response = post(client, type="appointment.cancelled", data={"unit": "Paris 7e"})
+    response = post_event(client, KEY, type="appointment.cancelled", data={"unit": "Paris 7e"})
     assert response.status_code == 422, response.text
     (error,) = response.json()["detail"]
     assert error["loc"] == ["body", "data", "starts_at"]
     assert "appointment-cancelled" in error["msg"]
     assert store.pending_count() == 0
     assert store.redis.keys("notifier:idem:*") == []  # nothing stored: a corrected retry plans
-    assert post(client, type="appointment.cancelled").status_code == 202
+    assert post_event(client, KEY, type="appointment.cancelled").status_code == 202
 
 
 def test_every_missing_field_and_rule_is_named(client: TestClient) -> None:
     in_three_days = (NOW.replace(hour=12)).isoformat()
-    response = post(client, type="appointment.booked", data={"starts_at": in_three_days})
+    response = post_event(client, KEY, type="appointment.booked", data={"starts_at": in_three_days})
     assert response.status_code == 422
     named = {(tuple(e["loc"]), e["msg"].split("'")[1]) for e in response.json()["detail"]}
     assert (("body", "data", "unit"), "appointment-confirmation") in named
@@ -102,7 +96,7 @@ def test_guarded_fields_are_optional(client: TestClient) -> None:
     """The example templates read data.unit_phone and data.account_url only when present."""
     event = make_event()
     assert "unit_phone" not in event.data and "account_url" not in event.data
-    assert post(client).status_code == 202
+    assert post_event(client, KEY).status_code == 202
 
 
 def test_a_rule_can_require_more(store: Store, tmp_path: Path) -> None:
@@ -115,12 +109,15 @@ rules:
     requires: [data.unit.code]
 """
     data = {"reference": "R-1", "status_label": "transmise"}
-    with api_client(store, rules, tmp_path, {"crm": "a-long-key"}) as client:
-        refused = post(client, type="procedure.status_changed", data=data)
+    with api_client(store, rules, tmp_path, {"crm": KEY}) as client:
+        refused = post_event(client, KEY, type="procedure.status_changed", data=data)
         assert refused.status_code == 422
         assert refused.json()["detail"][0]["loc"] == ["body", "data", "unit", "code"]
         data["unit"] = {"code": "75007"}  # type: ignore[assignment]
-        assert post(client, id="e2", type="procedure.status_changed", data=data).status_code == 202
+        assert (
+            post_event(client, KEY, id="e2", type="procedure.status_changed", data=data).status_code
+            == 202
+        )
 
 
 def test_batch_answers_the_missing_field_for_its_event(client: TestClient) -> None:

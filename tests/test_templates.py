@@ -97,17 +97,24 @@ def test_html_part_is_autoescaped_text_is_not(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "payload",
     [
-        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
-        "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
-        "{{ data.__class__.__init__.__globals__ }}",
-        "{{ self.__init__.__globals__.__builtins__ }}",
-        "{{ lipsum.__globals__['os'].popen('id').read() }}",
-        "{{ joiner.__init__.__globals__.os.system('id') }}",
-        "{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
-        "{{ ().__class__.__bases__[0].__subclasses__() }}",
-        "{{ data.items.__self__.__class__ }}",
-        "{{ config.items() }}",
-        "{{ request.application.__globals__ }}",
+        pytest.param("{{ ''.__class__.__mro__[1].__subclasses__() }}", id="mro-subclasses"),
+        pytest.param(
+            "{{ cycler.__init__.__globals__.os.popen('id').read() }}", id="cycler-globals-os"
+        ),
+        pytest.param("{{ data.__class__.__init__.__globals__ }}", id="lookup-through-data"),
+        pytest.param("{{ self.__init__.__globals__.__builtins__ }}", id="self-builtins"),
+        pytest.param("{{ lipsum.__globals__['os'].popen('id').read() }}", id="lipsum-globals-os"),
+        pytest.param("{{ joiner.__init__.__globals__.os.system('id') }}", id="joiner-globals-os"),
+        pytest.param(
+            "{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
+            id="loop-over-subclasses",
+        ),
+        pytest.param(
+            "{{ ().__class__.__bases__[0].__subclasses__() }}", id="tuple-bases-subclasses"
+        ),
+        pytest.param("{{ data.items.__self__.__class__ }}", id="bound-method-self"),
+        pytest.param("{{ config.items() }}", id="config-object"),
+        pytest.param("{{ request.application.__globals__ }}", id="request-object"),
     ],
 )
 def test_template_injection_payloads_cannot_reach_python(tmp_path: Path, payload: str) -> None:

@@ -19,8 +19,10 @@ from tests.support.builders import (
     NOW,
     REMINDER_RULES,
     api_client,
+    bearer,
     deliver_due,
     make_event,
+    post_event,
 )
 
 
@@ -28,15 +30,6 @@ from tests.support.builders import (
 def client(store: Store, tmp_path: Path) -> Iterator[TestClient]:
     with api_client(store, REMINDER_RULES, tmp_path, {}) as test_client:
         yield test_client
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def post(client: TestClient, key: str, **fields: Any) -> Any:
-    body = make_event(**fields).model_dump(mode="json")
-    return client.post("/v1/events", json=body, headers=auth(key))
 
 
 @pytest.fixture
@@ -48,35 +41,40 @@ def test_another_client_cannot_cancel_on_the_same_subject(
     client: TestClient, store: Store, keys: ApiKeys
 ) -> None:
     booking, intruder = keys.add("booking", []), keys.add("intruder", [])
-    planned = post(client, booking).json()["planned"]
+    planned = post_event(client, booking).json()["planned"]
     assert len(planned) == 2
-    answer = post(client, intruder, id="evt-x", type="appointment.cancelled").json()
+    answer = post_event(client, intruder, id="evt-x", type="appointment.cancelled").json()
     assert answer["cancelled"] == []
     statuses = {
-        client.get(f"/v1/messages/{p['id']}", headers=auth(booking)).json()["status"]
+        client.get(f"/v1/messages/{p['id']}", headers=bearer(booking)).json()["status"]
         for p in planned
     }
     assert statuses == {"scheduled"}
     assert store.pending_count() == 2
     # its own cancellation still works
-    assert len(post(client, booking, id="evt-2", type="appointment.cancelled").json()["cancelled"])
+    assert len(
+        post_event(client, booking, id="evt-2", type="appointment.cancelled").json()["cancelled"]
+    )
 
 
 def test_clients_of_one_tenant_share_subjects_and_reads(client: TestClient, keys: ApiKeys) -> None:
     booking = keys.add("booking", [], tenant="unit-75")
     desk = keys.add("front-desk", [], tenant="unit-75")
-    planned = post(client, booking).json()["planned"]
-    assert client.get(f"/v1/messages/{planned[0]['id']}", headers=auth(desk)).status_code == 200
-    cancelled = post(client, desk, id="evt-2", type="appointment.cancelled").json()["cancelled"]
+    planned = post_event(client, booking).json()["planned"]
+    assert client.get(f"/v1/messages/{planned[0]['id']}", headers=bearer(desk)).status_code == 200
+    cancelled = post_event(client, desk, id="evt-2", type="appointment.cancelled").json()[
+        "cancelled"
+    ]
     assert sorted(cancelled) == sorted(p["id"] for p in planned)
 
 
 def test_a_reschedule_by_another_client_moves_nothing(client: TestClient, keys: ApiKeys) -> None:
     booking, intruder = keys.add("booking", []), keys.add("intruder", [])
-    first = post(client, booking).json()["planned"]
-    post(client, intruder, id="evt-x", type="appointment.rescheduled")
+    first = post_event(client, booking).json()["planned"]
+    post_event(client, intruder, id="evt-x", type="appointment.rescheduled")
     assert all(
-        client.get(f"/v1/messages/{p['id']}", headers=auth(booking)).json()["status"] == "scheduled"
+        client.get(f"/v1/messages/{p['id']}", headers=bearer(booking)).json()["status"]
+        == "scheduled"
         for p in first
     )
 
@@ -84,10 +82,10 @@ def test_a_reschedule_by_another_client_moves_nothing(client: TestClient, keys: 
 def test_a_message_of_another_tenant_is_not_found(client: TestClient, keys: ApiKeys) -> None:
     """404, exactly as for an id that does not exist: a 403 would confirm it does."""
     booking, other = keys.add("booking", []), keys.add("other", [])
-    message_id = post(client, booking).json()["planned"][0]["id"]
-    mine = client.get(f"/v1/messages/{message_id}", headers=auth(booking))
-    theirs = client.get(f"/v1/messages/{message_id}", headers=auth(other))
-    missing = client.get("/v1/messages/AAAAAAAAAAAAAAAA", headers=auth(other))
+    message_id = post_event(client, booking).json()["planned"][0]["id"]
+    mine = client.get(f"/v1/messages/{message_id}", headers=bearer(booking))
+    theirs = client.get(f"/v1/messages/{message_id}", headers=bearer(other))
+    missing = client.get("/v1/messages/AAAAAAAAAAAAAAAA", headers=bearer(other))
     assert mine.status_code == 200
     assert theirs.status_code == missing.status_code == 404
     assert theirs.json()["detail"].replace(message_id, "X") == missing.json()["detail"].replace(
@@ -132,10 +130,10 @@ def test_each_route_needs_its_scope(
     allowed: bool,
 ) -> None:
     admin = keys.add("admin", [], scopes=ALL_SCOPES, tenant="unit-9")
-    assert client.put("/v1/recipients/citizen-9", json=RECIPIENT, headers=auth(admin)).is_success
+    assert client.put("/v1/recipients/citizen-9", json=RECIPIENT, headers=bearer(admin)).is_success
     key = keys.add("limited", [], scopes=scopes, tenant="unit-9")  # the recipient's tenant
     payload = make_event().model_dump(mode="json") if body == "event" else body
-    response = client.request(method, path, json=payload, headers=auth(key))
+    response = client.request(method, path, json=payload, headers=bearer(key))
     if allowed:
         assert response.is_success, response.text
     else:
@@ -151,8 +149,8 @@ def test_a_stored_key_without_scopes_may_only_post_events(client: TestClient, st
     from notifier.store.apikeys import KEY, digest
 
     store.redis.hset(KEY, digest("old-key"), json.dumps({"client": "old", "events": []}))
-    assert post(client, "old-key").status_code == 202
-    assert client.delete("/v1/recipients/citizen-1", headers=auth("old-key")).status_code == 403
+    assert post_event(client, "old-key").status_code == 202
+    assert client.delete("/v1/recipients/citizen-1", headers=bearer("old-key")).status_code == 403
 
 
 ALICE = {"id": "citizen-1", "contacts": {"phone": "+33611111111", "email": "alice@example.org"}}
@@ -171,16 +169,16 @@ def test_a_recipient_of_another_tenant_is_not_found(
     never seen; its PUT registers the intruder's own recipient and leaves the first alone."""
     booking = keys.add("booking", [], scopes=ALL_SCOPES)
     intruder = keys.add("intruder", [], scopes=ALL_SCOPES)
-    assert client.put("/v1/recipients/citizen-1", json=ALICE, headers=auth(booking)).is_success
-    planned = client.post("/v1/events", json=only_id(), headers=auth(booking)).json()["planned"]
+    assert client.put("/v1/recipients/citizen-1", json=ALICE, headers=bearer(booking)).is_success
+    planned = client.post("/v1/events", json=only_id(), headers=bearer(booking)).json()["planned"]
     assert len(planned) == 2
     theirs = {
-        "get": client.get("/v1/recipients/citizen-1", headers=auth(intruder)),
+        "get": client.get("/v1/recipients/citizen-1", headers=bearer(intruder)),
         "push": client.post(
-            "/v1/recipients/citizen-1/push-subscriptions", json=PUSH, headers=auth(intruder)
+            "/v1/recipients/citizen-1/push-subscriptions", json=PUSH, headers=bearer(intruder)
         ),
-        "erase": client.delete("/v1/recipients/citizen-1", headers=auth(intruder)),
-        "event": client.post("/v1/events", json=only_id(id="e-x"), headers=auth(intruder)),
+        "erase": client.delete("/v1/recipients/citizen-1", headers=bearer(intruder)),
+        "event": client.post("/v1/events", json=only_id(id="e-x"), headers=bearer(intruder)),
     }
     assert {name: r.status_code for name, r in theirs.items()} == {
         "get": 404,
@@ -191,16 +189,16 @@ def test_a_recipient_of_another_tenant_is_not_found(
     assert theirs["event"].json()["detail"][0]["loc"] == ["body", "recipient", "id"]
     assert all("alice" not in r.text and "611111111" not in r.text for r in theirs.values())
     # the intruder's PUT is its own recipient: the first tenant's is untouched
-    own = client.put("/v1/recipients/citizen-1", json=INTRUDER, headers=auth(intruder))
+    own = client.put("/v1/recipients/citizen-1", json=INTRUDER, headers=bearer(intruder))
     assert own.status_code == 200 and own.json()["contacts"]["email"] == "spy@example.net"
-    mine = client.get("/v1/recipients/citizen-1", headers=auth(booking)).json()
+    mine = client.get("/v1/recipients/citizen-1", headers=bearer(booking)).json()
     assert mine["contacts"] == {**ALICE["contacts"], "push": None}
     assert store.pending_count() == 2  # the erasure above removed nothing
-    assert client.delete("/v1/recipients/citizen-1", headers=auth(intruder)).json() == {
+    assert client.delete("/v1/recipients/citizen-1", headers=bearer(intruder)).json() == {
         "erased": "citizen-1",
         "messages_removed": 0,
     }
-    assert client.get("/v1/recipients/citizen-1", headers=auth(booking)).status_code == 200
+    assert client.get("/v1/recipients/citizen-1", headers=bearer(booking)).status_code == 200
     assert store.pending_count() == 2
 
 
@@ -211,12 +209,16 @@ def test_another_tenant_cannot_redirect_a_recipients_messages(
     first client's next message went there, even one sent with inline contacts."""
     booking = keys.add("booking", [], scopes=ALL_SCOPES)
     intruder = keys.add("intruder", [], scopes=ALL_SCOPES)
-    client.put("/v1/recipients/citizen-1", json=ALICE, headers=auth(booking))
-    by_reference = client.post("/v1/events", json=only_id(), headers=auth(booking))
+    client.put("/v1/recipients/citizen-1", json=ALICE, headers=bearer(booking))
+    by_reference = client.post("/v1/events", json=only_id(), headers=bearer(booking))
     inline = make_event(id="e-2", subject="appointment:OTHER", recipient=ALICE)
-    by_value = client.post("/v1/events", json=inline.model_dump(mode="json"), headers=auth(booking))
+    by_value = client.post(
+        "/v1/events", json=inline.model_dump(mode="json"), headers=bearer(booking)
+    )
     assert by_reference.status_code == by_value.status_code == 202
-    assert client.put("/v1/recipients/citizen-1", json=INTRUDER, headers=auth(intruder)).is_success
+    assert client.put(
+        "/v1/recipients/citizen-1", json=INTRUDER, headers=bearer(intruder)
+    ).is_success
     sent_to = deliver_due(store, NOW + timedelta(days=2))
     assert sent_to == ["+33611111111", "+33611111111"]
 
@@ -238,7 +240,7 @@ def test_an_event_naming_another_tenants_recipient_stays_off_their_pages(
             recipient=who,
             data={"reference": "P-1", "status_label": label},
         )
-        assert client.post("/v1/events", json=event.model_dump(mode="json"), headers=auth(key))
+        assert client.post("/v1/events", json=event.model_dump(mode="json"), headers=bearer(key))
     assert len(deliver_due(store, NOW)) == 2
     links = Links(CONTACT_KEY, None, ttl=timedelta(days=30))
     pages = {
@@ -267,6 +269,6 @@ def test_another_tenants_messages_do_not_count_in_a_recipients_cap(
             recipient=(INTRUDER, ALICE)[n],
             data={"reference": f"P-{n}", "status_label": "transmise"},
         )
-        assert client.post("/v1/events", json=event.model_dump(mode="json"), headers=auth(key))
+        assert client.post("/v1/events", json=event.model_dump(mode="json"), headers=bearer(key))
     sent_to = deliver_due(store, NOW, cap=1)
     assert sorted(sent_to) == ["alice@example.org", "spy@example.net"]

@@ -35,8 +35,8 @@ def test_mask_phone(phone: str, shown: str) -> None:
 @pytest.mark.parametrize(
     ("address", "shown"),
     [
-        ("jeanne.martin@example.org", "j•••@example.org"),
-        ("a@b.fr", "a•••@b.fr"),
+        pytest.param("jeanne.martin@example.org", "j•••@example.org", id="name-at-domain"),
+        pytest.param("a@b.fr", "a•••@b.fr", id="one-letter"),
     ],
 )
 def test_mask_email(address: str, shown: str) -> None:
@@ -150,11 +150,11 @@ def test_both_languages_say_everything() -> None:
 @pytest.mark.parametrize(
     ("asked", "locale", "chosen"),
     [
-        ("en", "fr", "en"),
-        (None, "en-GB", "en"),
-        (None, "de", "fr"),
-        ("xx", None, "fr"),
-        (None, None, "fr"),
+        pytest.param("en", "fr", "en", id="asked-wins"),
+        pytest.param(None, "en-GB", "en", id="region-dropped"),
+        pytest.param(None, "de", "fr", id="unknown-locale-french"),
+        pytest.param("xx", None, "fr", id="unknown-asked-french"),
+        pytest.param(None, None, "fr", id="nothing-french"),
     ],
 )
 def test_language(asked: str | None, locale: str | None, chosen: str) -> None:

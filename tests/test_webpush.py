@@ -94,12 +94,12 @@ def test_the_wrong_subscriber_key_cannot_be_decrypted(push: FakePushService) -> 
 @pytest.mark.parametrize(
     ("status", "headers", "outcome"),
     [
-        (410, {}, Outcome.GONE),
-        (404, {}, Outcome.GONE),
-        (413, {}, Outcome.PERMANENT),
-        (400, {}, Outcome.PERMANENT),
-        (429, {"Retry-After": "120"}, Outcome.RETRY),
-        (503, {}, Outcome.RETRY),
+        pytest.param(410, {}, Outcome.GONE, id="410-gone"),
+        pytest.param(404, {}, Outcome.GONE, id="404-gone"),
+        pytest.param(413, {}, Outcome.PERMANENT, id="413-too-large"),
+        pytest.param(400, {}, Outcome.PERMANENT, id="400-bad-request"),
+        pytest.param(429, {"Retry-After": "120"}, Outcome.RETRY, id="429-retry-after"),
+        pytest.param(503, {}, Outcome.RETRY, id="503-unavailable"),
     ],
 )
 def test_push_service_answers(
@@ -160,16 +160,15 @@ def test_410_deletes_the_registered_subscription_and_falls_back(
     push: FakePushService, store: object
 ) -> None:
     """A real 410 from the push service, through the worker: the subscription is forgotten."""
-    from notifier.delivery.attempt import Deliverer
     from notifier.models import MessageStatus, PushSubscription, Recipient
     from notifier.rules.engine import plan
     from notifier.store import Store
     from notifier.store.recipients import RecipientStore
-    from notifier.templates.renderer import Renderer
     from tests.support.builders import (
         CONTACT_KEY,
-        EXAMPLES,
         ScriptedTransport,
+        claim,
+        deliverer,
         make_event,
         rules_from,
     )
@@ -188,14 +187,10 @@ def test_410_deletes_the_registered_subscription_and_falls_back(
         type="x.y", recipient={"id": "c-1"}, data={"reference": "R", "status_label": "S"}
     )
     store.accept("c:1", plan(event, rules, NOW, client="c"), NOW, ttl=60)
-    (claimed,) = store.claim_due(NOW, limit=1, lease=timedelta(minutes=5))
+    (claimed,) = claim(store, NOW, limit=1)
     sms = ScriptedTransport(SendResult(Outcome.SENT))
-    worker = Deliverer(
-        store,
-        Renderer(EXAMPLES / "templates"),
-        {Channel.WEBPUSH: transport(), Channel.SMS: sms},  # type: ignore[dict-item]
-        clock=lambda: NOW,
-        recipients=recipients,
+    worker = deliverer(
+        store, {Channel.WEBPUSH: transport(), Channel.SMS: sms}, at=NOW, recipients=recipients
     )
     assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
     assert len(sms.sent) == 1
@@ -205,7 +200,12 @@ def test_410_deletes_the_registered_subscription_and_falls_back(
 
 @pytest.mark.parametrize(
     ("header", "seconds"),
-    [("120", 120), ("Sun, 29 Nov 2026 12:05:00 GMT", 300), ("soon", None), ("", None)],
+    [
+        pytest.param("120", 120, id="seconds"),
+        pytest.param("Sun, 29 Nov 2026 12:05:00 GMT", 300, id="http-date"),
+        pytest.param("soon", None, id="unreadable"),
+        pytest.param("", None, id="empty"),
+    ],
 )
 def test_retry_after_in_seconds_or_as_a_date(header: str, seconds: int | None) -> None:
     from notifier.channels.base import parse_retry_after

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +41,9 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 
+TEMPLATES = EXAMPLES / "templates"
+
+
 NOW = datetime(2026, 6, 10, 8, 0, tzinfo=UTC)
 
 
@@ -70,16 +73,29 @@ def make_event(**overrides: Any) -> Event:
     return Event.model_validate(base)
 
 
+API_KEY = "test-key-123"  # the environment key of tenant "crm" in the `client` fixture
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": "Bearer " + key}
+
+
+AUTH = bearer(API_KEY)
+
+
+def post_event(client: TestClient, key: str, **fields: Any) -> httpx.Response:
+    """``POST /v1/events`` of :func:`make_event` with ``fields``, as the client holding ``key``."""
+    return client.post(
+        "/v1/events", json=make_event(**fields).model_dump(mode="json"), headers=bearer(key)
+    )
+
+
 @contextmanager
 def api_client(
     store: Store, rules_yaml: str, folder: Path, keys: dict[str, str], **settings: Any
 ) -> Iterator[TestClient]:
     """The HTTP API in-process over ``store``, with ``rules_yaml`` as its only rule file and
     the clock at :data:`NOW` (override with ``clock=``)."""
-    from notifier.app import create_app
-    from notifier.rules.loader import rules_holder
-    from notifier.runtime.settings import Settings
-
     clock = settings.pop("clock", lambda: NOW)
     templates = settings.pop("templates", None)
     folder.mkdir(parents=True, exist_ok=True)
@@ -138,85 +154,66 @@ class ScriptedTransport:
         return self.outcomes.pop(0)
 
 
+LEASE = timedelta(minutes=5)
+
+
+def claim(store: Store, at: datetime, limit: int = 20) -> list[Claimed]:
+    """What is due at ``at``, claimed as the scheduler claims it (a five-minute lease)."""
+    return store.claim_due(at, limit=limit, lease=LEASE)
+
+
 def schedule(store: Store, **event_fields: object) -> Claimed:
     event = make_event(**event_fields)
     store.accept(f"c:{event.id}", plan(event, RULES, NOW), NOW, ttl=60)
-    claimed = store.claim_due(DUE, limit=1, lease=timedelta(minutes=5))
+    claimed = claim(store, DUE, limit=1)
     assert claimed
     return claimed[0]
 
 
 def deliverer(
     store: Store,
-    transports: dict[Channel, object],
+    transports: Mapping[Channel, Any],
     *,
-    sleep: Callable[[float], None] = lambda seconds: None,
-    call_window: timedelta | None = None,
+    at: datetime | None = DUE,
+    templates: Path = TEMPLATES,
+    **options: Any,
 ) -> Deliverer:
-    return Deliverer(
-        store,
-        Renderer(EXAMPLES / "templates"),
-        transports,  # type: ignore[arg-type]
-        retry=RetryPolicy(base=timedelta(seconds=10), max_attempts=3),
-        call_window=call_window,
-        clock=lambda: DUE,
-        sleep=sleep,
-        rng=random.Random(1),
-    )
+    """The worker's Deliverer over ``store`` and the example templates, its clock stopped at
+    ``at`` (``None``: the real clock). Quick and repeatable unless ``options`` say otherwise:
+    retries 10 s apart at first and 3 attempts at most, seeded jitter, and no nap while
+    another attempt's provider call is under way (``sleep=None``: wait on ``stopping``, as the
+    worker does). Every other option is Deliverer's own, with its default."""
+    options.setdefault("retry", RetryPolicy(base=timedelta(seconds=10), max_attempts=3))
+    options.setdefault("rng", random.Random(1))
+    options.setdefault("sleep", lambda seconds: None)
+    if at is not None:
+        options.setdefault("clock", lambda: at)
+    return Deliverer(store, Renderer(templates), transports, **options)
+
+
+def deliver_all(
+    worker: Deliverer, at: datetime, limit: int = 20
+) -> dict[str, MessageStatus | None]:
+    """Claim what is due at ``at`` and deliver it with ``worker``: each message's status, by
+    its id, in the order claimed."""
+    return {
+        c.message_id: worker.deliver(c.message_id, c.claim) for c in claim(worker.store, at, limit)
+    }
 
 
 def deliver_due(store: Store, at: datetime, cap: int = 20) -> list[str]:
     """Deliver what is due at ``at`` through the worker's logic (at most ``cap`` messages per
     recipient an hour); the addresses sent to."""
-    from notifier.channels.base import SendResult
-    from notifier.delivery.attempt import Deliverer
-    from notifier.models import Channel
-    from notifier.store.recipients import RecipientStore
-    from notifier.templates.renderer import Renderer
-    from tests.support.builders import CONTACT_KEY, EXAMPLES, ScriptedTransport
-
     transport = ScriptedTransport(*[SendResult(Outcome.SENT)] * 10)
-    worker = Deliverer(
+    worker = deliverer(
         store,
-        Renderer(EXAMPLES / "templates"),
-        {Channel.SMS: transport, Channel.EMAIL: transport},  # type: ignore[dict-item]
-        clock=lambda: at,
+        {Channel.SMS: transport, Channel.EMAIL: transport},
+        at=at,
         recipients=RecipientStore(store.redis, contact_key=CONTACT_KEY),
         recipient_cap=(cap, timedelta(hours=1)),
     )
-    for item in store.claim_due(at, limit=20, lease=timedelta(minutes=5)):
-        worker.deliver(item.message_id, item.claim)
+    deliver_all(worker, at)
     return [m.address for m in transport.sent]
-
-
-class Console:
-    def __init__(self, url: str, store: Store, agent_key: str, reader_key: str) -> None:
-        self.url, self.store = url, store
-        self.agent_key, self.reader_key = agent_key, reader_key
-
-    def post(self, **fields: object) -> list[str]:
-        body = make_event(**fields).model_dump(mode="json")
-        answer = httpx.post(
-            f"{self.url}/v1/events", json=body, headers={"Authorization": f"Bearer {KEY}"}
-        )
-        assert answer.status_code == 202, answer.text
-        return [p["id"] for p in answer.json()["planned"]]
-
-    def login(self, page: Page, key: str | None = None) -> None:
-        page.goto(f"{self.url}/ops/login")
-        page.get_by_label("Votre clé d'agent").fill(key or self.agent_key)
-        page.get_by_role("button", name="Se connecter").click()
-
-
-@pytest.fixture
-def console(store: Store) -> Iterator[Console]:
-    keys = ApiKeys(store.redis, {})
-    agent = keys.add("agent-1", [], scopes={Scope.OPS})
-    reader = keys.add("reader", [], scopes={Scope.EVENTS})
-    store = Store(store.redis, contact_key=CONTACT_KEY)  # as `notifier api` builds it
-    app = create_app(settings(), store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
-    with serve(app) as url:
-        yield Console(url, store, agent, reader)
 
 
 KEY = "pages-key-123456"
@@ -266,15 +263,44 @@ class Site:
 
     def post(self, **fields: Any) -> list[str]:
         body = make_event(**fields).model_dump(mode="json")
-        answer = httpx.post(
-            f"{self.url}/v1/events", json=body, headers={"Authorization": f"Bearer {KEY}"}
-        )
+        answer = httpx.post(f"{self.url}/v1/events", json=body, headers=bearer(KEY))
         assert answer.status_code == 202, answer.text
         return [p["id"] for p in answer.json()["planned"]]
 
     def pages(self, recipient: str = "citizen-1", path: str = "", lang: str = "fr") -> str:
         token = self.links.token(Grant(recipient, PAGES, tenant=TENANT))
         return f"{self.url}/me/{token}{path}?lang={lang}"
+
+
+@contextmanager
+def serve_site(store: Store, **overrides: Any) -> Iterator[Site]:
+    """The whole app (the example rules, the clock at :data:`NOW`, :func:`settings` with
+    ``overrides``) on a loopback port until the block ends."""
+    config = settings(**overrides)
+    app = create_app(config, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
+    with serve(app) as url:
+        yield Site(url, store, config)
+
+
+class Console(Site):
+    def __init__(self, site: Site, agent_key: str, reader_key: str) -> None:
+        super().__init__(site.url, site.store, site.config)
+        self.agent_key, self.reader_key = agent_key, reader_key
+
+    def login(self, page: Page, key: str | None = None) -> None:
+        page.goto(f"{self.url}/ops/login")
+        page.get_by_label("Votre clé d'agent").fill(key or self.agent_key)
+        page.get_by_role("button", name="Se connecter").click()
+
+
+@pytest.fixture
+def console(store: Store) -> Iterator[Console]:
+    keys = ApiKeys(store.redis, {})
+    agent = keys.add("agent-1", [], scopes={Scope.OPS})
+    reader = keys.add("reader", [], scopes={Scope.EVENTS})
+    # the store as `notifier api` builds it
+    with serve_site(Store(store.redis, contact_key=CONTACT_KEY)) as site:
+        yield Console(site, agent, reader)
 
 
 DISCREET = {
@@ -291,11 +317,8 @@ def safe_site(store: Store) -> Iterator[Site]:
     """The API on loopback with two booked citizens: ``citizen-1`` without safety settings,
     ``citizen-d`` with discreet messages (:data:`DISCREET`); the quick exit leads to a neutral
     page on loopback."""
-    config = settings()
-    app = create_app(config, store, rules_holder(EXAMPLES / "rules"), clock=lambda: NOW)
-    with serve(app) as url:
-        config.quick_exit_url = f"{url}/static/exit.css"
-        site = Site(url, store, config)
+    with serve_site(store) as site:
+        site.config.quick_exit_url = f"{site.url}/static/exit.css"
         site.post(id="booked")
         site.post(id="booked-d", recipient=DISCREET, subject="appointment:BRG-75-00043")
         yield site
@@ -303,27 +326,18 @@ def safe_site(store: Store) -> Iterator[Site]:
 
 def deliver_next(site: Site, tmp_path: Path) -> dict[str, Any]:
     """Claim what is due and deliver it through the real worker logic; the outbox record."""
-
     outbox = OutboxTransport(tmp_path / "outbox")
-    worker = Deliverer(
-        site.store,
-        Renderer(EXAMPLES / "templates"),
-        {channel: outbox for channel in Channel},
-        recipients=site.recipients,
-        clock=lambda: NOW,  # 10:00 in Paris: outside quiet hours
+    # 10:00 in Paris: outside quiet hours
+    worker = deliverer(
+        site.store, dict.fromkeys(Channel, outbox), at=NOW, recipients=site.recipients
     )
-    claimed = site.store.claim_due(NOW, limit=10, lease=timedelta(minutes=5))
-    for item in claimed:
-        assert worker.deliver(item.message_id, item.claim) is MessageStatus.SENT
+    assert set(deliver_all(worker, NOW).values()) <= {MessageStatus.SENT}
     (latest,) = sorted((tmp_path / "outbox").glob("*.json"))[-1:]
     return dict(json.loads(latest.read_text()))
 
 
 def one_rule(body: str) -> RuleSet:
     return rules_from("rules:\n  - id: r\n    template: t\n    channels: [sms]\n" + body)
-
-
-TEMPLATES = EXAMPLES / "templates"
 
 
 APPOINTMENT = {

@@ -35,6 +35,40 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, step: floa
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def start_notifier_run(
+    folder: Path, env: dict[str, str], timeout: float
+) -> subprocess.Popen[bytes]:
+    """``notifier run`` (what ``make run`` starts) in ``folder`` with ``env``, its output
+    appended to ``folder/run.log``; returned once its API (``NOTIFIER_API_PORT``) answers
+    /healthz. If it does not in ``timeout`` seconds: the log's end printed, the process
+    stopped, and the wait's error raised."""
+    log = folder / "run.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "notifier", "run"],
+            env=env,
+            cwd=folder,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    health = f"http://127.0.0.1:{env['NOTIFIER_API_PORT']}/healthz"
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(health).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for(healthy, timeout, "notifier run to serve /healthz")
+    except AssertionError:
+        print(log.read_text(errors="replace")[-6000:])
+        process.send_signal(signal.SIGINT)
+        process.wait(45)
+        raise
+    return process
+
+
 class EngineProcesses:
     """API, schedulers and workers as subprocesses sharing one Redis server and outbox."""
 
