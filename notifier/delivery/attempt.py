@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 
 from jinja2 import TemplateError
 
-from notifier.accessibility import prepare_sms
 from notifier.channels.base import Outcome, OutgoingMessage, Transport, already_sent
 from notifier.channels.base import call_window as channel_call_window
-from notifier.channels.registry import address_of
+from notifier.channels.registry import address_of, plugin
+from notifier.channels.segments import Normalization
 from notifier.delivery.acts import Attempt
 from notifier.delivery.decisions import (
     GO,
@@ -52,7 +52,6 @@ from notifier.store import CapLimit, SendLease, Store, TakenOver
 from notifier.store.recipients import RecipientStore
 from notifier.templates.context import template_context
 from notifier.templates.renderer import Renderer, TemplateMissingError
-from notifier.templates.segments import Normalization
 
 log = logging.getLogger(__name__)
 
@@ -172,14 +171,13 @@ class Deliverer:
             return end(MessageStatus.TECHNICAL_FAILURE, f"template: {exc}", channel)
         metadata: dict[str, str] = {"critical": "1"} if message.critical else {}
         sizes = ""
-        if channel is Channel.SMS:
-            parts["text"], info, problem = prepare_sms(
-                parts["text"], recipient.needs, self.sms_normalization
-            )
-            if problem:
-                return next_channel(channel, problem, f"permanent: {problem}")
-            metadata |= {"encoding": info.encoding, "segments": str(info.segments)}
-            sizes = f" ({info.encoding}, {info.segments} segments)"
+        prepare = plugin(channel).prepare
+        if prepare is not None:
+            prepared = prepare(parts, recipient.needs, self.sms_normalization)
+            if prepared.problem:
+                return next_channel(channel, prepared.problem, f"permanent: {prepared.problem}")
+            parts, metadata = prepared.parts, metadata | prepared.metadata
+            sizes = f" ({prepared.sizes})" if prepared.sizes else ""
         address = address_of(recipient.contacts, channel)
         assert address is not None  # before_channel said so
         outgoing = OutgoingMessage(
