@@ -3,7 +3,8 @@ send (expiry, quiet and safe hours, pause), for each channel (safety, needs, cho
 STOP list), before the provider call (expiry, caps), after it (the provider's outcome →
 sent, retry, next channel, final) and after an interrupted call; how long to back off
 (random, from the generator it is given). :class:`notifier.delivery.attempt.Deliverer`
-carries them out (Redis, providers); tests/test_routing.py holds them to tables.
+carries them out (Redis, providers); tests/test_routing.py (the channels, the retries) and
+tests/test_delivery_decisions.py (the verdicts) hold them to tables.
 """
 
 from __future__ import annotations
