@@ -99,14 +99,14 @@ def test_waiting_too_long_reschedules_without_spending_an_attempt(
     store.accept("c:1", plan(event, RULES, now), now, ttl=60)
     (claimed,) = store.claim_due(now, limit=1, lease=timedelta(minutes=5))
     full = ChannelRateLimit(RedisBackend(url=redis_url), Channel.SMS, 1, max_wait=0.0)
-    deliverer = Deliverer(  # built first: loading the templates may take over a second
+    time.sleep(1.02 - time.time() % 1)  # start of a second: the window will not turn meanwhile
+    assert full.wait()  # takes the only slot of this second
+    deliverer = Deliverer(
         store,
         Renderer(EXAMPLES / "templates"),
         {Channel.SMS: TimedTransport()},
         rate_limits={Channel.SMS: full},
     )
-    time.sleep(1.02 - time.time() % 1)  # start of a second: the window will not turn meanwhile
-    assert full.wait()  # takes the only slot of this second
     assert deliverer.deliver(claimed.message_id, claimed.claim) is MessageStatus.SCHEDULED
     record = store.get(claimed.message_id)
     assert record is not None and record.attempts == 0
