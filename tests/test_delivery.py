@@ -188,6 +188,30 @@ def test_expired_at_send_time_is_not_sent(store: Store) -> None:
     assert status is MessageStatus.EXPIRED and sms.sent == []
 
 
+def test_a_critical_email_is_recorded_as_sent(store: Store) -> None:
+    """Only an SMS adds its encoding and segments to the sent record: a critical e-mail's
+    metadata, which has none, once made the worker raise after the provider had sent it."""
+    rules = rules_from(
+        """
+rules:
+  - id: urgent-mail
+    trigger: [appointment.booked]
+    critical: true
+    template: appointment_reminder
+    channels: [email]
+"""
+    )
+    event = make_event()
+    store.accept(f"c:{event.id}", plan(event, rules, NOW), NOW, ttl=60)
+    (claimed,) = store.claim_due(DUE, limit=1, lease=timedelta(minutes=5))
+    email = ScriptedTransport(SendResult(Outcome.SENT, reference="mail-1"))
+    worker = deliverer(store, {Channel.EMAIL: email})
+    assert worker.deliver(claimed.message_id, claimed.claim) is MessageStatus.SENT
+    assert [m.metadata for m in email.sent] == [{"critical": "1"}]
+    record = store.get(claimed.message_id)
+    assert record is not None and record.history[-1].detail == "mail-1"
+
+
 def test_quiet_hours_at_send_time_defer_without_counting_an_attempt(store: Store) -> None:
     claimed = schedule(store)
     night = datetime(2026, 6, 11, 21, 30, tzinfo=UTC)  # 23:30 in Paris

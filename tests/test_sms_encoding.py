@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifier.templates.segments import GSM_BASIC, GSM_EXTENSION, analyze, encoding_of, normalize
+from notifier.channels.registry import plugin
+from notifier.channels.segments import (
+    GSM_BASIC,
+    GSM_EXTENSION,
+    Normalization,
+    analyze,
+    encoding_of,
+    normalize,
+)
+from notifier.models import Channel, Need
 
 EURO = "€"  # extension table: two septets
 
@@ -118,3 +127,48 @@ def test_segment_count_is_consistent_with_length(text: str) -> None:
         assert info.segments == (1 if text else 0)
     else:
         assert -(-info.units // 153) <= info.segments <= -(-info.units // 152)
+
+
+QUOTED = "« Votre rendez-vous »"
+
+
+@pytest.mark.parametrize(
+    ("text", "needs", "normalization", "sent", "sizes", "problem"),
+    [
+        pytest.param(QUOTED, [], "gsm", '"Votre rendez-vous"', "GSM-7, 1 segments", None, id="gsm"),
+        pytest.param(QUOTED, [], "keep", QUOTED, "UCS-2, 1 segments", None, id="keep"),
+        pytest.param(
+            QUOTED,
+            [Need.NO_SMARTPHONE],
+            "keep",
+            '"Votre rendez-vous"',
+            "GSM-7, 1 segments",
+            None,
+            id="basic-phone-always-gsm",
+        ),
+        pytest.param(
+            "a" * 307,
+            [Need.NO_SMARTPHONE],
+            "gsm",
+            "a" * 307,
+            "GSM-7, 3 segments",
+            "too long for a basic phone: GSM-7, 3 segments (at most 2 in GSM-7)",
+            id="basic-phone-too-long",
+        ),
+        pytest.param("a" * 307, [], "gsm", "a" * 307, "GSM-7, 3 segments", None, id="long-ok"),
+    ],
+)
+def test_the_sms_plugin_prepares_the_text(
+    text: str,
+    needs: list[Need],
+    normalization: Normalization,
+    sent: str,
+    sizes: str,
+    problem: str | None,
+) -> None:
+    prepare = plugin(Channel.SMS).prepare
+    assert prepare is not None
+    prepared = prepare({"text": text}, needs, normalization)
+    assert (prepared.parts, prepared.sizes, prepared.problem) == ({"text": sent}, sizes, problem)
+    encoding, segments = sizes.split(" ")[0].rstrip(","), sizes.split(" ")[1]
+    assert prepared.metadata == {"encoding": encoding, "segments": segments}

@@ -2,7 +2,8 @@
 
 A plugin says which of a recipient's contacts is its address, which accessibility needs
 exclude it, its name in each language of the pages, what its templates render (the parts),
-how its transport is built from the settings when its provider is configured (else the dev
+what it does to a rendered message before sending it (an SMS's encoding and length), how
+its transport is built from the settings when its provider is configured (else the dev
 outbox serves it), its shared rate limit and its provider's delivery receipts. Templates,
 routing, the worker, the pages, the metrics, the API and the CLI read them here, so a
 channel's facts live in its own module (as Apprise does with one class per service). The
@@ -17,17 +18,34 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from notifier.channels.segments import Normalization
 from notifier.models import Channel, Contacts, Need
 
 if TYPE_CHECKING:
     from notifier.channels.base import Transport
     from notifier.channels.receipts import Receipts
     from notifier.runtime.settings import Settings
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A rendered message as its channel will send it: ``metadata`` for the transport,
+    ``sizes`` for the delivery record, ``report`` for previews, and why it cannot go, if so."""
+
+    parts: dict[str, str]
+    metadata: dict[str, str] = field(default_factory=dict)
+    sizes: str = ""
+    report: str = ""
+    problem: str | None = None
+
+
+# rendered parts, the person's needs, the SMS normalisation setting → the message to send
+Preparation = Callable[[Mapping[str, str], Collection[Need], Normalization], Prepared]
 
 
 @dataclass(frozen=True)
@@ -42,6 +60,7 @@ class Plugin:
     configured: Callable[[Settings], bool]  # its provider is set up in these settings
     build: Callable[[Settings], Transport]  # its transport, when configured
     rate_limit: Callable[[Settings], int]  # sends per second, all workers together (0: none)
+    prepare: Preparation | None = None  # after rendering, before sending (None: as rendered)
     # configured without NOTIFIER_PUBLIC_URL, what its messages would lack: the engine refuses
     # to start rather than send them so (None: it needs no public URL)
     without_public_url: str | None = None

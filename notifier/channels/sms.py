@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -35,8 +35,9 @@ from notifier.channels.base import (
     parse_retry_after,
 )
 from notifier.channels.receipts import Receipt, ReceiptRefused, Receipts
-from notifier.channels.registry import Plugin, register
-from notifier.models import Channel
+from notifier.channels.registry import Plugin, Prepared, register
+from notifier.channels.segments import Normalization, analyze, normalize
+from notifier.models import Channel, Need
 from notifier.phones import is_mobile
 from notifier.runtime.settings import Settings
 
@@ -64,6 +65,7 @@ OPT_OUT = 21610
 TWILIO_API = "https://api.twilio.com"
 # Twilio accepts a validity period of 1 to 36 000 seconds (10 hours).
 MAX_VALIDITY = 36_000
+BASIC_PHONE_MAX_SEGMENTS = 2
 
 
 @cache
@@ -255,6 +257,33 @@ def from_settings(settings: Settings) -> TwilioSmsTransport:
     )
 
 
+def prepare(
+    parts: Mapping[str, str], needs: Collection[Need], normalization: Normalization
+) -> Prepared:
+    """The SMS as it will be sent, its encoding and length, and why it cannot go, if so.
+
+    A basic phone may not reassemble long or UCS-2 messages well: for ``no_smartphone`` the
+    text is always normalised to GSM-7 and must fit in two segments (see
+    :mod:`notifier.accessibility`).
+    """
+    basic_phone = Need.NO_SMARTPHONE in needs
+    text = normalize(parts["text"], "gsm" if basic_phone else normalization)
+    info = analyze(text)
+    problem = None
+    if basic_phone and (info.encoding != "GSM-7" or info.segments > BASIC_PHONE_MAX_SEGMENTS):
+        problem = (
+            f"too long for a basic phone: {info.encoding}, {info.segments} segments "
+            f"(at most {BASIC_PHONE_MAX_SEGMENTS} in GSM-7)"
+        )
+    return Prepared(
+        {**parts, "text": text},
+        metadata={"encoding": info.encoding, "segments": str(info.segments)},
+        sizes=f"{info.encoding}, {info.segments} segments",
+        report=info.report,
+        problem=problem,
+    )
+
+
 PLUGIN = register(
     Plugin(
         Channel.SMS,
@@ -277,5 +306,6 @@ PLUGIN = register(
         build=from_settings,
         rate_limit=lambda s: s.rate_limit_sms_per_second,
         receipts=Receipts("twilio", read_receipt),
+        prepare=prepare,
     )
 )

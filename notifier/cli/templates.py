@@ -36,11 +36,10 @@ def cmd_templates_preview(settings: Settings, args: argparse.Namespace) -> int:
 
     from jinja2 import TemplateError
 
-    from notifier.accessibility import prepare_sms
+    from notifier.channels.registry import plugin
     from notifier.models import Channel, Need
     from notifier.templates.context import template_flags
     from notifier.templates.renderer import Renderer, TemplateMissingError
-    from notifier.templates.segments import sms_report
 
     data = json.loads(Path(args.data).read_text(encoding="utf-8")) if args.data else {}
     data = data.get("data", data)  # an event file works too
@@ -61,9 +60,11 @@ def cmd_templates_preview(settings: Settings, args: argparse.Namespace) -> int:
     except (TemplateMissingError, TemplateError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if channel is Channel.SMS:
-        parts["text"], _, problem = prepare_sms(parts["text"], needs, settings.sms_normalization)
-        print(f"# {sms_report(parts['text'])}" + (f"; {problem}" if problem else ""))
+    prepare = plugin(channel).prepare
+    if prepare is not None:
+        prepared = prepare(parts, needs, settings.sms_normalization)
+        parts = prepared.parts
+        print(f"# {prepared.report}" + (f"; {prepared.problem}" if prepared.problem else ""))
     for name, text in parts.items():
         print(f"--- {name}\n{text}")
     return 0

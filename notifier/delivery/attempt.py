@@ -1,9 +1,11 @@
 """One delivery attempt of one message: choose a channel, render, send, record.
 
 This is the logic of the Dramatiq actor in :mod:`workers.actors`, kept free of Dramatiq so
-it can be driven directly in tests. It never raises for an expected outcome (provider error,
-missing contact, broken template): each ends in a recorded status. An unexpected exception
-propagates so that Dramatiq's retries take over, and the message's claim still fences it.
+it can be driven directly in tests. Each step asks :mod:`~notifier.delivery.decisions` for a
+verdict; the claim's :class:`~notifier.delivery.acts.Attempt` records the last one. It never
+raises for an expected outcome (provider error, missing contact, broken template): each ends
+in a recorded status. An unexpected exception propagates so that Dramatiq's retries take
+over, and the message's claim still fences it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,29 +20,40 @@ from datetime import datetime, timedelta
 
 from jinja2 import TemplateError
 
-from notifier.accessibility import prepare_sms
 from notifier.channels.base import Outcome, OutgoingMessage, Transport, already_sent
 from notifier.channels.base import call_window as channel_call_window
-from notifier.channels.registry import address_of
-from notifier.delivery.decisions import RetryPolicy, Skip, after_temporary_failure, skip
+from notifier.channels.registry import address_of, plugin
+from notifier.channels.segments import Normalization
+from notifier.delivery.acts import Attempt
+from notifier.delivery.decisions import (
+    GO,
+    LEAVE,
+    RetryPolicy,
+    Step,
+    Verdict,
+    after_interruption,
+    after_send,
+    at_rate_limit,
+    before_channel,
+    capped,
+    end,
+    expiry,
+    held,
+    next_channel,
+    none_delivered,
+)
+from notifier.delivery.figures import counts
 from notifier.delivery.ratelimit import ChannelRateLimit
 from notifier.links import Links
 from notifier.metrics import DeliveryMetrics, lateness_seconds
 from notifier.models import Channel, MessageStatus, Need, PlannedMessage, recipient_key
-from notifier.rules.engine import next_in_series
 from notifier.runtime.clock import utcnow
-from notifier.safety import hold, when_safe
-from notifier.store import Busy, CapLimit, SendLease, Store, TakenOver
+from notifier.store import CapLimit, SendLease, Store, TakenOver
 from notifier.store.recipients import RecipientStore
 from notifier.templates.context import template_context
 from notifier.templates.renderer import Renderer, TemplateMissingError
-from notifier.templates.segments import Normalization
 
 log = logging.getLogger(__name__)
-
-# Less time than this before its expiry, a message is not handed to a provider (Twilio's
-# shortest validity period is one second).
-MIN_LIFETIME = timedelta(seconds=1)
 
 
 class Deliverer:
@@ -79,7 +91,7 @@ class Deliverer:
         self.send_lease = send_lease
         self.call_window = call_window or channel_call_window(transports.values())
         self.links = links
-        self.metrics = metrics
+        self.figures = counts(metrics)
         self.clock = clock
         self.stopping = stopping or threading.Event()
         self.sleep = sleep or self.stopping.wait
@@ -91,256 +103,153 @@ class Deliverer:
 
     def deliver(self, message_id: str, claim: int) -> MessageStatus | None:
         """Attempt ``message_id`` under ``claim``; the final or retry status, None if skipped."""
-        attempt = secrets.token_hex(8)
-        lease = self._begin(message_id, claim, attempt)
+        act = Attempt(self.store, message_id, claim, self.clock)
+        lease = act.begin(self.send_lease, self.call_window, self.stopping, self.sleep)
         if lease is None:
             return None
-        message = lease.message
-        if lease.interrupted_call:
-            resumed = self._after_interruption(message, claim, Channel(lease.interrupted_call))
-            if resumed is not None:
-                return resumed
-        now = self.clock()
-        if self._expired(message):
-            return self._end(message, claim, MessageStatus.EXPIRED, "past its expiry", None)
-        # A registered recipient's current contacts and choices win over the planning snapshot.
-        recipient = RecipientStore.current(lease.registered, message.recipient)
-        message = message.model_copy(update={"recipient": recipient})  # what templates see
-        held = hold(now, message, MIN_LIFETIME)
-        if held is not None and held.retry_at is not None:
-            self.store.finish(
-                message_id,
-                claim,
-                held.status,
-                now,
-                detail=held.detail,
-                retry_at=held.retry_at,
-            )
-            return held.status
-        if held is not None:
-            return self._end(message, claim, held.status, held.detail, None)
-        tried: list[str] = []
-        needs = recipient.needs
-        discreet = recipient.safe.discreet
-        for channel in message.channels:
-            skipped = skip(
-                channel,
-                recipient,
-                message.category,
-                stopped=self.stopped,
-                closed=lease.excluded,
-                has_transport=channel in self.transports,
-            )
-            address = address_of(recipient.contacts, channel)
-            if skipped is None and channel is Channel.SMS and self._sms_stopped(address):
-                skipped = Skip("this number sent STOP: no SMS to it any more")
-            if skipped is not None:
-                if skipped.noted:
-                    self._count(channel, "skipped")
-                    self._note_failure(message, channel, f"skipped: {skipped.reason}")
-                tried.append(f"{channel.value}: {skipped.reason}")
-                continue
-            assert address is not None  # skip() said so
-            transport = self.transports[channel]
-            links = self._links(message.tenant, recipient.id, message.category, channel)
-            try:
-                parts = self.renderer.render(
-                    message.template,
-                    channel,
-                    message.recipient.locale,
-                    template_context(message, channel, links),
-                    easy_read=Need.EASY_READ in needs,
-                    discreet=discreet,
-                )
-            except (TemplateMissingError, TemplateError, ValueError) as exc:
-                return self._end(
-                    message, claim, MessageStatus.TECHNICAL_FAILURE, f"template: {exc}", channel
-                )
-            metadata: dict[str, str] = {"critical": "1"} if message.critical else {}
-            if channel is Channel.SMS:
-                parts["text"], info, problem = prepare_sms(
-                    parts["text"], needs, self.sms_normalization
-                )
-                if problem:
-                    self._note_failure(message, channel, f"permanent: {problem}")
-                    tried.append(f"{channel.value}: {problem}")
-                    continue
-                metadata |= {"encoding": info.encoding, "segments": str(info.segments)}
-            limit = self.rate_limits.get(channel)
-            if limit is not None:
-                asked = time.monotonic()
-                granted = limit.wait()
-                if self.metrics is not None and time.monotonic() - asked > 0.005:
-                    self.metrics.rate_limit_waits.labels(channel.value).inc()
-                if not granted:
-                    return self._wait_for_capacity(message, claim, channel)
-            if self._expired(message):  # waiting, or a previous channel, may have taken long
-                return self._end(message, claim, MessageStatus.EXPIRED, "past its expiry", channel)
-            try:
-                full = self.store.provider_call(
-                    message.id, claim, attempt, channel.value, self.clock(), self._caps(message)
-                )
-            except TakenOver:
-                log.info("message %s: skipped (a later attempt took it over)", message_id)
-                return None
-            if full is not None:
-                return self._end(
-                    message,
-                    claim,
-                    MessageStatus.CANCELLED,
-                    f"cap reached: at most {full.max} per {full.period}",
-                    None,
-                )
-            started = time.monotonic()
-            result = transport.send(
-                OutgoingMessage(
-                    id=message.id,
-                    channel=channel,
-                    address=address,
-                    parts=parts,
-                    subject=message.subject,
-                    rule=message.rule,
-                    expires_at=message.expires_at,
-                    category=message.category,
-                    metadata=metadata,
-                    links=links,
-                    recipient=recipient.id,
-                    discreet=discreet,
-                )
-            )
-            if self.metrics is not None:
-                elapsed = time.monotonic() - started
-                self.metrics.call_duration.labels(channel.value).observe(elapsed)
-            self._count(channel, result.outcome.value)
-            if result.outcome is Outcome.SENT:
-                if self.metrics is not None:
-                    due = lease.due_at or message.due_at
-                    self.metrics.lateness.observe(lateness_seconds(due, self.clock()))
-                sizes = (
-                    f" ({metadata['encoding']}, {metadata['segments']} segments)"
-                    if metadata
-                    else ""
-                )
-                return self._end(
-                    message,
-                    claim,
-                    MessageStatus.SENT,
-                    (result.reference or "") + sizes,
-                    channel,
-                    reference=result.reference or "",
-                )
-            if result.outcome is Outcome.RETRY:
-                later = message.channels[message.channels.index(channel) + 1 :]
-                return self._retry(
-                    message,
-                    claim,
-                    lease.attempts,
-                    result.reason,
-                    channel,
-                    result.retry_after,
-                    fallback=any(c.value not in lease.excluded for c in later),
-                )
-            if result.outcome is Outcome.UNKNOWN:
-                return self._end(
-                    message, claim, MessageStatus.TECHNICAL_FAILURE, result.reason, channel
-                )
-            self._note_failure(message, channel, f"{result.outcome.value}: {result.reason}")
-            if result.outcome is Outcome.MISCONFIGURED:
-                self._stop_channel(channel, result.reason)
-            if result.outcome is Outcome.GONE and self.recipients is not None:
-                self._forget_contact(message.tenant, recipient.id, channel, address)
-            tried.append(f"{channel.value}: {result.outcome.value}")
-        return self._end(
-            message,
-            claim,
-            MessageStatus.PERMANENT_FAILURE,
-            "no channel could deliver (" + "; ".join(tried) + ")",
-            None,
-        )
+        called = lease.interrupted_call
+        verdict = self._resume(lease.message, Channel(called)) if called else GO
+        if verdict.step is Step.GO:
+            verdict = expiry(self.clock(), lease.message)
+        if verdict.step is Step.GO:
+            # A registered recipient's current contacts and choices win over the planning
+            # snapshot: what the checks, the templates and the next occurrence see.
+            recipient = RecipientStore.current(lease.registered, lease.message.recipient)
+            act.message = message = lease.message.model_copy(update={"recipient": recipient})
+            verdict = held(self.clock(), message)
+            if verdict.step is Step.GO:
+                verdict = self._send(act, message, lease)
+        return act.record(verdict)
 
-    def _begin(self, message_id: str, claim: int, attempt: str) -> SendLease | None:
-        """Start the attempt; while another one may be mid-call, wait for it (a few times).
-
-        Giving up is safe: if that other attempt is dead, its lease expires and the scheduler
-        claims the message again. A stopping worker gives up at once rather than hold its
-        shutdown for up to three call windows.
-        """
-        for _ in range(3):
-            now = self.clock()
-            lease = self.store.begin_send(
-                message_id,
-                claim,
-                now,
-                lease=self.send_lease,
-                attempt=attempt,
-                call_window=self.call_window,
-            )
-            if not isinstance(lease, Busy):
-                if lease is None:
-                    log.info(
-                        "message %s: skipped (cancelled, already sent, or a stale claim)",
-                        message_id,
-                    )
-                return lease
-            if not self.stopping.is_set():
-                self.sleep(min(lease.wait, self.call_window).total_seconds())
-            if self.stopping.is_set():
-                log.info("message %s: left to its next claim (this worker is stopping)", message_id)
-                return None
-        log.info("message %s: skipped (another attempt is calling a provider)", message_id)
-        return None
-
-    def _after_interruption(
-        self, message: PlannedMessage, claim: int, channel: Channel
-    ) -> MessageStatus | None:
-        """A worker died during a provider call: find out whether the message went out.
-
-        Sent: record it. Not sent: None, the delivery goes on normally. Unknowable (most
-        providers cannot be asked): end as a technical failure rather than risk sending twice.
-        """
+    def _resume(self, message: PlannedMessage, channel: Channel) -> Verdict:
+        """A worker died during a provider call: ask its transport whether it went out."""
         transport = self.transports.get(channel)
         found = already_sent(transport, message.id, channel) if transport else None
-        if found is False:
-            return None
-        if found:
-            return self._end(
-                message,
-                claim,
-                MessageStatus.SENT,
-                f"{found} (found after an interrupted attempt)",
-                channel,
-                reference=str(found),
-            )
-        return self._end(
-            message,
-            claim,
-            MessageStatus.TECHNICAL_FAILURE,
-            f"a worker stopped during the call to the {channel.value} provider; "
-            "it may have been delivered, so it is not sent again",
+        return after_interruption(found, channel)
+
+    def _send(self, act: Attempt, message: PlannedMessage, lease: SendLease) -> Verdict:
+        """The message's channels in turn, until one ends the attempt."""
+        tried: list[str] = []
+        for channel in message.channels:
+            verdict = self._on(channel, act, message, lease)
+            if verdict.step is not Step.NEXT:
+                return verdict
+            if verdict.detail:
+                act.note(channel, verdict.detail)
+            tried.append(verdict.summary)
+        return none_delivered(tried)
+
+    def _on(
+        self, channel: Channel, act: Attempt, message: PlannedMessage, lease: SendLease
+    ) -> Verdict:
+        """Try ``channel``: its checks, the message prepared for it, the provider call."""
+        recipient = message.recipient
+        verdict = before_channel(
             channel,
+            recipient,
+            message.category,
+            stopped=self.stopped,
+            closed=lease.excluded,
+            has_transport=channel in self.transports,
+            number_stopped=self._sms_stopped,
         )
-
-    def _expired(self, message: PlannedMessage) -> bool:
-        """Past its expiry, or too close to it for a provider to deliver in time."""
-        if message.expires_at is None:
-            return False
-        return message.expires_at - self.clock() < MIN_LIFETIME
-
-    def _wait_for_capacity(
-        self, message: PlannedMessage, claim: int, channel: Channel
-    ) -> MessageStatus:
-        """The channel stayed at its rate limit: back to the schedule, no attempt spent."""
-        retry_at = self.clock() + timedelta(seconds=1)
-        self.store.finish(
-            message.id,
-            claim,
-            MessageStatus.SCHEDULED,
-            self.clock(),
-            detail=f"{channel.value} at its rate limit; waiting",
-            channel=channel.value,
-            retry_at=retry_at,
+        if verdict.step is Step.NEXT:
+            if verdict.detail:
+                self.figures.attempt(channel, "skipped")
+            return verdict
+        links = self._links(message.tenant, recipient.id, message.category, channel)
+        try:
+            parts = self.renderer.render(
+                message.template,
+                channel,
+                recipient.locale,
+                template_context(message, channel, links),
+                easy_read=Need.EASY_READ in recipient.needs,
+                discreet=recipient.safe.discreet,
+            )
+        except (TemplateMissingError, TemplateError, ValueError) as exc:
+            return end(MessageStatus.TECHNICAL_FAILURE, f"template: {exc}", channel)
+        metadata: dict[str, str] = {"critical": "1"} if message.critical else {}
+        sizes = ""
+        prepare = plugin(channel).prepare
+        if prepare is not None:
+            prepared = prepare(parts, recipient.needs, self.sms_normalization)
+            if prepared.problem:
+                return next_channel(channel, prepared.problem, f"permanent: {prepared.problem}")
+            parts, metadata = prepared.parts, metadata | prepared.metadata
+            sizes = f" ({prepared.sizes})" if prepared.sizes else ""
+        address = address_of(recipient.contacts, channel)
+        assert address is not None  # before_channel said so
+        outgoing = OutgoingMessage(
+            id=message.id,
+            channel=channel,
+            address=address,
+            parts=parts,
+            subject=message.subject,
+            rule=message.rule,
+            expires_at=message.expires_at,
+            category=message.category,
+            metadata=metadata,
+            links=links,
+            recipient=recipient.id,
+            discreet=recipient.safe.discreet,
         )
-        return MessageStatus.SCHEDULED
+        return self._call(act, outgoing, message, lease, sizes)
+
+    def _call(
+        self,
+        act: Attempt,
+        outgoing: OutgoingMessage,
+        message: PlannedMessage,
+        lease: SendLease,
+        sizes: str,
+    ) -> Verdict:
+        """Within the rate limit, before the expiry, under the caps: send, and judge the answer."""
+        channel = outgoing.channel
+        if not self._within_rate_limit(channel):
+            return at_rate_limit(self.clock(), channel)
+        verdict = expiry(self.clock(), message, channel)  # waiting, or a channel, took long
+        if verdict.step is Step.GO:
+            try:
+                verdict = capped(act.mark(channel, self._caps(message)))
+            except TakenOver:
+                return LEAVE
+        if verdict.step is not Step.GO:
+            return verdict
+        started = time.monotonic()
+        result = self.transports[channel].send(outgoing)
+        self.figures.call(channel, time.monotonic() - started)
+        self.figures.attempt(channel, result.outcome.value)
+        if result.outcome is Outcome.SENT:
+            self.figures.late(lateness_seconds(lease.due_at or message.due_at, self.clock()))
+        later = message.channels[message.channels.index(channel) + 1 :]
+        verdict = after_send(
+            result,
+            channel,
+            message,
+            now=self.clock(),
+            attempts=lease.attempts,
+            fallback=any(c.value not in lease.excluded for c in later),
+            policy=self.retry,
+            rng=self.rng,
+            sizes=sizes,
+        )
+        if result.outcome is Outcome.MISCONFIGURED:
+            self._stop_channel(channel, result.reason)
+        if result.outcome is Outcome.GONE and self.recipients is not None:
+            self._forget_contact(message.tenant, message.recipient.id, channel, outgoing.address)
+        return verdict
+
+    def _within_rate_limit(self, channel: Channel) -> bool:
+        """Wait for the channel's shared rate limit; False if it stayed full."""
+        limit = self.rate_limits.get(channel)
+        if limit is None:
+            return True
+        asked = time.monotonic()
+        granted = limit.wait()
+        if time.monotonic() - asked > 0.005:
+            self.figures.rate_limit_wait(channel)
+        return granted
 
     def _forget_contact(
         self, tenant: str, recipient_id: str, channel: Channel, address: str
@@ -359,10 +268,6 @@ class Deliverer:
             channel.value,
         )
 
-    def _count(self, channel: Channel, outcome: str) -> None:
-        if self.metrics is not None:
-            self.metrics.attempts.labels(channel.value, outcome).inc()
-
     def _links(
         self, tenant: str, recipient: str, category: str | None, channel: Channel
     ) -> dict[str, str]:
@@ -376,23 +281,15 @@ class Deliverer:
             )
         return {name: url for name, url in found.items() if url}
 
-    def _sms_stopped(self, address: str | None) -> bool:
+    def _sms_stopped(self, number: str) -> bool:
         """The number sent STOP (the list is kept by keyed hash, whoever the message is for)."""
-        return (
-            address is not None
-            and self.recipients is not None
-            and (self.recipients.sms_stopped(address))
-        )
+        return self.recipients is not None and self.recipients.sms_stopped(number)
 
     def _stop_channel(self, channel: Channel, reason: str) -> None:
         """Stop ``channel`` in this process and tell the others (``/healthz`` shows it)."""
         self.stopped[channel] = reason
         self.store.set_channel_off(channel.value, reason, self.clock())
         log.error("%s channel stopped until restart: %s", channel.value, reason)
-
-    def _note_failure(self, message: PlannedMessage, channel: Channel, detail: str) -> None:
-        """This channel did not work; the history says why before the next one is tried."""
-        self.store.note(message.id, self.clock(), detail, channel)
 
     def _caps(self, message: PlannedMessage) -> list[CapLimit]:
         recipient = recipient_key(message.tenant, message.recipient.id)  # of its tenant only
@@ -403,73 +300,3 @@ class Deliverer:
         if self.recipient_cap is not None:
             caps.append(CapLimit(recipient, *self.recipient_cap))
         return caps
-
-    def _end(
-        self,
-        message: PlannedMessage,
-        claim: int,
-        status: MessageStatus,
-        detail: str,
-        channel: Channel | None,
-        reference: str = "",
-    ) -> MessageStatus:
-        """Record a final status; a recurring message's next occurrence is planned with it."""
-        self.store.finish(
-            message.id,
-            claim,
-            status,
-            self.clock(),
-            detail=detail,
-            channel=channel.value if channel else "",
-            following=next_in_series(message),
-            reference=reference,
-        )
-        log.info(
-            "message %s: %s via %s", message.id, status.value, channel.value if channel else "-"
-        )
-        return status
-
-    def _retry(
-        self,
-        message: PlannedMessage,
-        claim: int,
-        attempts: int,
-        reason: str,
-        channel: Channel,
-        retry_after: timedelta | None = None,
-        *,
-        fallback: bool = False,
-    ) -> MessageStatus:
-        """Reschedule after a temporary failure, as :func:`after_temporary_failure` decides."""
-        now = self.clock()
-        decision = after_temporary_failure(
-            attempts=attempts,
-            max_attempts=self.retry.max_attempts,
-            fallback=fallback,
-            now=now,
-            backoff=self.retry.delay(attempts, self.rng),
-            retry_after=retry_after,
-            settle=lambda moment: when_safe(moment, message),
-            expires_at=message.expires_at,
-            reason=reason,
-            channel=channel,
-        )
-        if decision.status is not MessageStatus.TEMPORARY_FAILURE:
-            return self._end(message, claim, decision.status, decision.detail, channel)
-        self.store.finish(
-            message.id,
-            claim,
-            MessageStatus.TEMPORARY_FAILURE,
-            now,
-            detail=decision.detail,
-            channel=channel.value,
-            retry_at=decision.retry_at,
-            exclude=channel if decision.next_channel else None,
-        )
-        log.info(
-            "message %s: temporary failure via %s, %s",
-            message.id,
-            channel.value,
-            "next channel" if decision.next_channel else "retry later",
-        )
-        return MessageStatus.TEMPORARY_FAILURE

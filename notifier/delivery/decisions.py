@@ -1,7 +1,10 @@
-"""The delivery's decisions, as pure functions: which channel may be tried, what a temporary
-failure leads to, how long to back off (random, from the generator it is given).
-:class:`notifier.delivery.attempt.Deliverer` executes them (Redis, providers); tests/test_routing.py
-holds them to tables.
+"""The delivery's decisions, as pure functions returning one :class:`Verdict`: before the
+send (expiry, quiet and safe hours, pause), for each channel (safety, needs, choices, the
+STOP list), before the provider call (expiry, caps), after it (the provider's outcome →
+sent, retry, next channel, final) and after an interrupted call; how long to back off
+(random, from the generator it is given). :class:`notifier.delivery.attempt.Deliverer`
+carries them out (Redis, providers); tests/test_routing.py (the channels, the retries) and
+tests/test_delivery_decisions.py (the verdicts) hold them to tables.
 """
 
 from __future__ import annotations
@@ -10,11 +13,104 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 
 from notifier.accessibility import excluded_channel
+from notifier.channels.base import Outcome, SendResult
 from notifier.channels.registry import address_of
-from notifier.models import Channel, MessageStatus, Recipient
-from notifier.safety import unsafe_channel
+from notifier.models import Channel, MessageStatus, PlannedMessage, Recipient
+from notifier.safety import hold, unsafe_channel, when_safe
+from notifier.store import CapLimit
+
+# Less time than this before its expiry, a message is not handed to a provider (Twilio's
+# shortest validity period is one second).
+MIN_LIFETIME = timedelta(seconds=1)
+STOPPED_NUMBER = "this number sent STOP: no SMS to it any more"
+
+
+class Step(Enum):
+    GO = "go"  # carry on: send on this channel, or deliver as usual
+    NEXT = "next"  # not on this channel: try the next one
+    END = "end"  # record ``status``: the attempt is over
+    LEAVE = "leave"  # record nothing: a later attempt of the claim owns the message
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One decision of an attempt, for the acts to carry out.
+
+    ``END``: record ``status`` with ``detail`` (via ``channel``, with the provider's
+    ``reference``): final, or back in the schedule at ``retry_at`` (``exclude``: without
+    ``channel``, its retries ran out). ``NEXT``: ``summary`` goes in the final tally if no
+    channel delivers; ``detail``, when there is one, in the history at once.
+    """
+
+    step: Step
+    status: MessageStatus | None = None
+    detail: str = ""
+    channel: Channel | None = None
+    retry_at: datetime | None = None
+    reference: str = ""
+    exclude: bool = False
+    summary: str = ""
+
+
+GO = Verdict(Step.GO)
+LEAVE = Verdict(Step.LEAVE)
+
+
+def end(
+    status: MessageStatus,
+    detail: str,
+    channel: Channel | None = None,
+    *,
+    retry_at: datetime | None = None,
+    reference: str = "",
+    exclude: bool = False,
+) -> Verdict:
+    return Verdict(Step.END, status, detail, channel, retry_at, reference, exclude)
+
+
+def next_channel(channel: Channel, summary: str, detail: str = "") -> Verdict:
+    return Verdict(Step.NEXT, detail=detail, channel=channel, summary=f"{channel.value}: {summary}")
+
+
+def expiry(now: datetime, message: PlannedMessage, channel: Channel | None = None) -> Verdict:
+    """Past its expiry, or too close to it for a provider to deliver in time: expired."""
+    if message.expires_at is not None and message.expires_at - now < MIN_LIFETIME:
+        return end(MessageStatus.EXPIRED, "past its expiry", channel)
+    return GO
+
+
+def held(now: datetime, message: PlannedMessage) -> Verdict:
+    """The person's settings or the rule's quiet hours keep it: withheld, deferred, expired."""
+    kept = hold(now, message, MIN_LIFETIME)
+    if kept is None:
+        return GO
+    return end(kept.status, kept.detail, retry_at=kept.retry_at)
+
+
+def at_rate_limit(now: datetime, channel: Channel) -> Verdict:
+    """The channel stayed at its rate limit: back to the schedule, no attempt spent."""
+    return end(
+        MessageStatus.SCHEDULED,
+        f"{channel.value} at its rate limit; waiting",
+        channel,
+        retry_at=now + timedelta(seconds=1),
+    )
+
+
+def capped(full: CapLimit | None) -> Verdict:
+    """The provider call's mark found a cap reached: cancelled."""
+    if full is None:
+        return GO
+    return end(MessageStatus.CANCELLED, f"cap reached: at most {full.max} per {full.period}")
+
+
+def none_delivered(tried: list[str]) -> Verdict:
+    return end(
+        MessageStatus.PERMANENT_FAILURE, "no channel could deliver (" + "; ".join(tried) + ")"
+    )
 
 
 @dataclass(frozen=True)
@@ -130,4 +226,95 @@ def after_temporary_failure(
         MessageStatus.TEMPORARY_FAILURE,
         f"{reason}; retry at {retry_at.isoformat()}",
         retry_at=retry_at,
+    )
+
+
+def before_channel(
+    channel: Channel,
+    recipient: Recipient,
+    category: str | None,
+    *,
+    stopped: Mapping[Channel, str],
+    closed: frozenset[str],
+    has_transport: bool,
+    number_stopped: Callable[[str], bool],
+) -> Verdict:
+    """Whether ``channel`` is tried: :func:`skip`'s reasons, then an SMS number that sent
+    STOP (``number_stopped`` asks the list, only when all else allows the channel)."""
+    skipped = skip(
+        channel, recipient, category, stopped=stopped, closed=closed, has_transport=has_transport
+    )
+    if skipped is None and channel is Channel.SMS:
+        number = address_of(recipient.contacts, channel)
+        skipped = Skip(STOPPED_NUMBER) if number and number_stopped(number) else None
+    if skipped is None:
+        return GO
+    noted = f"skipped: {skipped.reason}" if skipped.noted else ""  # else only in the tally
+    return next_channel(channel, skipped.reason, noted)
+
+
+def after_send(
+    result: SendResult,
+    channel: Channel,
+    message: PlannedMessage,
+    *,
+    now: datetime,
+    attempts: int,
+    fallback: bool,
+    policy: RetryPolicy,
+    rng: random.Random,
+    sizes: str = "",
+) -> Verdict:
+    """What the provider's answer leads to: sent (``sizes`` added to its detail); a retry
+    (:func:`after_temporary_failure`; ``fallback``: a later channel is still open); the
+    next channel; or, when the provider may have sent it, a technical failure."""
+    if result.outcome is Outcome.SENT:
+        reference = result.reference or ""
+        return end(MessageStatus.SENT, reference + sizes, channel, reference=reference)
+    if result.outcome is Outcome.UNKNOWN:
+        return end(MessageStatus.TECHNICAL_FAILURE, result.reason, channel)
+    if result.outcome is not Outcome.RETRY:
+        outcome = result.outcome.value
+        return next_channel(channel, outcome, f"{outcome}: {result.reason}")
+    decision = after_temporary_failure(
+        attempts=attempts,
+        max_attempts=policy.max_attempts,
+        fallback=fallback,
+        now=now,
+        backoff=policy.delay(attempts, rng),
+        retry_after=result.retry_after,
+        settle=lambda moment: when_safe(moment, message),
+        expires_at=message.expires_at,
+        reason=result.reason,
+        channel=channel,
+    )
+    return end(
+        decision.status,
+        decision.detail,
+        channel,
+        retry_at=decision.retry_at,
+        exclude=decision.next_channel,
+    )
+
+
+def after_interruption(found: str | bool | None, channel: Channel) -> Verdict:
+    """A worker died during a provider call; ``found``: what the provider says of it.
+
+    Sent (its reference): record it. Not sent (False): deliver as usual. Unknowable (None,
+    most providers cannot be asked): a technical failure rather than risk sending twice.
+    """
+    if found is False:
+        return GO
+    if found:
+        return end(
+            MessageStatus.SENT,
+            f"{found} (found after an interrupted attempt)",
+            channel,
+            reference=str(found),
+        )
+    return end(
+        MessageStatus.TECHNICAL_FAILURE,
+        f"a worker stopped during the call to the {channel.value} provider; "
+        "it may have been delivered, so it is not sent again",
+        channel,
     )

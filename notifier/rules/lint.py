@@ -15,6 +15,7 @@ from pathlib import Path
 
 from jinja2 import TemplateError
 
+from notifier.channels.segments import analyze
 from notifier.models import Channel, Event
 from notifier.rules.compare import accepts, literal_kind, value_kind
 from notifier.rules.engine import EventDataError, plan, read_field, rule_applies
@@ -29,7 +30,6 @@ from notifier.templates.renderer import (
     Renderer,
     TemplateMissingError,
 )
-from notifier.templates.segments import analyze
 
 
 def _never_matches(rule: Rule) -> str | None:

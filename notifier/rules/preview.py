@@ -15,14 +15,13 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import TemplateError
 
-from notifier.accessibility import excluded_channel, prepare_sms
-from notifier.channels.registry import address_of
-from notifier.models import Cancellation, Channel, Event, Need, Plan, PlannedMessage
+from notifier.accessibility import excluded_channel
+from notifier.channels.registry import address_of, plugin
+from notifier.models import Cancellation, Event, Need, Plan, PlannedMessage
 from notifier.rules.engine import plan
 from notifier.rules.loader import RuleSet
 from notifier.templates.context import template_context
 from notifier.templates.renderer import Renderer, TemplateMissingError
-from notifier.templates.segments import sms_report
 
 
 def _local(moment: datetime, timezone: str) -> str:
@@ -49,9 +48,11 @@ def _texts(message: PlannedMessage, renderer: Renderer, html: bool) -> list[str]
         excluded = excluded_channel(channel, message.recipient.needs)
         if excluded:
             note = f" (not used: {excluded})"
-        if channel is Channel.SMS:
-            parts["text"], _, problem = prepare_sms(parts["text"], message.recipient.needs, "gsm")
-            note = f" ({sms_report(parts['text'])}{'; ' + problem if problem else ''}){note}"
+        prepare = plugin(channel).prepare
+        if prepare is not None:
+            prepared = prepare(parts, message.recipient.needs, "gsm")
+            parts, problem = prepared.parts, prepared.problem
+            note = f" ({prepared.report}{'; ' + problem if problem else ''}){note}"
         lines.append(f"     {channel.value}{note}:")
         for name, text in parts.items():
             if name == "html" and not html:

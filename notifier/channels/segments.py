@@ -94,6 +94,12 @@ class SmsInfo:
     segments: int
     characters: int
 
+    @property
+    def report(self) -> str:
+        """For people: ``GSM-7, 2 segments, 176 characters``."""
+        plural = "s" if self.segments != 1 else ""
+        return f"{self.encoding}, {self.segments} segment{plural}, {self.characters} characters"
+
 
 def analyze(text: str) -> SmsInfo:
     """Encoding, length in units, and number of SMS segments of ``text``."""
@@ -112,12 +118,6 @@ class _GsmTable(dict[int, str]):
 
 
 _TO_GSM = _GsmTable()
-
-
-def sms_report(text: str) -> str:
-    info = analyze(text)
-    plural = "s" if info.segments != 1 else ""
-    return f"{info.encoding}, {info.segments} segment{plural}, {info.characters} characters"
 
 
 def _to_gsm(char: str) -> str:
