@@ -313,6 +313,20 @@ def test_discreet_texts_reveal_nothing_and_carry_the_link(
     assert "html" not in parts  # a discreet e-mail is plain text: no standard HTML beside it
 
 
+@pytest.mark.parametrize(
+    ("name", "locale", "channel"), CASES, ids=[f"{n}-{lo}-{c.value}" for n, lo, c in CASES]
+)
+def test_discreet_texts_render_without_a_public_url(
+    renderer: Renderer, name: str, locale: str, channel: Channel
+) -> None:
+    """No NOTIFIER_PUBLIC_URL, no link: the discreet message still renders (a push without
+    its ``url``), rather than failing on an empty link."""
+    ctx = context(name, locale, channel) | {"links": {}}
+    parts = renderer.render(name, channel, locale, ctx, discreet=True)
+    assert "url" not in parts
+    assert all(parts[part] for part in REQUIRED_PARTS[channel])
+
+
 @pytest.mark.parametrize("channel", list(Channel), ids=lambda c: c.value)
 def test_a_template_without_a_discreet_variant_gets_the_generic_message(
     tmp_path: Path, channel: Channel
@@ -359,20 +373,6 @@ def test_a_template_without_a_discreet_variant_gets_the_generic_message(
             },
             id="email-en-GB",
         ),
-@pytest.mark.parametrize(
-    ("name", "locale", "channel"), CASES, ids=[f"{n}-{lo}-{c.value}" for n, lo, c in CASES]
-)
-def test_discreet_texts_render_without_a_public_url(
-    renderer: Renderer, name: str, locale: str, channel: Channel
-) -> None:
-    """No NOTIFIER_PUBLIC_URL, no link: the discreet message still renders (a push without
-    its ``url``), rather than failing on an empty link."""
-    ctx = context(name, locale, channel) | {"links": {}}
-    parts = renderer.render(name, channel, locale, ctx, discreet=True)
-    assert "url" not in parts
-    assert all(parts[part] for part in REQUIRED_PARTS[channel])
-
-
         pytest.param(
             Channel.WEBPUSH,
             "de",
