@@ -352,6 +352,8 @@ def _supervise(settings: Settings, redis_url: str) -> int:
     env = {**os.environ, "NOTIFIER_REDIS_URL": redis_url}
     # The demo's links to the citizen pages point at this API unless a public URL is set.
     env.setdefault("NOTIFIER_PUBLIC_URL", settings.public_url or _local_api(settings))
+    if settings.public_url is None:  # this machine's address names nothing: discreet ones too
+        env.setdefault("NOTIFIER_DISCREET_PUBLIC_URL", _local_api(settings))
     print(_demo_banner(settings, redis_url), flush=True)
     # Own process groups: Ctrl-C reaches only this supervisor, which then stops each child
     # once. (A second signal makes Dramatiq kill its workers instead of letting them finish.)

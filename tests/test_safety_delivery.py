@@ -32,10 +32,12 @@ from tests.support.smtp_server import SmtpServer
 PARIS = ZoneInfo("Europe/Paris")
 EVENT = json.loads((EXAMPLES / "events" / "procedure-status-changed.json").read_text())
 NEWS_RULES = rules_from((EXAMPLES / "rules" / "procedures.yaml").read_text())
-PAGES = "https://messages.example.net"
-LINKS = Links(CONTACT_KEY, PAGES, ttl=timedelta(days=30))
+PAGES = "https://messages.example.net"  # the neutral host of discreet links
+PUBLIC = "https://rdv.gendarmerie.example"  # the service's own, which names it
+LINKS = Links(CONTACT_KEY, PUBLIC, ttl=timedelta(days=30), discreet_url=PAGES)
 NOW = datetime(2026, 11, 28, 9, 10, tzinfo=UTC)
 # What the example event says, and none of it may reach a discreet message
+PUSH_KEYS = {"p256dh": "B" * 20, "auth": "a" * 16}
 REVEALING = ["gendarmerie", "plainte", "parquet", "dossier", "PLAINTE-2026-118", "procédure"]
 
 
@@ -45,13 +47,15 @@ def accept(store: Store, rules: Any, event: dict[str, Any], now: datetime) -> li
     return [m.id for m in planned.messages]
 
 
-def deliver(store: Store, transports: dict[Channel, Any], now: datetime) -> list[Any]:
+def deliver(
+    store: Store, transports: dict[Channel, Any], now: datetime, links: Links = LINKS
+) -> list[Any]:
     worker = Deliverer(
         store,
         Renderer(EXAMPLES / "templates"),
         transports,
         clock=lambda: now,
-        links=LINKS,
+        links=links,
         recipients=RecipientStore(store.redis, contact_key=CONTACT_KEY),
     )
     due = store.claim_due(now, limit=20, lease=timedelta(minutes=5))
@@ -165,6 +169,23 @@ def test_a_discreet_push_shows_a_neutral_title_and_body(store: Store) -> None:
     assert payload["body"] == "Vous avez un nouveau message."
     assert payload["url"].startswith(f"{PAGES}/me/")
     assert_discreet(json.dumps(payload, ensure_ascii=False))
+
+
+@pytest.mark.parametrize("channel", list(Channel), ids=lambda c: c.value)
+def test_without_a_neutral_host_a_discreet_message_has_no_link(
+    store: Store, channel: Channel
+) -> None:
+    """NOTIFIER_DISCREET_PUBLIC_URL unset: the public URL's host may name the service, so a
+    discreet message goes without a link rather than with it."""
+    transport = ScriptedTransport(SendResult(Outcome.SENT, reference="x-1"))
+    push = {"endpoint": "https://fcm.googleapis.com/fcm/send/x1", "keys": PUSH_KEYS}
+    accept(store, NEWS_RULES, discreet_event([channel.value], push=push), NOW)
+    public_only = Links(CONTACT_KEY, PUBLIC, ttl=timedelta(days=30))
+    assert deliver(store, {channel: transport}, NOW, public_only) == [MessageStatus.SENT]
+    (sent,) = transport.sent
+    everything = json.dumps(sent.parts, ensure_ascii=False) + json.dumps(sent.links)
+    assert "gendarmerie" not in everything and "/me/" not in everything
+    assert "url" not in sent.parts
 
 
 # --- safe times ------------------------------------------------------------------------

@@ -142,7 +142,7 @@ class Deliverer:
                 continue
             assert address is not None  # skip() said so
             transport = self.transports[channel]
-            links = self._links(message.tenant, recipient.id, message.category, channel)
+            links = self._links(message.tenant, recipient.id, message.category, channel, discreet)
             try:
                 parts = self.renderer.render(
                     message.template,
@@ -364,13 +364,14 @@ class Deliverer:
             self.metrics.attempts.labels(channel.value, outcome).inc()
 
     def _links(
-        self, tenant: str, recipient: str, category: str | None, channel: Channel
+        self, tenant: str, recipient: str, category: str | None, channel: Channel, discreet: bool
     ) -> dict[str, str]:
-        """The reader's signed links: their pages; one-click unsubscribe for optional news."""
+        """The reader's signed links: their pages (on the neutral host for a discreet
+        message, which has no other); one-click unsubscribe for optional news."""
         if self.links is None:
             return {}
-        found = {"pages": self.links.pages(tenant, recipient)}
-        if category:
+        found = {"pages": self.links.pages(tenant, recipient, discreet=discreet)}
+        if category and not discreet:
             found["unsubscribe"] = self.links.unsubscribe(
                 tenant, recipient, category, channel.value
             )

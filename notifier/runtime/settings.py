@@ -244,6 +244,13 @@ class Settings(BaseSettings):
         "pages in every e-mail and one-click unsubscribe links are built on it. Unset: none; "
         "with e-mail through NOTIFIER_SMTP_HOST, the API and workers refuse to start.",
     )
+    discreet_public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Base URL of the citizen pages in discreet messages: a host that names "
+        "nothing (it may be read on a watched phone), served by the same API. Unset: discreet "
+        "messages carry no link.",
+    )
     link_ttl_days: int = Field(
         default=30, ge=1, description="How long a link to the citizen's pages stays valid."
     )
