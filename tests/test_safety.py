@@ -191,18 +191,64 @@ def test_hold(
     assert hold(now, message(safety, expires=expires, quiet=quiet), LIFETIME) == expected
 
 
+SAFE_MAIL = "Safe@Example.net"
+NOT_SAFE = "this email address is not the one the person said is safe"
+
+
 @pytest.mark.parametrize(
-    ("channels", "channel", "expected"),
+    ("safety", "channel", "address", "expected"),
     [
-        pytest.param(None, Channel.SMS, None, id="any-channel"),
-        pytest.param(["email"], Channel.EMAIL, None, id="the-safe-one"),
+        pytest.param({}, Channel.SMS, "+33612345678", None, id="any-channel"),
+        pytest.param({"channels": ["email"]}, Channel.EMAIL, "a@b.fr", None, id="the-safe-one"),
         pytest.param(
-            ["email"], Channel.SMS, "sms is not a safe channel for this person", id="another"
+            {"channels": ["email"]},
+            Channel.SMS,
+            "+33612345678",
+            "sms is not a safe channel for this person",
+            id="another",
+        ),
+        pytest.param(
+            {"contacts": {"email": SAFE_MAIL}}, Channel.EMAIL, "safe@example.net", None, id="safe"
+        ),
+        pytest.param(
+            {"contacts": {"email": SAFE_MAIL}},
+            Channel.EMAIL,
+            "home@example.net",
+            NOT_SAFE,
+            id="not",
+        ),
+        pytest.param(
+            {"contacts": {"email": SAFE_MAIL}},
+            Channel.SMS,
+            "+33612345678",
+            None,
+            id="other-channel",
+        ),
+        pytest.param(
+            {"contacts": {"phone": "06 12 34 56 78"}},
+            Channel.SMS,
+            "+33612345678",
+            None,
+            id="safe-phone-as-written-nationally",
         ),
     ],
 )
-def test_unsafe_channel(channels: list[str] | None, channel: Channel, expected: str | None) -> None:
-    assert unsafe_channel(channel, Safety.model_validate({"channels": channels})) == expected
+def test_unsafe_channel(
+    safety: dict[str, Any], channel: Channel, address: str, expected: str | None
+) -> None:
+    assert unsafe_channel(channel, address, Safety.model_validate(safety)) == expected
+
+
+def test_another_address_of_a_safe_channel_is_skipped_with_the_reason() -> None:
+    person = Recipient.model_validate(
+        {
+            "id": "c-1",
+            "contacts": {"email": "home@example.net", "phone": "+33612345678"},
+            "safety": {"channels": ["email"], "contacts": {"email": SAFE_MAIL}},
+        }
+    )
+    found = skip(Channel.EMAIL, person, None, stopped={}, closed=frozenset(), has_transport=True)
+    assert found == Skip(NOT_SAFE)
 
 
 def test_an_unsafe_channel_is_skipped_with_the_reason_before_anything_else() -> None:

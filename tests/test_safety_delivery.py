@@ -188,6 +188,21 @@ def test_without_a_neutral_host_a_discreet_message_has_no_link(
     assert "url" not in sent.parts
 
 
+def test_another_address_than_the_safe_one_is_not_written_to(store: Store) -> None:
+    """E-mail to this address only: the event brings the household's address (the
+    upstream record is older than the person's choice): skipped, the history says why."""
+    email = ScriptedTransport(SendResult(Outcome.SENT, reference="e-1"))
+    safety = {"channels": ["email"], "contacts": {"email": "camille.safe@example.net"}}
+    event = EVENT | {"recipient": EVENT["recipient"] | {"safety": safety}}
+    (message_id,) = accept(store, NEWS_RULES, event, NOW)
+    assert deliver(store, {Channel.EMAIL: email}, NOW) == [MessageStatus.PERMANENT_FAILURE]
+    assert email.sent == []
+    record = store.get(message_id)
+    assert record is not None
+    notes = [str(h.detail) for h in record.history if h.channel is Channel.EMAIL]
+    assert notes == ["skipped: this email address is not the one the person said is safe"]
+
+
 # --- safe times ------------------------------------------------------------------------
 
 SAFE_RULES = rules_from(
