@@ -30,6 +30,23 @@ from notifier.rules.timing import place
 WEEKDAYS = list(Weekday)  # Monday first, as date.weekday() counts
 
 
+def tightened(current: Safety, asked: Safety) -> Safety:
+    """What an event's inline ``safety`` makes of the settings in force: it may add a
+    restriction, never lift one (lifting is for the person, or an agent at their request).
+    Safe channels narrow to those in both (none in common: the current ones stay); safe
+    hours are added where none are set, never replaced."""
+    channels = current.channels
+    if asked.channels is not None:
+        channels = (asked.channels if channels is None else channels & asked.channels) or channels
+    return Safety(
+        discreet=current.discreet or asked.discreet,
+        safe_hours=current.safe_hours or asked.safe_hours,
+        channels=channels,
+        contacts=current.contacts or asked.contacts,
+        paused=current.paused or asked.paused,
+    )
+
+
 def unsafe_channel(channel: Channel, address: str | None, safety: Safety) -> str | None:
     """Why ``channel``, to ``address``, must not be used for this person; None if it may."""
     if safety.channels is not None and channel not in safety.channels:

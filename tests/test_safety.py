@@ -22,7 +22,7 @@ from notifier.models import (
     Safety,
 )
 from notifier.rules.loader import RuleSetError
-from notifier.safety import Hold, hold, unsafe_channel
+from notifier.safety import Hold, hold, tightened, unsafe_channel
 from notifier.templates.catalog import load_templates
 from notifier.templates.context import template_flags
 from notifier.templates.discreet import generic
@@ -261,6 +261,47 @@ def test_an_unsafe_channel_is_skipped_with_the_reason_before_anything_else() -> 
     )
     found = skip(Channel.SMS, person, None, stopped={}, closed=frozenset(), has_transport=True)
     assert found == Skip("sms is not a safe channel for this person")
+
+
+NIGHT = {"start": "20:00", "end": "08:00"}
+
+
+@pytest.mark.parametrize(
+    ("current", "asked", "expected"),
+    [
+        pytest.param({}, {"discreet": True}, {"discreet": True}, id="adds-discreet"),
+        pytest.param({"discreet": True}, {}, {"discreet": True}, id="never-lifts-discreet"),
+        pytest.param({"paused": True}, {"paused": False}, {"paused": True}, id="never-resumes"),
+        pytest.param({}, {"channels": ["sms"]}, {"channels": ["sms"]}, id="adds-channels"),
+        pytest.param(
+            {"channels": ["sms", "email"]},
+            {"channels": ["email", "webpush"]},
+            {"channels": ["email"]},
+            id="narrows-channels",
+        ),
+        pytest.param(
+            {"channels": ["sms"]}, {"channels": ["email"]}, {"channels": ["sms"]}, id="no-common"
+        ),
+        pytest.param({}, {"safe_hours": SAFE_9_17}, {"safe_hours": SAFE_9_17}, id="adds-hours"),
+        pytest.param(
+            {"safe_hours": SAFE_9_17},
+            {"safe_hours": NIGHT},
+            {"safe_hours": SAFE_9_17},
+            id="never-replaces-hours",
+        ),
+        pytest.param(
+            {},
+            {"contacts": {"email": SAFE_MAIL}},
+            {"contacts": {"email": SAFE_MAIL}},
+            id="adds-a-safe-contact",
+        ),
+    ],
+)
+def test_an_event_tightens_never_loosens(
+    current: dict[str, Any], asked: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    found = tightened(Safety.model_validate(current), Safety.model_validate(asked))
+    assert found == Safety.model_validate(expected)
 
 
 @pytest.mark.parametrize(
