@@ -45,7 +45,8 @@ rules:
 
 @pytest.fixture
 def api(store: Store, tmp_path: Path) -> Iterator[TestClient]:
-    with api_client(store, CONFIRM, tmp_path, {TENANT: "recipients-key"}) as client:
+    keys = {TENANT: "recipients-key", "u": "other-tenant-key"}
+    with api_client(store, CONFIRM, tmp_path, keys) as client:
         yield client
 
 
@@ -53,9 +54,9 @@ def recipients(store: Store) -> RecipientStore:
     return RecipientStore(store.redis, contact_key=CONTACT_KEY)
 
 
-def post(api: TestClient, n: int, recipient: dict[str, Any]) -> None:
+def post(api: TestClient, n: int, recipient: dict[str, Any], headers: dict[str, str] = KEY) -> None:
     event = make_event(id=f"e-{n}", subject=f"appointment:A-{n}").model_dump(mode="json")
-    answer = api.post("/v1/events", json=event | {"recipient": recipient}, headers=KEY)
+    answer = api.post("/v1/events", json=event | {"recipient": recipient}, headers=headers)
     assert answer.status_code == 202, answer.text
 
 
@@ -163,3 +164,33 @@ def test_an_event_saying_again_what_it_said_does_not_undo_the_persons_choice(
     recipients(store).set_safety(TENANT, PERSON["id"], Safety())
     post(api, 2, PERSON | {"safety": DISCREET})
     assert set(sent_discreet(store)) == {False}
+
+
+# --- 5. a contact marked discreet by one tenant, for every tenant -----------------------
+
+OTHER = {"Authorization": "Bearer other-tenant-key"}
+
+
+def test_a_contact_marked_discreet_by_one_tenant_gets_discreet_wording_from_all(
+    api: TestClient, store: Store
+) -> None:
+    """Tenant t's person has discreet messages; tenant u writes to the same phone for a
+    person of its own who set nothing: discreet too. Once t's person turns them off, or is
+    erased, u's messages are standard again. The set names no phone in clear."""
+    body = PERSON | {"safety": DISCREET}
+    assert api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+    neighbour = {"id": "u-7", "contacts": PERSON["contacts"]}
+    post(api, 1, neighbour, OTHER)
+    assert sent_discreet(store) == [True]
+    members = store.redis.zrange("notifier:discreet-contacts", 0, -1)
+    assert len(members) == 1 and "612345678" not in str(members)
+    body = PERSON | {"safety": {"discreet": False}}
+    assert api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+    post(api, 2, neighbour, OTHER)
+    assert sent_discreet(store) == [False]
+    body = PERSON | {"safety": DISCREET}
+    assert api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+    assert api.delete(f"/v1/recipients/{PERSON['id']}", headers=KEY).is_success
+    post(api, 3, neighbour, OTHER)
+    assert sent_discreet(store) == [False]
+    assert store.redis.zcard("notifier:discreet-contacts") == 0

@@ -27,7 +27,14 @@ from notifier.delivery.decisions import RetryPolicy, Skip, after_temporary_failu
 from notifier.delivery.ratelimit import ChannelRateLimit
 from notifier.links import Links
 from notifier.metrics import DeliveryMetrics, lateness_seconds
-from notifier.models import Channel, MessageStatus, Need, PlannedMessage, recipient_key
+from notifier.models import (
+    Channel,
+    MessageStatus,
+    Need,
+    PlannedMessage,
+    Recipient,
+    recipient_key,
+)
 from notifier.rules.engine import next_in_series
 from notifier.runtime.clock import utcnow
 from notifier.safety import hold, when_safe
@@ -121,7 +128,7 @@ class Deliverer:
             return self._end(message, claim, held.status, held.detail, None)
         tried: list[str] = []
         needs = recipient.needs
-        discreet = recipient.safe.discreet
+        discreet = recipient.safe.discreet or self._watched(recipient)
         for channel in message.channels:
             skipped = skip(
                 channel,
@@ -358,6 +365,11 @@ class Deliverer:
             recipient_id,
             channel.value,
         )
+
+    def _watched(self, recipient: Recipient) -> bool:
+        """One of the person's contacts is a discreet person's, of any tenant: the phone is
+        watched, whoever writes to it (one round trip)."""
+        return self.recipients is not None and self.recipients.safety.marked(recipient.contacts)
 
     def _count(self, channel: Channel, outcome: str) -> None:
         if self.metrics is not None:
