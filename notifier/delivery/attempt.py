@@ -198,6 +198,8 @@ class Deliverer:
                     f"cap reached: at most {full.max} per {full.period}",
                     None,
                 )
+            # a stored push subscription: whether a push to it went through before
+            proven = RecipientStore.push_proven(lease.registered, channel, address)
             started = time.monotonic()
             result = transport.send(
                 OutgoingMessage(
@@ -213,6 +215,7 @@ class Deliverer:
                     links=links,
                     recipient=recipient.id,
                     discreet=discreet,
+                    proven=bool(proven),
                 )
             )
             if self.metrics is not None:
@@ -220,6 +223,8 @@ class Deliverer:
                 self.metrics.call_duration.labels(channel.value).observe(elapsed)
             self._count(channel, result.outcome.value)
             if result.outcome is Outcome.SENT:
+                if proven is False and self.recipients is not None:
+                    self.recipients.prove_push(message.tenant, recipient.id, address)
                 if self.metrics is not None:
                     due = lease.due_at or message.due_at
                     self.metrics.lateness.observe(lateness_seconds(due, self.clock()))

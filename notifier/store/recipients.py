@@ -274,6 +274,29 @@ class RecipientStore:
         self.redis.hset(key, _push_field(subscription.endpoint), value)
         return True
 
+    @staticmethod
+    def push_proven(fields: dict[str, str], channel: Channel, address: str) -> bool | None:
+        """Whether a push to this subscription (``address``, on ``channel``) went through
+        before; None if it is not a push subscription stored in these hash fields."""
+        if channel is not Channel.WEBPUSH:
+            return None
+        stored = fields.get(_push_field(json.loads(address)["endpoint"]))
+        return bool(json.loads(stored).get("proven")) if stored else None
+
+    def prove_push(self, tenant: str, recipient_id: str, address: str) -> None:
+        """A push to this stored subscription went through: it takes our key; from then on
+        its refusal counts as evidence about our key (see :mod:`notifier.channels.webpush`)."""
+        key = recipient_hash(tenant, recipient_id)
+        field = _push_field(json.loads(address)["endpoint"])
+
+        def transaction(pipe: Pipeline) -> None:
+            stored = pipe.hget(key, field)
+            if stored:  # not removed meanwhile
+                pipe.multi()
+                pipe.hset(key, field, json.dumps(json.loads(str(stored)) | {"proven": True}))
+
+        self.redis.transaction(transaction, key)
+
     def remove_push(self, tenant: str, recipient_id: str, endpoint: str) -> None:
         """Forget a subscription the push service says is gone (404/410)."""
         self.redis.hdel(recipient_hash(tenant, recipient_id), _push_field(endpoint))
