@@ -225,7 +225,9 @@ class Recipient(Strict):
         json_schema_extra={"readOnly": True},
     )
     safety: Safety | None = Field(
-        default=None, description="Safe contact settings; absent: none (see Safety)."
+        default=None,
+        description="Safe contact settings (see Safety). Absent: those in force stay; the "
+        "latest decision wins, and an event may only tighten them.",
     )
 
     @property
