@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed
 
 # Demo values for `make run` only; production sets its own (see README, Settings).
 export NOTIFIER_API_KEYS ?= {"demo": "demo-secret"}
+# the demo key also logs into the console (an environment key holds no ops scope unless named)
+export NOTIFIER_API_KEY_SCOPES ?= {"demo": "events,recipients,erase,ops"}
 export NOTIFIER_RULES_DIR ?= examples/rules
 export NOTIFIER_TEMPLATES_DIR ?= examples/templates
 # Links to the citizen pages in the demo's e-mails: `notifier run` points them at its own API

@@ -9,6 +9,10 @@ person, on that purpose only, until it expires. No phone number or address is ev
   valid ``NOTIFIER_LINK_TTL_DAYS`` (30 by default);
 * ``unsubscribe``: one optional category on one channel (RFC 8058 one-click), valid a
   year: a mailbox keeps e-mails longer than a month.
+
+A discreet message's link is on its own host (``NOTIFIER_DISCREET_PUBLIC_URL``, one that
+names nothing), since whoever holds the phone reads it; without one, a discreet message
+carries no link rather than the public URL's host, which may name the service.
 """
 
 from __future__ import annotations
@@ -44,9 +48,17 @@ class LinkError(ValueError):
 
 
 class Links:
-    def __init__(self, secret: bytes, base_url: str | None, *, ttl: timedelta) -> None:
+    def __init__(
+        self,
+        secret: bytes,
+        base_url: str | None,
+        *,
+        ttl: timedelta,
+        discreet_url: str | None = None,
+    ) -> None:
         self.serializer = URLSafeTimedSerializer(secret, salt="notifier.links")
         self.base_url = base_url.rstrip("/") if base_url else None
+        self.discreet_url = discreet_url.rstrip("/") if discreet_url else None
         self.ttl = ttl
 
     def token(self, grant: Grant) -> str:
@@ -75,11 +87,13 @@ class Links:
             tenant=payload["t"],
         )
 
-    def pages(self, tenant: str, recipient: str) -> str | None:
-        """The citizen's pages, as a full URL; None without a public base URL."""
-        if self.base_url is None:
+    def pages(self, tenant: str, recipient: str, *, discreet: bool = False) -> str | None:
+        """The citizen's pages, as a full URL (``discreet``: on the neutral host); None
+        without that base URL."""
+        base = self.discreet_url if discreet else self.base_url
+        if base is None:
             return None
-        return f"{self.base_url}/me/{self.token(Grant(recipient, PAGES, tenant=tenant))}"
+        return f"{base}/me/{self.token(Grant(recipient, PAGES, tenant=tenant))}"
 
     def unsubscribe(self, tenant: str, recipient: str, category: str, channel: str) -> str | None:
         if self.base_url is None:

@@ -184,13 +184,20 @@ class Safety(Strict):
         min_length=1,
         description="The only channels that may be used; absent: any.",
     )
+    contacts: Contacts | None = Field(
+        default=None,
+        description="Within a channel, the only address that is safe (e.g. this e-mail only): "
+        "another address of that channel is skipped. A channel not named here: any address.",
+    )
     paused: bool = Field(
         default=False, description="No contact at all: messages due meanwhile end withheld."
     )
 
     @property
     def active(self) -> bool:
-        return self.discreet or self.paused or bool(self.safe_hours or self.channels)
+        return (
+            self.discreet or self.paused or bool(self.safe_hours or self.channels or self.contacts)
+        )
 
 
 NO_SAFETY = Safety()
@@ -218,7 +225,9 @@ class Recipient(Strict):
         json_schema_extra={"readOnly": True},
     )
     safety: Safety | None = Field(
-        default=None, description="Safe contact settings; absent: none (see Safety)."
+        default=None,
+        description="Safe contact settings (see Safety). Absent: those in force stay; the "
+        "latest decision wins, and an event may only tighten them.",
     )
 
     @property

@@ -11,6 +11,7 @@ discreet    the template's ``discreet/`` variant, else a generic discreet messag
 safe_hours  a message due outside waits for the next safe time; expires instead if that is
             past its expiry
 channels    the other channels are skipped, with the reason
+contacts    within a channel, another address than the safe one is skipped, with the reason
 paused      nothing is sent; a message due meanwhile ends ``withheld``
 =========== =================================================================================
 """
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from notifier.channels.registry import address_of
 from notifier.models import Channel, MessageStatus, PlannedMessage, SafeHours, Safety, Weekday
 from notifier.rules.engine import settle
 from notifier.rules.timing import place
@@ -28,10 +30,30 @@ from notifier.rules.timing import place
 WEEKDAYS = list(Weekday)  # Monday first, as date.weekday() counts
 
 
-def unsafe_channel(channel: Channel, safety: Safety) -> str | None:
-    """Why ``channel`` must not be used for this person; None if it may."""
+def tightened(current: Safety, asked: Safety) -> Safety:
+    """What an event's inline ``safety`` makes of the settings in force: it may add a
+    restriction, never lift one (lifting is for the person, or an agent at their request).
+    Safe channels narrow to those in both (none in common: the current ones stay); safe
+    hours are added where none are set, never replaced."""
+    channels = current.channels
+    if asked.channels is not None:
+        channels = (asked.channels if channels is None else channels & asked.channels) or channels
+    return Safety(
+        discreet=current.discreet or asked.discreet,
+        safe_hours=current.safe_hours or asked.safe_hours,
+        channels=channels,
+        contacts=current.contacts or asked.contacts,
+        paused=current.paused or asked.paused,
+    )
+
+
+def unsafe_channel(channel: Channel, address: str | None, safety: Safety) -> str | None:
+    """Why ``channel``, to ``address``, must not be used for this person; None if it may."""
     if safety.channels is not None and channel not in safety.channels:
         return f"{channel.value} is not a safe channel for this person"
+    safe = address_of(safety.contacts, channel) if safety.contacts else None
+    if safe is not None and address is not None and safe.lower() != address.lower():
+        return f"this {channel.value} address is not the one the person said is safe"
     return None
 
 

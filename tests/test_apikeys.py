@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
 from notifier.cli import main
 from notifier.store import Store
 from notifier.store.apikeys import KEY, ApiKeys, digest
-from tests.support.builders import API_KEY, bearer, make_event, post_event
+from tests.support.builders import (
+    API_KEY,
+    REMINDER_RULES,
+    api_client,
+    bearer,
+    make_event,
+    post_event,
+)
 
 
 def post(client: TestClient, key: str, event_type: str, event_id: str = "k1") -> int:
@@ -68,3 +77,38 @@ def test_keys_command(
         assert main(["keys", "revoke", "crm"]) == 1
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("named", "console"),
+    [
+        pytest.param({}, False, id="not-named-no-ops"),
+        pytest.param({"dev": "events,ops"}, True, id="named-ops"),
+    ],
+)
+def test_an_environment_key_holds_ops_only_when_named(
+    store: Store, tmp_path: Path, named: dict[str, str], console: bool
+) -> None:
+    """An upstream client's key from NOTIFIER_API_KEYS registers and erases recipients, but
+    opens the support console (every tenant's messages) only when
+    NOTIFIER_API_KEY_SCOPES gives it ``ops``."""
+    keys = {"dev": "dev-key-12345"}
+    with api_client(store, REMINDER_RULES, tmp_path, keys, api_key_scopes=named) as client:
+        login = client.post("/ops/login", data={"key": "dev-key-12345"}, follow_redirects=False)
+        assert login.headers["location"] == ("/ops/" if console else "/ops/login?failed=1")
+        person = {"id": "c-9", "contacts": {"email": "c9@example.net"}}
+        put = client.put(
+            "/v1/recipients/c-9", json=person, headers={"Authorization": "Bearer dev-key-12345"}
+        )
+        assert put.status_code == (403 if named else 200)
+
+
+def test_scopes_naming_an_unknown_key_or_scope_are_refused() -> None:
+    from pydantic import ValidationError
+
+    from notifier.runtime.settings import Settings
+
+    secret = {"dev": "dev-key-12345"}
+    for named, problem in (({"crm": "events"}, "no such key"), ({"dev": "all"}, "unknown scope")):
+        with pytest.raises(ValidationError, match=problem):
+            Settings(api_keys=secret, api_key_scopes=named)

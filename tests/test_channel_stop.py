@@ -73,6 +73,15 @@ def deliver_one(
     return claimed, event
 
 
+def stored(store: Store, who: str, subscription: dict[str, object]) -> RecipientStore:
+    """``who`` registered (tenant ``c``) with this browser's subscription stored."""
+    recipients = RecipientStore(store.redis, contact_key=CONTACT_KEY)
+    person = Recipient.model_validate({"id": who, "contacts": {"phone": "+33612345678"}})
+    recipients.put("c", person)
+    recipients.add_push("c", who, PushSubscription.model_validate(subscription), 1.0)
+    return recipients
+
+
 def run(
     worker: Deliverer, store: Store, rules_yaml: str, n: int, who: str | None = None, **recipient
 ) -> str:
@@ -152,22 +161,30 @@ def test_email_stops_when_smtp_refuses_the_login(
 def test_push_stops_when_the_push_services_refuse_our_vapid_key(
     store: Store, tmp_path: Path, fallback: ScriptedTransport
 ) -> None:
-    """Subscriptions were made with key A; the engine is configured with key B."""
+    """Subscriptions were made with our key A and took pushes signed with it; the engine is
+    then configured with key B (a rotation gone wrong): they refuse it, and push stops."""
     push = FakePushService()
-    _, right_public = generate_vapid_keys()
+    right_private, right_public = generate_vapid_keys()
     wrong_private, _ = generate_vapid_keys()
     try:
-        webpush = push_transport(wrong_private)
-        worker = deliverer(store, {Channel.WEBPUSH: webpush, Channel.SMS: fallback}, at=DUE)
         yaml = rules(Channel.WEBPUSH, Channel.SMS)
-        ended = []
-        for n in range(VAPID_REFUSALS + 2):
+        people = [f"p{n}" for n in range(VAPID_REFUSALS + 2)]
+        for n, who in enumerate(people):
             browser = push.subscribe(f"b{n}")
             browser.application_server_key = right_public
-            ended.append(run(worker, store, yaml, n, push=browser.subscription()))
+            recipients = stored(store, who, browser.subscription())
+            before = deliverer(
+                store, {Channel.WEBPUSH: push_transport(right_private)}, recipients=recipients
+            )
+            assert run(before, store, yaml, 100 + n, who) == "webpush"
+        webpush = push_transport(wrong_private)
+        worker = deliverer(
+            store, {Channel.WEBPUSH: webpush, Channel.SMS: fallback}, recipients=recipients
+        )
+        ended = [run(worker, store, yaml, n, who) for n, who in enumerate(people)]
         assert ended == ["sms"] * (VAPID_REFUSALS + 2)
         assert len(push.refused) == VAPID_REFUSALS, "not called once the channel stopped"
-        assert push.delivered == []
+        assert len(push.delivered) == len(people), "only those signed with the right key"
         assert_reported(store, tmp_path, Channel.WEBPUSH, "VAPID credentials refused")
     finally:
         push.close()
@@ -202,7 +219,9 @@ def test_one_subscription_made_with_an_older_key_does_not_stop_push(
         pytest.param(1, 1, 403, False, id="one-subscription-403"),
         pytest.param(1, VAPID_REFUSALS + 1, 403, False, id="one-person-many-subscriptions-403"),
         pytest.param(1, VAPID_REFUSALS + 1, 401, False, id="one-person-many-subscriptions-401"),
-        pytest.param(VAPID_REFUSALS, VAPID_REFUSALS, 401, True, id="several-people-401"),
+        # real subscriptions made with someone else's key (FCM answers 403): never took ours
+        pytest.param(VAPID_REFUSALS, VAPID_REFUSALS, 403, False, id="several-people-403"),
+        pytest.param(VAPID_REFUSALS, VAPID_REFUSALS, 401, False, id="several-people-401"),
     ],
 )
 def test_one_persons_answers_never_stop_push(
@@ -210,8 +229,9 @@ def test_one_persons_answers_never_stop_push(
 ) -> None:
     """An endpoint a person chose (at worst one the setting allows: here the loopback push
     service) answers 401 or 403 to every push: permanent for that subscription, and push stays
-    on for everyone else. Only the same push service refusing several people's subscriptions in
-    a row is evidence about our own key, and stops the channel (the genuine case)."""
+    on for everyone else. Even several people's subscriptions refusing us in a row say nothing
+    about our key when none of them ever took it (real ones made with another key, as three
+    citizens' page links allow): only those that did count (the next test)."""
     push = FakePushService()
     private, public = generate_vapid_keys()
     try:
@@ -231,6 +251,51 @@ def test_one_persons_answers_never_stop_push(
         ended.append(run(worker, store, yaml, 99, push=browser.subscription()))
         assert ended == ["sms"] * (VAPID_REFUSALS + 1) + ["sms" if stops else "webpush"]
         assert bool(store.channels_off()) is stops
+        assert (Channel.WEBPUSH in worker.stopped) is stops
+    finally:
+        push.close()
+
+
+@pytest.mark.parametrize(
+    ("people", "stops"),
+    [
+        pytest.param(1, False, id="one-person-refusing-again-and-again"),
+        pytest.param(VAPID_REFUSALS, True, id="several-people-in-a-row"),
+    ],
+)
+def test_subscriptions_that_took_our_key_then_refuse_it_stop_push(
+    store: Store, fallback: ScriptedTransport, people: int, stops: bool
+) -> None:
+    """A push to a stored subscription went through: it is marked; when such subscriptions
+    of several people then refuse our key in a row, our key is what changed."""
+    push = FakePushService()
+    private, public = generate_vapid_keys()
+    try:
+        yaml = rules(Channel.WEBPUSH, Channel.SMS)
+        for n in range(people):
+            browser = push.subscribe(f"s{n}")
+            browser.application_server_key = public
+            recipients = stored(store, f"person-{n}", browser.subscription())
+            first = deliverer(
+                store, {Channel.WEBPUSH: push_transport(private)}, recipients=recipients
+            )
+            assert run(first, store, yaml, 100 + n, f"person-{n}") == "webpush"
+            assert (
+                '"proven": true'
+                in recipients.fields("c", f"person-{n}")[
+                    next(f for f in recipients.fields("c", f"person-{n}") if f.startswith("push:"))
+                ]
+            )
+            push.replies[f"s{n}"] = [(401, {})] * (VAPID_REFUSALS + 1)
+        transports = {Channel.WEBPUSH: push_transport(private), Channel.SMS: fallback}
+        worker = deliverer(store, transports, recipients=recipients)
+        ended = [
+            run(worker, store, yaml, n, f"person-{n % people}") for n in range(VAPID_REFUSALS + 1)
+        ]
+        browser = push.subscribe("genuine")
+        browser.application_server_key = public
+        ended.append(run(worker, store, yaml, 99, push=browser.subscription()))
+        assert ended == ["sms"] * (VAPID_REFUSALS + 1) + ["sms" if stops else "webpush"]
         assert (Channel.WEBPUSH in worker.stopped) is stops
     finally:
         push.close()

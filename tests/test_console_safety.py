@@ -18,6 +18,7 @@ from notifier.channels.base import Outcome, SendResult
 from notifier.models import Channel, MessageStatus, Safety
 from notifier.store import PREFIX
 from notifier.store.recipients import RecipientStore
+from notifier.store.safety_decisions import decision_in
 from tests.support.browser import overflows, violations
 from tests.support.builders import (
     CONTACT_KEY,
@@ -67,7 +68,8 @@ def test_an_agent_pauses_and_resumes_a_person_known_only_from_events(
     page.get_by_label("Motif", exact=True).first.fill("appel de la personne, ticket 118")
     page.get_by_role("button", name="Enregistrer ses réglages").click()
     page.get_by_text("Action enregistrée : réglages de la personne").wait_for()
-    assert people(console).fields(TENANT, "citizen-1")["choices"]
+    decided = decision_in(people(console).fields(TENANT, "citizen-1"))
+    assert decided is not None and decided.safety.paused and decided.by == "agent"
     assert deliver_due(console.store, NOW) == []  # the confirmation is withheld
     assert console.store.get(booked).status is MessageStatus.WITHHELD  # type: ignore[union-attr]
     # resuming, with what was missed

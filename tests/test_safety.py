@@ -22,7 +22,7 @@ from notifier.models import (
     Safety,
 )
 from notifier.rules.loader import RuleSetError
-from notifier.safety import Hold, hold, unsafe_channel
+from notifier.safety import Hold, hold, tightened, unsafe_channel
 from notifier.templates.catalog import load_templates
 from notifier.templates.context import template_flags
 from notifier.templates.discreet import generic
@@ -191,18 +191,64 @@ def test_hold(
     assert hold(now, message(safety, expires=expires, quiet=quiet), LIFETIME) == expected
 
 
+SAFE_MAIL = "Safe@Example.net"
+NOT_SAFE = "this email address is not the one the person said is safe"
+
+
 @pytest.mark.parametrize(
-    ("channels", "channel", "expected"),
+    ("safety", "channel", "address", "expected"),
     [
-        pytest.param(None, Channel.SMS, None, id="any-channel"),
-        pytest.param(["email"], Channel.EMAIL, None, id="the-safe-one"),
+        pytest.param({}, Channel.SMS, "+33612345678", None, id="any-channel"),
+        pytest.param({"channels": ["email"]}, Channel.EMAIL, "a@b.fr", None, id="the-safe-one"),
         pytest.param(
-            ["email"], Channel.SMS, "sms is not a safe channel for this person", id="another"
+            {"channels": ["email"]},
+            Channel.SMS,
+            "+33612345678",
+            "sms is not a safe channel for this person",
+            id="another",
+        ),
+        pytest.param(
+            {"contacts": {"email": SAFE_MAIL}}, Channel.EMAIL, "safe@example.net", None, id="safe"
+        ),
+        pytest.param(
+            {"contacts": {"email": SAFE_MAIL}},
+            Channel.EMAIL,
+            "home@example.net",
+            NOT_SAFE,
+            id="not",
+        ),
+        pytest.param(
+            {"contacts": {"email": SAFE_MAIL}},
+            Channel.SMS,
+            "+33612345678",
+            None,
+            id="other-channel",
+        ),
+        pytest.param(
+            {"contacts": {"phone": "06 12 34 56 78"}},
+            Channel.SMS,
+            "+33612345678",
+            None,
+            id="safe-phone-as-written-nationally",
         ),
     ],
 )
-def test_unsafe_channel(channels: list[str] | None, channel: Channel, expected: str | None) -> None:
-    assert unsafe_channel(channel, Safety.model_validate({"channels": channels})) == expected
+def test_unsafe_channel(
+    safety: dict[str, Any], channel: Channel, address: str, expected: str | None
+) -> None:
+    assert unsafe_channel(channel, address, Safety.model_validate(safety)) == expected
+
+
+def test_another_address_of_a_safe_channel_is_skipped_with_the_reason() -> None:
+    person = Recipient.model_validate(
+        {
+            "id": "c-1",
+            "contacts": {"email": "home@example.net", "phone": "+33612345678"},
+            "safety": {"channels": ["email"], "contacts": {"email": SAFE_MAIL}},
+        }
+    )
+    found = skip(Channel.EMAIL, person, None, stopped={}, closed=frozenset(), has_transport=True)
+    assert found == Skip(NOT_SAFE)
 
 
 def test_an_unsafe_channel_is_skipped_with_the_reason_before_anything_else() -> None:
@@ -215,6 +261,47 @@ def test_an_unsafe_channel_is_skipped_with_the_reason_before_anything_else() -> 
     )
     found = skip(Channel.SMS, person, None, stopped={}, closed=frozenset(), has_transport=True)
     assert found == Skip("sms is not a safe channel for this person")
+
+
+NIGHT = {"start": "20:00", "end": "08:00"}
+
+
+@pytest.mark.parametrize(
+    ("current", "asked", "expected"),
+    [
+        pytest.param({}, {"discreet": True}, {"discreet": True}, id="adds-discreet"),
+        pytest.param({"discreet": True}, {}, {"discreet": True}, id="never-lifts-discreet"),
+        pytest.param({"paused": True}, {"paused": False}, {"paused": True}, id="never-resumes"),
+        pytest.param({}, {"channels": ["sms"]}, {"channels": ["sms"]}, id="adds-channels"),
+        pytest.param(
+            {"channels": ["sms", "email"]},
+            {"channels": ["email", "webpush"]},
+            {"channels": ["email"]},
+            id="narrows-channels",
+        ),
+        pytest.param(
+            {"channels": ["sms"]}, {"channels": ["email"]}, {"channels": ["sms"]}, id="no-common"
+        ),
+        pytest.param({}, {"safe_hours": SAFE_9_17}, {"safe_hours": SAFE_9_17}, id="adds-hours"),
+        pytest.param(
+            {"safe_hours": SAFE_9_17},
+            {"safe_hours": NIGHT},
+            {"safe_hours": SAFE_9_17},
+            id="never-replaces-hours",
+        ),
+        pytest.param(
+            {},
+            {"contacts": {"email": SAFE_MAIL}},
+            {"contacts": {"email": SAFE_MAIL}},
+            id="adds-a-safe-contact",
+        ),
+    ],
+)
+def test_an_event_tightens_never_loosens(
+    current: dict[str, Any], asked: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    found = tightened(Safety.model_validate(current), Safety.model_validate(asked))
+    assert found == Safety.model_validate(expected)
 
 
 @pytest.mark.parametrize(
@@ -311,6 +398,20 @@ def test_discreet_texts_reveal_nothing_and_carry_the_link(
     if name != "push_test":  # the test notification has nothing to read
         assert LINKS["pages"] in linked
     assert "html" not in parts  # a discreet e-mail is plain text: no standard HTML beside it
+
+
+@pytest.mark.parametrize(
+    ("name", "locale", "channel"), CASES, ids=[f"{n}-{lo}-{c.value}" for n, lo, c in CASES]
+)
+def test_discreet_texts_render_without_a_public_url(
+    renderer: Renderer, name: str, locale: str, channel: Channel
+) -> None:
+    """No NOTIFIER_PUBLIC_URL, no link: the discreet message still renders (a push without
+    its ``url``), rather than failing on an empty link."""
+    ctx = context(name, locale, channel) | {"links": {}}
+    parts = renderer.render(name, channel, locale, ctx, discreet=True)
+    assert "url" not in parts
+    assert all(parts[part] for part in REQUIRED_PARTS[channel])
 
 
 @pytest.mark.parametrize("channel", list(Channel), ids=lambda c: c.value)

@@ -38,10 +38,12 @@ from tests.support.smtp_server import SmtpServer
 PARIS = ZoneInfo("Europe/Paris")
 EVENT = json.loads((EXAMPLES / "events" / "procedure-status-changed.json").read_text())
 NEWS_RULES = rules_from((EXAMPLES / "rules" / "procedures.yaml").read_text())
-PAGES = "https://messages.example.net"
-LINKS = Links(CONTACT_KEY, PAGES, ttl=timedelta(days=30))
+PAGES = "https://messages.example.net"  # the neutral host of discreet links
+PUBLIC = "https://rdv.gendarmerie.example"  # the service's own, which names it
+LINKS = Links(CONTACT_KEY, PUBLIC, ttl=timedelta(days=30), discreet_url=PAGES)
 NOW = datetime(2026, 11, 28, 9, 10, tzinfo=UTC)
 # What the example event says, and none of it may reach a discreet message
+PUSH_KEYS = {"p256dh": "B" * 20, "auth": "a" * 16}
 REVEALING = ["gendarmerie", "plainte", "parquet", "dossier", "PLAINTE-2026-118", "procédure"]
 
 
@@ -51,9 +53,11 @@ def accept(store: Store, rules: Any, event: dict[str, Any], now: datetime) -> li
     return [m.id for m in planned.messages]
 
 
-def deliver(store: Store, transports: dict[Channel, Any], now: datetime) -> list[Any]:
+def deliver(
+    store: Store, transports: dict[Channel, Any], now: datetime, links: Links = LINKS
+) -> list[Any]:
     recipients = RecipientStore(store.redis, contact_key=CONTACT_KEY)
-    worker = deliverer(store, transports, at=now, links=LINKS, recipients=recipients)
+    worker = deliverer(store, transports, at=now, links=links, recipients=recipients)
     return list(deliver_all(worker, now).values())
 
 
@@ -164,6 +168,38 @@ def test_a_discreet_push_shows_a_neutral_title_and_body(store: Store) -> None:
     assert payload["body"] == "Vous avez un nouveau message."
     assert payload["url"].startswith(f"{PAGES}/me/")
     assert_discreet(json.dumps(payload, ensure_ascii=False))
+
+
+@pytest.mark.parametrize("channel", list(Channel), ids=lambda c: c.value)
+def test_without_a_neutral_host_a_discreet_message_has_no_link(
+    store: Store, channel: Channel
+) -> None:
+    """NOTIFIER_DISCREET_PUBLIC_URL unset: the public URL's host may name the service, so a
+    discreet message goes without a link rather than with it."""
+    transport = ScriptedTransport(SendResult(Outcome.SENT, reference="x-1"))
+    push = {"endpoint": "https://fcm.googleapis.com/fcm/send/x1", "keys": PUSH_KEYS}
+    accept(store, NEWS_RULES, discreet_event([channel.value], push=push), NOW)
+    public_only = Links(CONTACT_KEY, PUBLIC, ttl=timedelta(days=30))
+    assert deliver(store, {channel: transport}, NOW, public_only) == [MessageStatus.SENT]
+    (sent,) = transport.sent
+    everything = json.dumps(sent.parts, ensure_ascii=False) + json.dumps(sent.links)
+    assert "gendarmerie" not in everything and "/me/" not in everything
+    assert "url" not in sent.parts
+
+
+def test_another_address_than_the_safe_one_is_not_written_to(store: Store) -> None:
+    """E-mail to this address only: the event brings the household's address (the
+    upstream record is older than the person's choice): skipped, the history says why."""
+    email = ScriptedTransport(SendResult(Outcome.SENT, reference="e-1"))
+    safety = {"channels": ["email"], "contacts": {"email": "camille.safe@example.net"}}
+    event = EVENT | {"recipient": EVENT["recipient"] | {"safety": safety}}
+    (message_id,) = accept(store, NEWS_RULES, event, NOW)
+    assert deliver(store, {Channel.EMAIL: email}, NOW) == [MessageStatus.PERMANENT_FAILURE]
+    assert email.sent == []
+    record = store.get(message_id)
+    assert record is not None
+    notes = [str(h.detail) for h in record.history if h.channel is Channel.EMAIL]
+    assert notes == ["skipped: this email address is not the one the person said is safe"]
 
 
 # --- safe times ------------------------------------------------------------------------

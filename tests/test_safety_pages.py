@@ -18,7 +18,7 @@ from notifier.channels.base import Outcome, SendResult
 from notifier.channels.outbox import OutboxTransport
 from notifier.models import Channel, MessageStatus, SafeHours, Safety
 from notifier.store import Store
-from notifier.store.recipients import Choices
+from notifier.store.safety_decisions import decision_in
 from tests.support.browser import overflows, violations
 from tests.support.builders import (
     DISCREET,
@@ -244,7 +244,8 @@ def test_discreet_messages_turned_on_by_the_person_close_the_pages_behind_a_code
     page.get_by_label("Jusqu'à", exact=True).fill("17:00")
     page.get_by_role("button", name="Enregistrer").click()
     assert page.title() == "Mon espace" and "Choisissez un code" in page.inner_text("main")
-    chosen = Choices.model_validate_json(site.recipients.fields("crm", "citizen-1")["choices"])
+    chosen = decision_in(site.recipients.fields("crm", "citizen-1"))
+    assert chosen is not None and chosen.by == "person"
     assert chosen.safety == Safety(discreet=True, safe_hours=SafeHours(start="09:00", end="17:00"))
 
 

@@ -103,7 +103,10 @@ def build_deliverer(settings: Settings, transports: Mapping[Channel, Transport])
         metrics=DeliveryMetrics() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else None,
         stopping=STOPPING.event,
         links=Links(
-            settings.secret(), settings.public_url, ttl=timedelta(days=settings.link_ttl_days)
+            settings.secret(),
+            settings.public_url,
+            ttl=timedelta(days=settings.link_ttl_days),
+            discreet_url=settings.discreet_public_url,
         ),
         rate_limits=rate_limits(
             connections.rate_limit_client(settings, outage_wait=wait),

@@ -106,7 +106,9 @@ def _engine(
         templates=templates,
         recipients=RecipientStore(store.redis, contact_key=settings.secret()),
         keys=ApiKeys(
-            store.redis, {name: key.get_secret_value() for name, key in settings.api_keys.items()}
+            store.redis,
+            {name: key.get_secret_value() for name, key in settings.api_keys.items()},
+            settings.api_key_scopes,
         ),
         links=Links(
             settings.secret(), settings.public_url, ttl=timedelta(days=settings.link_ttl_days)

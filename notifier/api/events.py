@@ -215,6 +215,8 @@ def post_event(event: Event, client: EventsClient, parts: EngineDep) -> dict[str
     accepted = parts.store.accept(
         f"{client.name}:{event.id}", decided, now, ttl=parts.settings.idempotency_ttl_seconds
     )
+    # safety sent inline holds for the person's next events and pages (it may only tighten)
+    parts.recipients.keep_safety(client.tenant, event.recipient, now)
     return answer(parts, event, accepted, client)
 
 
@@ -256,6 +258,7 @@ def post_events(batch: EventBatch, client: EventsClient, parts: EngineDep) -> di
         ttl=parts.settings.idempotency_ttl_seconds,
     )
     for (index, event, _), accepted in zip(valid, stored, strict=True):
+        parts.recipients.keep_safety(client.tenant, event.recipient, now)
         results[index] = {
             "index": index,
             "status": 202,

@@ -89,7 +89,7 @@ def put_recipient(
     if recipient.id != recipient_id:
         raise unprocessable(["body", "id"], f"must be {recipient_id!r}, the id in the URL")
     check_push(parts, recipient.contacts.push, ["body", "contacts", "push"])
-    parts.recipients.put(client.tenant, recipient)
+    parts.recipients.put(client.tenant, recipient, parts.clock())
     stored = parts.recipients.get(client.tenant, recipient_id)
     assert stored is not None
     return stored

@@ -52,6 +52,7 @@ class OutgoingMessage:
     links: dict[str, str] = field(default_factory=dict)  # signed: pages, unsubscribe
     recipient: str = ""  # the recipient's id: tells one person's answers from many people's
     discreet: bool = False  # the person's safety: from a neutral sender, nothing revealing
+    proven: bool = False  # this address took a message of ours before (a stored push subscription)
 
 
 class Transport(Protocol):

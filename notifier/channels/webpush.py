@@ -15,7 +15,10 @@ Answers: 404/410 the subscription is gone (delete it, fall back); 401 and 403 re
 authentication for this subscription (permanent for it: made with another key, or a push
 service that will not take us). One subscription's answer never stops the channel, whatever
 it says: only :data:`VAPID_REFUSALS` subscriptions of distinct recipients refused in a row by
-the same push service, none accepted by it between, show that our key is wrong, and stop it.
+the same push service, none accepted by it between, show that our key is wrong, and stop it —
+and only subscriptions that accepted our key before count (``proven``: a push to them went
+through, marked on the stored subscription), so that real subscriptions made with someone
+else's key, which refuse us from the start, never can.
 413 (payload too large) and other 4xx and 3xx are permanent; 429 and 5xx retry, after
 ``Retry-After`` when given; network errors retry.
 """
@@ -54,6 +57,7 @@ DEFAULT_TTL = 24 * 3600
 # 401/403 from one push service for this many recipients' subscriptions in a row, none accepted
 # by it between: our key is wrong (one subscription, or one person, can never tell that)
 VAPID_REFUSALS = 3
+REFUSED = "push service answered {}: the subscription refuses our key"
 
 
 def topic_for(subject: str) -> str:
@@ -154,8 +158,10 @@ class WebPushTransport:
                 },
             )
         except WebPushException as exc:
-            if exc.status_code in (401, 403):
+            if exc.status_code in (401, 403) and message.proven:
                 return self._refused_by(service, message.recipient or endpoint, exc.status_code)
+            if exc.status_code in (401, 403):  # it never took our key: says nothing about it
+                return SendResult(Outcome.PERMANENT, reason=REFUSED.format(exc.status_code))
             return self._classify(exc, self.clock())
         except requests.TooManyRedirects:
             return SendResult(Outcome.PERMANENT, reason="push service redirected: not followed")
@@ -181,10 +187,7 @@ class WebPushTransport:
                 reason=f"push service answered {status} for {count} recipients' subscriptions "
                 "in a row: VAPID credentials refused (check NOTIFIER_VAPID_PRIVATE_KEY)",
             )
-        return SendResult(
-            Outcome.PERMANENT,
-            reason=f"push service answered {status}: the subscription refuses our key",
-        )
+        return SendResult(Outcome.PERMANENT, reason=REFUSED.format(status))
 
     @staticmethod
     def _classify(exc: WebPushException, now: datetime) -> SendResult:

@@ -31,16 +31,19 @@ def _demo_banner(settings: Settings, redis_url: str) -> str:
     from datetime import timedelta
 
     from notifier.links import Links
+    from notifier.scopes import Scope, parse_scopes
 
     keys = ", ".join(f"{c}={k.get_secret_value()}" for c, k in settings.api_keys.items())
     base = _local_api(settings)
     links = Links(settings.secret(), settings.public_url or base, ttl=timedelta(days=30))
     metrics = f"http://{settings.metrics_host}"
     tenant = next(iter(settings.api_keys), "demo")  # an environment key's tenant: its name
+    ops = [c for c, named in settings.api_key_scopes.items() if Scope.OPS in parse_scopes(named)]
+    agents = f": {', '.join(ops)}" if ops else ""
     return f"""
 notifier is starting
   API        {base}   (health: {base}/healthz, docs: {base}/docs)
-  console    {base}/ops/   (log in with an API key holding the ops scope: the demo key does)
+  console    {base}/ops/   (log in with an API key holding the ops scope{agents})
   API keys   {keys or "none: set NOTIFIER_API_KEYS"}
   citizen    {links.pages(tenant, "citizen-0001")}
              (the pages of the demo events' recipient, once {tenant}'s events name them)
@@ -83,6 +86,8 @@ def _supervise(settings: Settings, redis_url: str) -> int:
     env = {**os.environ, "NOTIFIER_REDIS_URL": redis_url}
     # The demo's links to the citizen pages point at this API unless a public URL is set.
     env.setdefault("NOTIFIER_PUBLIC_URL", settings.public_url or _local_api(settings))
+    if settings.public_url is None:  # this machine's address names nothing: discreet ones too
+        env.setdefault("NOTIFIER_DISCREET_PUBLIC_URL", _local_api(settings))
     print(_demo_banner(settings, redis_url), flush=True)
     # Own process groups: Ctrl-C reaches only this supervisor, which then stops each child
     # once. (A second signal makes Dramatiq kill its workers instead of letting them finish.)

@@ -46,7 +46,14 @@ from notifier.delivery.figures import counts
 from notifier.delivery.ratelimit import ChannelRateLimit
 from notifier.links import Links
 from notifier.metrics import DeliveryMetrics, lateness_seconds
-from notifier.models import Channel, MessageStatus, Need, PlannedMessage, recipient_key
+from notifier.models import (
+    Channel,
+    MessageStatus,
+    Need,
+    PlannedMessage,
+    Recipient,
+    recipient_key,
+)
 from notifier.runtime.clock import utcnow
 from notifier.store import CapLimit, SendLease, Store, TakenOver
 from notifier.store.recipients import RecipientStore
@@ -130,8 +137,9 @@ class Deliverer:
     def _send(self, act: Attempt, message: PlannedMessage, lease: SendLease) -> Verdict:
         """The message's channels in turn, until one ends the attempt."""
         tried: list[str] = []
+        discreet = message.recipient.safe.discreet or self._watched(message.recipient)
         for channel in message.channels:
-            verdict = self._on(channel, act, message, lease)
+            verdict = self._on(channel, act, message, lease, discreet)
             if verdict.step is not Step.NEXT:
                 return verdict
             if verdict.detail:
@@ -140,7 +148,12 @@ class Deliverer:
         return none_delivered(tried)
 
     def _on(
-        self, channel: Channel, act: Attempt, message: PlannedMessage, lease: SendLease
+        self,
+        channel: Channel,
+        act: Attempt,
+        message: PlannedMessage,
+        lease: SendLease,
+        discreet: bool,
     ) -> Verdict:
         """Try ``channel``: its checks, the message prepared for it, the provider call."""
         recipient = message.recipient
@@ -157,18 +170,10 @@ class Deliverer:
             if verdict.detail:
                 self.figures.attempt(channel, "skipped")
             return verdict
-        links = self._links(message.tenant, recipient.id, message.category, channel)
-        try:
-            parts = self.renderer.render(
-                message.template,
-                channel,
-                recipient.locale,
-                template_context(message, channel, links),
-                easy_read=Need.EASY_READ in recipient.needs,
-                discreet=recipient.safe.discreet,
-            )
-        except (TemplateMissingError, TemplateError, ValueError) as exc:
-            return end(MessageStatus.TECHNICAL_FAILURE, f"template: {exc}", channel)
+        links = self._links(message.tenant, recipient.id, message.category, channel, discreet)
+        parts = self._render(message, channel, links, discreet)
+        if isinstance(parts, Verdict):
+            return parts
         metadata: dict[str, str] = {"critical": "1"} if message.critical else {}
         sizes = ""
         prepare = plugin(channel).prepare
@@ -192,9 +197,28 @@ class Deliverer:
             metadata=metadata,
             links=links,
             recipient=recipient.id,
-            discreet=recipient.safe.discreet,
+            discreet=discreet,
+            # a stored push subscription: whether a push to it went through before
+            proven=bool(RecipientStore.push_proven(lease.registered, channel, address)),
         )
         return self._call(act, outgoing, message, lease, sizes)
+
+    def _render(
+        self, message: PlannedMessage, channel: Channel, links: dict[str, str], discreet: bool
+    ) -> dict[str, str] | Verdict:
+        """The message's parts for ``channel``, in the reader's words; a template error ends
+        the attempt."""
+        try:
+            return self.renderer.render(
+                message.template,
+                channel,
+                message.recipient.locale,
+                template_context(message, channel, links),
+                easy_read=Need.EASY_READ in message.recipient.needs,
+                discreet=discreet,
+            )
+        except (TemplateMissingError, TemplateError, ValueError) as exc:
+            return end(MessageStatus.TECHNICAL_FAILURE, f"template: {exc}", channel)
 
     def _call(
         self,
@@ -222,6 +246,8 @@ class Deliverer:
         self.figures.attempt(channel, result.outcome.value)
         if result.outcome is Outcome.SENT:
             self.figures.late(lateness_seconds(lease.due_at or message.due_at, self.clock()))
+            if RecipientStore.push_proven(lease.registered, channel, outgoing.address) is False:
+                self._prove_push(message, outgoing.address)
         later = message.channels[message.channels.index(channel) + 1 :]
         verdict = after_send(
             result,
@@ -268,14 +294,25 @@ class Deliverer:
             channel.value,
         )
 
+    def _prove_push(self, message: PlannedMessage, address: str) -> None:
+        """A stored push subscription took our key: its refusals may count from now on."""
+        if self.recipients is not None:
+            self.recipients.prove_push(message.tenant, message.recipient.id, address)
+
+    def _watched(self, recipient: Recipient) -> bool:
+        """One of the person's contacts is a discreet person's, of any tenant: the phone is
+        watched, whoever writes to it (one round trip)."""
+        return self.recipients is not None and self.recipients.safety.marked(recipient.contacts)
+
     def _links(
-        self, tenant: str, recipient: str, category: str | None, channel: Channel
+        self, tenant: str, recipient: str, category: str | None, channel: Channel, discreet: bool
     ) -> dict[str, str]:
-        """The reader's signed links: their pages; one-click unsubscribe for optional news."""
+        """The reader's signed links: their pages (on the neutral host for a discreet
+        message, which has no other); one-click unsubscribe for optional news."""
         if self.links is None:
             return {}
-        found = {"pages": self.links.pages(tenant, recipient)}
-        if category:
+        found = {"pages": self.links.pages(tenant, recipient, discreet=discreet)}
+        if category and not discreet:
             found["unsubscribe"] = self.links.unsubscribe(
                 tenant, recipient, category, channel.value
             )

@@ -146,13 +146,14 @@ def skip(
 ) -> Skip | None:
     """Why ``channel`` is not tried for ``recipient``, or None if it may be.
 
-    In order: the person's safety settings exclude it, the channel is stopped (our
+    In order: the person's safety settings exclude it (or its address), the channel is stopped (our
     credentials were refused), the person's needs exclude it, they opted out or the provider
     blocked it, a receipt or exhausted retries closed it for this message; then a missing
     contact or transport.
     """
+    address = address_of(recipient.contacts, channel)
     reason = (
-        unsafe_channel(channel, recipient.safe)
+        unsafe_channel(channel, address, recipient.safe)
         or (
             f"the {channel.value} channel is stopped: {stopped[channel]}"
             if channel in stopped
@@ -168,7 +169,7 @@ def skip(
     )
     if reason:
         return Skip(reason)
-    if address_of(recipient.contacts, channel) is None:
+    if address is None:
         return Skip("no contact", noted=False)
     if not has_transport:
         return Skip("no transport", noted=False)

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from notifier.scopes import parse_scopes
 from notifier.urls import PUSH_SERVICES, push_entry_problem
 
 
@@ -123,6 +124,12 @@ class Settings(BaseSettings):
     api_keys: dict[str, SecretStr] = Field(
         default_factory=dict,
         description='Accepted API keys as JSON, client name → key: {"crm": "s3cret"}.',
+    )
+    api_key_scopes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Scopes of NOTIFIER_API_KEYS keys as JSON, client name → comma-separated "
+        'scopes: {"demo": "events,recipients,erase,ops"}. A key not named: events, '
+        "recipients, erase (never ops).",
     )
     idempotency_ttl_seconds: int = Field(
         default=7 * 24 * 3600,
@@ -237,6 +244,13 @@ class Settings(BaseSettings):
         "pages in every e-mail and one-click unsubscribe links are built on it. Unset: none; "
         "with e-mail through NOTIFIER_SMTP_HOST, the API and workers refuse to start.",
     )
+    discreet_public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Base URL of the citizen pages in discreet messages: a host that names "
+        "nothing (it may be read on a watched phone), served by the same API. Unset: discreet "
+        "messages carry no link.",
+    )
     link_ttl_days: int = Field(
         default=30, ge=1, description="How long a link to the citizen's pages stays valid."
     )
@@ -346,6 +360,14 @@ class Settings(BaseSettings):
             if len(key.get_secret_value()) < 8:
                 raise ValueError(f"API key of client {client!r} is shorter than 8 characters")
         return keys
+
+    @model_validator(mode="after")
+    def _scoped_keys_exist(self) -> Settings:
+        for client, scopes in self.api_key_scopes.items():
+            if client not in self.api_keys:
+                raise ValueError(f"NOTIFIER_API_KEY_SCOPES names {client!r}: no such key")
+            parse_scopes(scopes)
+        return self
 
     @field_validator("push_allowed_hosts")
     @classmethod

@@ -36,6 +36,9 @@ own is about 80 bytes of bookkeeping before any content, so what can share a has
                         last 24 h only (trimmed at each new one): the console's overview
 ``recipient:{tenant}|{id}``  a registered recipient, their choices and subscriptions
                         (:mod:`notifier.store.recipients`); ``sms-stops`` is for every tenant
+``discreet-contacts``    sorted set of ``{keyed hash of a phone or e-mail}:{keyed hash of
+                        recipient:{tenant}|{id}``: the contacts of people with discreet
+                        messages, for every tenant (:mod:`notifier.store.safety_decisions`)
 ``cap:{tenant}|{id}…``  sliding windows of the per-recipient caps (:meth:`Store.provider_call`)
 ``layout``              this layout's version, :data:`LAYOUT` (see :meth:`Store.check_layout`)
 ``fence``               rewritten before each ``WAIT`` for replicas (:mod:`notifier.store.durable`)

@@ -3,8 +3,9 @@
 ``notifier keys add CLIENT --events 'appointment.*' --scopes events,recipients`` prints a
 new key once; only its digest is kept (``notifier:apikeys``, digest → client, tenant,
 scopes, allowed event types). Keys from ``NOTIFIER_API_KEYS`` (development, or a secret
-manager writing the environment) are digested at start-up, may post any event type and
-hold every API scope.
+manager writing the environment) are digested at start-up and may post any event type;
+they hold the scopes an upstream client needs (:data:`CLIENT_SCOPES`: not ``ops``) unless
+``NOTIFIER_API_KEY_SCOPES`` names theirs.
 
 **Scopes** say what a key may do: ``events`` (post events, read the messages its tenant
 planned, read the rules), ``recipients`` (register recipients and their push
@@ -27,14 +28,14 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import redis
 
 from notifier.rules.schema import event_matches
+from notifier.scopes import Scope, parse_scopes
 from notifier.store import PREFIX
 
 KEY = f"{PREFIX}apikeys"
@@ -44,28 +45,10 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class Scope(StrEnum):
-    EVENTS = "events"
-    RECIPIENTS = "recipients"
-    ERASE = "erase"
-    OPS = "ops"  # the support console: every tenant's messages, cancel and resend
-
-
 ALL_SCOPES = frozenset(Scope)
 DEFAULT_SCOPES = frozenset({Scope.EVENTS})
+CLIENT_SCOPES = frozenset({Scope.EVENTS, Scope.RECIPIENTS, Scope.ERASE})  # environment keys
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def parse_scopes(text: str) -> frozenset[Scope]:
-    """``events,recipients`` → the scopes; a ValueError naming an unknown one."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in {s.value for s in Scope}]
-    if unknown or not names:
-        raise ValueError(
-            f"unknown scope {', '.join(unknown) or '(none)'}; "
-            f"choose among {', '.join(s.value for s in Scope)}"
-        )
-    return frozenset(Scope(n) for n in names)
 
 
 @dataclass(frozen=True)
@@ -90,9 +73,18 @@ class ApiClient:
 
 
 class ApiKeys:
-    def __init__(self, client: redis.Redis, environment_keys: dict[str, str]) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        environment_keys: dict[str, str],
+        environment_scopes: Mapping[str, str] | None = None,
+    ) -> None:
+        """``environment_scopes``: client → its comma-separated scopes, for the environment
+        keys that hold others than :data:`CLIENT_SCOPES`."""
         self.redis = client
         self.environment = [(digest(key), name) for name, key in environment_keys.items()]
+        named = environment_scopes or {}
+        self.environment_scopes = {c: parse_scopes(s) for c, s in named.items()}
 
     def identify(self, presented: str) -> ApiClient | None:
         """The client whose key this is, or None."""
@@ -103,7 +95,7 @@ class ApiKeys:
         found = None
         for known, name in self.environment:
             if hmac.compare_digest(known, key_digest):
-                found = ApiClient(name)
+                found = ApiClient(name, scopes=self.environment_scopes.get(name, CLIENT_SCOPES))
         if found is not None:
             return found
         stored = self.redis.hget(KEY, key_digest)

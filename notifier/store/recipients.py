@@ -1,8 +1,9 @@
 """Registered recipients: contacts, preferences, push subscriptions, and erasure.
 
 Each belongs to a tenant, as messages do: ``notifier:recipient:{tenant}|{id}`` is a hash:
-``profile`` (the recipient as JSON, as last PUT by an upstream system), ``choices`` (needs,
-opt-outs and safety settings the person set on their own pages: they win), ``blocked``
+``profile`` (the recipient as JSON, as last PUT by an upstream system), ``choices`` (needs
+and opt-outs the person set on their own pages: they win), ``safety`` (the latest decision
+on their safety settings, whoever made it: :mod:`notifier.store.safety_decisions`), ``blocked``
 (channels a provider closed, e.g. an SMS STOP), ``safety-code`` (the salted hash of the
 short code that opens a discreet person's pages; ``code-tries:{tenant}|{id}`` counts wrong
 ones) and one ``push:{digest}`` field per browser subscription. Only ``profile`` makes a
@@ -40,9 +41,11 @@ from notifier.models import (
     Strict,
     recipient_key,
 )
+from notifier.runtime.clock import utcnow
 from notifier.store import PREFIX, Store
 from notifier.store.digest import contact_digest
 from notifier.store.pages_sessions import PagesSessions
+from notifier.store.safety_decisions import Decider, SafetyDecisions, decision_in
 from notifier.store.scripts import register
 
 
@@ -51,7 +54,7 @@ class Choices(Strict):
 
     needs: frozenset[Need] = frozenset()
     opt_outs: tuple[OptOut, ...] = ()
-    safety: Safety | None = None
+    safety: Safety | None = None  # chosen before decisions were dated: read as the person's
 
 
 def _push_field(endpoint: str) -> str:
@@ -82,6 +85,7 @@ class RecipientStore:
     def __init__(self, client: redis.Redis, *, contact_key: bytes) -> None:
         self.redis = client
         self.contact_key = contact_key
+        self.safety = SafetyDecisions(client, contact_key=contact_key)
         self._erase = register(client, "erase")["erase"]
 
     def stop_sms(self, phone: str, at: float) -> None:
@@ -91,10 +95,30 @@ class RecipientStore:
     def sms_stopped(self, phone: str) -> bool:
         return bool(self.redis.hexists(SMS_STOPS, contact_digest(self.contact_key, phone)))
 
-    def put(self, tenant: str, recipient: Recipient) -> None:
-        """Register or replace a recipient; subscriptions and provider blocks are kept."""
-        profile = recipient.model_dump_json(exclude={"blocked"})
-        self.redis.hset(recipient_hash(tenant, recipient.id), "profile", profile)
+    def put(self, tenant: str, recipient: Recipient, at: datetime | None = None) -> None:
+        """Register or replace a recipient; subscriptions and provider blocks are kept. Its
+        ``safety``, when given, is a decision made ``at`` (absent: the one in force stays)."""
+        profile = recipient.model_dump_json(exclude={"blocked", "safety"})
+        key = recipient_hash(tenant, recipient.id)
+        self.redis.hset(key, "profile", profile)
+        if recipient.safety is not None:
+            self.safety.decide(
+                key, recipient.safety, "upstream", at or utcnow(), recipient.contacts
+            )
+
+    def keep_safety(self, tenant: str, recipient: Recipient, at: datetime) -> None:
+        """The ``safety`` an event carried inline for ``recipient``: kept in their hash, so
+        that it holds for their next events and pages; it may tighten what is in force."""
+        if recipient.safety is None:
+            return
+        key = recipient_hash(tenant, recipient.id)
+        self.safety.tighten(
+            key,
+            recipient.safety,
+            at,
+            lambda fields: self.current(fields, recipient).safe,
+            recipient.contacts,
+        )
 
     def get(self, tenant: str, recipient_id: str) -> Recipient | None:
         """The registered recipient as it stands now; None if not registered."""
@@ -138,6 +162,9 @@ class RecipientStore:
             update |= {"needs": choices.needs, "opt_outs": choices.opt_outs}
             if choices.safety is not None:
                 update["safety"] = choices.safety
+        decided = decision_in(fields)
+        if decided is not None:
+            update["safety"] = decided.safety
         return snapshot.model_copy(update=update)
 
     def set_choices(
@@ -153,10 +180,25 @@ class RecipientStore:
         )
         self.redis.hset(recipient_hash(tenant, recipient_id), "choices", choices.model_dump_json())
 
-    def set_safety(self, tenant: str, recipient_id: str, safety: Safety) -> None:
-        """The person's own safety settings (or an agent's at their request): they win."""
-        choices = self._choices(tenant, recipient_id).model_copy(update={"safety": safety})
-        self.redis.hset(recipient_hash(tenant, recipient_id), "choices", choices.model_dump_json())
+    def set_safety(
+        self,
+        tenant: str,
+        recipient_id: str,
+        safety: Safety,
+        *,
+        by: Decider = "person",
+        at: datetime | None = None,
+    ) -> None:
+        """The person's own safety settings (or an agent's at their request): the latest
+        decision. Safe contacts have no field on the pages: those set stay."""
+        key = recipient_hash(tenant, recipient_id)
+        fields = self.fields(tenant, recipient_id)
+        before = decision_in(fields)
+        if safety.contacts is None and before is not None and before.safety.contacts:
+            safety = safety.model_copy(update={"contacts": before.safety.contacts})
+        registered = self.current(fields)
+        contacts = registered.contacts if registered else None
+        self.safety.decide(key, safety, by, at or utcnow(), contacts)
 
     def _choices(self, tenant: str, recipient_id: str) -> Choices:
         stored = self.redis.hget(recipient_hash(tenant, recipient_id), "choices")
@@ -170,13 +212,9 @@ class RecipientStore:
         registered = self.get(tenant, recipient_id)
         if registered is None:
             return None
-        profile = Recipient.model_validate_json(self.fields(tenant, recipient_id)["profile"])
-        if profile.safety is not None:
-            safety = profile.safety.model_copy(update={"paused": False})
-            self.put(tenant, profile.model_copy(update={"safety": safety}))
-        chosen = self._choices(tenant, recipient_id).safety
-        if chosen is not None:
-            self.set_safety(tenant, recipient_id, chosen.model_copy(update={"paused": False}))
+        if registered.safe.paused:
+            resumed = registered.safe.model_copy(update={"paused": False})
+            self.set_safety(tenant, recipient_id, resumed, by="upstream", at=now)
         return self.resend_withheld(tenant, recipient_id, store, now) if send_missed else []
 
     def resend_withheld(
@@ -256,6 +294,29 @@ class RecipientStore:
         self.redis.hset(key, _push_field(subscription.endpoint), value)
         return True
 
+    @staticmethod
+    def push_proven(fields: dict[str, str], channel: Channel, address: str) -> bool | None:
+        """Whether a push to this subscription (``address``, on ``channel``) went through
+        before; None if it is not a push subscription stored in these hash fields."""
+        if channel is not Channel.WEBPUSH:
+            return None
+        stored = fields.get(_push_field(json.loads(address)["endpoint"]))
+        return bool(json.loads(stored).get("proven")) if stored else None
+
+    def prove_push(self, tenant: str, recipient_id: str, address: str) -> None:
+        """A push to this stored subscription went through: it takes our key; from then on
+        its refusal counts as evidence about our key (see :mod:`notifier.channels.webpush`)."""
+        key = recipient_hash(tenant, recipient_id)
+        field = _push_field(json.loads(address)["endpoint"])
+
+        def transaction(pipe: Pipeline) -> None:
+            stored = pipe.hget(key, field)
+            if stored:  # not removed meanwhile
+                pipe.multi()
+                pipe.hset(key, field, json.dumps(json.loads(str(stored)) | {"proven": True}))
+
+        self.redis.transaction(transaction, key)
+
     def remove_push(self, tenant: str, recipient_id: str, endpoint: str) -> None:
         """Forget a subscription the push service says is gone (404/410)."""
         self.redis.hdel(recipient_hash(tenant, recipient_id), _push_field(endpoint))
@@ -301,6 +362,7 @@ class RecipientStore:
             contacts |= {c for c in (registered.contacts.phone, registered.contacts.email) if c}
         digests = sorted(contact_digest(self.contact_key, c) for c in contacts)
         self.redis.delete(_tries_key(tenant, recipient_id))
+        self.safety.forget(key)
         return int(self._erase(keys=[key], args=[recipient_key(tenant, recipient_id), *digests]))
 
     def by_contact(self, contact: str) -> list[tuple[str, str]]:

@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from notifier.api.deps import Engine, EngineDep
-from notifier.channels.registry import plugins
+from notifier.channels.registry import address_of, plugins
 from notifier.models import MESSAGE_ID_PATTERN, Event, MessageStatus
 from notifier.phones import normalize_phone
 from notifier.rules.engine import message_id
@@ -260,7 +260,10 @@ def safe_contact(parts: Engine, record: MessageRecord) -> dict[str, Any]:
         return {"safety": None, "resend_now": True, "sent_words": words}
     now = parts.clock()
     later = when_safe(now, record.message.model_copy(update={"recipient": person}))
-    safe_channel = any(unsafe_channel(c, person.safe) is None for c in record.message.channels)
+    safe_channel = any(
+        unsafe_channel(c, address_of(person.contacts, c), person.safe) is None
+        for c in record.message.channels
+    )
     return {
         "safety": person.safe,
         "resend_now": not person.safe.paused and later <= now and safe_channel,

@@ -104,11 +104,13 @@ def set_safety(
     )
     if chosen is None:
         return back(message_id, "hours")
+    # safe contacts have no field on the form: those set stay, and are no change
+    chosen = chosen.model_copy(update={"contacts": chosen.contacts or person.safe.contacts})
     resuming = person.safe.paused and not chosen.paused and bool(send_missed)
     if chosen == person.safe and not resuming:
         return back(message_id, "nothing")
     tenant = record.message.tenant
-    parts.recipients.set_safety(tenant, person.id, chosen)
+    parts.recipients.set_safety(tenant, person.id, chosen, by="agent", at=parts.clock())
     resent = (
         parts.recipients.resend_withheld(tenant, person.id, parts.store, parts.clock())
         if resuming

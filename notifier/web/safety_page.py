@@ -121,7 +121,7 @@ def save_safety(
     )
     if chosen is None:
         return RedirectResponse(f"/me/{token}/safety?error=1&lang={lang}", status_code=303)
-    parts.recipients.set_safety(grant.tenant, who.id, chosen)
+    parts.recipients.set_safety(grant.tenant, who.id, chosen, by="person", at=parts.clock())
     if who.safe.paused and not chosen.paused and send_missed:
         resent = parts.recipients.resend_withheld(grant.tenant, who.id, parts.store, parts.clock())
         log.info("citizen pages: contact resumed, %d withheld sent again", len(resent))

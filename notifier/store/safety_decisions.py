@@ -1,0 +1,152 @@
+"""Who decided a person's safety settings, and when: the latest decision wins, whoever made it.
+
+A recipient's hash (:mod:`notifier.store.recipients`) keeps them in its ``safety`` field, as
+one :class:`Decision`: the settings in force, who decided them — ``person`` (their own
+pages), ``agent`` (the support console), ``upstream`` (``PUT /v1/recipients/{id}`` or
+``…/resume``, e.g. the agent at intake, at the person's request) or ``event`` (settings an
+event carried inline) — and when. The hash holds it for a person sent inline in events as
+well as for a registered one, so it holds for their next events and their pages.
+
+An event may **tighten** the settings in force, never loosen them
+(:func:`notifier.safety.tightened`): an upstream system that leaves ``safety`` out, or still
+sends what it sent before the person changed their mind, changes nothing. Only what an event
+says anew counts (``said``: what the last one carried).
+
+``discreet-contacts`` is for every tenant, as the SMS STOP list is: a sorted set of
+``{keyed hash of a phone or e-mail}:{keyed hash of tenant|id}`` (score 0, read by lexical
+range), one member per contact a person with discreet messages has. A contact marked by one
+tenant's recipient gets discreet wording from every tenant: the phone is watched, whoever
+writes to it. What one tenant learns of another through it is one bit, and only by sending:
+its message to that contact went in the discreet wording. Nothing in it is in clear; the
+member goes when that person's discreet messages are turned off, or they are erased.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal
+
+import redis
+from redis.client import Pipeline
+
+from notifier.models import Contacts, Safety, Strict
+from notifier.safety import tightened
+from notifier.store import PREFIX
+from notifier.store.digest import contact_digest
+
+FIELD = "safety"
+DISCREET_CONTACTS = f"{PREFIX}discreet-contacts"
+
+Decider = Literal["person", "agent", "upstream", "event"]
+
+
+class Decision(Strict):
+    safety: Safety
+    by: Decider
+    at: datetime
+    said: Safety | None = None  # what the last event carrying ``safety`` said
+    marks: tuple[str, ...] = ()  # keyed hashes of the contacts marked discreet for them
+
+
+def decision_in(fields: dict[str, str]) -> Decision | None:
+    """The decision kept in a recipient's hash fields; None if none was ever made."""
+    stored = fields.get(FIELD)
+    return Decision.model_validate_json(stored) if stored else None
+
+
+class SafetyDecisions:
+    def __init__(self, client: redis.Redis, *, contact_key: bytes) -> None:
+        self.redis = client
+        self.contact_key = contact_key
+
+    def decide(
+        self,
+        key: str,
+        safety: Safety,
+        by: Decider,
+        at: datetime,
+        contacts: Contacts | None,
+    ) -> None:
+        """``safety`` decided ``at`` by ``by``, for the recipient of hash ``key``; its
+        contacts (None: those marked before) marked discreet or not."""
+
+        def decided(fields: dict[str, str]) -> Decision:
+            before = decision_in(fields)
+            said = before.said if before else None
+            return Decision(safety=safety, by=by, at=at, said=said)
+
+        self._write(key, decided, contacts)
+
+    def tighten(
+        self,
+        key: str,
+        asked: Safety,
+        at: datetime,
+        current: Callable[[dict[str, str]], Safety],
+        contacts: Contacts,
+    ) -> None:
+        """An event's inline ``asked`` safety, over ``current(fields)``, the settings in force."""
+
+        def decided(fields: dict[str, str]) -> Decision | None:
+            before = decision_in(fields)
+            if before is not None and before.said == asked:
+                return None  # nothing new from upstream: the latest decision stands
+            now = current(fields)
+            after = tightened(now, asked)
+            if before is not None and after == now:
+                return before.model_copy(update={"said": asked})
+            return Decision(safety=after, by="event", at=at, said=asked)
+
+        self._write(key, decided, contacts)
+
+    def marked(self, contacts: Contacts) -> bool:
+        """Whether a person of any tenant with discreet messages has one of ``contacts``."""
+        digests = [
+            contact_digest(self.contact_key, c) for c in (contacts.phone, contacts.email) if c
+        ]
+        if not digests:
+            return False
+        pipe = self.redis.pipeline(transaction=False)
+        for digest in digests:
+            pipe.zrangebylex(DISCREET_CONTACTS, f"[{digest}:", f"({digest};", start=0, num=1)
+        return any(pipe.execute())
+
+    def forget(self, key: str) -> None:
+        """The recipient is being erased: their marks go (the hash goes with the erasure)."""
+        before = decision_in({FIELD: str(self.redis.hget(key, FIELD) or "")})
+        if before is not None and before.marks:
+            owner = contact_digest(self.contact_key, key)
+            self.redis.zrem(DISCREET_CONTACTS, *(f"{m}:{owner}" for m in before.marks))
+
+    def _write(
+        self,
+        key: str,
+        decide: Callable[[dict[str, str]], Decision | None],
+        contacts: Contacts | None,
+    ) -> None:
+        """Apply ``decide`` to the hash's fields as they are (watched: a concurrent decision
+        makes it read them again), and the discreet marks with it."""
+        owner = contact_digest(self.contact_key, key)
+
+        def transaction(pipe: Pipeline) -> None:
+            fields: dict[str, str] = pipe.hgetall(key)  # type: ignore[assignment]
+            new = decide(fields)
+            if new is None:
+                return
+            before = decision_in(fields)
+            old = set(before.marks) if before else set()
+            known = (
+                [contact_digest(self.contact_key, c) for c in (contacts.phone, contacts.email) if c]
+                if contacts is not None
+                else sorted(old)
+            )
+            marks = tuple(known) if new.safety.discreet else ()
+            pipe.multi()
+            pipe.hset(key, FIELD, new.model_copy(update={"marks": marks}).model_dump_json())
+            if old - set(marks):
+                pipe.zrem(DISCREET_CONTACTS, *(f"{m}:{owner}" for m in old - set(marks)))
+            if marks:
+                pipe.zadd(DISCREET_CONTACTS, {f"{m}:{owner}": 0 for m in marks})
+
+        self.redis.transaction(transaction, key)

@@ -1,0 +1,187 @@
+"""Who decided a person's safety, and when: the latest decision wins, whoever made it; safety
+sent inline in an event holds for the person's next events and pages, and may only tighten.
+The API in-process over a real store, the real worker logic, the real pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from notifier.channels.base import Outcome, SendResult
+from notifier.links import PAGES, Grant, Links
+from notifier.models import Channel, Safety
+from notifier.store import Store
+from notifier.store.recipients import RecipientStore
+from tests.support.builders import (
+    CONTACT_KEY,
+    NOW,
+    ScriptedTransport,
+    api_client,
+    deliver_all,
+    deliverer,
+    make_event,
+)
+
+KEY = {"Authorization": "Bearer recipients-key"}
+TENANT = "t"
+LINKS = Links(CONTACT_KEY, None, ttl=timedelta(days=30), discreet_url="https://espace.example")
+PERSON: dict[str, Any] = {"id": "c-1", "contacts": {"phone": "+33612345678"}}
+DISCREET = {"discreet": True}
+CONFIRM = """
+rules:
+  - id: confirmation
+    trigger: [appointment.booked]
+    at: immediately
+    template: appointment_confirmation
+    channels: [sms]
+"""
+
+
+@pytest.fixture
+def api(store: Store, tmp_path: Path) -> Iterator[TestClient]:
+    keys = {TENANT: "recipients-key", "u": "other-tenant-key"}
+    with api_client(store, CONFIRM, tmp_path, keys) as client:
+        yield client
+
+
+def recipients(store: Store) -> RecipientStore:
+    return RecipientStore(store.redis, contact_key=CONTACT_KEY)
+
+
+def post(api: TestClient, n: int, recipient: dict[str, Any], headers: dict[str, str] = KEY) -> None:
+    event = make_event(id=f"e-{n}", subject=f"appointment:A-{n}").model_dump(mode="json")
+    answer = api.post("/v1/events", json=event | {"recipient": recipient}, headers=headers)
+    assert answer.status_code == 202, answer.text
+
+
+def sent_discreet(store: Store) -> list[bool]:
+    """Deliver what is due; whether each message went discreet."""
+    sms = ScriptedTransport(*[SendResult(Outcome.SENT, reference=f"s{n}") for n in range(20)])
+    worker = deliverer(store, {Channel.SMS: sms}, at=NOW, links=LINKS, recipients=recipients(store))
+    deliver_all(worker, NOW, limit=50)
+    return [m.discreet for m in sms.sent]
+
+
+def safety_of(api: TestClient) -> dict[str, Any]:
+    answer = api.get(f"/v1/recipients/{PERSON['id']}", headers=KEY)
+    assert answer.status_code == 200
+    return dict(answer.json()["safety"] or {})
+
+
+# --- 1. the latest decision wins --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "discreet"),
+    [
+        pytest.param("person", "upstream", False, id="api-after-the-person"),
+        pytest.param("upstream", "person", False, id="person-after-api"),
+    ],
+)
+def test_the_latest_decision_wins_whoever_made_it(
+    api: TestClient, store: Store, first: str, then: str, discreet: bool
+) -> None:
+    """The person turns discreet messages on, then asks the intake agent to turn them off
+    (a PUT): off. And the other way round."""
+
+    def decide(by: str, value: bool) -> None:
+        if by == "person":  # what their "Staying safe" page does
+            recipients(store).set_safety(TENANT, PERSON["id"], Safety(discreet=value))
+        else:
+            body = PERSON | {"safety": {"discreet": value}}
+            assert api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+
+    assert api.put(f"/v1/recipients/{PERSON['id']}", json=PERSON, headers=KEY).is_success
+    decide(first, not discreet)
+    decide(then, discreet)
+    assert safety_of(api)["discreet"] is discreet
+    post(api, 1, {"id": PERSON["id"]})
+    assert set(sent_discreet(store)) == {discreet}
+
+
+def test_a_registration_without_safety_changes_no_decision(api: TestClient, store: Store) -> None:
+    recipients(store).set_safety(TENANT, PERSON["id"], Safety(discreet=True))
+    assert api.put(f"/v1/recipients/{PERSON['id']}", json=PERSON, headers=KEY).is_success
+    assert safety_of(api)["discreet"] is True
+
+
+# --- 2. safety sent inline sticks --------------------------------------------------------
+
+
+def test_inline_safety_holds_for_the_next_events_and_the_pages(
+    api: TestClient, store: Store
+) -> None:
+    """A person never registered: the first event says discreet, the next one says nothing
+    about safety (an upstream system that forgot): still discreet, pages still shut."""
+    post(api, 1, PERSON | {"safety": DISCREET})
+    post(api, 2, PERSON)
+    assert set(sent_discreet(store)) == {True}
+    token = LINKS.token(Grant(PERSON["id"], PAGES, tenant=TENANT))
+    page = api.get(f"/me/{token}")
+    assert page.status_code == 200
+    assert "<title>Mon espace</title>" in page.text and "Mes choix" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("later", "expected"),
+    [
+        pytest.param({"discreet": False}, {"discreet": True}, id="cannot-loosen"),
+        pytest.param(
+            {"channels": ["email"]}, {"discreet": True, "channels": ["email"]}, id="can-tighten"
+        ),
+    ],
+)
+def test_an_event_may_tighten_never_loosen(
+    api: TestClient, store: Store, later: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    post(api, 1, PERSON | {"safety": DISCREET})
+    post(api, 2, PERSON | {"safety": later})
+    fields = recipients(store).fields(TENANT, PERSON["id"])
+    current = RecipientStore.current(fields, make_event().recipient)
+    assert current.safe == Safety.model_validate(expected)
+
+
+def test_an_event_saying_again_what_it_said_does_not_undo_the_persons_choice(
+    api: TestClient, store: Store
+) -> None:
+    """The upstream system keeps sending the safety of its record; the person turned
+    discreet messages off since: what is said again is not a new decision."""
+    post(api, 1, PERSON | {"safety": DISCREET})
+    recipients(store).set_safety(TENANT, PERSON["id"], Safety())
+    post(api, 2, PERSON | {"safety": DISCREET})
+    assert set(sent_discreet(store)) == {False}
+
+
+# --- 5. a contact marked discreet by one tenant, for every tenant -----------------------
+
+OTHER = {"Authorization": "Bearer other-tenant-key"}
+
+
+def test_a_contact_marked_discreet_by_one_tenant_gets_discreet_wording_from_all(
+    api: TestClient, store: Store
+) -> None:
+    """Tenant t's person has discreet messages; tenant u writes to the same phone for a
+    person of its own who set nothing: discreet too. Once t's person turns them off, or is
+    erased, u's messages are standard again. The set names no phone in clear."""
+    body = PERSON | {"safety": DISCREET}
+    assert api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+    neighbour = {"id": "u-7", "contacts": PERSON["contacts"]}
+    post(api, 1, neighbour, OTHER)
+    assert sent_discreet(store) == [True]
+    members = store.redis.zrange("notifier:discreet-contacts", 0, -1)
+    assert len(members) == 1 and "612345678" not in str(members)
+    body = PERSON | {"safety": {"discreet": False}}
+    assert api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+    post(api, 2, neighbour, OTHER)
+    assert sent_discreet(store) == [False]
+    body = PERSON | {"safety": DISCREET}
+    assert api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+    assert api.delete(f"/v1/recipients/{PERSON['id']}", headers=KEY).is_success
+    post(api, 3, neighbour, OTHER)
+    assert sent_discreet(store) == [False]
+    assert store.redis.zcard("notifier:discreet-contacts") == 0
