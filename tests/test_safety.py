@@ -20,6 +20,7 @@ from notifier.models import (
     Recipient,
     SafeHours,
     Safety,
+    Weekday,
 )
 from notifier.rules.loader import RuleSetError
 from notifier.safety import Hold, hold, tightened, unsafe_channel
@@ -558,3 +559,15 @@ def test_the_form_never_opens_a_channel_that_was_closed(
     no box ticked, or with only the channels they have a contact for): nothing reopens."""
     saved = safety_from_form(False, False, ticked, "", "", offered, current)
     assert saved is not None and saved.channels == expected
+
+
+def test_saving_the_form_keeps_the_safe_days() -> None:
+    """The form has times, not days: a person safe on weekdays only (the other person is home
+    at weekends) who saves the form for another reason keeps their weekdays."""
+    weekdays = frozenset(Weekday) - {Weekday.SAT, Weekday.SUN}
+    saved = safety_from_form(True, False, [], "09:00", "17:00", OFFERED, None, weekdays)
+    assert saved is not None and saved.safe_hours is not None
+    assert saved.safe_hours.days == weekdays
+    fresh = safety_from_form(True, False, [], "09:00", "17:00", OFFERED)
+    assert fresh is not None and fresh.safe_hours is not None
+    assert fresh.safe_hours.days == frozenset(Weekday)

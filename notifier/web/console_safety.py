@@ -101,6 +101,7 @@ def set_safety(
         end.strip(),
         offered(person),
         person.safe.channels,
+        person.safe.safe_hours.days if person.safe.safe_hours else None,
     )
     if chosen is None:
         return back(message_id, "hours")

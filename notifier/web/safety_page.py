@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 
 from notifier.channels.registry import address_of
 from notifier.links import PAGES
-from notifier.models import Channel, Need, Recipient, SafeHours, Safety
+from notifier.models import Channel, Need, Recipient, SafeHours, Safety, Weekday
 from notifier.store.pages_sessions import SESSION_SECONDS, PagesSessions
 from notifier.web.gate import COOKIE, Gated
 from notifier.web.guard import PageError, check_csrf, csrf_token
@@ -42,16 +42,18 @@ def safety_from_form(
     end: str,
     offered: list[Channel],
     current: frozenset[Channel] | None = None,
+    days: frozenset[Weekday] | None = None,
 ) -> Safety | None:
     """The settings the form says; None if it cannot be read (a time that is not a time, a
     window that is empty). The form never opens a channel that was closed: with no box ticked
     the safe channels stay as they were (``current``, None for any), and a restriction on a
-    channel the form does not offer (no contact for it yet) is kept."""
+    channel the form does not offer (no contact for it yet) is kept. The form has no days:
+    the safe hours keep those in force (``days``; every day if none were set)."""
     safe_hours = None
     if start or end:
         if not (CLOCK.match(start) and CLOCK.match(end)) or start == end:
             return None
-        safe_hours = SafeHours(start=start, end=end)
+        safe_hours = SafeHours(start=start, end=end, days=days or frozenset(Weekday))
     chosen = frozenset(Channel(c) for c in channels if c in {o.value for o in offered})
     if not chosen:
         limited = current
@@ -118,6 +120,7 @@ def save_safety(
         end.strip(),
         offered,
         who.safe.channels,
+        who.safe.safe_hours.days if who.safe.safe_hours else None,
     )
     if chosen is None:
         return RedirectResponse(f"/me/{token}/safety?error=1&lang={lang}", status_code=303)
