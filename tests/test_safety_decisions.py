@@ -61,10 +61,15 @@ def post(api: TestClient, n: int, recipient: dict[str, Any], headers: dict[str, 
 
 def sent_discreet(store: Store) -> list[bool]:
     """Deliver what is due; whether each message went discreet."""
+    return [m.discreet for m in delivered(store)]
+
+
+def delivered(store: Store) -> list[Any]:
+    """Deliver what is due; the messages handed to the SMS provider."""
     sms = ScriptedTransport(*[SendResult(Outcome.SENT, reference=f"s{n}") for n in range(20)])
     worker = deliverer(store, {Channel.SMS: sms}, at=NOW, links=LINKS, recipients=recipients(store))
     deliver_all(worker, NOW, limit=50)
-    return [m.discreet for m in sms.sent]
+    return list(sms.sent)
 
 
 def safety_of(api: TestClient) -> dict[str, Any]:
@@ -172,7 +177,9 @@ def test_a_contact_marked_discreet_by_one_tenant_gets_discreet_wording_from_all(
     assert api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
     neighbour = {"id": "u-7", "contacts": PERSON["contacts"]}
     post(api, 1, neighbour, OTHER)
-    assert sent_discreet(store) == [True]
+    (message,) = delivered(store)
+    # discreet, and no link: u's pages for its person ask no code and would show what u sent
+    assert message.discreet and message.links == {}
     members = store.redis.zrange("notifier:discreet-contacts", 0, -1)
     assert len(members) == 1 and "612345678" not in str(members)
     body = PERSON | {"safety": {"discreet": False}}

@@ -212,11 +212,12 @@ def post_event(event: Event, client: EventsClient, parts: EngineDep) -> dict[str
     except HTTPException:
         refused(parts, client, event.type)
         raise
+    # safety sent inline holds for the person's next events and pages (it may only tighten);
+    # kept first, so that no message of this event is sent before it holds
+    parts.recipients.keep_safety(client.tenant, event.recipient, now)
     accepted = parts.store.accept(
         f"{client.name}:{event.id}", decided, now, ttl=parts.settings.idempotency_ttl_seconds
     )
-    # safety sent inline holds for the person's next events and pages (it may only tighten)
-    parts.recipients.keep_safety(client.tenant, event.recipient, now)
     return answer(parts, event, accepted, client)
 
 
@@ -252,13 +253,14 @@ def post_events(batch: EventBatch, client: EventsClient, parts: EngineDep) -> di
             if isinstance(exc.detail, list):  # 422 from planning: locate it in the batch
                 exc.detail = [{**e, "loc": [*where, *e["loc"][1:]]} for e in exc.detail]
             results[index] = {"index": index, "status": exc.status_code, "detail": exc.detail}
+    for _, event, _ in valid:  # first, as for one event
+        parts.recipients.keep_safety(client.tenant, event.recipient, now)
     stored = parts.store.accept_many(
         [(f"{client.name}:{event.id}", decided) for _, event, decided in valid],
         now,
         ttl=parts.settings.idempotency_ttl_seconds,
     )
     for (index, event, _), accepted in zip(valid, stored, strict=True):
-        parts.recipients.keep_safety(client.tenant, event.recipient, now)
         results[index] = {
             "index": index,
             "status": 202,

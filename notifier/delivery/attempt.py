@@ -170,7 +170,7 @@ class Deliverer:
             if verdict.detail:
                 self.figures.attempt(channel, "skipped")
             return verdict
-        links = self._links(message.tenant, recipient.id, message.category, channel, discreet)
+        links = self._links(message, channel, discreet)
         parts = self._render(message, channel, links, discreet)
         if isinstance(parts, Verdict):
             return parts
@@ -304,17 +304,18 @@ class Deliverer:
         watched, whoever writes to it (one round trip)."""
         return self.recipients is not None and self.recipients.safety.marked(recipient.contacts)
 
-    def _links(
-        self, tenant: str, recipient: str, category: str | None, channel: Channel, discreet: bool
-    ) -> dict[str, str]:
+    def _links(self, message: PlannedMessage, channel: Channel, discreet: bool) -> dict[str, str]:
         """The reader's signed links: their pages (on the neutral host for a discreet
-        message, which has no other); one-click unsubscribe for optional news."""
-        if self.links is None:
+        message, which has no other); one-click unsubscribe for optional news. None at all
+        when the message is discreet only because another tenant's discreet person uses this
+        contact: this tenant's pages for them ask no code, and would show what it sent."""
+        if self.links is None or (discreet and not message.recipient.safe.discreet):
             return {}
+        tenant, recipient = message.tenant, message.recipient.id
         found = {"pages": self.links.pages(tenant, recipient, discreet=discreet)}
-        if category and not discreet:
+        if message.category and not discreet:
             found["unsubscribe"] = self.links.unsubscribe(
-                tenant, recipient, category, channel.value
+                tenant, recipient, message.category, channel.value
             )
         return {name: url for name, url in found.items() if url}
 
