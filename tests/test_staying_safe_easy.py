@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page
 
 from notifier.store import Store
+from notifier.store.safety_decisions import decision_in
 from notifier.web.safety_text import EASY, SAFETY
 from tests.support.browser import overflows, violations
 from tests.support.builders import Site, safe_site, screenshots
@@ -74,7 +75,11 @@ def test_the_easy_page_works_with_the_keyboard_alone(site: Site, page: Page) -> 
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.url.split("?")[1].startswith("saved=1")
-    assert '"paused":true' in site.recipients.fields("crm", "citizen-e")["choices"]
+    decided = decision_in(site.recipients.fields("crm", "citizen-e"))
+    assert decided is not None and decided.safety.paused and decided.by == "person"
+    # saving kept the person's needs: the page after it is still in easy words
+    shown = flat(page.inner_text("main"))
+    assert [k for k in ALWAYS if flat(EASY["fr"][k]) not in shown] == []
 
 
 def test_without_the_need_the_page_keeps_its_standard_words(site: Site, page: Page) -> None:
