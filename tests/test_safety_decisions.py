@@ -115,6 +115,23 @@ def test_a_registration_without_safety_changes_no_decision(api: TestClient, stor
     assert safety_of(api)["discreet"] is True
 
 
+def test_a_registration_saying_again_what_it_said_does_not_undo_a_later_choice(
+    api: TestClient, store: Store
+) -> None:
+    """The intake agent registered discreet messages; the person paused all contact since.
+    The upstream system re-sends its record, safety unchanged: the pause stands. A new value
+    in the record is a new decision."""
+    body = PERSON | {"safety": DISCREET}
+    assert api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+    paused = Safety(discreet=True, paused=True)
+    recipients(store).set_safety(TENANT, PERSON["id"], paused)
+    assert api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+    assert safety_of(api)["paused"] is True
+    changed = PERSON | {"safety": {"discreet": True, "channels": ["sms"]}}
+    assert api.put(f"/v1/recipients/{PERSON['id']}", json=changed, headers=KEY).is_success
+    assert safety_of(api)["paused"] is False and safety_of(api)["channels"] == ["sms"]
+
+
 # --- 2. safety sent inline sticks --------------------------------------------------------
 
 

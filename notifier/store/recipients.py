@@ -102,9 +102,7 @@ class RecipientStore:
         key = recipient_hash(tenant, recipient.id)
         self.redis.hset(key, "profile", profile)
         if recipient.safety is not None:
-            self.safety.decide(
-                key, recipient.safety, "upstream", at or utcnow(), recipient.contacts
-            )
+            self.safety.register(key, recipient.safety, at or utcnow(), recipient.contacts)
 
     def keep_safety(self, tenant: str, recipient: Recipient, at: datetime) -> None:
         """The ``safety`` an event carried inline for ``recipient``: kept in their hash, so

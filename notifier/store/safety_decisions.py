@@ -46,6 +46,7 @@ class Decision(Strict):
     by: Decider
     at: datetime
     said: Safety | None = None  # what the last event carrying ``safety`` said
+    put: Safety | None = None  # what the last registration (PUT) carrying ``safety`` said
     marks: tuple[str, ...] = ()  # keyed hashes of the contacts marked discreet for them
 
 
@@ -73,8 +74,22 @@ class SafetyDecisions:
 
         def decided(fields: dict[str, str]) -> Decision:
             before = decision_in(fields)
+            said, put = (before.said, before.put) if before else (None, None)
+            return Decision(safety=safety, by=by, at=at, said=said, put=put)
+
+        self._write(key, decided, contacts)
+
+    def register(self, key: str, safety: Safety, at: datetime, contacts: Contacts) -> None:
+        """The ``safety`` of a registration (``PUT /v1/recipients/{id}``): a decision, unless it
+        says again what the last registration said (an upstream system re-sending its
+        record), which leaves a later choice of the person or an agent standing."""
+
+        def decided(fields: dict[str, str]) -> Decision | None:
+            before = decision_in(fields)
+            if before is not None and before.put == safety:
+                return None
             said = before.said if before else None
-            return Decision(safety=safety, by=by, at=at, said=said)
+            return Decision(safety=safety, by="upstream", at=at, said=said, put=safety)
 
         self._write(key, decided, contacts)
 
