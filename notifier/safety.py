@@ -118,3 +118,23 @@ def hold(now: datetime, message: PlannedMessage, min_lifetime: timedelta) -> Hol
     if message.expires_at is not None and message.expires_at - later < min_lifetime:
         return Hold(MessageStatus.EXPIRED, f"{why} until its expiry: not sent")
     return Hold(MessageStatus.SCHEDULED, f"{why}: deferred to {later.isoformat()}", later)
+
+
+def changes(before: Safety, after: Safety) -> str:
+    """What changed from ``before`` to ``after``, in words that name no contact or time: what
+    an audit entry may keep (``discreet on, pause off, safe channels``)."""
+    said = [
+        f"{name} {'on' if getattr(after, field) else 'off'}"
+        for field, name in (("discreet", "discreet"), ("paused", "pause"))
+        if getattr(before, field) != getattr(after, field)
+    ]
+    said += [
+        name
+        for field, name in (
+            ("channels", "safe channels"),
+            ("safe_hours", "safe hours"),
+            ("contacts", "safe contacts"),
+        )
+        if getattr(before, field) != getattr(after, field)
+    ]
+    return ", ".join(said) or "nothing"

@@ -81,8 +81,8 @@ def test_an_agent_pauses_and_resumes_a_person_known_only_from_events(
     assert deliver_due(console.store, NOW) == ["+33612345678"]
     entries = audited(console)
     assert [(e["agent"], e["action"], e["target"]) for e in entries] == [
-        ("agent-1", "safety settings, 1 withheld sent again", booked),
-        ("agent-1", "safety settings", booked),
+        ("agent-1", "safety settings: pause off, 1 withheld sent again", booked),
+        ("agent-1", "safety settings: pause on", booked),
     ]
     assert entries[1]["reason"] == "appel de la personne, ticket 118"
 

@@ -23,7 +23,7 @@ from notifier.models import (
     Weekday,
 )
 from notifier.rules.loader import RuleSetError
-from notifier.safety import Hold, hold, tightened, unsafe_channel
+from notifier.safety import Hold, changes, hold, tightened, unsafe_channel
 from notifier.templates.catalog import load_templates
 from notifier.templates.context import template_flags
 from notifier.templates.discreet import generic
@@ -571,3 +571,31 @@ def test_saving_the_form_keeps_the_safe_days() -> None:
     fresh = safety_from_form(True, False, [], "09:00", "17:00", OFFERED)
     assert fresh is not None and fresh.safe_hours is not None
     assert fresh.safe_hours.days == frozenset(Weekday)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "said"),
+    [
+        pytest.param(Safety(), Safety(), "nothing", id="nothing"),
+        pytest.param(Safety(), Safety(discreet=True), "discreet on", id="discreet-on"),
+        pytest.param(
+            Safety(discreet=True, paused=True),
+            Safety(discreet=False),
+            "discreet off, pause off",
+            id="both-off",
+        ),
+        pytest.param(
+            Safety(),
+            Safety(
+                channels=frozenset({Channel.EMAIL}),
+                safe_hours=SafeHours(start="09:00", end="17:00"),
+            ),
+            "safe channels, safe hours",
+            id="channels-and-hours-named-not-shown",
+        ),
+    ],
+)
+def test_an_audit_says_what_changed_without_a_contact_or_a_time(
+    before: Safety, after: Safety, said: str
+) -> None:
+    assert changes(before, after) == said

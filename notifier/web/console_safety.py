@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from notifier.api.deps import Engine, EngineDep
 from notifier.channels.registry import address_of
 from notifier.models import Recipient
+from notifier.safety import changes
 from notifier.store import MessageRecord
 from notifier.store.recipients import RecipientStore
 from notifier.web.console import Agent, audit, check, screen
@@ -117,7 +118,9 @@ def set_safety(
         if resuming
         else []
     )
-    action = f"safety settings{f', {len(resent)} withheld sent again' if resuming else ''}"
+    action = f"safety settings: {changes(person.safe, chosen)}" + (
+        f", {len(resent)} withheld sent again" if resuming else ""
+    )
     audit(parts, who, action, message_id, reason.strip())
     return back(message_id, "safety")
 
