@@ -5,12 +5,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-# Demo values for `make run` only; production sets its own (see README, Settings).
-export NOTIFIER_API_KEYS ?= {"demo": "demo-secret"}
+# Demo values for `make run` only (target-specific: the tests and benchmarks never see them);
+# production sets its own (see README, Settings).
+run: export NOTIFIER_API_KEYS ?= {"demo": "demo-secret"}
 # the demo key also logs into the console (an environment key holds no ops scope unless named)
-export NOTIFIER_API_KEY_SCOPES ?= {"demo": "events,recipients,erase,ops"}
-export NOTIFIER_RULES_DIR ?= examples/rules
-export NOTIFIER_TEMPLATES_DIR ?= examples/templates
+run: export NOTIFIER_API_KEY_SCOPES ?= {"demo": "events,recipients,erase,ops"}
+run: export NOTIFIER_RULES_DIR ?= examples/rules
+run: export NOTIFIER_TEMPLATES_DIR ?= examples/templates
 # Links to the citizen pages in the demo's e-mails: `notifier run` points them at its own API
 # (NOTIFIER_API_HOST and NOTIFIER_API_PORT) unless NOTIFIER_PUBLIC_URL is set.
 

@@ -59,6 +59,8 @@ def serve(command: list[str], port: int, url: str) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(command, env=env, cwd=ROOT)
 
     def up() -> bool:
+        if process.poll() is not None:  # it said why on stderr: no use waiting
+            raise RuntimeError(f"{' '.join(command[-2:])} exited with {process.returncode}")
         try:
             return httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200
         except httpx.TransportError:
