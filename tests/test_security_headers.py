@@ -18,7 +18,9 @@ from notifier.store.apikeys import ApiKeys, Scope
 from tests.support.builders import (
     EXAMPLES,
     KEY,
+    REMINDER_RULES,
     Site,
+    api_client,
     bearer,
     deliver_next,
     make_event,
@@ -163,3 +165,38 @@ def test_the_console_works_under_its_policy(site: Site, page: Page) -> None:
     page.get_by_role("button", name="Prévisualiser").click()
     assert page.locator("pre").evaluate("e => getComputedStyle(e).whiteSpace") == "pre-wrap"
     assert _refused(page) == []
+
+
+NEUTRAL = "espace-personnel.example"
+NAMED = "notifications.gendarmerie.example"
+
+
+@pytest.mark.parametrize(
+    ("host", "path", "neutral_404"),
+    [
+        pytest.param(NEUTRAL, "/docs", True, id="neutral-host-no-api-docs"),
+        pytest.param(NEUTRAL, "/ops/login", True, id="neutral-host-no-console"),
+        pytest.param(NEUTRAL, "/accessibilite", True, id="neutral-host-no-legal-page"),
+        pytest.param(NEUTRAL.upper(), "/healthz", True, id="neutral-host-any-case"),
+        pytest.param(NEUTRAL, "/static/exit.css", False, id="neutral-host-page-files"),
+        pytest.param(NEUTRAL, "/me/not-a-link", False, id="neutral-host-citizen-pages"),
+        pytest.param(NAMED, "/docs", False, id="public-host-everything"),
+    ],
+)
+def test_the_discreet_host_serves_the_citizen_pages_only(
+    store: Store, tmp_path: Path, host: str, path: str, neutral_404: bool
+) -> None:
+    """Whoever follows a discreet message's link on a watched phone may try other paths on
+    its host: nothing there names the service."""
+    with api_client(
+        store,
+        REMINDER_RULES,
+        tmp_path,
+        {"crm": KEY},
+        public_url=f"https://{NAMED}",
+        discreet_public_url=f"https://{NEUTRAL}",
+    ) as client:
+        answer = client.get(path, headers={"host": host})
+    plain = answer.status_code == 404 and answer.text == "Not Found"
+    assert plain is neutral_404, (answer.status_code, answer.text[:200])
+    assert answer.headers["x-content-type-options"] == "nosniff"  # inside the headers' layer

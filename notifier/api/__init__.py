@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from notifier.api import callbacks, docs, errors, events, messages, operations, recipients
 from notifier.api.deps import Engine
-from notifier.api.http import AllowOptions, BodySizeLimit, SecurityHeaders
+from notifier.api.http import AllowOptions, BodySizeLimit, NeutralHost, SecurityHeaders
 from notifier.links import Links
 from notifier.metrics import ApiMetrics, EngineCollector
 from notifier.rules.loader import RulesHolder
@@ -63,6 +63,9 @@ def create_api(
         per_path={"/v1/events/batch": settings.max_batch_request_bytes},
     )
     app.add_middleware(AllowOptions)
+    app.add_middleware(
+        NeutralHost, discreet_url=settings.discreet_public_url, public_url=settings.public_url
+    )
     app.add_middleware(SecurityHeaders)  # the last added is the outermost: every answer
     app.state.engine = engine = _engine(settings, store, rules, templates, clock)
     errors.install(app, engine.metrics)

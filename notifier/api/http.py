@@ -128,6 +128,43 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class NeutralHost:
+    """On the discreet messages' host, only the citizen pages and their files answer.
+
+    ``NOTIFIER_DISCREET_PUBLIC_URL`` names a host that names nothing, served by the same API;
+    without this, ``/docs``, ``/ops/login`` or the legal pages would name the service there to
+    whoever follows the link on a watched phone. Any other path on that host answers a plain
+    404. Off when the host is unset or is the public one."""
+
+    ALLOWED = ("/me/", "/static/")
+
+    def __init__(self, app: ASGIApp, discreet_url: str | None, public_url: str | None) -> None:
+        self.app = app
+        self.host = host_of(discreet_url)
+        if self.host is not None and self.host == host_of(public_url):
+            self.host = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and self.host is not None
+            and dict(scope["headers"]).get(b"host", b"").decode("latin-1").lower() == self.host
+            and not scope["path"].startswith(self.ALLOWED)
+        ):
+            await Response("Not Found", status_code=404, media_type="text/plain")(
+                scope, receive, send
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+def host_of(url: str | None) -> str | None:
+    """``https://Espace.example:8443/x`` → ``espace.example:8443``: what a Host header says."""
+    if not url:
+        return None
+    return url.split("://", 1)[-1].split("/", 1)[0].lower() or None
+
+
 class BodySizeLimit:
     """Refuses request bodies over ``limit`` bytes with a 413, before they are parsed.
 
