@@ -162,9 +162,12 @@ def test_two_schedulers_and_two_workers_deliver_500_due_messages_exactly_once(
         store = Store.from_url(processes.redis_url)
         ruleset = load_rule_texts([("rules.yaml", RULES)])
         now = datetime.now(UTC)
-        starts = (now + timedelta(seconds=LEAD + 2)).isoformat()
         ids = set()
         for n in range(500):
+            # due over 2.5 s, not all at one instant: one scheduler drained 500 messages due
+            # at once in 46 ms before the other woke (a clean-clone run); spread, each
+            # scheduler's polls find their share, and the claims really do compete
+            starts = (now + timedelta(seconds=LEAD + 2 + n / 200)).isoformat()
             booked = make_event(
                 id=f"bulk-{n}",
                 subject=f"appointment:BULK-{n}",
