@@ -28,17 +28,57 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import Compat32
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from pydantic import Field, SecretStr
+
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
-from notifier.channels.registry import Plugin, register
+from notifier.channels.registry import ChannelSettings, Plugin, register
 from notifier.models import Channel
-from notifier.runtime.settings import Settings
 
 if TYPE_CHECKING:  # the SDK is imported when a transport sends: not by the registry
     import aiosmtplib
 
-Security = Literal["none", "starttls", "tls"]
+    from notifier.runtime.settings import Settings
+
+Security = Literal["starttls", "tls", "none"]
+
+
+class SmtpSettings(ChannelSettings):
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server; with NOTIFIER_SMTP_FROM, e-mail goes through it."
+    )
+    smtp_port: int = Field(default=587, description="SMTP port (587 STARTTLS, 465 TLS).")
+    smtp_security: Security = Field(
+        default="starttls",
+        description="starttls (required, never opportunistic), tls (implicit), or none "
+        "(a relay on loopback only).",
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login, if any.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_from: str | None = Field(
+        default=None,
+        description='Sender, e.g. "Gendarmerie nationale <ne-pas-repondre@example.fr>".',
+    )
+    smtp_discreet_from: str | None = Field(
+        default=None,
+        description='Neutral sender for people with discreet messages, e.g. "Mon espace '
+        '<messages@example.net>": neither name nor address names the service. Unset: they get '
+        "no e-mail, the next channel is tried.",
+    )
+    smtp_max_connections: int = Field(
+        default=64,
+        ge=1,
+        description="SMTP sessions one worker process keeps open at most; e-mails beyond "
+        "wait for a free one. Each session sends one e-mail at a time.",
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA bundle to trust for the SMTP server (a private CA)."
+    )
+    rate_limit_email_per_second: int = Field(
+        default=50, description="E-mails sent per second, all workers together (0: no limit)."
+    )
 
 
 class StartTlsMissing(Exception):
@@ -310,19 +350,25 @@ def mask_email(address: str) -> str:
     return f"{local[:1]}•••@{domain}"
 
 
+def configured(settings: Settings) -> bool:
+    own = SmtpSettings.of(settings)
+    return bool(own.smtp_host and own.smtp_from)
+
+
 def from_settings(settings: Settings) -> SmtpEmailTransport:
-    cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+    own = SmtpSettings.of(settings)
+    cafile = str(own.smtp_ca_file) if own.smtp_ca_file else None
     return SmtpEmailTransport(
-        settings.smtp_host or "",
-        settings.smtp_port,
-        sender=settings.smtp_from or "",
-        discreet_sender=settings.smtp_discreet_from,
-        security=settings.smtp_security,
-        username=settings.smtp_username,
-        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        own.smtp_host or "",
+        own.smtp_port,
+        sender=own.smtp_from or "",
+        discreet_sender=own.smtp_discreet_from,
+        security=own.smtp_security,
+        username=own.smtp_username,
+        password=own.smtp_password.get_secret_value() if own.smtp_password else None,
         timeout=settings.provider_timeout_seconds,
         tls_context=ssl.create_default_context(cafile=cafile),
-        max_connections=settings.smtp_max_connections,
+        max_connections=own.smtp_max_connections,
     )
 
 
@@ -344,9 +390,10 @@ PLUGIN = register(
         },
         required_parts=("subject", "text"),
         optional_parts=("html",),
-        configured=lambda s: bool(s.smtp_host and s.smtp_from),
+        settings=SmtpSettings,
+        configured=configured,
         build=from_settings,
-        rate_limit=lambda s: s.rate_limit_email_per_second,
+        rate_limit=lambda s: SmtpSettings.of(s).rate_limit_email_per_second,
         without_public_url="e-mail goes through NOTIFIER_SMTP_HOST: e-mails would have no link "
         "to the citizen's pages and no one-click unsubscribe.",
     )
