@@ -36,7 +36,7 @@ from bench.common import (
     wait_until,
 )
 from notifier.channels.base import Transport
-from notifier.channels.email import SmtpEmailTransport
+from notifier.channels.email import SmtpEmailTransport, SmtpSettings
 from notifier.channels.sms import TwilioSmsTransport
 from notifier.channels.webpush import WebPushTransport, generate_vapid_keys
 from notifier.models import Channel, Contacts, Plan, PushSubscription
@@ -242,7 +242,7 @@ def run(url: str, count: int, latency: float) -> list[Result]:
             ports["email"],
             sender="bench@example.org",
             security="none",
-            max_connections=settings.smtp_max_connections,
+            max_connections=SmtpSettings.of(settings).smtp_max_connections,
         ),
         Channel.WEBPUSH: WebPushTransport(
             private,

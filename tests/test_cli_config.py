@@ -50,8 +50,16 @@ def test_keys_find_the_embedded_server_of_the_same_data_folder(tmp_path: Path) -
         ({"NOTIFIER_API_PORT": "eighty"}, "NOTIFIER_API_PORT"),
         ({"NOTIFIER_SECRET_KEY": "short"}, "NOTIFIER_SECRET_KEY"),
         ({"NOTIFIER_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, "NOTIFIER_REDIS_URL"),
+        ({"NOTIFIER_SMTP_SECURITY": "plain"}, "NOTIFIER_SMTP_SECURITY"),
+        ({"NOTIFIER_PUSH_ALLOWED_HOSTS": '["http://10.0.0.1"]'}, "NOTIFIER_PUSH_ALLOWED_HOSTS"),
     ],
-    ids=["not-a-number", "too-short-secret", "nobody-listens"],
+    ids=[
+        "not-a-number",
+        "too-short-secret",
+        "nobody-listens",
+        "channel-setting-not-a-choice",
+        "channel-setting-refused-by-its-check",
+    ],
 )
 def test_a_configuration_mistake_is_one_line_naming_the_setting(
     tmp_path: Path, env: dict[str, str], setting: str

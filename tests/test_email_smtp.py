@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from notifier.channels.base import Outcome, OutgoingMessage
-from notifier.channels.email import HEADERS_AS_GIVEN, SmtpEmailTransport, build_email, folded
+from notifier.channels.email import SmtpEmailTransport
+from notifier.channels.mime import HEADERS_AS_GIVEN, build_email, folded
 from notifier.models import Channel
 from notifier.runtime.redis_server import free_port
 from tests.support.smtp_server import SmtpServer

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
+from notifier.channels.registry import settings_models
 from notifier.runtime.settings import Settings
 from tests.support.builders import ROOT
 
@@ -13,6 +16,18 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     missing = [n for n in Settings.model_fields if f"`NOTIFIER_{n.upper()}`" not in readme]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    "model", settings_models(), ids=[model.__module__ for model in settings_models()]
+)
+def test_a_channels_settings_are_the_rows_of_its_own_table(model: type) -> None:
+    """In the README, the table after the channel module's name lists its settings."""
+    readme = (ROOT / "README.md").read_text()
+    path = model.__module__.replace(".", "/") + ".py"
+    table = readme[readme.index(f"(`{path}`):") :].split("\n\n")[1]
+    rows = re.findall(r"^\| `NOTIFIER_(\w+)` \|", table, re.M)
+    assert rows == [name.upper() for name in model.model_fields]
 
 
 def test_api_keys_from_environment_are_secret(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from notifier.channels.webpush import WebPushSettings
 from notifier.links import Links
 from notifier.metrics import ApiMetrics
 from notifier.models import IDENTIFIER_PATTERN, MESSAGE_ID_PATTERN, PushSubscription
@@ -96,6 +97,7 @@ def check_push(parts: Engine, subscription: PushSubscription | None, loc: list[s
     would post to it (``NOTIFIER_PUSH_ALLOWED_HOSTS``, :mod:`notifier.urls`)."""
     if subscription is None:
         return
-    problem = push_endpoint_problem(subscription.endpoint, parts.settings.push_allowed_hosts)
+    allowed = WebPushSettings.of(parts.settings).push_allowed_hosts
+    problem = push_endpoint_problem(subscription.endpoint, allowed)
     if problem is not None:
         raise unprocessable([*loc, "endpoint"], f"push endpoint {problem}")

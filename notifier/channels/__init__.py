@@ -3,11 +3,15 @@ registering a plugin (:mod:`.registry`)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from notifier.channels.base import Transport
 from notifier.channels.outbox import OutboxTransport
 from notifier.channels.registry import plugins
 from notifier.models import Channel
-from notifier.runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from notifier.runtime.settings import Settings
 
 
 def transports_for(settings: Settings) -> dict[Channel, Transport]:

@@ -1,4 +1,5 @@
-"""E-mail over SMTP with aiosmtplib: multipart text + HTML, TLS that is required, not hoped for.
+"""E-mail over SMTP with aiosmtplib: TLS that is required, not hoped for (the e-mail itself,
+multipart text + HTML, is built by :mod:`.mime`).
 
 Security modes: ``tls`` (implicit TLS, port 465), ``starttls`` (the upgrade is required: a
 server that does not offer it is an error, never a silent plain-text fallback), ``none``
@@ -6,127 +7,74 @@ server that does not offer it is an error, never a silent plain-text fallback), 
 
 SMTP replies decide what happens next: 5xx is permanent for this address, 4xx is temporary;
 a network failure is retried. Sessions are pooled (:class:`SmtpPool`): a burst of e-mails
-pays TCP, STARTTLS and the login once per session, not once per e-mail. An optional
-category (news the citizen may opt out of) carries ``List-Unsubscribe`` and
-``List-Unsubscribe-Post`` (RFC 8058, one-click); service messages such as appointment
-reminders do not.
+pays TCP, STARTTLS and the login once per session, not once per e-mail.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from email.charset import BASE64, QP, Charset
-from email.header import Header
-from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.policy import Compat32
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from email.utils import parseaddr
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from pydantic import Field, SecretStr
+
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
-from notifier.channels.registry import Plugin, register
+from notifier.channels.mime import HEADERS_AS_GIVEN, build_email
+from notifier.channels.registry import ChannelSettings, Plugin, register
 from notifier.models import Channel
-from notifier.runtime.settings import Settings
 
 if TYPE_CHECKING:  # the SDK is imported when a transport sends: not by the registry
     import aiosmtplib
 
-Security = Literal["none", "starttls", "tls"]
+    from notifier.runtime.settings import Settings
+
+Security = Literal["starttls", "tls", "none"]
+
+
+class SmtpSettings(ChannelSettings):
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server; with NOTIFIER_SMTP_FROM, e-mail goes through it."
+    )
+    smtp_port: int = Field(default=587, description="SMTP port (587 STARTTLS, 465 TLS).")
+    smtp_security: Security = Field(
+        default="starttls",
+        description="starttls (required, never opportunistic), tls (implicit), or none "
+        "(a relay on loopback only).",
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login, if any.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_from: str | None = Field(
+        default=None,
+        description='Sender, e.g. "Gendarmerie nationale <ne-pas-repondre@example.fr>".',
+    )
+    smtp_discreet_from: str | None = Field(
+        default=None,
+        description='Neutral sender for people with discreet messages, e.g. "Mon espace '
+        '<messages@example.net>": neither name nor address names the service. Unset: they get '
+        "no e-mail, the next channel is tried.",
+    )
+    smtp_max_connections: int = Field(
+        default=64,
+        ge=1,
+        description="SMTP sessions one worker process keeps open at most; e-mails beyond "
+        "wait for a free one. Each session sends one e-mail at a time.",
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA bundle to trust for the SMTP server (a private CA)."
+    )
+    rate_limit_email_per_second: int = Field(
+        default=50, description="E-mails sent per second, all workers together (0: no limit)."
+    )
 
 
 class StartTlsMissing(Exception):
     """STARTTLS is required but the server does not offer it: never send in clear."""
-
-
-UTF8 = Charset("utf-8")
-UTF8.body_encoding = QP  # readable French when undecoded; headers in base64 (cheaper)
-UTF8.header_encoding = BASE64
-
-
-class _HeadersAsGiven(Compat32):
-    """``compat32``, writing a header that is ASCII and already folded as it stands.
-
-    Ours nearly all are (encoded words for the subject and the sender's name, a validated
-    address, our own links), and the stock policy ran the ``Header`` folding algorithm over
-    each of an e-mail's dozen headers again: 8 % of an e-mail's CPU in the worker
-    (bench/README.md, benchmark 7). Anything else (non-ASCII, longer than a line, a line
-    break not followed by a fold's whitespace) goes through that algorithm as before.
-    """
-
-    def fold(self, name: str, value: str) -> str:
-        if self._as_given(name, value):
-            return f"{name}: {value}{self.linesep}"
-        return super().fold(name, value)
-
-    def fold_binary(self, name: str, value: str) -> bytes:
-        if self._as_given(name, value):
-            return f"{name}: {value}{self.linesep}".encode("ascii")
-        return super().fold_binary(name, value)
-
-    def _as_given(self, name: str, value: object) -> bool:
-        return (
-            isinstance(value, str)
-            and value.isascii()
-            and folded(f"{name}: {value}", self.max_line_length or 78)
-        )
-
-
-def folded(header: str, width: int) -> bool:
-    """Every line within ``width``, and no line break but a fold's (a newline, then a space
-    or a tab): such a header needs no more folding, and can start no other header."""
-    first, *more = header.split("\n")
-    return (
-        "\r" not in header
-        and len(first) <= width
-        and all(line[:1] in (" ", "\t") and len(line) <= width for line in more)
-    )
-
-
-HEADERS_AS_GIVEN = _HeadersAsGiven()
-
-
-def part(text: str, subtype: str) -> MIMEText:
-    """A text part in UTF-8, quoted-printable (MIMEText takes a Charset, typeshed says str)."""
-    return MIMEText(text, subtype, UTF8)  # type: ignore[arg-type]
-
-
-def build_email(message: OutgoingMessage, sender: str) -> Message:
-    """The MIME message: plain text always, HTML as the alternative when the template has it.
-
-    Built with the ``compat32`` classes, which write headers as given: the modern
-    ``EmailMessage`` parses every header it is handed, which was a third of an e-mail's CPU
-    (bench/README.md, benchmark 7). The values are ours (a configured sender, a validated
-    address, a rendered subject), so there is nothing to parse.
-    """
-    text = part(message.parts["text"], "plain")
-    email: Message = text
-    if "html" in message.parts:
-        # "=_" never occurs in quoted-printable text, so this boundary is safe as it stands
-        # (else the generator compiles a regular expression per e-mail to check its own)
-        email = MIMEMultipart("alternative", "=_" + secrets.token_hex(12), [text])
-        email.attach(part(message.parts["html"], "html"))
-        del text["MIME-Version"]  # once, at the top
-    name, address = parseaddr(sender)
-    email["From"] = formataddr((name, address), charset=UTF8)
-    email["To"] = message.address
-    email["Subject"] = Header(message.parts["subject"], UTF8, header_name="Subject").encode()
-    domain = address.rsplit("@", 1)[-1] if "@" in address else None
-    email["Message-ID"] = make_msgid(idstring=message.id, domain=domain)
-    email["Date"] = formatdate(usegmt=True)
-    email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
-    unsubscribe = message.links.get("unsubscribe")
-    # a signed link (this reader, category and channel); none in a discreet e-mail
-    if message.category and unsubscribe and not message.discreet:
-        email["List-Unsubscribe"] = f"<{unsubscribe}>"
-        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    return email
 
 
 class SmtpPool:
@@ -310,19 +258,25 @@ def mask_email(address: str) -> str:
     return f"{local[:1]}•••@{domain}"
 
 
+def configured(settings: Settings) -> bool:
+    own = SmtpSettings.of(settings)
+    return bool(own.smtp_host and own.smtp_from)
+
+
 def from_settings(settings: Settings) -> SmtpEmailTransport:
-    cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+    own = SmtpSettings.of(settings)
+    cafile = str(own.smtp_ca_file) if own.smtp_ca_file else None
     return SmtpEmailTransport(
-        settings.smtp_host or "",
-        settings.smtp_port,
-        sender=settings.smtp_from or "",
-        discreet_sender=settings.smtp_discreet_from,
-        security=settings.smtp_security,
-        username=settings.smtp_username,
-        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        own.smtp_host or "",
+        own.smtp_port,
+        sender=own.smtp_from or "",
+        discreet_sender=own.smtp_discreet_from,
+        security=own.smtp_security,
+        username=own.smtp_username,
+        password=own.smtp_password.get_secret_value() if own.smtp_password else None,
         timeout=settings.provider_timeout_seconds,
         tls_context=ssl.create_default_context(cafile=cafile),
-        max_connections=settings.smtp_max_connections,
+        max_connections=own.smtp_max_connections,
     )
 
 
@@ -344,9 +298,10 @@ PLUGIN = register(
         },
         required_parts=("subject", "text"),
         optional_parts=("html",),
-        configured=lambda s: bool(s.smtp_host and s.smtp_from),
+        settings=SmtpSettings,
+        configured=configured,
         build=from_settings,
-        rate_limit=lambda s: s.rate_limit_email_per_second,
+        rate_limit=lambda s: SmtpSettings.of(s).rate_limit_email_per_second,
         without_public_url="e-mail goes through NOTIFIER_SMTP_HOST: e-mails would have no link "
         "to the citizen's pages and no one-click unsubscribe.",
     )

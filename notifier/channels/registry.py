@@ -2,9 +2,10 @@
 
 A plugin says which of a recipient's contacts is its address, which accessibility needs
 exclude it, its name in each language of the pages, what its templates render (the parts),
-what it does to a rendered message before sending it (an SMS's encoding and length), how
-its transport is built from the settings when its provider is configured (else the dev
-outbox serves it), its shared rate limit and its provider's delivery receipts. Templates,
+what it does to a rendered message before sending it (an SMS's encoding and length), its
+settings (a :class:`ChannelSettings` model: ``Settings`` is composed of every channel's), how
+its transport is built from them when its provider is configured (else the dev outbox serves
+it), its shared rate limit and its provider's delivery receipts. Templates,
 routing, the worker, the pages, the metrics, the API and the CLI read them here, so a
 channel's facts live in its own module (as Apprise does with one class per service). The
 modules are found, not listed: every module of this package is imported, and those that are
@@ -21,7 +22,9 @@ import pkgutil
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
+
+from pydantic import BaseModel
 
 from notifier.channels.segments import Normalization
 from notifier.models import Channel, Contacts, Need
@@ -30,6 +33,22 @@ if TYPE_CHECKING:
     from notifier.channels.base import Transport
     from notifier.channels.receipts import Receipts
     from notifier.runtime.settings import Settings
+
+
+class ChannelSettings(BaseModel):
+    """The settings one channel declares, in its module: ``NOTIFIER_`` and the field's name
+    in capitals is its environment variable, as for every setting. They are fields of
+    :class:`notifier.runtime.settings.Settings` (composed of every channel's), read, checked
+    and reported like the others; the channel reads its own with :meth:`of`. Fields and their
+    validators only, named after the channel or its provider: the models make one class, where
+    a name declared twice would silently replace the other (tests/test_channel_settings.py)."""
+
+    @classmethod
+    def of(cls, settings: BaseModel) -> Self:
+        """This channel's settings among the whole ``settings``."""
+        if not isinstance(settings, cls):
+            raise TypeError(f"{type(settings).__name__} is not composed of {cls.__name__}")
+        return settings
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,7 @@ class Plugin:
     labels: Mapping[str, Mapping[str, str]]  # language → page text key → text (see web.text)
     required_parts: tuple[str, ...]  # template files every template of the channel has
     optional_parts: tuple[str, ...]  # rendered when present (e-mail HTML, a push's URL)
+    settings: type[ChannelSettings]  # what it declares: its fields join Settings
     configured: Callable[[Settings], bool]  # its provider is set up in these settings
     build: Callable[[Settings], Transport]  # its transport, when configured
     rate_limit: Callable[[Settings], int]  # sends per second, all workers together (0: none)
@@ -101,6 +121,12 @@ def plugins() -> Mapping[Channel, Plugin]:
             raise RuntimeError(f"no plugin registers the channels {sorted(missing)}")
         _ORDERED.update((channel, _PLUGINS[channel]) for channel in Channel)
     return _ORDERED
+
+
+def settings_models() -> tuple[type[ChannelSettings], ...]:
+    """Every channel's settings model, in the order of :class:`Channel` (once, should two
+    channels of one provider share theirs)."""
+    return tuple(dict.fromkeys(plugin.settings for plugin in plugins().values()))
 
 
 def plugin(channel: Channel) -> Plugin:

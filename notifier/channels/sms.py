@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl
 
 import phonenumbers
 import requests
+from pydantic import Field, SecretStr
 
 from notifier.channels.base import (
     Outcome,
@@ -35,16 +36,17 @@ from notifier.channels.base import (
     parse_retry_after,
 )
 from notifier.channels.receipts import Receipt, ReceiptRefused, Receipts
-from notifier.channels.registry import Plugin, Prepared, register
+from notifier.channels.registry import ChannelSettings, Plugin, Prepared, register
 from notifier.channels.segments import Normalization, analyze, normalize
 from notifier.models import Channel, Need
 from notifier.phones import is_mobile
-from notifier.runtime.settings import Settings
 
 if TYPE_CHECKING:  # the SDK is imported when a transport sends: not by the registry
     from twilio.base.exceptions import TwilioRestException
     from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
+
+    from notifier.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)  # it logs request bodies
@@ -66,6 +68,36 @@ TWILIO_API = "https://api.twilio.com"
 # Twilio accepts a validity period of 1 to 36 000 seconds (10 hours).
 MAX_VALIDITY = 36_000
 BASIC_PHONE_MAX_SEGMENTS = 2
+
+
+class TwilioSettings(ChannelSettings):
+    twilio_account_sid: str | None = Field(
+        default=None, description="Twilio account SID; with the auth token, SMS go through Twilio."
+    )
+    twilio_auth_token: SecretStr | None = Field(default=None, description="Twilio auth token.")
+    twilio_from: str | None = Field(
+        default=None,
+        description="SMS sender: an alphanumeric name such as GENDARMERIE (French rules forbid "
+        "06/07 numbers as senders of automated SMS).",
+    )
+    twilio_discreet_from: str | None = Field(
+        default=None,
+        description="Neutral SMS sender for people with discreet messages (a plain number or a "
+        "sender name that names no service). Unset: they get no SMS, the next channel is tried.",
+    )
+    twilio_messaging_service_sid: str | None = Field(
+        default=None, description="Twilio Messaging Service SID, instead of NOTIFIER_TWILIO_FROM."
+    )
+    twilio_status_callback_url: str | None = Field(
+        default=None,
+        description="Public URL of POST /v1/callbacks/twilio, for delivery receipts.",
+    )
+    twilio_api_base_url: str = Field(
+        default=TWILIO_API, description="Twilio API base URL (a regional edge)."
+    )
+    rate_limit_sms_per_second: int = Field(
+        default=10, description="SMS sent per second, all workers together (0: no limit)."
+    )
 
 
 @cache
@@ -220,7 +252,8 @@ def read_receipt(
     sees behind a proxy) and the form fields."""
     from twilio.request_validator import RequestValidator
 
-    token, base = settings.twilio_auth_token, settings.twilio_status_callback_url
+    own = TwilioSettings.of(settings)
+    token, base = own.twilio_auth_token, own.twilio_status_callback_url
     if token is None or base is None:
         raise ReceiptRefused(403, "Twilio callbacks are not configured")
     try:
@@ -243,15 +276,21 @@ def read_receipt(
     )
 
 
+def configured(settings: Settings) -> bool:
+    own = TwilioSettings.of(settings)
+    return bool(own.twilio_account_sid and own.twilio_auth_token)
+
+
 def from_settings(settings: Settings) -> TwilioSmsTransport:
+    own = TwilioSettings.of(settings)
     return TwilioSmsTransport(
-        settings.twilio_account_sid or "",
-        settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else "",
-        sender=settings.twilio_from,
-        discreet_sender=settings.twilio_discreet_from,
-        messaging_service_sid=settings.twilio_messaging_service_sid,
-        status_callback=settings.twilio_status_callback_url,
-        api_base_url=settings.twilio_api_base_url,
+        own.twilio_account_sid or "",
+        own.twilio_auth_token.get_secret_value() if own.twilio_auth_token else "",
+        sender=own.twilio_from,
+        discreet_sender=own.twilio_discreet_from,
+        messaging_service_sid=own.twilio_messaging_service_sid,
+        status_callback=own.twilio_status_callback_url,
+        api_base_url=own.twilio_api_base_url,
         timeout=settings.provider_timeout_seconds,
         connections=settings.worker_sends_in_flight,
     )
@@ -302,9 +341,10 @@ PLUGIN = register(
         },
         required_parts=("text",),
         optional_parts=(),
-        configured=lambda s: bool(s.twilio_account_sid and s.twilio_auth_token),
+        settings=TwilioSettings,
+        configured=configured,
         build=from_settings,
-        rate_limit=lambda s: s.rate_limit_sms_per_second,
+        rate_limit=lambda s: TwilioSettings.of(s).rate_limit_sms_per_second,
         receipts=Receipts("twilio", read_receipt),
         prepare=prepare,
     )

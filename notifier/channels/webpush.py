@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import requests
+from pydantic import Field, SecretStr, field_validator
 
 from notifier.channels.base import (
     Outcome,
@@ -43,13 +44,14 @@ from notifier.channels.base import (
     kept_alive,
     parse_retry_after,
 )
-from notifier.channels.registry import Plugin, register
+from notifier.channels.registry import ChannelSettings, Plugin, register
 from notifier.models import Channel, Need
-from notifier.runtime.settings import Settings
-from notifier.urls import PUSH_SERVICES, push_endpoint_problem
+from notifier.urls import PUSH_SERVICES, push_endpoint_problem, push_entry_problem
 
 if TYPE_CHECKING:  # the SDK is imported when a transport or key is made: not by the registry
     from pywebpush import WebPushException
+
+    from notifier.runtime.settings import Settings
 
 # RFC 8291: 4096-byte record, minus 86 bytes of header and padding delimiter, minus 17 of tag.
 MAX_PAYLOAD = 3993
@@ -58,6 +60,35 @@ DEFAULT_TTL = 24 * 3600
 # by it between: our key is wrong (one subscription, or one person, can never tell that)
 VAPID_REFUSALS = 3
 REFUSED = "push service answered {}: the subscription refuses our key"
+
+
+class WebPushSettings(ChannelSettings):
+    vapid_private_key: SecretStr | None = Field(
+        default=None,
+        description="VAPID private key (`notifier vapid generate`); with the subject, web push "
+        "goes to the browsers' push services.",
+    )
+    vapid_subject: str | None = Field(
+        default=None, description="VAPID contact: mailto: or https: URL of the sender."
+    )
+    push_allowed_hosts: list[str] = Field(
+        default=list(PUSH_SERVICES),
+        description="Push services whose subscriptions are accepted and called, as JSON: a "
+        "host, or *.suffix for any host under it (https only). A loopback push service (tests, "
+        'development) is named "http://127.0.0.1"; never needed in production.',
+    )
+    rate_limit_webpush_per_second: int = Field(
+        default=100, description="Web pushes sent per second, all workers together (0: no limit)."
+    )
+
+    @field_validator("push_allowed_hosts")
+    @classmethod
+    def _push_hosts(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            problem = push_entry_problem(entry)
+            if problem is not None:
+                raise ValueError(f"{entry!r}: {problem}")
+        return entries
 
 
 def topic_for(subject: str) -> str:
@@ -84,12 +115,16 @@ def generate_vapid_keys() -> tuple[str, str]:
     return b64(private), b64(public)
 
 
-def vapid_public_key(private_key: str) -> str:
-    """The public key browsers subscribe with (``applicationServerKey``), URL-safe base64."""
+def application_server_key(settings: Settings) -> str | None:
+    """The public key browsers subscribe with (``applicationServerKey``), URL-safe base64;
+    None without NOTIFIER_VAPID_PRIVATE_KEY."""
+    private = WebPushSettings.of(settings).vapid_private_key
+    if private is None:
+        return None
     from cryptography.hazmat.primitives import serialization
     from py_vapid import Vapid02
 
-    public = Vapid02.from_string(private_key=private_key).public_key.public_bytes(
+    public = Vapid02.from_string(private_key=private.get_secret_value()).public_key.public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     return base64.urlsafe_b64encode(public).decode().rstrip("=")
@@ -210,13 +245,19 @@ def _service(endpoint: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def configured(settings: Settings) -> bool:
+    own = WebPushSettings.of(settings)
+    return bool(own.vapid_private_key and own.vapid_subject)
+
+
 def from_settings(settings: Settings) -> WebPushTransport:
+    own = WebPushSettings.of(settings)
     return WebPushTransport(
-        settings.vapid_private_key.get_secret_value() if settings.vapid_private_key else "",
-        settings.vapid_subject or "",
+        own.vapid_private_key.get_secret_value() if own.vapid_private_key else "",
+        own.vapid_subject or "",
         timeout=settings.provider_timeout_seconds,
         connections=settings.worker_sends_in_flight,
-        allowed_hosts=settings.push_allowed_hosts,
+        allowed_hosts=own.push_allowed_hosts,
     )
 
 
@@ -238,8 +279,9 @@ PLUGIN = register(
         },
         required_parts=("title", "body"),
         optional_parts=("url",),
-        configured=lambda s: bool(s.vapid_private_key and s.vapid_subject),
+        settings=WebPushSettings,
+        configured=configured,
         build=from_settings,
-        rate_limit=lambda s: s.rate_limit_webpush_per_second,
+        rate_limit=lambda s: WebPushSettings.of(s).rate_limit_webpush_per_second,
     )
 )

@@ -1,7 +1,10 @@
 """Runtime settings, read from ``NOTIFIER_*`` environment variables and a ``.env`` file.
 
-Every knob lives here, with its meaning; a test checks that the README's settings table lists
-each field, so the documentation cannot silently drift from the code.
+The engine's knobs are declared here, each with its meaning; each channel declares its own in
+its module (a :class:`~notifier.channels.registry.ChannelSettings` on its plug-in), and
+:class:`Settings` is composed of them all, found through the registry: one model, read,
+checked and reported as one. A test checks that the README lists every field, so the
+documentation cannot silently drift from the code.
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ import secrets
 from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from types import new_class
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from notifier.channels.registry import settings_models
 from notifier.scopes import parse_scopes
-from notifier.urls import PUSH_SERVICES, push_entry_problem
 
 
 def sentinel_addresses(value: str) -> list[tuple[str, int]]:
@@ -31,7 +35,15 @@ def sentinel_addresses(value: str) -> list[tuple[str, int]]:
     return found
 
 
-class Settings(BaseSettings):
+if TYPE_CHECKING:  # the type checker sees the engine's fields; a channel's, through its `of`
+    ChannelFields = BaseModel
+else:  # every channel's declared settings, as one model
+    ChannelFields = new_class(
+        "ChannelFields", settings_models(), exec_body=lambda body: body.update(__module__=__name__)
+    )
+
+
+class Settings(BaseSettings, ChannelFields):
     model_config = SettingsConfigDict(
         env_prefix="NOTIFIER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
@@ -178,60 +190,6 @@ class Settings(BaseSettings):
         description="gsm: rewrite typographic French (« », ’, …, œ, ç) into GSM-7, the cheaper "
         "encoding; keep: send as written, in UCS-2 when needed.",
     )
-    twilio_account_sid: str | None = Field(
-        default=None, description="Twilio account SID; with the auth token, SMS go through Twilio."
-    )
-    twilio_auth_token: SecretStr | None = Field(default=None, description="Twilio auth token.")
-    twilio_from: str | None = Field(
-        default=None,
-        description="SMS sender: an alphanumeric name such as GENDARMERIE (French rules forbid "
-        "06/07 numbers as senders of automated SMS).",
-    )
-    twilio_discreet_from: str | None = Field(
-        default=None,
-        description="Neutral SMS sender for people with discreet messages (a plain number or a "
-        "sender name that names no service). Unset: they get no SMS, the next channel is tried.",
-    )
-    twilio_messaging_service_sid: str | None = Field(
-        default=None, description="Twilio Messaging Service SID, instead of NOTIFIER_TWILIO_FROM."
-    )
-    twilio_status_callback_url: str | None = Field(
-        default=None,
-        description="Public URL of POST /v1/callbacks/twilio, for delivery receipts.",
-    )
-    twilio_api_base_url: str = Field(
-        default="https://api.twilio.com", description="Twilio API base URL (a regional edge)."
-    )
-    smtp_host: str | None = Field(
-        default=None, description="SMTP server; with NOTIFIER_SMTP_FROM, e-mail goes through it."
-    )
-    smtp_port: int = Field(default=587, description="SMTP port (587 STARTTLS, 465 TLS).")
-    smtp_security: Literal["starttls", "tls", "none"] = Field(
-        default="starttls",
-        description="starttls (required, never opportunistic), tls (implicit), or none "
-        "(a relay on loopback only).",
-    )
-    smtp_username: str | None = Field(default=None, description="SMTP login, if any.")
-    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
-    smtp_from: str | None = Field(
-        default=None,
-        description='Sender, e.g. "Gendarmerie nationale <ne-pas-repondre@example.fr>".',
-    )
-    smtp_discreet_from: str | None = Field(
-        default=None,
-        description='Neutral sender for people with discreet messages, e.g. "Mon espace '
-        '<messages@example.net>": neither name nor address names the service. Unset: they get '
-        "no e-mail, the next channel is tried.",
-    )
-    smtp_max_connections: int = Field(
-        default=64,
-        ge=1,
-        description="SMTP sessions one worker process keeps open at most; e-mails beyond "
-        "wait for a free one. Each session sends one e-mail at a time.",
-    )
-    smtp_ca_file: Path | None = Field(
-        default=None, description="CA bundle to trust for the SMTP server (a private CA)."
-    )
     quick_exit_url: str = Field(
         default="https://meteofrance.com/",
         pattern=r"^https?://",
@@ -268,29 +226,6 @@ class Settings(BaseSettings):
         default=None,
         description="Where a person reports an accessibility problem (mailto: or https: URL), "
         "given in the accessibility statement. Unset: the unit that wrote to them.",
-    )
-    vapid_private_key: SecretStr | None = Field(
-        default=None,
-        description="VAPID private key (`notifier vapid generate`); with the subject, web push "
-        "goes to the browsers' push services.",
-    )
-    vapid_subject: str | None = Field(
-        default=None, description="VAPID contact: mailto: or https: URL of the sender."
-    )
-    push_allowed_hosts: list[str] = Field(
-        default=list(PUSH_SERVICES),
-        description="Push services whose subscriptions are accepted and called, as JSON: a "
-        "host, or *.suffix for any host under it (https only). A loopback push service (tests, "
-        'development) is named "http://127.0.0.1"; never needed in production.',
-    )
-    rate_limit_sms_per_second: int = Field(
-        default=10, description="SMS sent per second, all workers together (0: no limit)."
-    )
-    rate_limit_email_per_second: int = Field(
-        default=50, description="E-mails sent per second, all workers together (0: no limit)."
-    )
-    rate_limit_webpush_per_second: int = Field(
-        default=100, description="Web pushes sent per second, all workers together (0: no limit)."
     )
     provider_timeout_seconds: float = Field(
         default=10.0, description="Timeout of each request to an SMS, e-mail or push provider."
@@ -368,15 +303,6 @@ class Settings(BaseSettings):
                 raise ValueError(f"NOTIFIER_API_KEY_SCOPES names {client!r}: no such key")
             parse_scopes(scopes)
         return self
-
-    @field_validator("push_allowed_hosts")
-    @classmethod
-    def _push_hosts(cls, entries: list[str]) -> list[str]:
-        for entry in entries:
-            problem = push_entry_problem(entry)
-            if problem is not None:
-                raise ValueError(f"{entry!r}: {problem}")
-        return entries
 
     @field_validator("secret_key")
     @classmethod

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from notifier.api.deps import Engine, EngineDep, check_push
 from notifier.channels.registry import address_of, plugins
-from notifier.channels.webpush import vapid_public_key
+from notifier.channels.webpush import application_server_key
 from notifier.links import PAGES, Grant, LinkError
 from notifier.models import (
     Channel,
@@ -203,15 +203,13 @@ def device(request: Request, token: str, parts: Parts, lang: str | None = None) 
     grant = granted(parts, token, PAGES, language(lang, None))
     who = person(request, parts, grant, language(lang, None))
     lang = language(lang, who.locale)
-    private = parts.settings.vapid_private_key
-    public_key = vapid_public_key(private.get_secret_value()) if private else None
     return page(
         request,
         "device.html",
         lang,
         token,
         "device",
-        public_key=public_key,
+        public_key=application_server_key(parts.settings),
         no_smartphone="no_smartphone" in {n.value for n in who.needs},
     )
 
