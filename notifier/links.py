@@ -1,9 +1,12 @@
-"""Links sent to citizens: signed, expiring tokens, never a guessable id.
+"""Links sent to citizens: sealed, expiring tokens, never a guessable id.
 
 A token carries the tenant and the recipient id (a recipient belongs to a tenant: the same
-id under another tenant is another person) and what it is for (``purpose``), signed with
-the secret key (``NOTIFIER_SECRET_KEY``) and dated: anyone holding the link acts for that
-person, on that purpose only, until it expires. No phone number or address is ever in a URL.
+id under another tenant is another person), what it is for (``purpose``) and when it was
+made, **encrypted** and authenticated with a key derived from ``NOTIFIER_SECRET_KEY``
+(AES-GCM): anyone holding the link acts for that person, on that purpose only, until it
+expires, and reads nothing in it — not the tenant (a client or a unit's name), not the
+upstream id — since whoever holds a watched phone reads the link too. No phone number or
+address is ever in a URL.
 
 * ``pages``: the citizen's own pages (preferences, needs, this device, what we sent),
   valid ``NOTIFIER_LINK_TTL_DAYS`` (30 by default);
@@ -17,14 +20,27 @@ carries no link rather than the public URL's host, which may name the service.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import os
+import struct
+import time
+from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
 from datetime import timedelta
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 PAGES = "pages"
 UNSUBSCRIBE = "unsubscribe"
 UNSUBSCRIBE_TTL = timedelta(days=365)
+_NONCE = 12
+_ISSUED = struct.Struct(">I")  # seconds since the epoch: until 2106
+_CONTEXT = b"notifier.links"
 
 
 @dataclass(frozen=True)
@@ -55,37 +71,42 @@ class Links:
         *,
         ttl: timedelta,
         discreet_url: str | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.serializer = URLSafeTimedSerializer(secret, salt="notifier.links")
+        key = HKDF(hashes.SHA256(), length=32, salt=None, info=_CONTEXT).derive(secret)
+        self.aead = AESGCM(key)
         self.base_url = base_url.rstrip("/") if base_url else None
         self.discreet_url = discreet_url.rstrip("/") if discreet_url else None
         self.ttl = ttl
+        self.clock = clock
 
     def token(self, grant: Grant) -> str:
-        payload = {"t": grant.tenant, "r": grant.recipient, "p": grant.purpose}
+        fields = [grant.purpose, grant.tenant, grant.recipient]
         if grant.category:
-            payload |= {"c": grant.category, "ch": grant.channel or ""}
-        return self.serializer.dumps(payload)
+            fields += [grant.category, grant.channel or ""]
+        sealed = (
+            _ISSUED.pack(int(self.clock())) + json.dumps(fields, separators=(",", ":")).encode()
+        )
+        nonce = os.urandom(_NONCE)
+        raw = nonce + self.aead.encrypt(nonce, sealed, _CONTEXT)
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
     def read(self, token: str, purpose: str) -> Grant:
         """The grant in ``token`` for ``purpose``; :class:`LinkError` otherwise."""
-        max_age = UNSUBSCRIBE_TTL if purpose == UNSUBSCRIBE else self.ttl
         try:
-            payload = self.serializer.loads(token, max_age=int(max_age.total_seconds()))
-        except SignatureExpired:
-            raise LinkError(expired=True) from None
-        except BadSignature:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            sealed = self.aead.decrypt(raw[:_NONCE], raw[_NONCE:], _CONTEXT)
+            fields = json.loads(sealed[_ISSUED.size :])
+            (issued,) = _ISSUED.unpack(sealed[: _ISSUED.size])
+        except (binascii.Error, ValueError, InvalidTag, struct.error):
             raise LinkError(expired=False) from None
-        # a token of a version without tenants names no one: not valid
-        if not isinstance(payload, dict) or payload.get("p") != purpose or "t" not in payload:
+        if not isinstance(fields, list) or fields[:1] != [purpose] or len(fields) not in (3, 5):
             raise LinkError(expired=False)
-        return Grant(
-            payload["r"],
-            purpose,
-            payload.get("c"),
-            payload.get("ch") or None,
-            tenant=payload["t"],
-        )
+        max_age = UNSUBSCRIBE_TTL if purpose == UNSUBSCRIBE else self.ttl
+        if self.clock() - issued > max_age.total_seconds():
+            raise LinkError(expired=True)
+        category, channel = fields[3:] if len(fields) == 5 else (None, None)
+        return Grant(fields[2], purpose, category, channel or None, tenant=fields[1])
 
     def pages(self, tenant: str, recipient: str, *, discreet: bool = False) -> str | None:
         """The citizen's pages, as a full URL (``discreet``: on the neutral host); None

@@ -27,6 +27,7 @@ from notifier.safety import Hold, changes, hold, tightened, unsafe_channel
 from notifier.templates.catalog import load_templates
 from notifier.templates.context import template_flags
 from notifier.templates.discreet import generic
+from notifier.templates.formatting import format_date, format_time
 from notifier.templates.renderer import REQUIRED_PARTS, Renderer
 from notifier.web.safety_page import safety_from_form
 from tests.support.builders import EXAMPLES, LINKS, SAMPLES, shipped_templates
@@ -395,6 +396,13 @@ def test_discreet_texts_reveal_nothing_and_carry_the_link(
     everything = "\n".join(parts.values()).lower()
     assert [word for word in DENY if word.lower() in everything] == []
     assert "unsubscribe" not in everything and "/u/" not in everything
+    # nor when: a watcher who reads the time of an appointment knows when the person is out
+    starts = APPOINTMENT["starts_at"]
+    when = [
+        format_date(starts, locale, "Europe/Paris"),
+        format_time(starts, locale, "Europe/Paris"),
+    ]
+    assert [said for said in when if said.lower() in everything] == []
     linked = parts["url"] if channel is Channel.WEBPUSH else parts[REQUIRED_PARTS[channel][-1]]
     if name != "push_test":  # the test notification has nothing to read
         assert LINKS["pages"] in linked

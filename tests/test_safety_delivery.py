@@ -25,6 +25,7 @@ from notifier.store.recipients import RecipientStore
 from tests.support.builders import (
     CONTACT_KEY,
     EXAMPLES,
+    REMINDER_RULES,
     ScriptedTransport,
     api_client,
     deliver_all,
@@ -325,6 +326,55 @@ def test_resume_and_send_what_i_missed(api: TestClient, store: Store) -> None:
     assert response.status_code == 200 and sorted(response.json()["resent"]) == sorted(ids)
     assert deliver(store, {c: sms for c in Channel}, later) == [MessageStatus.SENT] * 2
     assert len(sms.sent) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        pytest.param("appointment.cancelled", "cancelled", id="cancelled-meanwhile"),
+        pytest.param("appointment.rescheduled", "replaced", id="moved-meanwhile"),
+    ],
+)
+def test_what_was_missed_holds_no_reminder_of_an_appointment_changed_meanwhile(
+    store: Store, tmp_path: Path, change: str, reason: str
+) -> None:
+    """A reminder withheld during a pause, whose appointment is cancelled or moved before the
+    person resumes: "send what I missed" does not send it (the subject's cancellation ended
+    it); a moved appointment's new reminders are planned as usual."""
+    starts = NOW + timedelta(hours=48, minutes=1)  # the 48 h reminder falls due in a minute
+    booked = {
+        "id": "booked",
+        "type": "appointment.booked",
+        "occurred_at": NOW.isoformat(),
+        "subject": "appointment:A-1",
+        "recipient": {"id": PERSON["id"]},
+        "data": {"starts_at": starts.isoformat(), "unit": "Brigade", "address": "12 rue X"},
+    }
+    changed = booked | {"id": "changed", "type": change}
+    changed["data"] = booked["data"] | {"starts_at": (starts + timedelta(days=7)).isoformat()}
+    sms = ScriptedTransport(*[SendResult(Outcome.SENT, reference=f"s{n}") for n in range(4)])
+    clock = [NOW]
+    with api_client(
+        store, REMINDER_RULES, tmp_path, {"t": "recipients-key"}, clock=lambda: clock[0]
+    ) as api:
+        assert (
+            api.put(f"/v1/recipients/{PERSON['id']}", json=PERSON, headers=KEY).status_code == 200
+        )
+        planned = api.post("/v1/events", json=booked, headers=KEY).json()["planned"]
+        clock[0] = NOW + timedelta(minutes=2)
+        assert deliver(store, {c: sms for c in Channel}, clock[0]) == [MessageStatus.WITHHELD]
+        answer = api.post("/v1/events", json=changed, headers=KEY)
+        assert answer.status_code == 202, answer.text
+        (withheld,) = [m["id"] for m in planned if m["rule"] == "reminder-48h"]
+        assert withheld in answer.json()["cancelled"], answer.json()
+        resumed = api.post(
+            f"/v1/recipients/{PERSON['id']}/resume", json={"send_missed": True}, headers=KEY
+        )
+        assert resumed.status_code == 200 and resumed.json()["resent"] == [], resumed.text
+        record = api.get(f"/v1/messages/{withheld}", headers=KEY).json()
+    assert record["status"] == "cancelled", record
+    assert deliver(store, {c: sms for c in Channel}, clock[0] + timedelta(minutes=1)) == []
+    assert sms.sent == []
 
 
 def test_resume_checks_its_input(api: TestClient) -> None:

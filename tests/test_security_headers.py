@@ -178,6 +178,10 @@ NAMED = "notifications.gendarmerie.example"
         pytest.param(NEUTRAL, "/ops/login", True, id="neutral-host-no-console"),
         pytest.param(NEUTRAL, "/accessibilite", True, id="neutral-host-no-legal-page"),
         pytest.param(NEUTRAL.upper(), "/healthz", True, id="neutral-host-any-case"),
+        pytest.param(f"{NEUTRAL}.", "/ops/login", True, id="neutral-host-trailing-dot"),
+        pytest.param(f"{NEUTRAL}:443", "/docs", True, id="neutral-host-default-port"),
+        pytest.param(f"{NEUTRAL}.:8443", "/docs", True, id="neutral-host-another-port"),
+        pytest.param(f"{NAMED}.", "/docs", False, id="public-host-trailing-dot"),
         pytest.param(NEUTRAL, "/static/exit.css", False, id="neutral-host-page-files"),
         pytest.param(NEUTRAL, "/me/not-a-link", False, id="neutral-host-citizen-pages"),
         pytest.param(NAMED, "/docs", False, id="public-host-everything"),
@@ -200,3 +204,29 @@ def test_the_discreet_host_serves_the_citizen_pages_only(
     plain = answer.status_code == 404 and answer.text == "Not Found"
     assert plain is neutral_404, (answer.status_code, answer.text[:200])
     assert answer.headers["x-content-type-options"] == "nosniff"  # inside the headers' layer
+
+
+@pytest.mark.parametrize(
+    ("host", "neutral_404"),
+    [
+        pytest.param("localhost:8001", True, id="neutral-port"),
+        pytest.param("localhost.:8001", True, id="neutral-port-trailing-dot"),
+        pytest.param("localhost:8000", False, id="public-port"),
+        pytest.param("localhost", True, id="another-port-reveals-less"),
+    ],
+)
+def test_one_host_name_two_ports_are_told_apart_by_the_port(
+    store: Store, tmp_path: Path, host: str, neutral_404: bool
+) -> None:
+    """A development setup may serve the neutral host on another port of the same name: only
+    then does the port decide, and only the public URL's port is the public host."""
+    with api_client(
+        store,
+        REMINDER_RULES,
+        tmp_path,
+        {"crm": KEY},
+        public_url="http://localhost:8000",
+        discreet_public_url="http://localhost:8001",
+    ) as client:
+        answer = client.get("/docs", headers={"host": host})
+    assert (answer.status_code == 404) is neutral_404, answer.status_code

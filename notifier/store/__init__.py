@@ -14,8 +14,10 @@ own is about 80 bytes of bookkeeping before any content, so what can share a has
                         ``provider_call``, ``provider_call_at``, ``excluded``, ``reference``.
                         Rule, subject and recipient are read from the body.
 ``subjects``            hash: ``{tenant}|{subject}`` → comma-separated ids of its messages
-                        not yet final (a subject is one procedure: a handful of messages,
-                        whose list each change copies). Scoped by tenant: a client's events
+                        not yet final, or withheld during a pause (a resume may send those:
+                        the subject's cancellation ends them too). A subject is one procedure:
+                        a handful of messages, whose list each change copies. Scoped by
+                        tenant: a client's events
                         never find another tenant's messages (:func:`subject_key`).
 ``recipients:{week}``   hash: ``{tenant}|{recipient id}`` (:func:`recipient_key`: one
                         tenant's recipient is not another's) → comma-separated ids of the

@@ -29,7 +29,7 @@ for _ = 1, tonumber(ARGV[5]) do
     local status = status_of(id)
     if not status then
       remove_id(prefix .. 'subjects', subject, id)
-    elseif pending[status] and (rule == '' or body_of(id)['rule'] == rule) then
+    elseif cancellable[status] and (rule == '' or body_of(id)['rule'] == rule) then
       history(id, now_ms, 'cancelled', reason)
       finalize(id, subject, retention)
       table.insert(cancelled, id)

@@ -35,6 +35,8 @@ if ARGV[8] ~= '' then
   redis.call('ZREM', prefix .. 'inflight', id)
   redis.call('ZADD', prefix .. 'due', ARGV[8], id)
   redis.call('HSET', mkey(id), 'due', ARGV[8])
+elseif ARGV[3] == 'withheld' then
+  withhold(id, tonumber(ARGV[7]))
 else
   finalize(id, subject_of(id), tonumber(ARGV[7]))
 end

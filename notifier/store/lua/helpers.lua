@@ -64,8 +64,18 @@ local function finalize(id, subject, retention)
   unschedule(id, subject)
   redis.call('EXPIRE', mkey(id), retention)
 end
+-- Withheld during a pause: final, but kept in its subject's index, so that the subject's
+-- cancellation ends it too and "send what I missed" never sends a cancelled reminder.
+local function withhold(id, retention)
+  redis.call('ZREM', prefix .. 'due', id)
+  redis.call('ZREM', prefix .. 'inflight', id)
+  redis.call('EXPIRE', mkey(id), retention)
+end
 -- Not sent yet, nor being sent: a cancellation still stops it.
 local pending = {['scheduled'] = true, ['queued'] = true, ['temporary-failure'] = true}
+-- What a subject's cancellation ends: the pending, and those withheld that a resume may send.
+local cancellable = {['withheld'] = true}
+for status in pairs(pending) do cancellable[status] = true end
 local function server_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
