@@ -250,9 +250,7 @@ CASES = [
     ),
     Case(
         "POST /me/{token}/code",
-        citizen(
-            "POST", "/me/{token}/code", csrf="form", data={"code": "123456", "again": "123456"}
-        ),
+        citizen("POST", "/me/{token}/code", csrf="form", data={"code": "123456"}),
         404,
     ),
     Case("GET /u/{token}", citizen("GET", "/u/{token}", purpose=UNSUBSCRIBE), 404),
