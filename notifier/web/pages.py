@@ -127,6 +127,8 @@ def preferences(request: Request, token: str, parts: Parts, lang: str | None = N
     who = person(request, parts, grant, language(lang, None))
     lang = language(lang, who.locale)
     rows = choices.preference_rows(who, categories(parts, lang), CHANNELS)
+    if who.safe.discreet:
+        rows = choices.disguised(rows, TEXT[lang]["preferences.neutral"])
     contacts = {c: p.shown(who.contacts) for c, p in plugins().items() if p.shown}
     saved = request.query_params.get("saved") == "1"
     return page(
@@ -155,7 +157,9 @@ def save_preferences(
     check_csrf(parts.settings.secret(), token, csrf, lang)
     who = person(request, parts, grant, language(lang, None))
     offered = [c for c in CHANNELS if address_of(who.contacts, c) is not None]
-    updated = choices.apply_preferences(who, choice or [], categories(parts, lang), offered)
+    shown = categories(parts, lang)
+    chosen = choices.undisguised(choice or [], shown) if who.safe.discreet else choice or []
+    updated = choices.apply_preferences(who, chosen, shown, offered)
     parts.recipients.set_choices(grant.tenant, who.id, updated.needs, updated.opt_outs)
     log.info("citizen pages: preferences saved (%d opt-outs)", len(updated.opt_outs))
     return RedirectResponse(f"/me/{token}?saved=1&lang={language(lang, None)}", status_code=303)

@@ -38,6 +38,11 @@ TEXT: dict[str, dict[str, str]] = {
             "toujours envoyés : ils concernent une démarche en cours. Vous ne pouvez pas les "
             "désactiver, mais vous pouvez choisir ce qui vous aide (page « Ce qui m'aide »)."
         ),
+        "preferences.neutral": "Informations facultatives {number}",
+        "preferences.service_text.discreet": (
+            "Certains messages sont toujours envoyés : ils concernent une démarche en cours. "
+            "Vous choisissez quand et comment nous vous écrivons (page « Rester en sécurité »)."
+        ),
         "needs.title": "Ce qui m'aide",
         "needs.intro": (
             "Dites-nous ce qui vous aide. Nous l'appliquons à tous nos messages, dès le "
@@ -163,6 +168,11 @@ TEXT: dict[str, dict[str, str]] = {
             "Appointment reminders, cancellations and documents ready are always sent: they "
             "are about a procedure under way. You cannot turn them off, but you can tell us "
             "what helps you (page “What helps me”)."
+        ),
+        "preferences.neutral": "Optional news {number}",
+        "preferences.service_text.discreet": (
+            "Some messages are always sent: they are about something under way for you. You "
+            "choose when and how we write to you (page “Staying safe”)."
         ),
         "needs.title": "What helps me",
         "needs.intro": (
