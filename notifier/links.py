@@ -95,8 +95,20 @@ class Links:
             return None
         return f"{base}/me/{self.token(Grant(recipient, PAGES, tenant=tenant))}"
 
+    @property
+    def discreet_host(self) -> str | None:
+        """The neutral host of discreet links (what a ``Host`` header says); None if unset."""
+        return host_of(self.discreet_url)
+
     def unsubscribe(self, tenant: str, recipient: str, category: str, channel: str) -> str | None:
         if self.base_url is None:
             return None
         grant = Grant(recipient, UNSUBSCRIBE, category, channel, tenant=tenant)
         return f"{self.base_url}/u/{self.token(grant)}"
+
+
+def host_of(url: str | None) -> str | None:
+    """``https://Espace.example:8443/x`` → ``espace.example:8443``: what a Host header says."""
+    if not url:
+        return None
+    return url.split("://", 1)[-1].split("/", 1)[0].lower() or None

@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from notifier.links import host_of
+
 
 class Problem(BaseModel):
     """An error other than a validation error: what went wrong, in words."""
@@ -156,13 +158,6 @@ class NeutralHost:
             )
             return
         await self.app(scope, receive, send)
-
-
-def host_of(url: str | None) -> str | None:
-    """``https://Espace.example:8443/x`` → ``espace.example:8443``: what a Host header says."""
-    if not url:
-        return None
-    return url.split("://", 1)[-1].split("/", 1)[0].lower() or None
 
 
 class BodySizeLimit:

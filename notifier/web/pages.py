@@ -240,8 +240,9 @@ async def subscribe(request: Request, token: str, parts: Parts) -> dict[str, str
     check_push(parts, subscription, ["body"])
     now = parts.clock()
     who = person(request, parts, grant, lang)
+    origin = request.headers.get("host", "").strip().lower()[:255] or None  # what it shows
     parts.recipients.add_push(
-        grant.tenant, who.id, subscription, now.timestamp(), registered_only=False
+        grant.tenant, who.id, subscription, now.timestamp(), registered_only=False, origin=origin
     )
     plan_test_push(parts, grant.tenant, who, subscription)
     log.info("citizen pages: a browser subscribed to push")
