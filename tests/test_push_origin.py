@@ -7,6 +7,7 @@ logic; the decision alone as a table."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
@@ -71,14 +72,30 @@ def site(store: Store) -> Iterator[Site]:
         yield served
 
 
+@contextmanager
+def inside_on(site: Site, url: str) -> Iterator[httpx.Client]:
+    """A browser on ``url``'s host, inside the person's pages (their code entered)."""
+    with httpx.Client(base_url=site.url, headers={"Host": host_of(url) or ""}) as browser:
+        form = {"code": "135790", "csrf": csrf(site)}
+        opened = browser.post(f"/me/{token(site)}/code", data=form)
+        assert opened.status_code == 303, opened.text
+        yield browser
+
+
+def token(site: Site) -> str:
+    return site.pages("citizen-d").split("/me/")[1].split("?")[0]
+
+
+def csrf(site: Site) -> str:
+    return csrf_token(site.config.secret(), token(site))
+
+
 def subscribe_on(site: Site, url: str) -> None:
     """The person, inside their pages on ``url``'s host, turns push on for this browser."""
-    token = site.pages("citizen-d").split("/me/")[1].split("?")[0]
-    csrf = csrf_token(site.config.secret(), token)
-    with httpx.Client(base_url=site.url, headers={"Host": host_of(url) or ""}) as browser:
-        opened = browser.post(f"/me/{token}/code", data={"code": "135790", "csrf": csrf})
-        assert opened.status_code == 303, opened.text
-        added = browser.post(f"/me/{token}/push", json=SUBSCRIPTION, headers={"X-CSRF-Token": csrf})
+    with inside_on(site, url) as browser:
+        added = browser.post(
+            f"/me/{token(site)}/push", json=SUBSCRIPTION, headers={"X-CSRF-Token": csrf(site)}
+        )
         assert added.status_code == 201, added.text
 
 
@@ -106,3 +123,15 @@ def test_a_subscription_made_on_the_neutral_host_gets_the_discreet_push(site: Si
     subscribe_on(site, NEUTRAL)
     status, _, sent = deliver_the_test_push(site)
     assert status is MessageStatus.SENT and len(sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "offered"), [(PUBLIC, False), (NEUTRAL, True)], ids=["service-host", "neutral-host"]
+)
+def test_the_device_page_offers_push_only_where_it_would_be_sent(
+    site: Site, url: str, offered: bool
+) -> None:
+    with inside_on(site, url) as browser:
+        shown = browser.get(f"/me/{token(site)}/device").text
+    assert ('id="push-on"' in shown) is offered
+    assert ("ne sont pas proposées à cette adresse" in shown) is not offered

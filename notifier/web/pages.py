@@ -25,7 +25,8 @@ from pydantic import ValidationError
 from notifier.api.deps import Engine, EngineDep, check_push
 from notifier.channels.registry import address_of, plugins
 from notifier.channels.webpush import vapid_public_key
-from notifier.links import PAGES, Grant, LinkError
+from notifier.delivery.decisions import shows_its_site
+from notifier.links import PAGES, Grant, LinkError, host_of
 from notifier.models import (
     Channel,
     MessageStatus,
@@ -209,6 +210,7 @@ def device(request: Request, token: str, parts: Parts, lang: str | None = None) 
     lang = language(lang, who.locale)
     private = parts.settings.vapid_private_key
     public_key = vapid_public_key(private.get_secret_value()) if private else None
+    neutral_host = host_of(parts.settings.discreet_public_url)
     return page(
         request,
         "device.html",
@@ -217,7 +219,15 @@ def device(request: Request, token: str, parts: Parts, lang: str | None = None) 
         "device",
         public_key=public_key,
         no_smartphone="no_smartphone" in {n.value for n in who.needs},
+        # a discreet person's push would show this host, so it would never be sent
+        shows_site=who.safe.discreet
+        and shows_its_site(Channel.WEBPUSH, host_in(request), neutral_host) is not None,
     )
+
+
+def host_in(request: Request) -> str | None:
+    """The host the browser is on (what its notifications would show)."""
+    return request.headers.get("host", "").strip().lower()[:255] or None
 
 
 def subscription_in(body: bytes) -> PushSubscription:
@@ -240,9 +250,13 @@ async def subscribe(request: Request, token: str, parts: Parts) -> dict[str, str
     check_push(parts, subscription, ["body"])
     now = parts.clock()
     who = person(request, parts, grant, lang)
-    origin = request.headers.get("host", "").strip().lower()[:255] or None  # what it shows
     parts.recipients.add_push(
-        grant.tenant, who.id, subscription, now.timestamp(), registered_only=False, origin=origin
+        grant.tenant,
+        who.id,
+        subscription,
+        now.timestamp(),
+        registered_only=False,
+        origin=host_in(request),
     )
     plan_test_push(parts, grant.tenant, who, subscription)
     log.info("citizen pages: a browser subscribed to push")

@@ -79,6 +79,10 @@ TEXT: dict[str, dict[str, str]] = {
         "device.not_configured": (
             "Nous n'envoyons pas de notification sur les appareils pour le moment."
         ),
+        "device.shows_site": (
+            "Les notifications ne sont pas proposées à cette adresse : elle s'afficherait avec "
+            "chacune, même sur l'écran verrouillé."
+        ),
         "device.subscribe": "Activer les notifications sur cet appareil",
         "device.unsubscribe": "Désactiver les notifications sur cet appareil",
         "device.subscribed": "Les notifications sont activées. Un message d'essai arrive.",
@@ -204,6 +208,10 @@ TEXT: dict[str, dict[str, str]] = {
         "device.off_needs": "You told us you have no smartphone: we send no notifications.",
         "device.not_configured": "We do not send notifications to devices at the moment.",
         "device.off": "We write to you by text message or e-mail.",
+        "device.shows_site": (
+            "Notifications are not offered at this address: it would show with each of them, "
+            "on a locked screen too."
+        ),
         "device.subscribe": "Turn on notifications on this device",
         "device.unsubscribe": "Turn off notifications on this device",
         "device.subscribed": "Notifications are on. A test message is on its way.",
