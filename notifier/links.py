@@ -116,8 +116,41 @@ class Links:
             return None
         return f"{base}/me/{self.token(Grant(recipient, PAGES, tenant=tenant))}"
 
+    @property
+    def discreet_host(self) -> str | None:
+        """The neutral host of discreet links (what a ``Host`` header says); None if unset."""
+        return host_of(self.discreet_url)
+
     def unsubscribe(self, tenant: str, recipient: str, category: str, channel: str) -> str | None:
         if self.base_url is None:
             return None
         grant = Grant(recipient, UNSUBSCRIBE, category, channel, tenant=tenant)
         return f"{self.base_url}/u/{self.token(grant)}"
+
+
+def host_of(url: str | None) -> str | None:
+    """``https://Espace.example.:443/x`` → ``espace.example``: a URL's host, as compared."""
+    if not url:
+        return None
+    return same_form(url.split("://", 1)[-1].split("/", 1)[0])
+
+
+def same_form(host: str) -> str | None:
+    """A host as compared, however written (a browser sends the name as typed, a proxy may
+    add the port): lower case, no trailing dot, no default port. ``Espace.Example.:443`` →
+    ``espace.example``; ``espace.example:8443`` stays; None if empty."""
+    name, port = split_host(host)
+    if not name:
+        return None
+    return name if port in ("", "80", "443") else f"{name}:{port}"
+
+
+def split_host(host: str) -> tuple[str, str]:
+    """``Espace.Example.:8443`` → ``("espace.example", "8443")``; ``[::1]:80`` → ``("[::1]",
+    "80")``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, _, rest = host.partition("]")
+        return name + "]", rest.removeprefix(":")
+    name, _, port = host.partition(":")
+    return name.rstrip("."), port

@@ -218,6 +218,8 @@ CASES = [
     Case("GET /me/sw.js", citizen("GET", "/me/sw.js"), 200),  # a public file, no one's data
     # the quick exit: no one's data, only a way out (and the end of this browser's session)
     Case("GET /me/exit", citizen("GET", "/me/exit", follow_redirects=False), 303, NEUTRAL),
+    # the accessibility statement in neutral words: a public page, no one's data
+    Case("GET /me/accessibilite", citizen("GET", "/me/accessibilite"), 200),
     Case("GET /me/{token}", citizen("GET", "/me/{token}"), 404),
     Case(
         "POST /me/{token}/preferences",
@@ -250,9 +252,7 @@ CASES = [
     ),
     Case(
         "POST /me/{token}/code",
-        citizen(
-            "POST", "/me/{token}/code", csrf="form", data={"code": "123456", "again": "123456"}
-        ),
+        citizen("POST", "/me/{token}/code", csrf="form", data={"code": "123456"}),
         404,
     ),
     Case("GET /u/{token}", citizen("GET", "/u/{token}", purpose=UNSUBSCRIBE), 404),

@@ -89,11 +89,15 @@ def test_the_gate_says_the_limits_and_a_shut_code_sends_the_person_to_an_agent(
 def test_new_codes_have_six_digits_and_an_older_short_one_still_opens(site: Site) -> None:
     link = site.pages("citizen-d")
     form = {"csrf": csrf_token(site.config.secret(), token_of(link)), "lang": "fr"}
+    open_link = site.pages("citizen-1")
     short = httpx.post(
-        f"{site.url}/me/{token_of(link)}/code", data=form | {"code": "2468", "again": "2468"}
+        f"{site.url}/me/{token_of(open_link)}/safety",
+        data={"csrf": csrf_token(site.config.secret(), token_of(open_link)), "lang": "fr"}
+        | {"discreet": "1", "code": "2468", "again": "2468"},
     )
-    assert short.status_code == 422 and "6 à 8 chiffres" in short.text
-    assert not site.recipients.has_code(TENANT, "citizen-d")
+    assert short.status_code == 303 and "error=format" in short.headers["location"]
+    assert not site.recipients.has_code(TENANT, "citizen-1")
+    assert "6 à 8 chiffres" in httpx.get(f"{site.url}{short.headers['location']}").text
     registered = httpx.put(
         f"{site.url}/v1/recipients/citizen-r",
         json={"id": "citizen-r", "contacts": {"email": "r@example.org"}},

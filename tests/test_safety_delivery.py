@@ -17,8 +17,9 @@ from notifier.channels.base import Outcome, SendResult
 from notifier.channels.email import SmtpEmailTransport
 from notifier.channels.sms import TwilioSmsTransport
 from notifier.channels.webpush import WebPushTransport, generate_vapid_keys
-from notifier.links import Links
-from notifier.models import Channel, Event, MessageStatus
+from notifier.delivery.decisions import SHOWS_ITS_SITE
+from notifier.links import Links, host_of
+from notifier.models import Channel, Event, MessageStatus, PushSubscription
 from notifier.rules.engine import plan
 from notifier.store import Store
 from notifier.store.recipients import RecipientStore
@@ -40,6 +41,7 @@ PARIS = ZoneInfo("Europe/Paris")
 EVENT = json.loads((EXAMPLES / "events" / "procedure-status-changed.json").read_text())
 NEWS_RULES = rules_from((EXAMPLES / "rules" / "procedures.yaml").read_text())
 PAGES = "https://messages.example.net"  # the neutral host of discreet links
+NEUTRAL = host_of(PAGES)
 PUBLIC = "https://rdv.gendarmerie.example"  # the service's own, which names it
 LINKS = Links(CONTACT_KEY, PUBLIC, ttl=timedelta(days=30), discreet_url=PAGES)
 NOW = datetime(2026, 11, 28, 9, 10, tzinfo=UTC)
@@ -155,8 +157,13 @@ def test_a_discreet_push_shows_a_neutral_title_and_body(store: Store) -> None:
     private, _ = generate_vapid_keys()
     try:
         browser = service.subscribe("phone")
-        event = discreet_event(["webpush"], push=browser.subscription())
-        accept(store, NEWS_RULES, event, NOW)
+        accept(store, NEWS_RULES, discreet_event(["webpush"]), NOW)
+        # subscribed on the pages' neutral host: its notifications show that host only
+        subscription = PushSubscription.model_validate(browser.subscription())
+        recipients = RecipientStore(store.redis, contact_key=CONTACT_KEY)
+        person = EVENT["recipient"]["id"]
+        added = NOW.timestamp()
+        recipients.add_push("", person, subscription, added, registered_only=False, origin=NEUTRAL)
         push = WebPushTransport(
             private, "mailto:dpo@example.net", timeout=2, allowed_hosts=LOOPBACK_PUSH
         )
@@ -171,7 +178,9 @@ def test_a_discreet_push_shows_a_neutral_title_and_body(store: Store) -> None:
     assert_discreet(json.dumps(payload, ensure_ascii=False))
 
 
-@pytest.mark.parametrize("channel", list(Channel), ids=lambda c: c.value)
+@pytest.mark.parametrize(
+    "channel", [c for c in Channel if c is not Channel.WEBPUSH], ids=lambda c: c.value
+)
 def test_without_a_neutral_host_a_discreet_message_has_no_link(
     store: Store, channel: Channel
 ) -> None:
@@ -186,6 +195,22 @@ def test_without_a_neutral_host_a_discreet_message_has_no_link(
     everything = json.dumps(sent.parts, ensure_ascii=False) + json.dumps(sent.links)
     assert "gendarmerie" not in everything and "/me/" not in everything
     assert "url" not in sent.parts
+
+
+def test_without_a_neutral_host_no_discreet_push_goes(store: Store) -> None:
+    """A browser shows the site it subscribed on with each notification: without a neutral
+    host, every subscription was made on one that may name the service."""
+    transport = ScriptedTransport(SendResult(Outcome.SENT, reference="x-1"))
+    push = {"endpoint": "https://fcm.googleapis.com/fcm/send/x1", "keys": PUSH_KEYS}
+    (message_id,) = accept(store, NEWS_RULES, discreet_event(["webpush"], push=push), NOW)
+    public_only = Links(CONTACT_KEY, PUBLIC, ttl=timedelta(days=30))
+    assert deliver(store, {Channel.WEBPUSH: transport}, NOW, public_only) == [
+        MessageStatus.PERMANENT_FAILURE
+    ]
+    assert transport.sent == []
+    record = store.get(message_id)
+    assert record is not None
+    assert f"skipped: {SHOWS_ITS_SITE}" in [h.detail for h in record.history]
 
 
 def test_another_address_than_the_safe_one_is_not_written_to(store: Store) -> None:

@@ -100,21 +100,37 @@ def test_every_page_of_a_discreet_person_is_behind_the_gate(site: Site) -> None:
     )
 
 
-def test_the_code_chosen_at_the_first_visit_opens_every_page(
+def test_without_a_code_the_gate_only_says_to_ask_for_one_and_nobody_chooses_it(
     site: Site, page: Page, tmp_path: Path
 ) -> None:
+    """Discreet messages set upstream, no code yet: whoever opens the link first may be the
+    one reading the phone. The gate offers nothing to type, and a code posted is not kept;
+    the code an agent sets opens every page."""
     deliver_next(site, tmp_path)
     page.goto(site.pages("citizen-d"))
+    main = page.inner_text("main")
+    assert "demandez un code à votre interlocuteur habituel" in main
+    assert page.locator("main input, main form, main button").count() == 0
+    assert page.title() == "Mon espace" and violations(page) == []
+    token = site.pages("citizen-d").split("/me/")[1].split("?")[0]
+    from notifier.web.guard import csrf_token
+
+    form = {"csrf": csrf_token(site.config.secret(), token), "lang": "fr"}
+    chosen = httpx.post(
+        f"{site.url}/me/{token}/code", data=form | {"code": "246813", "again": "246813"}
+    )
+    assert chosen.status_code == 403 and "espace" not in chosen.cookies
+    assert "demandez un code" in chosen.text and not site.recipients.has_code(TENANT, "citizen-d")
+    set_code = httpx.post(
+        f"{site.url}/v1/recipients/citizen-d/code", json={"code": "246813"}, headers=bearer(KEY)
+    )
+    assert set_code.status_code == 404  # known from events only: the console sets it then
+    site.recipients.set_code(TENANT, "citizen-d", "246813")  # the console's "new code"
+    page.goto(site.pages("citizen-d"))
     page.get_by_label("Code", exact=False).first.fill("246813")
-    page.get_by_label("Le même code").fill("246814")
-    page.get_by_role("button", name="Continuer").click()
-    assert "Les deux codes sont différents" in page.inner_text("main")
-    page.get_by_label("Code", exact=False).first.fill("246813")
-    page.get_by_label("Le même code").fill("246813")
     page.get_by_role("button", name="Continuer").click()
     page.wait_for_url("**/me/**")
     assert "Mes choix de notifications" in page.inner_text("main")
-    assert page.title() == "Mon espace"
     page.goto(site.pages("citizen-d", path="/history"))
     text = page.inner_text("main")
     assert "Rendez-vous noté" in text or "rendez-vous est noté" in text  # the discreet words
@@ -164,6 +180,7 @@ def test_wrong_codes_are_slowed_then_locked(site: Site) -> None:
 def test_the_gate_is_accessible_small_and_usable_with_the_keyboard(
     site: Site, page: Page, lang: str
 ) -> None:
+    site.recipients.set_code(TENANT, "citizen-d", "123456")
     page.goto(site.pages("citizen-d", lang=lang))
     assert page.locator("html").get_attribute("lang") == lang
     assert violations(page) == []
@@ -177,8 +194,6 @@ def test_the_gate_is_accessible_small_and_usable_with_the_keyboard(
             break
     else:
         pytest.fail("the code field cannot be reached with Tab")
-    page.keyboard.type("123456")
-    page.keyboard.press("Tab")
     page.keyboard.type("123456")
     with page.expect_navigation():  # the gate's URL is a /me/ one too: wait for the next page
         page.keyboard.press("Enter")
@@ -235,18 +250,48 @@ def test_pause_on_the_page_withholds_and_resuming_sends_what_was_missed(
     assert len(list((tmp_path / "outbox").glob("*.json"))) == 2
 
 
-def test_discreet_messages_turned_on_by_the_person_close_the_pages_behind_a_code(
-    site: Site, page: Page
+def test_discreet_messages_turned_on_by_the_person_need_the_code_they_choose_there(
+    site: Site, page: Page, browser: Browser
 ) -> None:
+    """The person, inside their open pages, chooses the code as they turn discreet messages
+    on, and stays inside; another browser with the link meets the gate, which that code opens."""
     page.goto(site.pages(path="/safety"))
-    page.get_by_label("Messages discrets").check(force=True)
+    page.get_by_role("checkbox", name="Messages discrets").check(force=True)
     page.get_by_label("À partir de", exact=True).fill("09:00")
     page.get_by_label("Jusqu'à", exact=True).fill("17:00")
     page.get_by_role("button", name="Enregistrer").click()
-    assert page.title() == "Mon espace" and "Choisissez un code" in page.inner_text("main")
+    assert "de 6 à 8 chiffres" in page.locator("[role=alert]").inner_text()  # none chosen
+    assert decision_in(site.recipients.fields("crm", "citizen-1")) is None
+    page.get_by_role("checkbox", name="Messages discrets").check(force=True)
+    page.get_by_label("Votre code pour ces pages").fill("975310")
+    page.get_by_label("Le même code, une deuxième fois").fill("975311")
+    page.get_by_role("button", name="Enregistrer").click()
+    assert "Les deux codes sont différents" in page.locator("[role=alert]").inner_text()
+    assert not site.recipients.has_code(TENANT, "citizen-1")
+    page.get_by_role("checkbox", name="Messages discrets").check(force=True)
+    page.get_by_label("À partir de", exact=True).fill("09:00")
+    page.get_by_label("Jusqu'à", exact=True).fill("17:00")
+    page.get_by_label("Votre code pour ces pages").fill("975310")
+    page.get_by_label("Le même code, une deuxième fois").fill("975310")
+    page.get_by_role("button", name="Enregistrer").click()
+    page.wait_for_url("**saved=1**")
+    assert page.title() == "Mon espace" and "Rester en sécurité" in page.inner_text("main")
+    assert page.get_by_label("Votre code pour ces pages").count() == 0  # chosen once, here
+    assert violations(page) == []
     chosen = decision_in(site.recipients.fields("crm", "citizen-1"))
     assert chosen is not None and chosen.by == "person"
     assert chosen.safety == Safety(discreet=True, safe_hours=SafeHours(start="09:00", end="17:00"))
+    other = browser.new_context()
+    try:
+        elsewhere = other.new_page()
+        elsewhere.goto(site.pages())
+        assert "Saisissez votre code" in elsewhere.inner_text("main")
+        elsewhere.get_by_label("Code", exact=False).first.fill("975310")
+        elsewhere.get_by_role("button", name="Continuer").click()
+        elsewhere.wait_for_url("**/me/**")
+        assert "Mes choix de notifications" in elsewhere.inner_text("main")
+    finally:
+        other.close()
 
 
 # --- the support console ---------------------------------------------------------------
@@ -313,7 +358,7 @@ def test_no_one_can_choose_the_code_of_a_person_without_discreet_messages(site: 
     csrf = csrf_token(site.config.secret(), token)
     chosen = httpx.post(
         f"{site.url}/me/{token}/code",
-        data={"code": "1234", "again": "1234", "csrf": csrf, "lang": "fr"},
+        data={"code": "123456", "csrf": csrf, "lang": "fr"},
     )
     assert chosen.status_code == 404
     assert not site.recipients.has_code(TENANT, "citizen-1")

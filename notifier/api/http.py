@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from notifier.links import host_of, same_form, split_host
+
 
 class Problem(BaseModel):
     """An error other than a validation error: what went wrong, in words."""
@@ -141,17 +143,18 @@ class NeutralHost:
     def __init__(self, app: ASGIApp, discreet_url: str | None, public_url: str | None) -> None:
         self.app = app
         self.host = host_of(discreet_url)
-        public = host_of(public_url)
-        if self.host is not None and self.host == public:
+        self.public = host_of(public_url)
+        if self.host is not None and self.host == self.public:
             self.host = None
+        self.name = split_host(self.host)[0] if self.host else None
         # The port tells the two apart only when both URLs name the same host: then only
         # the public URL's port is the public host.
-        self.public_port = public[1] if public and self.host and public[0] == self.host[0] else None
+        self.by_port = self.public is not None and split_host(self.public)[0] == self.name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
-            and self.host is not None
+            and self.name is not None
             and not scope["path"].startswith(self.ALLOWED)
             and self._on_neutral_host(scope)
         ):
@@ -162,41 +165,11 @@ class NeutralHost:
         await self.app(scope, receive, send)
 
     def _on_neutral_host(self, scope: Scope) -> bool:
-        """The Host header names the neutral host, however written (case, a trailing dot, any
-        port): a browser sends the name as typed, a proxy may add the port."""
-        name, port = split_host(dict(scope["headers"]).get(b"host", b"").decode("latin-1"))
-        if self.host is None or name != self.host[0]:
+        """The Host header names the neutral host, however written (:func:`same_form`)."""
+        said = same_form(dict(scope["headers"]).get(b"host", b"").decode("latin-1"))
+        if said is None or split_host(said)[0] != self.name:
             return False
-        return (
-            self.public_port is None
-            or (port or DEFAULT_PORTS.get(scope.get("scheme", ""), "")) != self.public_port
-        )
-
-
-DEFAULT_PORTS = {"http": "80", "https": "443"}
-
-
-def host_of(url: str | None) -> tuple[str, str] | None:
-    """``https://Espace.example./x`` → ``("espace.example", "443")``: the host's name as
-    compared (lower case, no trailing dot) and its port (the scheme's default when unsaid)."""
-    if not url:
-        return None
-    scheme, _, rest = url.rpartition("://")
-    name, port = split_host(rest.split("/", 1)[0])
-    if not name:
-        return None
-    return name, port or DEFAULT_PORTS.get(scheme.lower(), "")
-
-
-def split_host(host: str) -> tuple[str, str]:
-    """``Espace.Example.:443`` → ``("espace.example", "443")``; ``[::1]:80`` → ``("[::1]",
-    "80")``."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        name, _, rest = host.partition("]")
-        return name + "]", rest.removeprefix(":")
-    name, _, port = host.partition(":")
-    return name.rstrip("."), port
+        return not self.by_port or said != self.public
 
 
 class BodySizeLimit:

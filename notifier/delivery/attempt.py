@@ -165,6 +165,11 @@ class Deliverer:
             closed=lease.excluded,
             has_transport=channel in self.transports,
             number_stopped=self._sms_stopped,
+            discreet=discreet,
+            push_origin=RecipientStore.push_origin(
+                lease.registered, channel, address_of(recipient.contacts, channel)
+            ),
+            neutral_host=self.links.discreet_host if self.links else None,
         )
         if verdict.step is Step.NEXT:
             if verdict.detail:

@@ -26,6 +26,10 @@ from notifier.store import CapLimit
 # shortest validity period is one second).
 MIN_LIFETIME = timedelta(seconds=1)
 STOPPED_NUMBER = "this number sent STOP: no SMS to it any more"
+SHOWS_ITS_SITE = (
+    "this browser shows with each notification the address of the site it subscribed on, "
+    "which may name the sender: not used for discreet messages"
+)
 
 
 class Step(Enum):
@@ -230,6 +234,19 @@ def after_temporary_failure(
     )
 
 
+def shows_its_site(channel: Channel, origin: str | None, neutral_host: str | None) -> str | None:
+    """Why ``channel`` must not carry a discreet message to this push subscription: a
+    browser shows, with each notification (on a lock screen too), the site it subscribed on.
+    Only a subscription made on the pages' neutral host (``neutral_host``, that of
+    ``NOTIFIER_DISCREET_PUBLIC_URL``) may; one made on the service's own host, or whose
+    origin is unknown (given through the API or in an event), may not. None if it may."""
+    if channel is not Channel.WEBPUSH:
+        return None
+    if origin is not None and origin == neutral_host:
+        return None
+    return SHOWS_ITS_SITE
+
+
 def before_channel(
     channel: Channel,
     recipient: Recipient,
@@ -239,12 +256,20 @@ def before_channel(
     closed: frozenset[str],
     has_transport: bool,
     number_stopped: Callable[[str], bool],
+    discreet: bool = False,
+    push_origin: str | None = None,
+    neutral_host: str | None = None,
 ) -> Verdict:
-    """Whether ``channel`` is tried: :func:`skip`'s reasons, then an SMS number that sent
-    STOP (``number_stopped`` asks the list, only when all else allows the channel)."""
+    """Whether ``channel`` is tried: :func:`skip`'s reasons, then for a ``discreet`` message
+    a push subscription whose notifications would show the service's site
+    (:func:`shows_its_site`), then an SMS number that sent STOP (``number_stopped`` asks
+    the list, only when all else allows the channel)."""
     skipped = skip(
         channel, recipient, category, stopped=stopped, closed=closed, has_transport=has_transport
     )
+    if skipped is None and discreet:
+        shown = shows_its_site(channel, push_origin, neutral_host)
+        skipped = Skip(shown) if shown else None
     if skipped is None and channel is Channel.SMS:
         number = address_of(recipient.contacts, channel)
         skipped = Skip(STOPPED_NUMBER) if number and number_stopped(number) else None

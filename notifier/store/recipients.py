@@ -282,15 +282,27 @@ class RecipientStore:
         added: float,
         *,
         registered_only: bool = True,
+        origin: str | None = None,
     ) -> bool:
         """Add a browser's subscription; False if the recipient is not registered (unless
-        the person adds it from their own pages: ``registered_only=False``)."""
+        the person adds it from their own pages: ``registered_only=False``). ``origin``: the
+        host of the pages it was made on (its notifications show it), if made on them."""
         key = recipient_hash(tenant, recipient_id)
         if registered_only and not self.redis.hexists(key, "profile"):
             return False
-        value = json.dumps({"subscription": subscription.model_dump(), "added": added})
+        record = {"subscription": subscription.model_dump(), "added": added}
+        value = json.dumps(record | ({"origin": origin} if origin else {}))
         self.redis.hset(key, _push_field(subscription.endpoint), value)
         return True
+
+    @staticmethod
+    def push_origin(fields: dict[str, str], channel: Channel, address: str | None) -> str | None:
+        """The host of the pages the stored subscription ``address`` was made on; None if it
+        was not made there (the API, an event) or is not a stored push subscription."""
+        if channel is not Channel.WEBPUSH or address is None:
+            return None
+        stored = fields.get(_push_field(json.loads(address)["endpoint"]))
+        return json.loads(stored).get("origin") if stored else None
 
     @staticmethod
     def push_proven(fields: dict[str, str], channel: Channel, address: str) -> bool | None:

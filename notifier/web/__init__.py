@@ -34,6 +34,7 @@ def install(app: FastAPI) -> None:
         return FileResponse(STATIC / "sw.js", media_type="text/javascript")
 
     app.include_router(safety_page.leave)
+    app.include_router(legal.neutral)
     app.include_router(router)
     app.include_router(safety_page.router)
     app.include_router(unsubscribe.router)

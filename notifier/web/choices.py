@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -48,6 +49,26 @@ def preference_rows(
         )
         for category, label in categories.items()
     ]
+
+
+def alias(category: str) -> str:
+    """An opaque stand-in for a category's name on a discreet person's page (the name may
+    say what the news is about: ``procedure_news``)."""
+    return "c" + hashlib.sha256(category.encode()).hexdigest()[:8]
+
+
+def disguised(rows: Sequence[Row], label: str) -> list[Row]:
+    """For a person with discreet messages: each row under its :func:`alias` and a neutral
+    label (``label``, numbered), so the page says nothing of what the news is about."""
+    return [Row(alias(r.category), label.format(number=n), r.cells) for n, r in enumerate(rows, 1)]
+
+
+def undisguised(chosen: Iterable[str], categories: Iterable[str]) -> list[str]:
+    """The ticked boxes' names (:func:`field_name`) with each :func:`alias` back to its
+    category; other names as they are."""
+    back = {alias(c): c for c in categories}
+    named = (name.partition(":") for name in chosen)
+    return [f"{back.get(head, head)}{colon}{channel}" for head, colon, channel in named]
 
 
 def apply_preferences(

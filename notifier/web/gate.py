@@ -6,9 +6,12 @@ page shows only a neutral welcome and the quick exit (``gate.html``: no service 
 HttpOnly, SameSite=Strict cookie limited to the pages under /me/, the session itself in Redis:
 :mod:`notifier.store.pages_sessions`) opens them for :data:`SESSION_SECONDS`. The quick exit
 ends it; a new code ends all of the person's. A code is set by an agent (``POST
-/v1/recipients/{id}/code``, or the console at the person's request) or chosen at the first
-visit when none was. Wrong codes are slowed (:data:`notifier.web.safety_page.WRONG_CODE_DELAY`)
-and limited (:data:`notifier.store.recipients.CODE_TRIES`, then
+/v1/recipients/{id}/code``, or the console at the person's request), or chosen by the person
+on the Staying safe page as they turn discreet messages on there (they are inside already).
+Nobody chooses it at the gate: whoever opens the link first may be the one reading the
+person's phone. Without a code the gate only says to ask their usual contact for one.
+Wrong codes are slowed (:data:`notifier.web.safety_page.WRONG_CODE_DELAY`) and limited
+(:data:`notifier.store.recipients.CODE_TRIES`, then
 :data:`~notifier.store.recipients.CODE_LOCKOUTS`). This module is the check every page makes;
 the gate's page and the code's route are in :mod:`notifier.web.safety_page`.
 """
@@ -28,12 +31,19 @@ __all__ = ["COOKIE", "SESSION_SECONDS", "Gated", "is_open", "require_open"]
 
 class Gated(Exception):
     """A discreet person's page asked without an open session: the gate is shown instead
-    (``error``: the words of a refused code; ``left``: the tries left before a lock)."""
+    (``no_code``: none is set, so the gate offers nothing to type; ``error``: the words of a
+    refused code; ``left``: the tries left before a lock)."""
 
     def __init__(
-        self, token: str, lang: str, first: bool, error: str = "", status: int = 200, left: int = 0
+        self,
+        token: str,
+        lang: str,
+        no_code: bool,
+        error: str = "",
+        status: int = 200,
+        left: int = 0,
     ) -> None:
-        self.token, self.lang, self.first = token, lang, first
+        self.token, self.lang, self.no_code = token, lang, no_code
         self.error, self.status, self.left = error, status, left
         super().__init__("gated")
 
@@ -52,4 +62,4 @@ def require_open(request: Request, parts: Engine, grant: Grant, who: Recipient, 
     request.state.discreet = who.safe.discreet
     if not is_open(request, parts, grant, who):
         token = request.path_params["token"]
-        raise Gated(token, lang, first=not parts.recipients.has_code(grant.tenant, who.id))
+        raise Gated(token, lang, no_code=not parts.recipients.has_code(grant.tenant, who.id))

@@ -18,13 +18,19 @@ from notifier.web.pages import NO_STORE, Parts, templates
 from notifier.web.text import TEXT, language
 
 router = APIRouter(include_in_schema=False)
+neutral = APIRouter(include_in_schema=False)  # before the pages' router: /me/{token} is not it
 ACCESSIBILITY, LEGAL, PERSONAL_DATA = "/accessibilite", "/mentions-legales", "/donnees-personnelles"
+NEUTRAL_ACCESSIBILITY = "/me/accessibilite"
 
 
-def footer_links(request: Request, lang: str) -> list[tuple[str, str]]:
-    """The footer's links, in ``lang``: (label, address)."""
+def footer_links(request: Request, lang: str, discreet: bool = False) -> list[tuple[str, str]]:
+    """The footer's links, in ``lang``: (label, address). For a person with discreet
+    messages only the accessibility statement, in its neutral wording and under /me/ (the
+    one path the discreet host serves): the legal notices are the service's own pages."""
     settings: Settings = request.app.state.engine.settings
     t = TEXT[lang if lang in TEXT else "fr"]
+    if discreet:
+        return [(t["footer.accessibility"], f"{NEUTRAL_ACCESSIBILITY}?lang={lang}")]
     return [
         (t["footer.accessibility"], f"{ACCESSIBILITY}?lang={lang}"),
         (t["footer.legal"], settings.legal_notice_url or f"{LEGAL}?lang={lang}"),
@@ -43,6 +49,13 @@ def statement(request: Request, name: str, lang: str, **extra: Any) -> HTMLRespo
 def accessibility(request: Request, parts: Parts, lang: str | None = None) -> Response:
     contact = parts.settings.accessibility_contact
     return statement(request, "accessibility", language(lang, None), contact=contact)
+
+
+@neutral.get(NEUTRAL_ACCESSIBILITY, response_class=HTMLResponse)
+def neutral_accessibility(request: Request, parts: Parts, lang: str | None = None) -> Response:
+    """The same statement in the neutral frame, naming no service: the one a discreet
+    person's pages link to (nor the operator's contact address, which may name it)."""
+    return statement(request, "accessibility", language(lang, None), contact="", neutral=True)
 
 
 @router.get(LEGAL, response_class=HTMLResponse)

@@ -25,7 +25,8 @@ from pydantic import ValidationError
 from notifier.api.deps import Engine, EngineDep, check_push
 from notifier.channels.registry import address_of, plugins
 from notifier.channels.webpush import application_server_key
-from notifier.links import PAGES, Grant, LinkError
+from notifier.delivery.decisions import shows_its_site
+from notifier.links import PAGES, Grant, LinkError, host_of, same_form
 from notifier.models import (
     Channel,
     MessageStatus,
@@ -127,6 +128,8 @@ def preferences(request: Request, token: str, parts: Parts, lang: str | None = N
     who = person(request, parts, grant, language(lang, None))
     lang = language(lang, who.locale)
     rows = choices.preference_rows(who, categories(parts, lang), CHANNELS)
+    if who.safe.discreet:
+        rows = choices.disguised(rows, TEXT[lang]["preferences.neutral"])
     contacts = {c: p.shown(who.contacts) for c, p in plugins().items() if p.shown}
     saved = request.query_params.get("saved") == "1"
     return page(
@@ -155,7 +158,9 @@ def save_preferences(
     check_csrf(parts.settings.secret(), token, csrf, lang)
     who = person(request, parts, grant, language(lang, None))
     offered = [c for c in CHANNELS if address_of(who.contacts, c) is not None]
-    updated = choices.apply_preferences(who, choice or [], categories(parts, lang), offered)
+    shown = categories(parts, lang)
+    chosen = choices.undisguised(choice or [], shown) if who.safe.discreet else choice or []
+    updated = choices.apply_preferences(who, chosen, shown, offered)
     parts.recipients.set_choices(grant.tenant, who.id, updated.needs, updated.opt_outs)
     log.info("citizen pages: preferences saved (%d opt-outs)", len(updated.opt_outs))
     return RedirectResponse(f"/me/{token}?saved=1&lang={language(lang, None)}", status_code=303)
@@ -203,6 +208,7 @@ def device(request: Request, token: str, parts: Parts, lang: str | None = None) 
     grant = granted(parts, token, PAGES, language(lang, None))
     who = person(request, parts, grant, language(lang, None))
     lang = language(lang, who.locale)
+    neutral_host = host_of(parts.settings.discreet_public_url)
     return page(
         request,
         "device.html",
@@ -211,7 +217,15 @@ def device(request: Request, token: str, parts: Parts, lang: str | None = None) 
         "device",
         public_key=application_server_key(parts.settings),
         no_smartphone="no_smartphone" in {n.value for n in who.needs},
+        # a discreet person's push would show this host, so it would never be sent
+        shows_site=who.safe.discreet
+        and shows_its_site(Channel.WEBPUSH, host_in(request), neutral_host) is not None,
     )
+
+
+def host_in(request: Request) -> str | None:
+    """The host the browser is on (what its notifications would show)."""
+    return same_form(request.headers.get("host", "")[:255])
 
 
 def subscription_in(body: bytes) -> PushSubscription:
@@ -235,7 +249,12 @@ async def subscribe(request: Request, token: str, parts: Parts) -> dict[str, str
     now = parts.clock()
     who = person(request, parts, grant, lang)
     parts.recipients.add_push(
-        grant.tenant, who.id, subscription, now.timestamp(), registered_only=False
+        grant.tenant,
+        who.id,
+        subscription,
+        now.timestamp(),
+        registered_only=False,
+        origin=host_in(request),
     )
     plan_test_push(parts, grant.tenant, who, subscription)
     log.info("citizen pages: a browser subscribed to push")

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from redis.exceptions import RedisError
 
+from notifier.api.deps import Engine
 from notifier.channels.registry import address_of
 from notifier.links import PAGES
 from notifier.models import Channel, Need, Recipient, SafeHours, Safety, Weekday
@@ -32,6 +33,7 @@ CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 NEW_CODE = re.compile(r"^[0-9]{6,8}$")  # a code chosen now; an older 4-digit one still opens
 CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
 WRONG_CODE_DELAY = 1.0
+ERRORS = {"hours": "safety.error", "format": "gate.format", "mismatch": "gate.mismatch"}
 
 
 def safety_from_form(
@@ -81,7 +83,7 @@ def safety(request: Request, token: str, parts: Parts, lang: str | None = None) 
         offered=offered,
         safe_channels=settings.channels or frozenset(offered),
         saved=request.query_params.get("saved") == "1",
-        error=request.query_params.get("error") == "1",
+        error=ERRORS.get(request.query_params.get("error", ""), ""),
         **easy_words(who, lang),
     )
 
@@ -106,7 +108,11 @@ def save_safety(
     channel: Annotated[list[str] | None, Form()] = None,
     start: Annotated[str, Form(max_length=5)] = "",
     end: Annotated[str, Form(max_length=5)] = "",
+    code: Annotated[str, Form(max_length=64)] = "",
+    again: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
+    """The person's settings. Turning discreet messages on here needs the code they choose
+    now (``code``, ``again``): they are inside their pages already, and stay so."""
     lang = language(lang, None)
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, csrf, lang)
@@ -122,15 +128,44 @@ def save_safety(
         who.safe.channels,
         who.safe.safe_hours.days if who.safe.safe_hours else None,
     )
-    if chosen is None:
-        return RedirectResponse(f"/me/{token}/safety?error=1&lang={lang}", status_code=303)
+    turning_discreet = chosen is not None and chosen.discreet and not who.safe.discreet
+    refused = "hours" if chosen is None else code_refused(code, again) if turning_discreet else ""
+    if chosen is None or refused:
+        return RedirectResponse(f"/me/{token}/safety?error={refused}&lang={lang}", status_code=303)
+    if turning_discreet:
+        parts.recipients.set_code(grant.tenant, who.id, code)
+        log.info("citizen pages: a code was chosen as discreet messages were turned on")
     parts.recipients.set_safety(grant.tenant, who.id, chosen, by="person", at=parts.clock())
     if who.safe.paused and not chosen.paused and send_missed:
         resent = parts.recipients.resend_withheld(grant.tenant, who.id, parts.store, parts.clock())
         log.info("citizen pages: contact resumed, %d withheld sent again", len(resent))
     log.info("citizen pages: safety settings saved")
-    # with discreet messages just turned on, the next page asks for (or to choose) the code
-    return RedirectResponse(f"/me/{token}/safety?saved=1&lang={lang}", status_code=303)
+    response = RedirectResponse(f"/me/{token}/safety?saved=1&lang={lang}", status_code=303)
+    if turning_discreet:  # the person stays inside: the code just chosen opened a session
+        open_session(request, response, parts, grant.tenant, who.id)
+    return response
+
+
+def code_refused(code: str, again: str) -> str:
+    """Why a code chosen on the page cannot be kept (``format``, ``mismatch``); "" if it can."""
+    if not NEW_CODE.match(code):
+        return "format"
+    return "" if code == again else "mismatch"
+
+
+def open_session(
+    request: Request, response: Response, parts: Engine, tenant: str, recipient: str
+) -> None:
+    """A session of the person's pages, its id in the cookie ``response`` sets."""
+    response.set_cookie(
+        COOKIE,
+        PagesSessions(parts.store.redis).open(tenant, recipient),
+        max_age=SESSION_SECONDS,
+        path="/me/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
 
 
 def gate_page(request: Request, exc: Gated) -> HTMLResponse:
@@ -140,7 +175,7 @@ def gate_page(request: Request, exc: Gated) -> HTMLResponse:
         "t": t,
         "lang": exc.lang,
         "token": exc.token,
-        "first": exc.first,
+        "no_code": exc.no_code,
         "error": t[exc.error].format(left=exc.left) if exc.error else "",
         "csrf": csrf_token(parts.settings.secret(), exc.token),
         "path": request.url.path,
@@ -160,41 +195,26 @@ def enter_code(
     csrf: Annotated[str, Form()] = "",
     lang: Annotated[str, Form()] = "fr",
     code: Annotated[str, Form(max_length=64)] = "",
-    again: Annotated[str | None, Form(max_length=64)] = None,
 ) -> Response:
-    """The code typed on the gate (``again``: the same, when choosing it at the first visit)."""
+    """The code typed on the gate. None set: nothing to check (nor to choose here: whoever
+    opened the link first may be the one reading the person's phone)."""
     parts = guarded(request, request.app.state.engine)
     lang = language(lang, None)
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, csrf, lang)
     who = person(request, parts, grant, lang, gate=False)
-    if not who.safe.discreet:  # else whoever holds the link could choose the code first
+    if not who.safe.discreet:  # nothing to open
         raise PageError(404, "error.unknown", lang)
-    first = not parts.recipients.has_code(grant.tenant, who.id)
-    if first:
-        if not NEW_CODE.match(code):
-            raise Gated(token, lang, first, "gate.format", 422)
-        if code != again:
-            raise Gated(token, lang, first, "gate.mismatch", 422)
-        parts.recipients.set_code(grant.tenant, who.id, code)
-        log.info("citizen pages: a code was chosen at the first visit")
-    else:
-        verdict, left = parts.recipients.check_code(grant.tenant, who.id, code)
-        if verdict != "ok":
-            time.sleep(WRONG_CODE_DELAY)  # slowed, and limited by the store's count
-            log.info("citizen pages: a wrong code (%s)", verdict)
-            words = "gate.wrong.last" if verdict == "wrong" and left == 1 else f"gate.{verdict}"
-            raise Gated(token, lang, first, words, REFUSED[verdict], left)
+    if not parts.recipients.has_code(grant.tenant, who.id):
+        raise Gated(token, lang, True, status=403)
+    verdict, left = parts.recipients.check_code(grant.tenant, who.id, code)
+    if verdict != "ok":
+        time.sleep(WRONG_CODE_DELAY)  # slowed, and limited by the store's count
+        log.info("citizen pages: a wrong code (%s)", verdict)
+        words = "gate.wrong.last" if verdict == "wrong" and left == 1 else f"gate.{verdict}"
+        raise Gated(token, lang, False, words, REFUSED[verdict], left)
     response = RedirectResponse(f"/me/{token}?lang={lang}", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        PagesSessions(parts.store.redis).open(grant.tenant, who.id),
-        max_age=SESSION_SECONDS,
-        path="/me/",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    open_session(request, response, parts, grant.tenant, who.id)
     return response
 
 

@@ -25,6 +25,12 @@ SAFETY: dict[str, dict[str, str]] = {
             "Nos messages ne disent pas qui les envoie ni de quoi ils parlent : seulement "
             "qu'un message vous attend, avec un lien. Ces pages vous demanderont un code."
         ),
+        "safety.code": "Votre code pour ces pages",
+        "safety.code.hint": (
+            "Pour activer les messages discrets, choisissez un code de 6 à 8 chiffres : ces "
+            "pages vous le demanderont à chaque visite."
+        ),
+        "safety.again": "Le même code, une deuxième fois",
         "safety.paused": "Mettre en pause tous nos messages",
         "safety.paused.hint": (
             "Plus aucun message, par aucun moyen, jusqu'à ce que vous reveniez ici. Les "
@@ -46,7 +52,7 @@ SAFETY: dict[str, dict[str, str]] = {
         "gate.title": "Mon espace",
         "gate.welcome": "Bienvenue",
         "gate.intro": "Saisissez votre code pour continuer.",
-        "gate.first": "Choisissez un code de 6 à 8 chiffres. Il vous sera demandé à chaque visite.",
+        "gate.no_code": "Pour continuer, demandez un code à votre interlocuteur habituel.",
         "gate.rules": (
             "Après 5 codes faux de suite, ces pages restent fermées 15 minutes. Après 3 "
             "fermetures, elles restent fermées jusqu'à ce que vous demandiez un nouveau code "
@@ -54,8 +60,6 @@ SAFETY: dict[str, dict[str, str]] = {
         ),
         "gate.code": "Code",
         "gate.code.hint": "Le code que vous avez choisi",
-        "gate.code.hint.first": "6 à 8 chiffres",
-        "gate.again": "Le même code, une deuxième fois",
         "gate.submit": "Continuer",
         "gate.wrong": (
             "Ce code ne convient pas. Encore {left} essais, puis ces pages restent fermées "
@@ -94,6 +98,12 @@ SAFETY: dict[str, dict[str, str]] = {
             "Our messages do not say who sends them or what they are about: only that a "
             "message is waiting for you, with a link. These pages will ask for a code."
         ),
+        "safety.code": "Your code for these pages",
+        "safety.code.hint": (
+            "To turn discreet messages on, choose a code of 6 to 8 digits: these pages will "
+            "ask for it at each visit."
+        ),
+        "safety.again": "The same code, a second time",
         "safety.paused": "Pause all our messages",
         "safety.paused.hint": (
             "No message at all, by any means, until you come back here. Messages due during "
@@ -115,15 +125,13 @@ SAFETY: dict[str, dict[str, str]] = {
         "gate.title": "My space",
         "gate.welcome": "Welcome",
         "gate.intro": "Enter your code to continue.",
-        "gate.first": "Choose a code of 6 to 8 digits. You will be asked for it at each visit.",
+        "gate.no_code": "To continue, ask your usual contact for a code.",
         "gate.rules": (
             "After 5 wrong codes in a row, these pages stay closed for 15 minutes. After 3 "
             "closings, they stay closed until you ask your usual contact for a new code."
         ),
         "gate.code": "Code",
         "gate.code.hint": "The code you chose",
-        "gate.code.hint.first": "6 to 8 digits",
-        "gate.again": "The same code, a second time",
         "gate.submit": "Continue",
         "gate.wrong": (
             "This code is not right. {left} more tries, then these pages stay closed for "
@@ -162,6 +170,10 @@ EASY: dict[str, dict[str, str]] = {
             "Nos messages ne disent pas qui nous sommes. Ils disent seulement : vous avez un "
             "message. Pour voir ces pages, il faudra taper un code."
         ),
+        "safety.code.hint": (
+            "Vous voulez des messages discrets ? Choisissez un code. Le code a 6, 7 ou 8 "
+            "chiffres. Ces pages vont vous demander ce code à chaque fois."
+        ),
         "safety.paused": "Arrêter tous nos messages pour le moment",
         "safety.paused.hint": (
             "Nous ne vous écrivons plus du tout. Revenez ici pour recommencer. Les messages "
@@ -191,6 +203,10 @@ EASY: dict[str, dict[str, str]] = {
         "safety.discreet.hint": (
             "Our messages do not say who we are. They only say: you have a message. To see "
             "these pages, you will type a code."
+        ),
+        "safety.code.hint": (
+            "Do you want discreet messages? Choose a code. The code has 6, 7 or 8 digits. "
+            "These pages will ask you for this code every time."
         ),
         "safety.paused": "Stop all our messages for now",
         "safety.paused.hint": (

@@ -38,6 +38,11 @@ TEXT: dict[str, dict[str, str]] = {
             "toujours envoyés : ils concernent une démarche en cours. Vous ne pouvez pas les "
             "désactiver, mais vous pouvez choisir ce qui vous aide (page « Ce qui m'aide »)."
         ),
+        "preferences.neutral": "Informations facultatives {number}",
+        "preferences.service_text.discreet": (
+            "Certains messages sont toujours envoyés : ils concernent une démarche en cours. "
+            "Vous choisissez quand et comment nous vous écrivons (page « Rester en sécurité »)."
+        ),
         "needs.title": "Ce qui m'aide",
         "needs.intro": (
             "Dites-nous ce qui vous aide. Nous l'appliquons à tous nos messages, dès le "
@@ -73,6 +78,10 @@ TEXT: dict[str, dict[str, str]] = {
         ),
         "device.not_configured": (
             "Nous n'envoyons pas de notification sur les appareils pour le moment."
+        ),
+        "device.shows_site": (
+            "Les notifications ne sont pas proposées à cette adresse : elle s'afficherait avec "
+            "chacune, même sur l'écran verrouillé."
         ),
         "device.subscribe": "Activer les notifications sur cet appareil",
         "device.unsubscribe": "Désactiver les notifications sur cet appareil",
@@ -164,6 +173,11 @@ TEXT: dict[str, dict[str, str]] = {
             "are about a procedure under way. You cannot turn them off, but you can tell us "
             "what helps you (page “What helps me”)."
         ),
+        "preferences.neutral": "Optional news {number}",
+        "preferences.service_text.discreet": (
+            "Some messages are always sent: they are about something under way for you. You "
+            "choose when and how we write to you (page “Staying safe”)."
+        ),
         "needs.title": "What helps me",
         "needs.intro": (
             "Tell us what helps you. We apply it to all our messages, from the next one. You "
@@ -194,6 +208,10 @@ TEXT: dict[str, dict[str, str]] = {
         "device.off_needs": "You told us you have no smartphone: we send no notifications.",
         "device.not_configured": "We do not send notifications to devices at the moment.",
         "device.off": "We write to you by text message or e-mail.",
+        "device.shows_site": (
+            "Notifications are not offered at this address: it would show with each of them, "
+            "on a locked screen too."
+        ),
         "device.subscribe": "Turn on notifications on this device",
         "device.unsubscribe": "Turn off notifications on this device",
         "device.subscribed": "Notifications are on. A test message is on its way.",
