@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from notifier.channels.base import Outcome, SendResult
 from notifier.links import PAGES, Grant, Links
-from notifier.models import Channel, Safety
+from notifier.models import Channel, Contacts, Safety
 from notifier.store import Store
 from notifier.store.recipients import RecipientStore
 from tests.support.builders import (
@@ -209,3 +209,79 @@ def test_a_contact_marked_discreet_by_one_tenant_gets_discreet_wording_from_all(
     post(api, 3, neighbour, OTHER)
     assert sent_discreet(store) == [False]
     assert store.redis.zcard("notifier:discreet-contacts") == 0
+
+
+# --- 6. the marks follow the decision and the contacts, on every path ------------------
+
+NEW_PHONE = "+33698765432"
+
+
+def page_decides(discreet: bool) -> Any:
+    """What the person's "Staying safe" page saves (a person known only from events too)."""
+
+    def step(api: TestClient, store: Store) -> None:
+        recipients(store).set_safety(TENANT, PERSON["id"], Safety(discreet=discreet))
+
+    return step
+
+
+def event(n: int, recipient: dict[str, Any]) -> Any:
+    return lambda api, store: post(api, n, recipient)
+
+
+def put(body: dict[str, Any]) -> Any:
+    def step(api: TestClient, store: Store) -> None:
+        assert api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+
+    return step
+
+
+MOVED = {"id": PERSON["id"], "contacts": {"phone": NEW_PHONE}}
+
+
+@pytest.mark.parametrize(
+    ("steps", "marked"),
+    [
+        pytest.param(
+            [event(1, PERSON), page_decides(True)],
+            {PERSON["contacts"]["phone"]},
+            id="known-only-from-events-decides-on-the-page",
+        ),
+        pytest.param(
+            [event(1, PERSON | {"safety": DISCREET}), page_decides(False), page_decides(True)],
+            {PERSON["contacts"]["phone"]},
+            id="discreet-off-then-on",
+        ),
+        pytest.param(
+            [put(PERSON | {"safety": DISCREET}), put(MOVED)],
+            {NEW_PHONE},
+            id="a-put-without-safety-changes-the-phone",
+        ),
+        pytest.param(
+            [put(PERSON | {"safety": DISCREET}), put(MOVED | {"safety": {"discreet": False}})],
+            set(),
+            id="a-put-turns-discreet-off",
+        ),
+        pytest.param(
+            [put(PERSON), event(1, MOVED | {"safety": DISCREET})],
+            {PERSON["contacts"]["phone"]},
+            id="an-event-tightens-a-registered-person-whose-contacts-are-registered",
+        ),
+    ],
+)
+def test_the_marks_follow_the_decision_and_the_current_contacts(
+    api: TestClient, store: Store, steps: list[Any], marked: set[str]
+) -> None:
+    """Whatever path decided the person's safety or changed their contacts, the contacts
+    marked discreet for every tenant are those of the decision in force and of the person's
+    contacts now; another tenant's message to each goes discreet, to the others not."""
+    for step in steps:
+        step(api, store)
+    phones = [PERSON["contacts"]["phone"], NEW_PHONE]
+    found = {p for p in phones if recipients(store).safety.marked(Contacts(phone=p))}
+    assert found == marked
+    delivered(store)  # the person's own messages first: not the subject here
+    for n, phone in enumerate(phones):
+        post(api, 10 + n, {"id": f"u-{n}", "contacts": {"phone": phone}}, OTHER)
+    sent = {m.address: m.discreet for m in delivered(store)}
+    assert sent == {p: p in marked for p in phones}

@@ -18,6 +18,7 @@ them, found in the store's weekly recipient indexes (see :mod:`notifier.store`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -54,7 +55,6 @@ class Choices(Strict):
 
     needs: frozenset[Need] = frozenset()
     opt_outs: tuple[OptOut, ...] = ()
-    safety: Safety | None = None  # chosen before decisions were dated: read as the person's
 
 
 def _push_field(endpoint: str) -> str:
@@ -97,12 +97,12 @@ class RecipientStore:
 
     def put(self, tenant: str, recipient: Recipient, at: datetime | None = None) -> None:
         """Register or replace a recipient; subscriptions and provider blocks are kept. Its
-        ``safety``, when given, is a decision made ``at`` (absent: the one in force stays)."""
+        ``safety``, when given, is a decision made ``at`` (absent: the one in force stays);
+        the discreet marks follow its contacts either way."""
         profile = recipient.model_dump_json(exclude={"blocked", "safety"})
         key = recipient_hash(tenant, recipient.id)
         self.redis.hset(key, "profile", profile)
-        if recipient.safety is not None:
-            self.safety.register(key, recipient.safety, at or utcnow(), recipient.contacts)
+        self.safety.register(key, recipient.safety, at or utcnow(), self.current)
 
     def keep_safety(self, tenant: str, recipient: Recipient, at: datetime) -> None:
         """The ``safety`` an event carried inline for ``recipient``: kept in their hash, so
@@ -110,17 +110,23 @@ class RecipientStore:
         if recipient.safety is None:
             return
         key = recipient_hash(tenant, recipient.id)
-        self.safety.tighten(
-            key,
-            recipient.safety,
-            at,
-            lambda fields: self.current(fields, recipient).safe,
-            recipient.contacts,
-        )
+        self.safety.tighten(key, recipient.safety, at, lambda f: self.current(f, recipient))
 
     def get(self, tenant: str, recipient_id: str) -> Recipient | None:
         """The registered recipient as it stands now; None if not registered."""
         return self.current(self.fields(tenant, recipient_id))
+
+    def _carried(self, tenant: str, recipient_id: str, fields: dict[str, str]) -> Recipient | None:
+        """The recipient as ``tenant``'s latest message to them carried them; None if they
+        are registered (the profile wins) or were sent nothing."""
+        if "profile" in fields:
+            return None
+        pipe = self.redis.pipeline(transaction=False)
+        for message_id in self.message_ids(tenant, recipient_id):
+            pipe.hget(f"{PREFIX}msg:{message_id}", "body")
+        found = [PlannedMessage.model_validate_json(str(b)) for b in pipe.execute() if b]
+        mine = [m for m in found if m.tenant == tenant]
+        return max(mine, key=lambda m: m.due_at).recipient if mine else None
 
     def fields(self, tenant: str, recipient_id: str) -> dict[str, str]:
         return self.redis.hgetall(recipient_hash(tenant, recipient_id))  # type: ignore[return-value]
@@ -158,8 +164,6 @@ class RecipientStore:
         if "choices" in fields:
             choices = Choices.model_validate_json(fields["choices"])
             update |= {"needs": choices.needs, "opt_outs": choices.opt_outs}
-            if choices.safety is not None:
-                update["safety"] = choices.safety
         decided = decision_in(fields)
         if decided is not None:
             update["safety"] = decided.safety
@@ -194,9 +198,9 @@ class RecipientStore:
         before = decision_in(fields)
         if safety.contacts is None and before is not None and before.safety.contacts:
             safety = safety.model_copy(update={"contacts": before.safety.contacts})
-        registered = self.current(fields)
-        contacts = registered.contacts if registered else None
-        self.safety.decide(key, safety, by, at or utcnow(), contacts)
+        carried = self._carried(tenant, recipient_id, fields)
+        person = functools.partial(self.current, snapshot=carried)
+        self.safety.decide(key, safety, by, at or utcnow(), person)
 
     def _choices(self, tenant: str, recipient_id: str) -> Choices:
         stored = self.redis.hget(recipient_hash(tenant, recipient_id), "choices")
