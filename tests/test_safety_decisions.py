@@ -4,6 +4,7 @@ The API in-process over a real store, the real worker logic, the real pages."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -285,3 +286,52 @@ def test_the_marks_follow_the_decision_and_the_current_contacts(
         post(api, 10 + n, {"id": f"u-{n}", "contacts": {"phone": phone}}, OTHER)
     sent = {m.address: m.discreet for m in delivered(store)}
     assert sent == {p: p in marked for p in phones}
+
+
+# --- 7. the API's safety actions are audited with the client ----------------------------
+
+
+def audited(store: Store) -> list[dict[str, Any]]:
+    return [json.loads(e) for e in store.redis.lrange("notifier:audit", 0, -1)]
+
+
+def test_a_put_changing_the_safety_is_audited_with_the_client(
+    api: TestClient, store: Store
+) -> None:
+    """As the console's actions are: who (the client), what changed, naming no contact, time
+    or code; a PUT that changes nothing in the safety is not recorded."""
+    hours = {"discreet": True, "safe_hours": {"start": "09:00", "end": "17:00"}}
+    for body in (PERSON | {"safety": DISCREET}, PERSON | {"safety": DISCREET}, PERSON):
+        assert api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+    assert api.put(
+        f"/v1/recipients/{PERSON['id']}", json=PERSON | {"safety": hours}, headers=KEY
+    ).is_success
+    entries = audited(store)
+    assert [(e["agent"], e["via"], e["action"], e["target"]) for e in entries] == [
+        (TENANT, "api", "safety settings: safe hours", PERSON["id"]),
+        (TENANT, "api", "safety settings: discreet on", PERSON["id"]),
+    ]
+    assert "612345678" not in str(entries) and "09:00" not in str(entries)
+
+
+def test_resume_and_a_new_code_reach_a_person_known_only_from_events_and_are_audited(
+    api: TestClient, store: Store
+) -> None:
+    """The console can act for a person an event carried inline; the API can too (another
+    tenant still finds nobody under that id), and each action is audited with the client."""
+    post(api, 1, PERSON | {"safety": {"paused": True}})
+    assert delivered(store) == []  # withheld: the person paused all contact
+    resume, code = f"/v1/recipients/{PERSON['id']}/resume", f"/v1/recipients/{PERSON['id']}/code"
+    assert api.post(resume, json={"send_missed": True}, headers=OTHER).status_code == 404
+    assert api.post(code, json={"code": "864213"}, headers=OTHER).status_code == 404
+    resumed = api.post(resume, json={"send_missed": True}, headers=KEY)
+    assert resumed.status_code == 200 and len(resumed.json()["resent"]) == 1
+    assert api.post(code, json={"code": "864213"}, headers=KEY).status_code == 200
+    assert recipients(store).check_code(TENANT, PERSON["id"], "864213") == ("ok", 5)
+    assert len(delivered(store)) == 1  # what was missed, sent now
+    entries = audited(store)
+    assert [(e["agent"], e["via"], e["action"], e["target"]) for e in entries] == [
+        (TENANT, "api", "new pages code", PERSON["id"]),
+        (TENANT, "api", "safety settings: pause off, 1 withheld sent again", PERSON["id"]),
+    ]
+    assert "864213" not in str(entries)

@@ -116,6 +116,12 @@ class RecipientStore:
         """The registered recipient as it stands now; None if not registered."""
         return self.current(self.fields(tenant, recipient_id))
 
+    def known(self, tenant: str, recipient_id: str) -> Recipient | None:
+        """The person as ``tenant`` knows them now: registered, or else as its latest message
+        to them carried them (with their own choices and safety); None if neither."""
+        fields = self.fields(tenant, recipient_id)
+        return self.current(fields, self._carried(tenant, recipient_id, fields))
+
     def _carried(self, tenant: str, recipient_id: str, fields: dict[str, str]) -> Recipient | None:
         """The recipient as ``tenant``'s latest message to them carried them; None if they
         are registered (the profile wins) or were sent nothing."""
@@ -208,16 +214,18 @@ class RecipientStore:
 
     def resume(
         self, tenant: str, recipient_id: str, store: Store, now: datetime, *, send_missed: bool
-    ) -> list[str] | None:
-        """Turn the registered recipient's pause off; with ``send_missed``, schedule the
-        messages withheld meanwhile again. Their ids; None if the recipient is not registered."""
-        registered = self.get(tenant, recipient_id)
-        if registered is None:
+    ) -> tuple[bool, list[str]] | None:
+        """Turn the person's pause off; with ``send_missed``, schedule the messages withheld
+        meanwhile again. Whether a pause was lifted, and the ids sent again; None if
+        ``tenant`` has neither registered them nor sent them anything."""
+        known = self.known(tenant, recipient_id)
+        if known is None:
             return None
-        if registered.safe.paused:
-            resumed = registered.safe.model_copy(update={"paused": False})
+        if known.safe.paused:
+            resumed = known.safe.model_copy(update={"paused": False})
             self.set_safety(tenant, recipient_id, resumed, by="upstream", at=now)
-        return self.resend_withheld(tenant, recipient_id, store, now) if send_missed else []
+        resent = self.resend_withheld(tenant, recipient_id, store, now) if send_missed else []
+        return known.safe.paused, resent
 
     def resend_withheld(
         self, tenant: str, recipient_id: str, store: Store, now: datetime

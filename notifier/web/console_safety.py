@@ -21,9 +21,9 @@ from notifier.api.deps import Engine, EngineDep
 from notifier.channels.registry import address_of
 from notifier.models import Recipient
 from notifier.safety import changes
-from notifier.store import MessageRecord
+from notifier.store import MessageRecord, audit
 from notifier.store.recipients import RecipientStore
-from notifier.web.console import Agent, audit, check, screen
+from notifier.web.console import Agent, check, screen
 from notifier.web.guard import PageError
 from notifier.web.safety_page import NEW_CODE, safety_from_form
 from notifier.web.text import CHANNELS
@@ -121,7 +121,7 @@ def set_safety(
     action = f"safety settings: {changes(person.safe, chosen)}" + (
         f", {len(resent)} withheld sent again" if resuming else ""
     )
-    audit(parts, who, action, message_id, reason.strip())
+    audit.record(parts.store.redis, who, action, message_id, reason.strip())
     return back(message_id, "safety")
 
 
@@ -144,5 +144,5 @@ def set_code(
     if not NEW_CODE.match(code):
         return back(message_id, "format")
     parts.recipients.set_code(record.message.tenant, person.id, code)
-    audit(parts, who, "new pages code", message_id, reason.strip())
+    audit.record(parts.store.redis, who, "new pages code", message_id, reason.strip())
     return back(message_id, "code")
