@@ -31,6 +31,7 @@ from tests.support.builders import (
     deliver_due,
     deliverer,
     screenshots,
+    wrong_codes,
 )
 
 
@@ -119,8 +120,7 @@ def test_a_new_code_needs_a_reason_and_six_digits_and_lifts_a_shut_code(
     store = people(console)
     store.set_code(TENANT, "citizen-d", "135790")
     for _ in range(3):  # three locks: shut until a new code
-        for _ in range(5):
-            store.check_code(TENANT, "citizen-d", "000000")
+        wrong_codes(console, "citizen-d", 5)
         console.store.redis.delete(f"{PREFIX}code-tries:{TENANT}|citizen-d")
     assert store.check_code(TENANT, "citizen-d", "135790")[0] == "shut"
     cookies, token = session(console)

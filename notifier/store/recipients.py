@@ -4,11 +4,11 @@ Each belongs to a tenant, as messages do: ``notifier:recipient:{tenant}|{id}`` i
 ``profile`` (the recipient as JSON, as last PUT by an upstream system), ``choices`` (needs
 and opt-outs the person set on their own pages: they win), ``safety`` (the latest decision
 on their safety settings, whoever made it: :mod:`notifier.store.safety_decisions`), ``blocked``
-(channels a provider closed, e.g. an SMS STOP), ``safety-code`` (the salted hash of the
-short code that opens a discreet person's pages; ``code-tries:{tenant}|{id}`` counts wrong
-ones) and one ``push:{digest}`` field per browser subscription. Only ``profile`` makes a
-recipient registered; the rest applies to events that carry the recipient inline too (of the
-same tenant: another tenant's recipient under the same id is another person).
+(channels a provider closed, e.g. an SMS STOP), the code that opens a discreet person's
+pages (:mod:`notifier.store.pages_codes`) and one ``push:{digest}`` field per browser
+subscription. Only ``profile`` makes a recipient registered; the rest applies to events that
+carry the recipient inline too (of the same tenant: another tenant's recipient under the
+same id is another person).
 ``notifier:sms-stops`` is a hash: keyed hash of a number (see :func:`contact_digest`) → when
 it sent STOP; a STOP is for good, for every later message to that number whatever the
 tenant, from a registered recipient or from one sent inline in an event, and it outlives an
@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import hmac
 import json
-import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, overload
@@ -44,8 +42,9 @@ from notifier.models import (
 )
 from notifier.runtime.clock import utcnow
 from notifier.store import PREFIX, Store
+from notifier.store.codec import recipient_hash
 from notifier.store.digest import contact_digest
-from notifier.store.pages_sessions import PagesSessions
+from notifier.store.pages_codes import PagesCodes, tries_key
 from notifier.store.safety_decisions import Decider, SafetyDecisions, decision_in
 from notifier.store.scripts import register
 
@@ -61,27 +60,10 @@ def _push_field(endpoint: str) -> str:
     return "push:" + hashlib.sha256(endpoint.encode()).hexdigest()[:16]
 
 
-def recipient_hash(tenant: str, recipient_id: str) -> str:
-    return f"{PREFIX}recipient:{recipient_key(tenant, recipient_id)}"
-
-
-CODE_TRIES = 5  # wrong codes in a row before the pages lock
-CODE_LOCK = 900  # seconds
-CODE_LOCKOUTS = 3  # locks in a row before the code is shut until it is set again
-
-
-def _code_hash(code: str, salt: bytes) -> str:
-    return hashlib.scrypt(code.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32).hex()
-
-
-def _tries_key(tenant: str, recipient_id: str) -> str:
-    return f"{PREFIX}code-tries:{recipient_key(tenant, recipient_id)}"
-
-
 SMS_STOPS = f"{PREFIX}sms-stops"
 
 
-class RecipientStore:
+class RecipientStore(PagesCodes):
     def __init__(self, client: redis.Redis, *, contact_key: bytes) -> None:
         self.redis = client
         self.contact_key = contact_key
@@ -241,51 +223,6 @@ class RecipientStore:
             and store.support(record.id, "unhold", now, reason) == (MessageStatus.WITHHELD, True)
         ]
 
-    def set_code(self, tenant: str, recipient_id: str, code: str) -> None:
-        """The short code that opens a discreet person's pages, kept as a salted scrypt hash.
-        Setting it again (an agent's reset) clears the tries and locks and ends every
-        session the old code opened."""
-        salt = secrets.token_bytes(16)
-        value = f"{salt.hex()}${_code_hash(code, salt)}"
-        key = recipient_hash(tenant, recipient_id)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(key, "safety-code", value)
-        pipe.hdel(key, "code-lockouts")
-        pipe.delete(_tries_key(tenant, recipient_id))
-        pipe.execute()
-        PagesSessions(self.redis).end_all(tenant, recipient_id)
-
-    def has_code(self, tenant: str, recipient_id: str) -> bool:
-        return bool(self.redis.hexists(recipient_hash(tenant, recipient_id), "safety-code"))
-
-    def check_code(self, tenant: str, recipient_id: str, code: str) -> tuple[str, int]:
-        """The verdict on ``code`` and the tries left before the pages lock: ``ok``,
-        ``wrong``, ``locked`` after :data:`CODE_TRIES` wrong codes in a row (for
-        :data:`CODE_LOCK` seconds from the first of them; a right code then fails too), or
-        ``shut`` after :data:`CODE_LOCKOUTS` such locks with no right code between (the
-        hash's ``code-lockouts`` counts them), until
-        the code is set again (:meth:`set_code`, by an agent at the person's request)."""
-        key, tries_key = recipient_hash(tenant, recipient_id), _tries_key(tenant, recipient_id)
-        if int(self.redis.hget(key, "code-lockouts") or 0) >= CODE_LOCKOUTS:
-            return "shut", 0
-        pipe = self.redis.pipeline()
-        pipe.incr(tries_key)
-        pipe.expire(tries_key, CODE_LOCK, nx=True)
-        tries = int(pipe.execute()[0])
-        if tries > CODE_TRIES:
-            return "locked", 0
-        stored = str(self.redis.hget(key, "safety-code") or "")
-        salt, _, digest = stored.partition("$")
-        if stored and hmac.compare_digest(_code_hash(code, bytes.fromhex(salt)), digest):
-            self.redis.delete(tries_key)
-            self.redis.hdel(key, "code-lockouts")
-            return "ok", CODE_TRIES
-        if tries < CODE_TRIES:
-            return "wrong", CODE_TRIES - tries
-        # this wrong code locks the pages (one request only reaches it: INCR counts once)
-        locks = int(self.redis.hincrby(key, "code-lockouts", 1))
-        return ("shut" if locks >= CODE_LOCKOUTS else "locked"), 0
-
     def add_push(
         self,
         tenant: str,
@@ -371,7 +308,7 @@ class RecipientStore:
         if registered:
             contacts |= {c for c in (registered.contacts.phone, registered.contacts.email) if c}
         digests = sorted(contact_digest(self.contact_key, c) for c in contacts)
-        self.redis.delete(_tries_key(tenant, recipient_id))
+        self.redis.delete(tries_key(tenant, recipient_id))
         self.safety.forget(key)
         return int(self._erase(keys=[key], args=[recipient_key(tenant, recipient_id), *digests]))
 

@@ -7,23 +7,27 @@ HttpOnly, SameSite=Strict cookie limited to the pages under /me/, the session it
 :mod:`notifier.store.pages_sessions`) opens them for :data:`SESSION_SECONDS`. The quick exit
 ends it; a new code ends all of the person's. A code is set by an agent (``POST
 /v1/recipients/{id}/code``, or the console at the person's request) or chosen at the first
-visit when none was. Wrong codes are slowed (:data:`notifier.web.safety_page.WRONG_CODE_DELAY`)
-and limited (:data:`notifier.store.recipients.CODE_TRIES`, then
-:data:`~notifier.store.recipients.CODE_LOCKOUTS`). This module is the check every page makes;
+visit when none was. Wrong codes are slowed (the next try is refused, uncounted, until
+:data:`notifier.store.pages_codes.CODE_DELAY` has passed: the store keeps the time, no thread
+waits) and limited (:data:`notifier.store.pages_codes.CODE_TRIES`, then
+:data:`~notifier.store.pages_codes.CODE_LOCKOUTS`). This module is the check every page makes;
 the gate's page and the code's route are in :mod:`notifier.web.safety_page`.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from fastapi import Request
 
 from notifier.api.deps import Engine
 from notifier.links import Grant
 from notifier.models import Recipient
+from notifier.runtime.settings import Settings
 from notifier.store.pages_sessions import SESSION_SECONDS, PagesSessions
 
 COOKIE = "espace"
-__all__ = ["COOKIE", "SESSION_SECONDS", "Gated", "is_open", "require_open"]
+__all__ = ["COOKIE", "SESSION_SECONDS", "Gated", "is_open", "require_open", "secure_cookies"]
 
 
 class Gated(Exception):
@@ -53,3 +57,13 @@ def require_open(request: Request, parts: Engine, grant: Grant, who: Recipient, 
     if not is_open(request, parts, grant, who):
         token = request.path_params["token"]
         raise Gated(token, lang, first=not parts.recipients.has_code(grant.tenant, who.id))
+
+
+def secure_cookies(request: Request, settings: Settings) -> bool:
+    """Whether the pages' session cookie is ``Secure``: always when a public URL is https
+    (behind a TLS proxy the request itself may read as http), and when the request came
+    over https."""
+    public = (settings.public_url, settings.discreet_public_url)
+    return request.url.scheme == "https" or any(
+        url and urlsplit(url).scheme == "https" for url in public
+    )

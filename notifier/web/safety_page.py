@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -19,7 +18,7 @@ from notifier.channels.registry import address_of
 from notifier.links import PAGES
 from notifier.models import Channel, Need, Recipient, SafeHours, Safety, Weekday
 from notifier.store.pages_sessions import SESSION_SECONDS, PagesSessions
-from notifier.web.gate import COOKIE, Gated
+from notifier.web.gate import COOKIE, Gated, secure_cookies
 from notifier.web.guard import PageError, check_csrf, csrf_token
 from notifier.web.pages import NO_STORE, Parts, granted, guarded, page, person, templates
 from notifier.web.safety_text import EASY
@@ -31,7 +30,6 @@ leave = APIRouter(include_in_schema=False)  # before the pages' router: /me/{tok
 CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 NEW_CODE = re.compile(r"^[0-9]{6,8}$")  # a code chosen now; an older 4-digit one still opens
 CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
-WRONG_CODE_DELAY = 1.0
 
 
 def safety_from_form(
@@ -150,7 +148,7 @@ def gate_page(request: Request, exc: Gated) -> HTMLResponse:
     )
 
 
-REFUSED = {"wrong": 403, "locked": 429, "shut": 403}
+REFUSED = {"wrong": 403, "early": 429, "locked": 429, "shut": 403}
 
 
 @router.post("/me/{token}/code")
@@ -180,8 +178,7 @@ def enter_code(
         log.info("citizen pages: a code was chosen at the first visit")
     else:
         verdict, left = parts.recipients.check_code(grant.tenant, who.id, code)
-        if verdict != "ok":
-            time.sleep(WRONG_CODE_DELAY)  # slowed, and limited by the store's count
+        if verdict != "ok":  # slowed and limited by the store (no thread held here)
             log.info("citizen pages: a wrong code (%s)", verdict)
             words = "gate.wrong.last" if verdict == "wrong" and left == 1 else f"gate.{verdict}"
             raise Gated(token, lang, first, words, REFUSED[verdict], left)
@@ -193,7 +190,7 @@ def enter_code(
         path="/me/",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request, parts.settings),
     )
     return response
 

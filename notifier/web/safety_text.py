@@ -65,6 +65,7 @@ SAFETY: dict[str, dict[str, str]] = {
             "Ce code ne convient pas. Encore 1 essai, puis ces pages restent fermées 15 minutes."
         ),
         "gate.locked": "Trop d'essais. Réessayez dans 15 minutes.",
+        "gate.early": "Patientez {left} seconde avant de réessayer.",
         "gate.shut": (
             "Trop d'essais : ces pages sont fermées. Pour les rouvrir, demandez un nouveau code "
             "à votre interlocuteur habituel."
@@ -133,6 +134,7 @@ SAFETY: dict[str, dict[str, str]] = {
             "This code is not right. 1 more try, then these pages stay closed for 15 minutes."
         ),
         "gate.locked": "Too many tries. Try again in 15 minutes.",
+        "gate.early": "Wait {left} second before trying again.",
         "gate.shut": (
             "Too many tries: these pages are closed. To open them again, ask your usual "
             "contact for a new code."
