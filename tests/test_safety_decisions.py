@@ -5,6 +5,7 @@ The API in-process over a real store, the real worker logic, the real pages."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from notifier.links import PAGES, Grant, Links
 from notifier.models import Channel, Contacts, Safety
 from notifier.store import Store
 from notifier.store.recipients import RecipientStore
+from notifier.store.safety_decisions import decision_in
 from tests.support.builders import (
     CONTACT_KEY,
     NOW,
@@ -335,3 +337,37 @@ def test_resume_and_a_new_code_reach_a_person_known_only_from_events_and_are_aud
         (TENANT, "api", "safety settings: pause off, 1 withheld sent again", PERSON["id"]),
     ]
     assert "864213" not in str(entries)
+
+
+# --- 8. a form shown before an event's tightening does not undo it -----------------------
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+
+
+def test_a_page_shown_before_an_events_tightening_does_not_undo_it(
+    api: TestClient, store: Store
+) -> None:
+    """The person opens "Staying safe"; meanwhile an event pauses all contact; the form,
+    saved as it was shown (no pause), is refused with a message asking to review, and the
+    page shows the pause. Saved again from the page as it is now, it counts."""
+    post(api, 1, PERSON)
+    token = LINKS.token(Grant(PERSON["id"], PAGES, tenant=TENANT))
+    shown = api.get(f"/me/{token}/safety")
+    assert shown.status_code == 200
+    post(api, 2, PERSON | {"safety": {"paused": True}})
+    stale = api.post(f"/me/{token}/safety", data=hidden_fields(shown.text), follow_redirects=False)
+    assert stale.status_code == 303 and "stale=1" in stale.headers["location"]
+    assert safety_of_person(store).paused
+    again = api.get(stale.headers["location"])
+    assert "Voici vos réglages actuels" in again.text
+    assert re.search(r'name="paused" value="1" checked', again.text)
+    saved = api.post(f"/me/{token}/safety", data=hidden_fields(again.text), follow_redirects=False)
+    assert "saved=1" in saved.headers["location"] and not safety_of_person(store).paused
+
+
+def safety_of_person(store: Store) -> Safety:
+    decided = decision_in(recipients(store).fields(TENANT, PERSON["id"]))
+    assert decided is not None
+    return decided.safety

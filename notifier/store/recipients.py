@@ -178,9 +178,11 @@ class RecipientStore(PagesCodes):
         *,
         by: Decider = "person",
         at: datetime | None = None,
+        seen: str | None = None,
     ) -> None:
         """The person's own safety settings (or an agent's at their request): the latest
-        decision. Safe contacts have no field on the pages: those set stay."""
+        decision. Safe contacts have no field on the pages: those set stay. ``seen``: the
+        version of the settings the form showed (:class:`Stale` if they changed since)."""
         key = recipient_hash(tenant, recipient_id)
         fields = self.fields(tenant, recipient_id)
         before = decision_in(fields)
@@ -188,7 +190,7 @@ class RecipientStore(PagesCodes):
             safety = safety.model_copy(update={"contacts": before.safety.contacts})
         carried = self._carried(tenant, recipient_id, fields)
         person = functools.partial(self.current, snapshot=carried)
-        self.safety.decide(key, safety, by, at or utcnow(), person)
+        self.safety.decide(key, safety, by, at or utcnow(), person, seen)
 
     def _choices(self, tenant: str, recipient_id: str) -> Choices:
         stored = self.redis.hget(recipient_hash(tenant, recipient_id), "choices")

@@ -25,6 +25,7 @@ messages are turned off or the person is erased.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
@@ -63,6 +64,16 @@ Person = Callable[[dict[str, str]], Recipient | None]
 """The person as they stand in their hash's fields (None: not known at all)."""
 
 
+class Stale(Exception):
+    """The settings in force are no longer those a form showed: nothing was saved."""
+
+
+def version(safety: Safety) -> str:
+    """A short digest of the settings in force, carried by the forms that change them: a form
+    shown before another decision (an event's tightening) is stale when saved."""
+    return hashlib.sha256(safety.model_dump_json().encode()).hexdigest()[:16]
+
+
 def marks_for(contact_key: bytes, safety: Safety, contacts: Contacts) -> tuple[str, ...]:
     """The keyed hashes of the contacts to mark discreet for a person whose settings in force
     are ``safety`` and whose contacts are ``contacts``: their phone and e-mail, or none
@@ -85,11 +96,16 @@ class SafetyDecisions:
         by: Decider,
         at: datetime,
         person: Person,
+        seen: str | None = None,
     ) -> None:
-        """``safety`` decided ``at`` by ``by``, for the recipient of hash ``key``."""
+        """``safety`` decided ``at`` by ``by``, for the recipient of hash ``key``. ``seen``: the
+        :func:`version` of the settings the deciding form showed; :class:`Stale` if those in
+        force are others now (None: no form)."""
 
         def decided(fields: dict[str, str]) -> Decision:
             before = decision_in(fields)
+            if seen is not None and version(in_force(fields, person)) != seen:
+                raise Stale
             said, put = (before.said, before.put) if before else (None, None)
             return Decision(safety=safety, by=by, at=at, said=said, put=put)
 

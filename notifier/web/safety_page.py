@@ -18,6 +18,7 @@ from notifier.channels.registry import address_of
 from notifier.links import PAGES
 from notifier.models import Channel, Need, Recipient, SafeHours, Safety, Weekday
 from notifier.store.pages_sessions import SESSION_SECONDS, PagesSessions
+from notifier.store.safety_decisions import Stale, version
 from notifier.web.gate import COOKIE, Gated, secure_cookies
 from notifier.web.guard import PageError, check_csrf, csrf_token
 from notifier.web.pages import NO_STORE, Parts, granted, guarded, page, person, templates
@@ -80,6 +81,8 @@ def safety(request: Request, token: str, parts: Parts, lang: str | None = None) 
         safe_channels=settings.channels or frozenset(offered),
         saved=request.query_params.get("saved") == "1",
         error=request.query_params.get("error") == "1",
+        stale=request.query_params.get("stale") == "1",
+        seen=version(settings),
         **easy_words(who, lang),
     )
 
@@ -104,7 +107,10 @@ def save_safety(
     channel: Annotated[list[str] | None, Form()] = None,
     start: Annotated[str, Form(max_length=5)] = "",
     end: Annotated[str, Form(max_length=5)] = "",
+    seen: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
+    """The settings the form says, unless those in force changed since it was shown (an
+    event tightened them): then nothing is saved and the page shows them, asking to review."""
     lang = language(lang, None)
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, csrf, lang)
@@ -122,7 +128,13 @@ def save_safety(
     )
     if chosen is None:
         return RedirectResponse(f"/me/{token}/safety?error=1&lang={lang}", status_code=303)
-    parts.recipients.set_safety(grant.tenant, who.id, chosen, by="person", at=parts.clock())
+    try:
+        parts.recipients.set_safety(
+            grant.tenant, who.id, chosen, by="person", at=parts.clock(), seen=seen
+        )
+    except Stale:
+        log.info("citizen pages: a stale safety form was refused")
+        return RedirectResponse(f"/me/{token}/safety?stale=1&lang={lang}", status_code=303)
     if who.safe.paused and not chosen.paused and send_missed:
         resent = parts.recipients.resend_withheld(grant.tenant, who.id, parts.store, parts.clock())
         log.info("citizen pages: contact resumed, %d withheld sent again", len(resent))

@@ -41,6 +41,11 @@ SAFETY: dict[str, dict[str, str]] = {
         "safety.start": "À partir de",
         "safety.end": "Jusqu'à",
         "safety.error": "Les heures ne sont pas valables : par exemple 09:00 et 17:00.",
+        "safety.stale": (
+            "Vos réglages ont changé depuis l'affichage de cette page : rien n'a été "
+            "enregistré. Voici vos réglages actuels ; vérifiez-les, puis enregistrez de nouveau "
+            "si besoin."
+        ),
         "exit": "Quitter rapidement",
         "exit.hint": "ou appuyez 3 fois sur la touche Maj",
         "gate.title": "Mon espace",
@@ -111,6 +116,10 @@ SAFETY: dict[str, dict[str, str]] = {
         "safety.start": "From",
         "safety.end": "Until",
         "safety.error": "The times are not valid: for example 09:00 and 17:00.",
+        "safety.stale": (
+            "Your settings changed since this page was shown: nothing was saved. Here are your "
+            "settings as they are now; check them, then save again if needed."
+        ),
         "exit": "Exit this page",
         "exit.hint": "or press the Shift key 3 times",
         "gate.title": "My space",
@@ -178,6 +187,10 @@ EASY: dict[str, dict[str, str]] = {
             "attend. Vous pouvez laisser vide : alors, nous écrivons à toute heure."
         ),
         "safety.error": "Ces heures ne vont pas. Écrivez par exemple 09:00 et 17:00.",
+        "safety.stale": (
+            "Vos réglages ont changé entre-temps. Nous n'avons rien enregistré. Regardez vos "
+            "réglages ci-dessous. Puis enregistrez encore une fois."
+        ),
     },
     "en": {
         "safety.intro": (
@@ -208,5 +221,9 @@ EASY: dict[str, dict[str, str]] = {
             "You can leave this empty: then we write at any time."
         ),
         "safety.error": "These times do not work. Write for example 09:00 and 17:00.",
+        "safety.stale": (
+            "Your settings changed in the meantime. We saved nothing. Look at your settings "
+            "below. Then save again."
+        ),
     },
 }
