@@ -30,7 +30,9 @@ from tests.support.builders import (
     deliver_all,
     deliver_due,
     deliverer,
+    make_event,
     screenshots,
+    wrong_codes,
 )
 
 
@@ -46,6 +48,14 @@ def session(console: Console) -> tuple[dict[str, str], str]:
     found = re.search(r'name="token" value="([0-9a-f]+)"', overview)
     assert found is not None
     return cookies, found.group(1)
+
+
+def seen_on(console: Console, booked: str, cookies: dict[str, str]) -> str:
+    """The version of the person's settings their screen shows (its form carries it)."""
+    screen = httpx.get(f"{console.url}/ops/messages/{booked}/person", cookies=cookies).text
+    found = re.search(r'name="seen" value="([0-9a-f]+)"', screen)
+    assert found is not None
+    return found.group(1)
 
 
 def audited(console: Console) -> list[dict[str, object]]:
@@ -119,8 +129,7 @@ def test_a_new_code_needs_a_reason_and_six_digits_and_lifts_a_shut_code(
     store = people(console)
     store.set_code(TENANT, "citizen-d", "135790")
     for _ in range(3):  # three locks: shut until a new code
-        for _ in range(5):
-            store.check_code(TENANT, "citizen-d", "000000")
+        wrong_codes(console, "citizen-d", 5)
         console.store.redis.delete(f"{PREFIX}code-tries:{TENANT}|citizen-d")
     assert store.check_code(TENANT, "citizen-d", "135790")[0] == "shut"
     cookies, token = session(console)
@@ -153,9 +162,10 @@ def test_unchanged_settings_are_not_audited_and_bad_hours_are_refused(console: C
     (booked, *_) = console.post(id="booked-n")
     cookies, token = session(console)
     url = f"{console.url}/ops/messages/{booked}/person/safety"
-    same = httpx.post(url, data={"token": token, "reason": "r"}, cookies=cookies)
+    seen = seen_on(console, booked, cookies)
+    same = httpx.post(url, data={"token": token, "reason": "r", "seen": seen}, cookies=cookies)
     assert same.headers["location"].endswith("done=nothing")
-    bad = {"token": token, "reason": "r", "start": "25:00", "end": "17:00"}
+    bad = {"token": token, "reason": "r", "start": "25:00", "end": "17:00", "seen": seen}
     assert httpx.post(url, data=bad, cookies=cookies).headers["location"].endswith("done=hours")
     assert audited(console) == [] and "choices" not in people(console).fields(TENANT, "citizen-1")
     missing = httpx.get(f"{console.url}/ops/messages/AAAAAAAAAAAAAAAA/person", cookies=cookies)
@@ -203,3 +213,28 @@ def test_no_resend_is_offered_when_no_channel_of_the_message_is_safe(
     )
     assert forced.headers["location"].endswith("?done=unsafe")
     assert console.store.get(failed).status is MessageStatus.PERMANENT_FAILURE  # type: ignore[union-attr]
+
+
+def test_a_screen_shown_before_an_events_tightening_does_not_undo_it(console: Console) -> None:
+    """The agent opens the person's screen; meanwhile an event pauses all contact; the form,
+    saved as it was shown (no pause), saves nothing and says to review; from the screen as
+    it is now, it saves."""
+    (booked, *_) = console.post(id="booked-s")
+    cookies, token = session(console)
+    seen = seen_on(console, booked, cookies)
+    person = make_event().recipient.model_dump(mode="json") | {"safety": {"paused": True}}
+    console.post(id="booked-s2", subject="appointment:BRG-75-00099", recipient=person)
+    url = f"{console.url}/ops/messages/{booked}/person/safety"
+    form = {"token": token, "reason": "appel de la personne", "discreet": "1"}
+    stale = httpx.post(url, data=form | {"seen": seen}, cookies=cookies)
+    assert stale.headers["location"].endswith("done=stale")
+    decided = decision_in(people(console).fields(TENANT, "citizen-1"))
+    assert decided is not None and decided.safety == Safety(paused=True)
+    assert audited(console) == []
+    screen = httpx.get(f"{console.url}{stale.headers['location']}", cookies=cookies).text
+    assert "ses réglages ont changé depuis" in screen
+    fresh = form | {"seen": seen_on(console, booked, cookies), "paused": "1"}
+    saved = httpx.post(url, data=fresh, cookies=cookies)
+    assert saved.headers["location"].endswith("done=safety")
+    decided = decision_in(people(console).fields(TENANT, "citizen-1"))
+    assert decided is not None and decided.safety == Safety(discreet=True, paused=True)

@@ -12,12 +12,12 @@ from playwright.sync_api import Browser
 
 from notifier.links import UNSUBSCRIBE, Grant
 from notifier.models import Channel, OptOut
-from notifier.store import PREFIX, Store, recipients
+from notifier.store import PREFIX, Store, pages_codes
 from notifier.store.recipients import Choices
 from notifier.web.guard import csrf_token
 from notifier.web.text import TEXT
 from tests.support.browser import overflows, violations
-from tests.support.builders import DISCREET, KEY, TENANT, Site, safe_site
+from tests.support.builders import DISCREET, KEY, TENANT, Site, safe_site, serve_site, wrong_codes
 
 CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
 CODE_TRIES, CODE_LOCKOUTS = 5, 3  # the figures the gate says (checked below)
@@ -36,7 +36,7 @@ def fifteen_minutes_pass(site: Site, recipient: str = "citizen-d") -> None:
 
 
 def lock_once(site: Site, recipient: str = "citizen-d") -> list[tuple[str, int]]:
-    verdicts = [site.recipients.check_code(TENANT, recipient, "000000") for _ in range(CODE_TRIES)]
+    verdicts = wrong_codes(site, recipient, CODE_TRIES)
     fifteen_minutes_pass(site, recipient)
     return verdicts
 
@@ -74,7 +74,7 @@ def test_the_gate_says_the_limits_and_a_shut_code_sends_the_person_to_an_agent(
         rules = TEXT[lang]["gate.rules"]
         assert all(f in rules for f in figures), rules
     limits = ("CODE_TRIES", "CODE_LOCK", "CODE_LOCKOUTS")
-    assert [getattr(recipients, name, None) for name in limits] == [5, 15 * 60, 3]
+    assert [getattr(pages_codes, name, None) for name in limits] == [5, 15 * 60, 3]
     site.recipients.set_code(TENANT, "citizen-d", "135790")
     link = site.pages("citizen-d")
     assert "Après 5 codes faux de suite" in httpx.get(link).text
@@ -253,3 +253,30 @@ def test_the_neutral_unsubscribe_page_is_accessible_small_and_usable_with_the_ke
         assert violations(page) == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(
+    ("urls", "secure"),
+    [
+        pytest.param({"public_url": "https://notifications.example.gouv.fr"}, True, id="https"),
+        pytest.param(
+            {"public_url": None, "discreet_public_url": "https://mon-espace.example"},
+            True,
+            id="https-discreet-host",
+        ),
+        pytest.param({"public_url": None}, False, id="none-and-served-over-http"),
+    ],
+)
+def test_the_session_cookie_is_secure_whenever_a_public_url_is_https(
+    store: Store, urls: dict[str, str | None], secure: bool
+) -> None:
+    """Behind a TLS proxy the request may read as http (a proxy not in
+    ``forwarded_allow_ips``): the cookie's ``Secure`` follows the public URLs, not it."""
+    with serve_site(store, **urls) as site:
+        site.post(id="booked-d", recipient=DISCREET)
+        site.recipients.set_code(TENANT, "citizen-d", "135790")
+        link = site.pages("citizen-d")
+        form = {"csrf": csrf_token(site.config.secret(), token_of(link)), "lang": "fr"}
+        entered = httpx.post(f"{site.url}/me/{token_of(link)}/code", data=form | {"code": "135790"})
+        assert entered.status_code == 303
+        assert ("; secure" in entered.headers["set-cookie"].lower()) is secure

@@ -19,6 +19,7 @@ from notifier.delivery.decisions import SHOWS_ITS_SITE, shows_its_site
 from notifier.links import Links, host_of
 from notifier.models import Channel, MessageStatus
 from notifier.store import Store
+from notifier.web.gate import COOKIE
 from notifier.web.guard import csrf_token
 from tests.support.builders import (
     DISCREET,
@@ -80,6 +81,8 @@ def inside_on(site: Site, url: str) -> Iterator[httpx.Client]:
         form = {"code": "135790", "csrf": csrf(site)}
         opened = browser.post(f"/me/{token(site)}/code", data=form)
         assert opened.status_code == 303, opened.text
+        # the cookie is Secure (the public URL is https): sent as a browser there would
+        browser.headers["Cookie"] = f"{COOKIE}={opened.cookies[COOKIE]}"
         yield browser
 
 

@@ -4,6 +4,8 @@ The API in-process over a real store, the real worker logic, the real pages."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,9 +16,10 @@ from fastapi.testclient import TestClient
 
 from notifier.channels.base import Outcome, SendResult
 from notifier.links import PAGES, Grant, Links
-from notifier.models import Channel, Safety
+from notifier.models import Channel, Contacts, Safety
 from notifier.store import Store
 from notifier.store.recipients import RecipientStore
+from notifier.store.safety_decisions import decision_in
 from tests.support.builders import (
     CONTACT_KEY,
     NOW,
@@ -209,3 +212,162 @@ def test_a_contact_marked_discreet_by_one_tenant_gets_discreet_wording_from_all(
     post(api, 3, neighbour, OTHER)
     assert sent_discreet(store) == [False]
     assert store.redis.zcard("notifier:discreet-contacts") == 0
+
+
+# --- 6. the marks follow the decision and the contacts, on every path ------------------
+
+NEW_PHONE = "+33698765432"
+
+
+def page_decides(discreet: bool) -> Any:
+    """What the person's "Staying safe" page saves (a person known only from events too)."""
+
+    def step(api: TestClient, store: Store) -> None:
+        recipients(store).set_safety(TENANT, PERSON["id"], Safety(discreet=discreet))
+
+    return step
+
+
+def event(n: int, recipient: dict[str, Any]) -> Any:
+    return lambda api, store: post(api, n, recipient)
+
+
+def put(body: dict[str, Any]) -> Any:
+    def step(api: TestClient, store: Store) -> None:
+        assert api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+
+    return step
+
+
+MOVED = {"id": PERSON["id"], "contacts": {"phone": NEW_PHONE}}
+
+
+@pytest.mark.parametrize(
+    ("steps", "marked"),
+    [
+        pytest.param(
+            [event(1, PERSON), page_decides(True)],
+            {PERSON["contacts"]["phone"]},
+            id="known-only-from-events-decides-on-the-page",
+        ),
+        pytest.param(
+            [event(1, PERSON | {"safety": DISCREET}), page_decides(False), page_decides(True)],
+            {PERSON["contacts"]["phone"]},
+            id="discreet-off-then-on",
+        ),
+        pytest.param(
+            [put(PERSON | {"safety": DISCREET}), put(MOVED)],
+            {NEW_PHONE},
+            id="a-put-without-safety-changes-the-phone",
+        ),
+        pytest.param(
+            [put(PERSON | {"safety": DISCREET}), put(MOVED | {"safety": {"discreet": False}})],
+            set(),
+            id="a-put-turns-discreet-off",
+        ),
+        pytest.param(
+            [put(PERSON), event(1, MOVED | {"safety": DISCREET})],
+            {PERSON["contacts"]["phone"]},
+            id="an-event-tightens-a-registered-person-whose-contacts-are-registered",
+        ),
+    ],
+)
+def test_the_marks_follow_the_decision_and_the_current_contacts(
+    api: TestClient, store: Store, steps: list[Any], marked: set[str]
+) -> None:
+    """Whatever path decided the person's safety or changed their contacts, the contacts
+    marked discreet for every tenant are those of the decision in force and of the person's
+    contacts now; another tenant's message to each goes discreet, to the others not."""
+    for step in steps:
+        step(api, store)
+    phones = [PERSON["contacts"]["phone"], NEW_PHONE]
+    found = {p for p in phones if recipients(store).safety.marked(Contacts(phone=p))}
+    assert found == marked
+    delivered(store)  # the person's own messages first: not the subject here
+    for n, phone in enumerate(phones):
+        post(api, 10 + n, {"id": f"u-{n}", "contacts": {"phone": phone}}, OTHER)
+    sent = {m.address: m.discreet for m in delivered(store)}
+    assert sent == {p: p in marked for p in phones}
+
+
+# --- 7. the API's safety actions are audited with the client ----------------------------
+
+
+def audited(store: Store) -> list[dict[str, Any]]:
+    return [json.loads(e) for e in store.redis.lrange("notifier:audit", 0, -1)]
+
+
+def test_a_put_changing_the_safety_is_audited_with_the_client(
+    api: TestClient, store: Store
+) -> None:
+    """As the console's actions are: who (the client), what changed, naming no contact, time
+    or code; a PUT that changes nothing in the safety is not recorded."""
+    hours = {"discreet": True, "safe_hours": {"start": "09:00", "end": "17:00"}}
+    for body in (PERSON | {"safety": DISCREET}, PERSON | {"safety": DISCREET}, PERSON):
+        assert api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+    assert api.put(
+        f"/v1/recipients/{PERSON['id']}", json=PERSON | {"safety": hours}, headers=KEY
+    ).is_success
+    entries = audited(store)
+    assert [(e["agent"], e["via"], e["action"], e["target"]) for e in entries] == [
+        (TENANT, "api", "safety settings: safe hours", PERSON["id"]),
+        (TENANT, "api", "safety settings: discreet on", PERSON["id"]),
+    ]
+    assert "612345678" not in str(entries) and "09:00" not in str(entries)
+
+
+def test_resume_and_a_new_code_reach_a_person_known_only_from_events_and_are_audited(
+    api: TestClient, store: Store
+) -> None:
+    """The console can act for a person an event carried inline; the API can too (another
+    tenant still finds nobody under that id), and each action is audited with the client."""
+    post(api, 1, PERSON | {"safety": {"paused": True}})
+    assert delivered(store) == []  # withheld: the person paused all contact
+    resume, code = f"/v1/recipients/{PERSON['id']}/resume", f"/v1/recipients/{PERSON['id']}/code"
+    assert api.post(resume, json={"send_missed": True}, headers=OTHER).status_code == 404
+    assert api.post(code, json={"code": "864213"}, headers=OTHER).status_code == 404
+    resumed = api.post(resume, json={"send_missed": True}, headers=KEY)
+    assert resumed.status_code == 200 and len(resumed.json()["resent"]) == 1
+    assert api.post(code, json={"code": "864213"}, headers=KEY).status_code == 200
+    assert recipients(store).check_code(TENANT, PERSON["id"], "864213") == ("ok", 5)
+    assert len(delivered(store)) == 1  # what was missed, sent now
+    entries = audited(store)
+    assert [(e["agent"], e["via"], e["action"], e["target"]) for e in entries] == [
+        (TENANT, "api", "new pages code", PERSON["id"]),
+        (TENANT, "api", "safety settings: pause off, 1 withheld sent again", PERSON["id"]),
+    ]
+    assert "864213" not in str(entries)
+
+
+# --- 8. a form shown before an event's tightening does not undo it -----------------------
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+
+
+def test_a_page_shown_before_an_events_tightening_does_not_undo_it(
+    api: TestClient, store: Store
+) -> None:
+    """The person opens "Staying safe"; meanwhile an event pauses all contact; the form,
+    saved as it was shown (no pause), is refused with a message asking to review, and the
+    page shows the pause. Saved again from the page as it is now, it counts."""
+    post(api, 1, PERSON)
+    token = LINKS.token(Grant(PERSON["id"], PAGES, tenant=TENANT))
+    shown = api.get(f"/me/{token}/safety")
+    assert shown.status_code == 200
+    post(api, 2, PERSON | {"safety": {"paused": True}})
+    stale = api.post(f"/me/{token}/safety", data=hidden_fields(shown.text), follow_redirects=False)
+    assert stale.status_code == 303 and "stale=1" in stale.headers["location"]
+    assert safety_of_person(store).paused
+    again = api.get(stale.headers["location"])
+    assert "Voici vos réglages actuels" in again.text
+    assert re.search(r'name="paused" value="1" checked', again.text)
+    saved = api.post(f"/me/{token}/safety", data=hidden_fields(again.text), follow_redirects=False)
+    assert "saved=1" in saved.headers["location"] and not safety_of_person(store).paused
+
+
+def safety_of_person(store: Store) -> Safety:
+    decided = decision_in(recipients(store).fields(TENANT, PERSON["id"]))
+    assert decided is not None
+    return decided.safety

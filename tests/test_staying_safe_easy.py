@@ -30,7 +30,8 @@ def site(store: Store) -> Iterator[Site]:
         yield served
 
 
-ALWAYS = [k for k in EASY["fr"] if k not in ("safety.error", "safety.send_missed")]  # shown
+ONLY_SOMETIMES = ("safety.error", "safety.stale", "safety.send_missed")
+ALWAYS = [k for k in EASY["fr"] if k not in ONLY_SOMETIMES]  # shown
 
 
 def flat(text: str) -> str:

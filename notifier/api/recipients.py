@@ -3,6 +3,9 @@
 Registration needs the ``recipients`` scope, erasure the ``erase`` scope. Each recipient
 belongs to the tenant of the key that registered it, as messages do: another tenant's
 client finds nothing under that id (404, as for an id never seen) and registers its own.
+A person's safety actions (a change of their settings, a resume, a new code for their
+pages) are audited with the client that made them, as the console's are
+(:mod:`notifier.store.audit`); resume and code reach a person known only from events too.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from notifier.api.deps import (
     unprocessable,
 )
 from notifier.api.http import AUTHENTICATED, WITH_BODY, responses
-from notifier.models import PushSubscription, Recipient
+from notifier.models import NO_SAFETY, PushSubscription, Recipient
+from notifier.safety import changes
+from notifier.store import audit
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["recipients"])
@@ -89,9 +94,14 @@ def put_recipient(
     if recipient.id != recipient_id:
         raise unprocessable(["body", "id"], f"must be {recipient_id!r}, the id in the URL")
     check_push(parts, recipient.contacts.push, ["body", "contacts", "push"])
+    before = parts.recipients.known(client.tenant, recipient_id)
     parts.recipients.put(client.tenant, recipient, parts.clock())
     stored = parts.recipients.get(client.tenant, recipient_id)
     assert stored is not None
+    was = before.safe if before else NO_SAFETY
+    if stored.safe != was:
+        action = f"safety settings: {changes(was, stored.safe)}"
+        audit.record(parts.store.redis, client.name, action, recipient_id, via="api")
     return stored
 
 
@@ -157,12 +167,16 @@ def resume_contact(
 ) -> Any:
     """End the person's pause of all contact (at their request); with ``send_missed``, the
     messages withheld meanwhile are scheduled again, due now."""
-    resent = parts.recipients.resume(
+    resumed = parts.recipients.resume(
         client.tenant, recipient_id, parts.store, parts.clock(), send_missed=resume.send_missed
     )
-    if resent is None:
+    if resumed is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
-    log.info("recipient %s: contact resumed, %d withheld sent again", recipient_id, len(resent))
+    lifted, resent = resumed
+    done = ["pause off"] * lifted + [f"{len(resent)} withheld sent again"] * resume.send_missed
+    if lifted or resent:
+        action = f"safety settings: {', '.join(done)}"
+        audit.record(parts.store.redis, client.name, action, recipient_id, via="api")
     return {"recipient": recipient_id, "resent": resent}
 
 
@@ -176,8 +190,8 @@ def set_pages_code(
     recipient_id: RecipientId, body: PagesCode, client: RecipientsClient, parts: EngineDep
 ) -> Any:
     """Set (or reset, at the person's request) the code that opens their pages."""
-    if parts.recipients.get(client.tenant, recipient_id) is None:
+    if parts.recipients.known(client.tenant, recipient_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
     parts.recipients.set_code(client.tenant, recipient_id, body.code)
-    log.info("recipient %s: pages code set", recipient_id)
+    audit.record(parts.store.redis, client.name, "new pages code", recipient_id, via="api")
     return {"recipient": recipient_id}

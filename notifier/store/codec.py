@@ -15,7 +15,14 @@ from redis._parsers.base import BaseParser
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from notifier.models import Channel, HistoryEntry, MessageStatus, Plan, PlannedMessage
+from notifier.models import (
+    Channel,
+    HistoryEntry,
+    MessageStatus,
+    Plan,
+    PlannedMessage,
+    recipient_key,
+)
 
 PREFIX = "notifier:"
 LAYOUT = "5"  # of the keys above; a version that changes them changes this (check_layout)
@@ -201,6 +208,11 @@ def record_from(message_id: str, fields: dict[str, str]) -> MessageRecord:
         message=message,
         history=history,
     )
+
+
+def recipient_hash(tenant: str, recipient_id: str) -> str:
+    """The key of a recipient's hash (:mod:`notifier.store.recipients`)."""
+    return f"{PREFIX}recipient:{recipient_key(tenant, recipient_id)}"
 
 
 def idem_key(idempotency_key: str) -> str:

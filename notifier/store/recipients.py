@@ -4,11 +4,11 @@ Each belongs to a tenant, as messages do: ``notifier:recipient:{tenant}|{id}`` i
 ``profile`` (the recipient as JSON, as last PUT by an upstream system), ``choices`` (needs
 and opt-outs the person set on their own pages: they win), ``safety`` (the latest decision
 on their safety settings, whoever made it: :mod:`notifier.store.safety_decisions`), ``blocked``
-(channels a provider closed, e.g. an SMS STOP), ``safety-code`` (the salted hash of the
-short code that opens a discreet person's pages; ``code-tries:{tenant}|{id}`` counts wrong
-ones) and one ``push:{digest}`` field per browser subscription. Only ``profile`` makes a
-recipient registered; the rest applies to events that carry the recipient inline too (of the
-same tenant: another tenant's recipient under the same id is another person).
+(channels a provider closed, e.g. an SMS STOP), the code that opens a discreet person's
+pages (:mod:`notifier.store.pages_codes`) and one ``push:{digest}`` field per browser
+subscription. Only ``profile`` makes a recipient registered; the rest applies to events that
+carry the recipient inline too (of the same tenant: another tenant's recipient under the
+same id is another person).
 ``notifier:sms-stops`` is a hash: keyed hash of a number (see :func:`contact_digest`) → when
 it sent STOP; a STOP is for good, for every later message to that number whatever the
 tenant, from a registered recipient or from one sent inline in an event, and it outlives an
@@ -18,10 +18,9 @@ them, found in the store's weekly recipient indexes (see :mod:`notifier.store`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import hmac
 import json
-import secrets
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, overload
@@ -43,8 +42,9 @@ from notifier.models import (
 )
 from notifier.runtime.clock import utcnow
 from notifier.store import PREFIX, Store
+from notifier.store.codec import recipient_hash
 from notifier.store.digest import contact_digest
-from notifier.store.pages_sessions import PagesSessions
+from notifier.store.pages_codes import PagesCodes, tries_key
 from notifier.store.safety_decisions import Decider, SafetyDecisions, decision_in
 from notifier.store.scripts import register
 
@@ -54,34 +54,16 @@ class Choices(Strict):
 
     needs: frozenset[Need] = frozenset()
     opt_outs: tuple[OptOut, ...] = ()
-    safety: Safety | None = None  # chosen before decisions were dated: read as the person's
 
 
 def _push_field(endpoint: str) -> str:
     return "push:" + hashlib.sha256(endpoint.encode()).hexdigest()[:16]
 
 
-def recipient_hash(tenant: str, recipient_id: str) -> str:
-    return f"{PREFIX}recipient:{recipient_key(tenant, recipient_id)}"
-
-
-CODE_TRIES = 5  # wrong codes in a row before the pages lock
-CODE_LOCK = 900  # seconds
-CODE_LOCKOUTS = 3  # locks in a row before the code is shut until it is set again
-
-
-def _code_hash(code: str, salt: bytes) -> str:
-    return hashlib.scrypt(code.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32).hex()
-
-
-def _tries_key(tenant: str, recipient_id: str) -> str:
-    return f"{PREFIX}code-tries:{recipient_key(tenant, recipient_id)}"
-
-
 SMS_STOPS = f"{PREFIX}sms-stops"
 
 
-class RecipientStore:
+class RecipientStore(PagesCodes):
     def __init__(self, client: redis.Redis, *, contact_key: bytes) -> None:
         self.redis = client
         self.contact_key = contact_key
@@ -97,12 +79,12 @@ class RecipientStore:
 
     def put(self, tenant: str, recipient: Recipient, at: datetime | None = None) -> None:
         """Register or replace a recipient; subscriptions and provider blocks are kept. Its
-        ``safety``, when given, is a decision made ``at`` (absent: the one in force stays)."""
+        ``safety``, when given, is a decision made ``at`` (absent: the one in force stays);
+        the discreet marks follow its contacts either way."""
         profile = recipient.model_dump_json(exclude={"blocked", "safety"})
         key = recipient_hash(tenant, recipient.id)
         self.redis.hset(key, "profile", profile)
-        if recipient.safety is not None:
-            self.safety.register(key, recipient.safety, at or utcnow(), recipient.contacts)
+        self.safety.register(key, recipient.safety, at or utcnow(), self.current)
 
     def keep_safety(self, tenant: str, recipient: Recipient, at: datetime) -> None:
         """The ``safety`` an event carried inline for ``recipient``: kept in their hash, so
@@ -110,17 +92,29 @@ class RecipientStore:
         if recipient.safety is None:
             return
         key = recipient_hash(tenant, recipient.id)
-        self.safety.tighten(
-            key,
-            recipient.safety,
-            at,
-            lambda fields: self.current(fields, recipient).safe,
-            recipient.contacts,
-        )
+        self.safety.tighten(key, recipient.safety, at, lambda f: self.current(f, recipient))
 
     def get(self, tenant: str, recipient_id: str) -> Recipient | None:
         """The registered recipient as it stands now; None if not registered."""
         return self.current(self.fields(tenant, recipient_id))
+
+    def known(self, tenant: str, recipient_id: str) -> Recipient | None:
+        """The person as ``tenant`` knows them now: registered, or else as its latest message
+        to them carried them (with their own choices and safety); None if neither."""
+        fields = self.fields(tenant, recipient_id)
+        return self.current(fields, self._carried(tenant, recipient_id, fields))
+
+    def _carried(self, tenant: str, recipient_id: str, fields: dict[str, str]) -> Recipient | None:
+        """The recipient as ``tenant``'s latest message to them carried them; None if they
+        are registered (the profile wins) or were sent nothing."""
+        if "profile" in fields:
+            return None
+        pipe = self.redis.pipeline(transaction=False)
+        for message_id in self.message_ids(tenant, recipient_id):
+            pipe.hget(f"{PREFIX}msg:{message_id}", "body")
+        found = [PlannedMessage.model_validate_json(str(b)) for b in pipe.execute() if b]
+        mine = [m for m in found if m.tenant == tenant]
+        return max(mine, key=lambda m: m.due_at).recipient if mine else None
 
     def fields(self, tenant: str, recipient_id: str) -> dict[str, str]:
         return self.redis.hgetall(recipient_hash(tenant, recipient_id))  # type: ignore[return-value]
@@ -158,8 +152,6 @@ class RecipientStore:
         if "choices" in fields:
             choices = Choices.model_validate_json(fields["choices"])
             update |= {"needs": choices.needs, "opt_outs": choices.opt_outs}
-            if choices.safety is not None:
-                update["safety"] = choices.safety
         decided = decision_in(fields)
         if decided is not None:
             update["safety"] = decided.safety
@@ -186,17 +178,19 @@ class RecipientStore:
         *,
         by: Decider = "person",
         at: datetime | None = None,
+        seen: str | None = None,
     ) -> None:
         """The person's own safety settings (or an agent's at their request): the latest
-        decision. Safe contacts have no field on the pages: those set stay."""
+        decision. Safe contacts have no field on the pages: those set stay. ``seen``: the
+        version of the settings the form showed (:class:`Stale` if they changed since)."""
         key = recipient_hash(tenant, recipient_id)
         fields = self.fields(tenant, recipient_id)
         before = decision_in(fields)
         if safety.contacts is None and before is not None and before.safety.contacts:
             safety = safety.model_copy(update={"contacts": before.safety.contacts})
-        registered = self.current(fields)
-        contacts = registered.contacts if registered else None
-        self.safety.decide(key, safety, by, at or utcnow(), contacts)
+        carried = self._carried(tenant, recipient_id, fields)
+        person = functools.partial(self.current, snapshot=carried)
+        self.safety.decide(key, safety, by, at or utcnow(), person, seen)
 
     def _choices(self, tenant: str, recipient_id: str) -> Choices:
         stored = self.redis.hget(recipient_hash(tenant, recipient_id), "choices")
@@ -204,16 +198,18 @@ class RecipientStore:
 
     def resume(
         self, tenant: str, recipient_id: str, store: Store, now: datetime, *, send_missed: bool
-    ) -> list[str] | None:
-        """Turn the registered recipient's pause off; with ``send_missed``, schedule the
-        messages withheld meanwhile again. Their ids; None if the recipient is not registered."""
-        registered = self.get(tenant, recipient_id)
-        if registered is None:
+    ) -> tuple[bool, list[str]] | None:
+        """Turn the person's pause off; with ``send_missed``, schedule the messages withheld
+        meanwhile again. Whether a pause was lifted, and the ids sent again; None if
+        ``tenant`` has neither registered them nor sent them anything."""
+        known = self.known(tenant, recipient_id)
+        if known is None:
             return None
-        if registered.safe.paused:
-            resumed = registered.safe.model_copy(update={"paused": False})
+        if known.safe.paused:
+            resumed = known.safe.model_copy(update={"paused": False})
             self.set_safety(tenant, recipient_id, resumed, by="upstream", at=now)
-        return self.resend_withheld(tenant, recipient_id, store, now) if send_missed else []
+        resent = self.resend_withheld(tenant, recipient_id, store, now) if send_missed else []
+        return known.safe.paused, resent
 
     def resend_withheld(
         self, tenant: str, recipient_id: str, store: Store, now: datetime
@@ -228,51 +224,6 @@ class RecipientStore:
             and record.status is MessageStatus.WITHHELD
             and store.support(record.id, "unhold", now, reason) == (MessageStatus.WITHHELD, True)
         ]
-
-    def set_code(self, tenant: str, recipient_id: str, code: str) -> None:
-        """The short code that opens a discreet person's pages, kept as a salted scrypt hash.
-        Setting it again (an agent's reset) clears the tries and locks and ends every
-        session the old code opened."""
-        salt = secrets.token_bytes(16)
-        value = f"{salt.hex()}${_code_hash(code, salt)}"
-        key = recipient_hash(tenant, recipient_id)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(key, "safety-code", value)
-        pipe.hdel(key, "code-lockouts")
-        pipe.delete(_tries_key(tenant, recipient_id))
-        pipe.execute()
-        PagesSessions(self.redis).end_all(tenant, recipient_id)
-
-    def has_code(self, tenant: str, recipient_id: str) -> bool:
-        return bool(self.redis.hexists(recipient_hash(tenant, recipient_id), "safety-code"))
-
-    def check_code(self, tenant: str, recipient_id: str, code: str) -> tuple[str, int]:
-        """The verdict on ``code`` and the tries left before the pages lock: ``ok``,
-        ``wrong``, ``locked`` after :data:`CODE_TRIES` wrong codes in a row (for
-        :data:`CODE_LOCK` seconds from the first of them; a right code then fails too), or
-        ``shut`` after :data:`CODE_LOCKOUTS` such locks with no right code between (the
-        hash's ``code-lockouts`` counts them), until
-        the code is set again (:meth:`set_code`, by an agent at the person's request)."""
-        key, tries_key = recipient_hash(tenant, recipient_id), _tries_key(tenant, recipient_id)
-        if int(self.redis.hget(key, "code-lockouts") or 0) >= CODE_LOCKOUTS:
-            return "shut", 0
-        pipe = self.redis.pipeline()
-        pipe.incr(tries_key)
-        pipe.expire(tries_key, CODE_LOCK, nx=True)
-        tries = int(pipe.execute()[0])
-        if tries > CODE_TRIES:
-            return "locked", 0
-        stored = str(self.redis.hget(key, "safety-code") or "")
-        salt, _, digest = stored.partition("$")
-        if stored and hmac.compare_digest(_code_hash(code, bytes.fromhex(salt)), digest):
-            self.redis.delete(tries_key)
-            self.redis.hdel(key, "code-lockouts")
-            return "ok", CODE_TRIES
-        if tries < CODE_TRIES:
-            return "wrong", CODE_TRIES - tries
-        # this wrong code locks the pages (one request only reaches it: INCR counts once)
-        locks = int(self.redis.hincrby(key, "code-lockouts", 1))
-        return ("shut" if locks >= CODE_LOCKOUTS else "locked"), 0
 
     def add_push(
         self,
@@ -371,7 +322,7 @@ class RecipientStore:
         if registered:
             contacts |= {c for c in (registered.contacts.phone, registered.contacts.email) if c}
         digests = sorted(contact_digest(self.contact_key, c) for c in contacts)
-        self.redis.delete(_tries_key(tenant, recipient_id))
+        self.redis.delete(tries_key(tenant, recipient_id))
         self.safety.forget(key)
         return int(self._erase(keys=[key], args=[recipient_key(tenant, recipient_id), *digests]))
 

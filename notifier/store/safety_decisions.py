@@ -17,12 +17,15 @@ says anew counts (``said``: what the last one carried).
 range), one member per contact a person with discreet messages has. A contact marked by one
 tenant's recipient gets discreet wording from every tenant: the phone is watched, whoever
 writes to it. What one tenant learns of another through it is one bit, and only by sending:
-its message to that contact went in the discreet wording. Nothing in it is in clear; the
-member goes when that person's discreet messages are turned off, or they are erased.
+its message to that contact went in the discreet wording. Nothing in it is in clear. The
+members follow the decision in force and the person's contacts on every write
+(:func:`marks_for`): a new phone is marked and the old one unmarked, all go when discreet
+messages are turned off or the person is erased.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
@@ -30,12 +33,13 @@ from typing import Literal
 import redis
 from redis.client import Pipeline
 
-from notifier.models import Contacts, Safety, Strict
+from notifier.models import NO_SAFETY, Contacts, Recipient, Safety, Strict
 from notifier.safety import tightened
 from notifier.store import PREFIX
 from notifier.store.digest import contact_digest
 
 FIELD = "safety"
+NOWHERE = Contacts()
 DISCREET_CONTACTS = f"{PREFIX}discreet-contacts"
 
 Decider = Literal["person", "agent", "upstream", "event"]
@@ -56,6 +60,30 @@ def decision_in(fields: dict[str, str]) -> Decision | None:
     return Decision.model_validate_json(stored) if stored else None
 
 
+Person = Callable[[dict[str, str]], Recipient | None]
+"""The person as they stand in their hash's fields (None: not known at all)."""
+
+
+class Stale(Exception):
+    """The settings in force are no longer those a form showed: nothing was saved."""
+
+
+def version(safety: Safety) -> str:
+    """A short digest of the settings in force, carried by the forms that change them: a form
+    shown before another decision (an event's tightening) is stale when saved."""
+    return hashlib.sha256(safety.model_dump_json().encode()).hexdigest()[:16]
+
+
+def marks_for(contact_key: bytes, safety: Safety, contacts: Contacts) -> tuple[str, ...]:
+    """The keyed hashes of the contacts to mark discreet for a person whose settings in force
+    are ``safety`` and whose contacts are ``contacts``: their phone and e-mail, or none
+    without discreet messages. Every writer of a decision or of contacts uses it."""
+    if not safety.discreet:
+        return ()
+    found = (contacts.phone, contacts.email)
+    return tuple(sorted({contact_digest(contact_key, c) for c in found if c}))
+
+
 class SafetyDecisions:
     def __init__(self, client: redis.Redis, *, contact_key: bytes) -> None:
         self.redis = client
@@ -67,53 +95,51 @@ class SafetyDecisions:
         safety: Safety,
         by: Decider,
         at: datetime,
-        contacts: Contacts | None,
+        person: Person,
+        seen: str | None = None,
     ) -> None:
-        """``safety`` decided ``at`` by ``by``, for the recipient of hash ``key``; its
-        contacts (None: those marked before) marked discreet or not."""
+        """``safety`` decided ``at`` by ``by``, for the recipient of hash ``key``. ``seen``: the
+        :func:`version` of the settings the deciding form showed; :class:`Stale` if those in
+        force are others now (None: no form)."""
 
         def decided(fields: dict[str, str]) -> Decision:
             before = decision_in(fields)
+            if seen is not None and version(in_force(fields, person)) != seen:
+                raise Stale
             said, put = (before.said, before.put) if before else (None, None)
             return Decision(safety=safety, by=by, at=at, said=said, put=put)
 
-        self._write(key, decided, contacts)
+        self._write(key, decided, person)
 
-    def register(self, key: str, safety: Safety, at: datetime, contacts: Contacts) -> None:
-        """The ``safety`` of a registration (``PUT /v1/recipients/{id}``): a decision, unless it
-        says again what the last registration said (an upstream system re-sending its
-        record), which leaves a later choice of the person or an agent standing."""
+    def register(self, key: str, safety: Safety | None, at: datetime, person: Person) -> None:
+        """A registration (``PUT /v1/recipients/{id}``): its ``safety`` is a decision, unless it
+        is None or says again what the last registration said (an upstream system re-sending
+        its record), which leaves a later choice of the person or an agent standing. Either
+        way, the marks follow the contacts it registered."""
 
         def decided(fields: dict[str, str]) -> Decision | None:
             before = decision_in(fields)
-            if before is not None and before.put == safety:
+            if safety is None or (before is not None and before.put == safety):
                 return None
             said = before.said if before else None
             return Decision(safety=safety, by="upstream", at=at, said=said, put=safety)
 
-        self._write(key, decided, contacts)
+        self._write(key, decided, person)
 
-    def tighten(
-        self,
-        key: str,
-        asked: Safety,
-        at: datetime,
-        current: Callable[[dict[str, str]], Safety],
-        contacts: Contacts,
-    ) -> None:
-        """An event's inline ``asked`` safety, over ``current(fields)``, the settings in force."""
+    def tighten(self, key: str, asked: Safety, at: datetime, person: Person) -> None:
+        """An event's inline ``asked`` safety, over the settings in force."""
 
         def decided(fields: dict[str, str]) -> Decision | None:
             before = decision_in(fields)
             if before is not None and before.said == asked:
                 return None  # nothing new from upstream: the latest decision stands
-            now = current(fields)
+            now = in_force(fields, person)
             after = tightened(now, asked)
             if before is not None and after == now:
                 return before.model_copy(update={"said": asked})
             return Decision(safety=after, by="event", at=at, said=asked)
 
-        self._write(key, decided, contacts)
+        self._write(key, decided, person)
 
     def marked(self, contacts: Contacts) -> bool:
         """Whether a person of any tenant with discreet messages has one of ``contacts``."""
@@ -138,25 +164,25 @@ class SafetyDecisions:
         self,
         key: str,
         decide: Callable[[dict[str, str]], Decision | None],
-        contacts: Contacts | None,
+        person: Person,
     ) -> None:
         """Apply ``decide`` to the hash's fields as they are (watched: a concurrent decision
-        makes it read them again), and the discreet marks with it."""
+        makes it read them again; None: the decision in force stands), and mark the
+        person's contacts as :func:`marks_for` says for the decision in force."""
         owner = contact_digest(self.contact_key, key)
 
         def transaction(pipe: Pipeline) -> None:
             fields: dict[str, str] = pipe.hgetall(key)  # type: ignore[assignment]
-            new = decide(fields)
-            if new is None:
-                return
             before = decision_in(fields)
+            decided = decide(fields)
+            new = before if decided is None else decided
+            if new is None:
+                return  # nothing decided, ever: nothing to mark
+            found = person(fields)
+            marks = marks_for(self.contact_key, new.safety, found.contacts if found else NOWHERE)
+            if new is before and marks == before.marks:
+                return
             old = set(before.marks) if before else set()
-            known = (
-                [contact_digest(self.contact_key, c) for c in (contacts.phone, contacts.email) if c]
-                if contacts is not None
-                else sorted(old)
-            )
-            marks = tuple(known) if new.safety.discreet else ()
             pipe.multi()
             pipe.hset(key, FIELD, new.model_copy(update={"marks": marks}).model_dump_json())
             if old - set(marks):
@@ -165,3 +191,9 @@ class SafetyDecisions:
                 pipe.zadd(DISCREET_CONTACTS, {f"{m}:{owner}": 0 for m in marks})
 
         self.redis.transaction(transaction, key)
+
+
+def in_force(fields: dict[str, str], person: Person) -> Safety:
+    """The settings in force for the person of these hash fields."""
+    found = person(fields)
+    return found.safe if found else NO_SAFETY

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
-import time
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -31,7 +29,7 @@ from notifier.phones import normalize_phone
 from notifier.rules.engine import message_id
 from notifier.rules.preview import preview
 from notifier.safety import unsafe_channel, when_safe
-from notifier.store import PREFIX, MessageRecord, to_ms
+from notifier.store import PREFIX, MessageRecord, audit, to_ms
 from notifier.store.apikeys import Scope
 from notifier.store.recipients import RecipientStore
 from notifier.templates.renderer import Renderer
@@ -41,10 +39,8 @@ from notifier.web.sessions import SESSION, Sessions
 from notifier.web.text import TEXT
 
 log = logging.getLogger(__name__)
-audit_log = logging.getLogger("notifier.audit")
 router = APIRouter(prefix="/ops", include_in_schema=False)
 COOKIE = "notifier_ops"
-AUDIT = f"{PREFIX}audit"
 
 
 class Login(Exception):
@@ -93,21 +89,6 @@ def screen(request: Request, name: str, parts: Engine, who: str, **extra: Any) -
     return templates.TemplateResponse(request, f"ops/{name}.html", context, headers=NO_STORE)
 
 
-def audit(parts: Engine, who: str, action: str, target: str, reason: str) -> None:
-    entry = {
-        "at": int(time.time()),
-        "agent": who,
-        "action": action,
-        "target": target,
-        "reason": reason,
-    }
-    pipe = parts.store.redis.pipeline(transaction=False)
-    pipe.lpush(AUDIT, json.dumps(entry, ensure_ascii=False))
-    pipe.ltrim(AUDIT, 0, 999)
-    pipe.execute()
-    audit_log.info("ops %s: %s %s", who, action, target)  # the reason may name people: not logged
-
-
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, failed: int = 0) -> Response:
     context = {"agent": None, "failed": bool(failed), "active": "login", "csrf": "", "lang": "fr"}
@@ -131,7 +112,7 @@ def login(request: Request, parts: EngineDep, key: Annotated[str, Form()] = "") 
         secure=request.url.scheme == "https",
         path="/ops",
     )
-    audit_log.info("ops %s: logged in", client.name)
+    audit.log.info("ops %s: logged in", client.name)
     return response
 
 
@@ -141,7 +122,7 @@ def logout(
 ) -> Response:
     check(parts, request, token)
     Sessions(parts.keys).close(request.cookies.get(COOKIE, ""))
-    audit_log.info("ops %s: logged out", who)
+    audit.log.info("ops %s: logged out", who)
     response = RedirectResponse("/ops/login", status_code=303)
     response.delete_cookie(COOKIE, path="/ops")
     return response
@@ -157,7 +138,6 @@ def overview(request: Request, who: Agent, parts: EngineDep) -> Response:
     by_rule: Counter[str] = Counter()
     for record in filter(None, parts.store.get_many(soon)):
         by_rule[record.message.rule] += 1
-    recent = [json.loads(e) for e in parts.store.redis.lrange(AUDIT, 0, 19)]
     failures: Counter[str] = Counter(
         failure_reason(r) for r in parts.store.failures_since(now - timedelta(hours=24))
     )
@@ -174,7 +154,7 @@ def overview(request: Request, who: Agent, parts: EngineDep) -> Response:
         channels_off=parts.store.channels_off(),
         rules=parts.rules,
         templates_holder=parts.templates,
-        audit=recent,
+        audit=audit.recent(parts.store.redis, 20),
         failures=failures.most_common(),
     )
 
@@ -228,7 +208,7 @@ def found_by(parts: Engine, query: str) -> list[MessageRecord]:
 @router.get("/find", response_class=HTMLResponse)
 def find(request: Request, who: Agent, parts: EngineDep, q: str = "") -> Response:
     records = found_by(parts, q) if q.strip() else []
-    audit_log.info("ops %s: searched (%d found)", who, len(records))
+    audit.log.info("ops %s: searched (%d found)", who, len(records))
     return screen(request, "find", parts, who, query=q, records=records)
 
 
@@ -296,7 +276,7 @@ def act(
     _, acted = found
     if not acted:  # not pending (cancel) or not failed (resend): nothing happened to audit
         return RedirectResponse(f"/ops/messages/{message_id}?done=nothing", status_code=303)
-    audit(parts, who, action, message_id, reason.strip())
+    audit.record(parts.store.redis, who, action, message_id, reason.strip())
     return RedirectResponse(f"/ops/messages/{message_id}?done={action}", status_code=303)
 
 

@@ -21,9 +21,10 @@ from notifier.api.deps import Engine, EngineDep
 from notifier.channels.registry import address_of
 from notifier.models import Recipient
 from notifier.safety import changes
-from notifier.store import MessageRecord
+from notifier.store import MessageRecord, audit
 from notifier.store.recipients import RecipientStore
-from notifier.web.console import Agent, audit, check, screen
+from notifier.store.safety_decisions import Stale, version
+from notifier.web.console import Agent, check, screen
 from notifier.web.guard import PageError
 from notifier.web.safety_page import NEW_CODE, safety_from_form
 from notifier.web.text import CHANNELS
@@ -64,6 +65,7 @@ def person(
         settings=person.safe,
         offered=offered(person),
         safe_channels=person.safe.channels or frozenset(offered(person)),
+        seen=version(person.safe),
         registered="profile" in parts.recipients.fields(tenant, person.id),
         has_code=parts.recipients.has_code(tenant, person.id),
         done=done if DONE.match(done) else "",
@@ -88,8 +90,10 @@ def set_safety(
     channel: Annotated[list[str] | None, Form()] = None,
     start: Annotated[str, Form(max_length=5)] = "",
     end: Annotated[str, Form(max_length=5)] = "",
+    seen: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
-    """The person's settings as the agent set them with the person."""
+    """The person's settings as the agent set them with the person; nothing if those in
+    force changed since the screen was shown (an event tightened them): to review."""
     check(parts, request, token)
     record, person = person_of(parts, message_id)
     if not reason.strip():
@@ -109,10 +113,17 @@ def set_safety(
     # safe contacts have no field on the form: those set stay, and are no change
     chosen = chosen.model_copy(update={"contacts": chosen.contacts or person.safe.contacts})
     resuming = person.safe.paused and not chosen.paused and bool(send_missed)
+    if seen != version(person.safe):
+        return back(message_id, "stale")
     if chosen == person.safe and not resuming:
         return back(message_id, "nothing")
     tenant = record.message.tenant
-    parts.recipients.set_safety(tenant, person.id, chosen, by="agent", at=parts.clock())
+    try:
+        parts.recipients.set_safety(
+            tenant, person.id, chosen, by="agent", at=parts.clock(), seen=seen
+        )
+    except Stale:
+        return back(message_id, "stale")
     resent = (
         parts.recipients.resend_withheld(tenant, person.id, parts.store, parts.clock())
         if resuming
@@ -121,7 +132,7 @@ def set_safety(
     action = f"safety settings: {changes(person.safe, chosen)}" + (
         f", {len(resent)} withheld sent again" if resuming else ""
     )
-    audit(parts, who, action, message_id, reason.strip())
+    audit.record(parts.store.redis, who, action, message_id, reason.strip())
     return back(message_id, "safety")
 
 
@@ -144,5 +155,5 @@ def set_code(
     if not NEW_CODE.match(code):
         return back(message_id, "format")
     parts.recipients.set_code(record.message.tenant, person.id, code)
-    audit(parts, who, "new pages code", message_id, reason.strip())
+    audit.record(parts.store.redis, who, "new pages code", message_id, reason.strip())
     return back(message_id, "code")

@@ -10,23 +10,27 @@ ends it; a new code ends all of the person's. A code is set by an agent (``POST
 on the Staying safe page as they turn discreet messages on there (they are inside already).
 Nobody chooses it at the gate: whoever opens the link first may be the one reading the
 person's phone. Without a code the gate only says to ask their usual contact for one.
-Wrong codes are slowed (:data:`notifier.web.safety_page.WRONG_CODE_DELAY`) and limited
-(:data:`notifier.store.recipients.CODE_TRIES`, then
-:data:`~notifier.store.recipients.CODE_LOCKOUTS`). This module is the check every page makes;
+Wrong codes are slowed (the next try is refused, uncounted, until
+:data:`notifier.store.pages_codes.CODE_DELAY` has passed: the store keeps the time, no thread
+waits) and limited (:data:`notifier.store.pages_codes.CODE_TRIES`, then
+:data:`~notifier.store.pages_codes.CODE_LOCKOUTS`). This module is the check every page makes;
 the gate's page and the code's route are in :mod:`notifier.web.safety_page`.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from fastapi import Request
 
 from notifier.api.deps import Engine
 from notifier.links import Grant
 from notifier.models import Recipient
+from notifier.runtime.settings import Settings
 from notifier.store.pages_sessions import SESSION_SECONDS, PagesSessions
 
 COOKIE = "espace"
-__all__ = ["COOKIE", "SESSION_SECONDS", "Gated", "is_open", "require_open"]
+__all__ = ["COOKIE", "SESSION_SECONDS", "Gated", "is_open", "require_open", "secure_cookies"]
 
 
 class Gated(Exception):
@@ -63,3 +67,13 @@ def require_open(request: Request, parts: Engine, grant: Grant, who: Recipient, 
     if not is_open(request, parts, grant, who):
         token = request.path_params["token"]
         raise Gated(token, lang, no_code=not parts.recipients.has_code(grant.tenant, who.id))
+
+
+def secure_cookies(request: Request, settings: Settings) -> bool:
+    """Whether the pages' session cookie is ``Secure``: always when a public URL is https
+    (behind a TLS proxy the request itself may read as http), and when the request came
+    over https."""
+    public = (settings.public_url, settings.discreet_public_url)
+    return request.url.scheme == "https" or any(
+        url and urlsplit(url).scheme == "https" for url in public
+    )

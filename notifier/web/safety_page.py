@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -20,7 +19,8 @@ from notifier.channels.registry import address_of
 from notifier.links import PAGES
 from notifier.models import Channel, Need, Recipient, SafeHours, Safety, Weekday
 from notifier.store.pages_sessions import SESSION_SECONDS, PagesSessions
-from notifier.web.gate import COOKIE, Gated
+from notifier.store.safety_decisions import Stale, version
+from notifier.web.gate import COOKIE, Gated, secure_cookies
 from notifier.web.guard import PageError, check_csrf, csrf_token
 from notifier.web.pages import NO_STORE, Parts, granted, guarded, page, person, templates
 from notifier.web.safety_text import EASY
@@ -32,7 +32,6 @@ leave = APIRouter(include_in_schema=False)  # before the pages' router: /me/{tok
 CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 NEW_CODE = re.compile(r"^[0-9]{6,8}$")  # a code chosen now; an older 4-digit one still opens
 CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
-WRONG_CODE_DELAY = 1.0
 ERRORS = {"hours": "safety.error", "format": "gate.format", "mismatch": "gate.mismatch"}
 
 
@@ -84,6 +83,8 @@ def safety(request: Request, token: str, parts: Parts, lang: str | None = None) 
         safe_channels=settings.channels or frozenset(offered),
         saved=request.query_params.get("saved") == "1",
         error=ERRORS.get(request.query_params.get("error", ""), ""),
+        stale=request.query_params.get("stale") == "1",
+        seen=version(settings),
         **easy_words(who, lang),
     )
 
@@ -110,9 +111,12 @@ def save_safety(
     end: Annotated[str, Form(max_length=5)] = "",
     code: Annotated[str, Form(max_length=64)] = "",
     again: Annotated[str, Form(max_length=64)] = "",
+    seen: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     """The person's settings. Turning discreet messages on here needs the code they choose
-    now (``code``, ``again``): they are inside their pages already, and stay so."""
+    now (``code``, ``again``): they are inside their pages already, and stay so. Nothing is
+    saved when the settings in force changed since the form was shown (an event tightened
+    them): the page shows them, asking to review."""
     lang = language(lang, None)
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, csrf, lang)
@@ -132,10 +136,16 @@ def save_safety(
     refused = "hours" if chosen is None else code_refused(code, again) if turning_discreet else ""
     if chosen is None or refused:
         return RedirectResponse(f"/me/{token}/safety?error={refused}&lang={lang}", status_code=303)
+    try:
+        parts.recipients.set_safety(
+            grant.tenant, who.id, chosen, by="person", at=parts.clock(), seen=seen
+        )
+    except Stale:
+        log.info("citizen pages: a stale safety form was refused")
+        return RedirectResponse(f"/me/{token}/safety?stale=1&lang={lang}", status_code=303)
     if turning_discreet:
         parts.recipients.set_code(grant.tenant, who.id, code)
         log.info("citizen pages: a code was chosen as discreet messages were turned on")
-    parts.recipients.set_safety(grant.tenant, who.id, chosen, by="person", at=parts.clock())
     if who.safe.paused and not chosen.paused and send_missed:
         resent = parts.recipients.resend_withheld(grant.tenant, who.id, parts.store, parts.clock())
         log.info("citizen pages: contact resumed, %d withheld sent again", len(resent))
@@ -164,7 +174,7 @@ def open_session(
         path="/me/",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request, parts.settings),
     )
 
 
@@ -185,7 +195,7 @@ def gate_page(request: Request, exc: Gated) -> HTMLResponse:
     )
 
 
-REFUSED = {"wrong": 403, "locked": 429, "shut": 403}
+REFUSED = {"wrong": 403, "early": 429, "locked": 429, "shut": 403}
 
 
 @router.post("/me/{token}/code")
@@ -208,8 +218,7 @@ def enter_code(
     if not parts.recipients.has_code(grant.tenant, who.id):
         raise Gated(token, lang, True, status=403)
     verdict, left = parts.recipients.check_code(grant.tenant, who.id, code)
-    if verdict != "ok":
-        time.sleep(WRONG_CODE_DELAY)  # slowed, and limited by the store's count
+    if verdict != "ok":  # slowed and limited by the store (no thread held here)
         log.info("citizen pages: a wrong code (%s)", verdict)
         words = "gate.wrong.last" if verdict == "wrong" and left == 1 else f"gate.{verdict}"
         raise Gated(token, lang, False, words, REFUSED[verdict], left)

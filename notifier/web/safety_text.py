@@ -47,6 +47,11 @@ SAFETY: dict[str, dict[str, str]] = {
         "safety.start": "À partir de",
         "safety.end": "Jusqu'à",
         "safety.error": "Les heures ne sont pas valables : par exemple 09:00 et 17:00.",
+        "safety.stale": (
+            "Vos réglages ont changé depuis l'affichage de cette page : rien n'a été "
+            "enregistré. Voici vos réglages actuels ; vérifiez-les, puis enregistrez de nouveau "
+            "si besoin."
+        ),
         "exit": "Quitter rapidement",
         "exit.hint": "ou appuyez 3 fois sur la touche Maj",
         "gate.title": "Mon espace",
@@ -69,6 +74,7 @@ SAFETY: dict[str, dict[str, str]] = {
             "Ce code ne convient pas. Encore 1 essai, puis ces pages restent fermées 15 minutes."
         ),
         "gate.locked": "Trop d'essais. Réessayez dans 15 minutes.",
+        "gate.early": "Patientez {left} seconde avant de réessayer.",
         "gate.shut": (
             "Trop d'essais : ces pages sont fermées. Pour les rouvrir, demandez un nouveau code "
             "à votre interlocuteur habituel."
@@ -120,6 +126,10 @@ SAFETY: dict[str, dict[str, str]] = {
         "safety.start": "From",
         "safety.end": "Until",
         "safety.error": "The times are not valid: for example 09:00 and 17:00.",
+        "safety.stale": (
+            "Your settings changed since this page was shown: nothing was saved. Here are your "
+            "settings as they are now; check them, then save again if needed."
+        ),
         "exit": "Exit this page",
         "exit.hint": "or press the Shift key 3 times",
         "gate.title": "My space",
@@ -141,6 +151,7 @@ SAFETY: dict[str, dict[str, str]] = {
             "This code is not right. 1 more try, then these pages stay closed for 15 minutes."
         ),
         "gate.locked": "Too many tries. Try again in 15 minutes.",
+        "gate.early": "Wait {left} second before trying again.",
         "gate.shut": (
             "Too many tries: these pages are closed. To open them again, ask your usual "
             "contact for a new code."
@@ -188,6 +199,10 @@ EASY: dict[str, dict[str, str]] = {
             "attend. Vous pouvez laisser vide : alors, nous écrivons à toute heure."
         ),
         "safety.error": "Ces heures ne vont pas. Écrivez par exemple 09:00 et 17:00.",
+        "safety.stale": (
+            "Vos réglages ont changé entre-temps. Nous n'avons rien enregistré. Regardez vos "
+            "réglages ci-dessous. Puis enregistrez encore une fois."
+        ),
     },
     "en": {
         "safety.intro": (
@@ -222,5 +237,9 @@ EASY: dict[str, dict[str, str]] = {
             "You can leave this empty: then we write at any time."
         ),
         "safety.error": "These times do not work. Write for example 09:00 and 17:00.",
+        "safety.stale": (
+            "Your settings changed in the meantime. We saved nothing. Look at your settings "
+            "below. Then save again."
+        ),
     },
 }

@@ -27,7 +27,7 @@ from notifier.models import Channel, Event, MessageStatus
 from notifier.rules.engine import plan
 from notifier.rules.loader import RuleSet, load_rule_texts, rules_holder
 from notifier.runtime.settings import Settings
-from notifier.store import Claimed, Store
+from notifier.store import PREFIX, Claimed, Store
 from notifier.store.apikeys import ApiKeys, Scope
 from notifier.store.recipients import RecipientStore
 from notifier.templates.renderer import Renderer
@@ -316,12 +316,24 @@ DISCREET = {
 def safe_site(store: Store) -> Iterator[Site]:
     """The API on loopback with two booked citizens: ``citizen-1`` without safety settings,
     ``citizen-d`` with discreet messages (:data:`DISCREET`); the quick exit leads to a neutral
-    page on loopback."""
+    page on loopback; its public URL is where it is served (http: the code's session cookie
+    is not ``Secure`` there, and a client keeps sending it)."""
     with serve_site(store) as site:
         site.config.quick_exit_url = f"{site.url}/static/exit.css"
+        site.config.public_url = site.url
         site.post(id="booked")
         site.post(id="booked-d", recipient=DISCREET, subject="appointment:BRG-75-00043")
         yield site
+
+
+def wrong_codes(site: Site, recipient: str, count: int) -> list[tuple[str, int]]:
+    """``count`` wrong codes for ``recipient``'s pages, each once the slowing after the one
+    before has run out (its "not before" key expired); the verdicts."""
+    verdicts = []
+    for _ in range(count):
+        verdicts.append(site.recipients.check_code(TENANT, recipient, "000000"))
+        site.store.redis.delete(f"{PREFIX}code-tries:{TENANT}|{recipient}:wait")
+    return verdicts
 
 
 def deliver_next(site: Site, tmp_path: Path) -> dict[str, Any]:
