@@ -95,6 +95,7 @@ def test_find_read_and_cancel_with_a_reason(console: Console, page: Page) -> Non
     )  # the cancelled one is no longer pending
     page.goto(f"{console.url}/ops/find?q=citizen-1")
     assert f"{len(planned)} message(s)" in page.content()
+    assert "Contact protégé" not in page.content()  # marked only for safety settings
 
 
 def test_an_action_needs_its_csrf_token_and_a_reason(console: Console, page: Page) -> None:

@@ -321,6 +321,10 @@ def test_the_console_marks_the_person_and_resends_only_at_a_safe_time(
     assert console.store.get(failed).status is MessageStatus.PERMANENT_FAILURE  # type: ignore[union-attr]
     console.login(page)
     page.wait_for_url("**/ops/")
+    page.goto(f"{console.url}/ops/find?q=citizen-d")  # every screen showing them marks them
+    found = page.get_by_role("listitem").filter(has_text=failed)
+    assert "contact protégé" in found.inner_text().lower()
+    assert violations(page) == []
     page.goto(f"{console.url}/ops/messages/{failed}")  # the console's clock: 10:00 in Paris
     text = page.inner_text("main")
     assert "Contact protégé" in text and "messages discrets" in text and "18:00–20:00" in text

@@ -209,7 +209,20 @@ def found_by(parts: Engine, query: str) -> list[MessageRecord]:
 def find(request: Request, who: Agent, parts: EngineDep, q: str = "") -> Response:
     records = found_by(parts, q) if q.strip() else []
     audit.log.info("ops %s: searched (%d found)", who, len(records))
-    return screen(request, "find", parts, who, query=q, records=records)
+    protected = protected_ids(parts, records)
+    return screen(request, "find", parts, who, query=q, records=records, protected=protected)
+
+
+def protected_ids(parts: Engine, records: list[MessageRecord]) -> set[str]:
+    """The messages among ``records`` whose person has safety settings on, as they stand:
+    every screen that shows a person marks them (one read per person)."""
+    people = {(r.message.tenant, r.message.recipient.id): r.message.recipient for r in records}
+    safe = {
+        person
+        for person, inline in people.items()
+        if RecipientStore.current(parts.recipients.fields(*person), inline).safe.active
+    }
+    return {r.id for r in records if (r.message.tenant, r.message.recipient.id) in safe}
 
 
 @router.get("/messages/{message_id}", response_class=HTMLResponse)
