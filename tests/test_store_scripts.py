@@ -103,10 +103,11 @@ def test_begin_send_then_provider_call_then_finish(store: Store, scripts: dict[s
         "stale",
         "queued",
     ]
-    ok, body, attempts, interrupted, excluded, registered, due = scripts["begin_send"](
+    ok, body, attempts, interrupted, excluded, registered, due, watched = scripts["begin_send"](
         args=[message_id, claim, NOW_MS, 1000, "a1", 1000]
     )
     assert (ok, attempts, interrupted, excluded, registered, due) == ("ok", "0", "", "", [], "")
+    assert watched == ""  # a store without a contact key keeps no keyed hashes of contacts
     assert json.loads(body)["id"] == message_id
     cap = f"{PREFIX}cap:test"
     assert (

@@ -95,6 +95,9 @@ class SendLease:
     excluded: frozenset[str] = frozenset()  # channels a delivery receipt reported as failed
     registered: dict[str, str] = field(default_factory=dict)  # the recipient's stored hash
     due_at: datetime | None = None  # when this claim fell due (a retry's, a deferral's)
+    # a person of any tenant with discreet messages has one of the recipient's contacts;
+    # None: not known (the record keeps no keyed hashes of its contacts)
+    watched: bool | None = None
 
 
 class TakenOver(Exception):

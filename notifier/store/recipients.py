@@ -43,7 +43,7 @@ from notifier.models import (
 )
 from notifier.runtime.clock import utcnow
 from notifier.store import PREFIX, Store
-from notifier.store.digest import contact_digest
+from notifier.store.digest import contact_digest, contact_digests
 from notifier.store.pages_sessions import PagesSessions
 from notifier.store.safety_decisions import Decider, SafetyDecisions, decision_in
 from notifier.store.scripts import register
@@ -100,7 +100,8 @@ class RecipientStore:
         ``safety``, when given, is a decision made ``at`` (absent: the one in force stays)."""
         profile = recipient.model_dump_json(exclude={"blocked", "safety"})
         key = recipient_hash(tenant, recipient.id)
-        self.redis.hset(key, "profile", profile)
+        digests = ",".join(contact_digests(self.contact_key, recipient.contacts))
+        self.redis.hset(key, mapping={"profile": profile, "digests": digests})
         if recipient.safety is not None:
             self.safety.register(key, recipient.safety, at or utcnow(), recipient.contacts)
 

@@ -19,6 +19,12 @@ tenant's recipient gets discreet wording from every tenant: the phone is watched
 writes to it. What one tenant learns of another through it is one bit, and only by sending:
 its message to that contact went in the discreet wording. Nothing in it is in clear; the
 member goes when that person's discreet messages are turned off, or they are erased.
+
+The worker asks it within the step that begins its attempt (``begin_send.lua``), for the
+keyed hashes kept as ``digests`` with a registered recipient's profile (by
+:meth:`RecipientStore.put <notifier.store.recipients.RecipientStore.put>`) or else with the
+message (by the ``schedule`` step of the scripts); :meth:`SafetyDecisions.marked` is for a
+record written before they were kept.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from redis.client import Pipeline
 from notifier.models import Contacts, Safety, Strict
 from notifier.safety import tightened
 from notifier.store import PREFIX
-from notifier.store.digest import contact_digest
+from notifier.store.digest import contact_digest, contact_digests
 
 FIELD = "safety"
 DISCREET_CONTACTS = f"{PREFIX}discreet-contacts"
@@ -117,9 +123,7 @@ class SafetyDecisions:
 
     def marked(self, contacts: Contacts) -> bool:
         """Whether a person of any tenant with discreet messages has one of ``contacts``."""
-        digests = [
-            contact_digest(self.contact_key, c) for c in (contacts.phone, contacts.email) if c
-        ]
+        digests = contact_digests(self.contact_key, contacts)
         if not digests:
             return False
         pipe = self.redis.pipeline(transaction=False)
@@ -152,9 +156,7 @@ class SafetyDecisions:
             before = decision_in(fields)
             old = set(before.marks) if before else set()
             known = (
-                [contact_digest(self.contact_key, c) for c in (contacts.phone, contacts.email) if c]
-                if contacts is not None
-                else sorted(old)
+                contact_digests(self.contact_key, contacts) if contacts is not None else sorted(old)
             )
             marks = tuple(known) if new.safety.discreet else ()
             pipe.multi()

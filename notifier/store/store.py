@@ -210,6 +210,7 @@ class Store:
             frozenset(c for c in result[4].split(",") if c),
             dict(zip(result[5][::2], result[5][1::2], strict=True)),
             from_ms(int(result[6])) if result[6] else message.due_at,
+            result[7] == "1" if result[7] else None,
         )
 
     def provider_call(
