@@ -30,6 +30,7 @@ class Attempt:
         self.clock = clock
         self.id = secrets.token_hex(8)
         self.message: PlannedMessage | None = None
+        self.discreet = False  # whether it is sent in the discreet wording, recorded with a send
 
     def begin(
         self,
@@ -103,6 +104,7 @@ class Attempt:
             following=next_in_series(self.message) if final else None,
             reference=verdict.reference,
             exclude=verdict.channel if verdict.exclude else None,
+            discreet=self.discreet,
         )
         if final:
             log.info("message %s: %s via %s", self.message_id, verdict.status.value, channel or "-")

@@ -138,6 +138,7 @@ class Deliverer:
         """The message's channels in turn, until one ends the attempt."""
         tried: list[str] = []
         discreet = message.recipient.safe.discreet or self._watched(lease, message.recipient)
+        act.discreet = discreet
         for channel in message.channels:
             verdict = self._on(channel, act, message, lease, discreet)
             if verdict.step is not Step.NEXT:

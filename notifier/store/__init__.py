@@ -13,7 +13,9 @@ own is about 80 bytes of bookkeeping before any content, so what can share a has
                         ``attempts`` (0), ``due`` (the body's due_at), ``attempt``,
                         ``provider_call``, ``provider_call_at``, ``excluded``, ``reference``.
                         ``digests``: the keyed hashes of its phone and e-mail (with a contact
-                        key; ``begin_send`` looks them up in ``discreet-contacts``).
+                        key; ``begin_send`` looks them up in ``discreet-contacts``);
+                        ``discreet`` (``1`` or ``0``): whether its last send went in the
+                        discreet wording, as the support console shows it.
                         Rule, subject and recipient are read from the body.
 ``subjects``            hash: ``{tenant}|{subject}`` → comma-separated ids of its messages
                         not yet final (a subject is one procedure: a handful of messages,

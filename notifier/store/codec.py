@@ -119,6 +119,9 @@ class MessageRecord:
     attempts: int
     message: PlannedMessage
     history: list[HistoryEntry]
+    # whether its last send went in the discreet wording; None: not sent, or sent before
+    # this was recorded
+    discreet: bool | None = None
 
 
 def planned_summary(message: PlannedMessage) -> dict[str, Any]:
@@ -203,6 +206,7 @@ def record_from(message_id: str, fields: dict[str, str]) -> MessageRecord:
         attempts=int(fields.get("attempts", 0)),
         message=message,
         history=history,
+        discreet=fields["discreet"] == "1" if "discreet" in fields else None,
     )
 
 
