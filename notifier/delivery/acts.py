@@ -30,7 +30,9 @@ class Attempt:
         self.clock = clock
         self.id = secrets.token_hex(8)
         self.message: PlannedMessage | None = None
-        self.discreet = False  # whether it is sent in the discreet wording, recorded with a send
+        # whether it goes in the discreet wording, recorded with a send; None: not known (a
+        # send found after an interrupted attempt)
+        self.discreet: bool | None = None
 
     def begin(
         self,

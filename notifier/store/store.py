@@ -256,14 +256,15 @@ class Store:
         following: PlannedMessage | None = None,
         reference: str = "",
         exclude: Channel | None = None,
-        discreet: bool = False,
+        discreet: bool | None = None,
     ) -> bool:
         """Record the outcome of an attempt; ``retry_at`` puts the message back in the schedule.
 
         ``following`` (the next occurrence of a series) is scheduled in the same step, unless
         the series was cancelled on its subject meanwhile. ``exclude`` closes a channel for
         this message (its retries ran out) and starts the count of attempts afresh. A send
-        records whether it went in the discreet wording (:attr:`MessageRecord.discreet`).
+        records whether it went in the discreet wording, when known
+        (:attr:`MessageRecord.discreet`).
         """
         args: list[Any] = [
             message_id,
@@ -276,7 +277,7 @@ class Store:
             to_ms(retry_at) if retry_at else "",
             reference,
             exclude.value if exclude else "",
-            "1" if discreet else "0",
+            "" if discreet is None else "1" if discreet else "0",
         ]
         if following is not None:
             args += self.arguments.message(following, now)
