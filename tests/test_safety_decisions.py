@@ -18,7 +18,7 @@ from notifier.links import PAGES, Grant, Links
 from notifier.models import Channel, Recipient, Safety
 from notifier.rules.engine import plan
 from notifier.store import Store
-from notifier.store.recipients import RecipientStore
+from notifier.store.recipients import RecipientStore, recipient_hash
 from notifier.store.scripts import source
 from tests.support.builders import (
     CONTACT_KEY,
@@ -252,6 +252,21 @@ def test_a_registered_recipients_current_contacts_decide_not_the_planned_ones(
     assert (message.address, message.discreet) == (then, discreet)
 
 
+def test_a_registration_kept_before_its_keyed_hashes_is_looked_up_apart(
+    keyed_api: TestClient, store: Store
+) -> None:
+    """Tenant u's person was registered before the profile kept the keyed hashes of its
+    contacts: the worker asks the set itself, and the message still goes discreet."""
+    body = PERSON | {"safety": DISCREET}
+    assert keyed_api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+    neighbour = {"id": "u-7", "contacts": PERSON["contacts"]}
+    assert keyed_api.put("/v1/recipients/u-7", json=neighbour, headers=OTHER).is_success
+    store.redis.hdel(recipient_hash("u", "u-7"), "digests")
+    post(keyed_api, 1, {"id": "u-7"}, OTHER)
+    (message,) = delivered(store)
+    assert message.discreet and message.links == {}
+
+
 def counting_client(redis_url: str) -> tuple[redis.Redis, list[int]]:
     """A client of the engine's database, and the count of what it sends to the server:
     one per command, one per pipeline."""
@@ -266,9 +281,7 @@ def counting_client(redis_url: str) -> tuple[redis.Redis, list[int]]:
     return redis.Redis(connection_pool=pool), count
 
 
-def test_the_watched_contact_costs_no_round_trip_of_its_own(
-    redis_url: str, store: Store, tmp_path: Path
-) -> None:
+def test_the_watched_contact_costs_no_round_trip_of_its_own(redis_url: str, store: Store) -> None:
     """The same delivery to a contact a discreet person of another tenant has, discreet
     both times: for a message stored with its contacts' keyed hashes (as the API stores
     them), one round trip fewer than for one stored without (asked apart)."""
