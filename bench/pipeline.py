@@ -31,6 +31,7 @@ from bench.common import (
 )
 from notifier.channels.base import Transport
 from notifier.models import Channel
+from notifier.runtime.settings import get_settings
 from notifier.scheduling.broker import delivery_message
 from notifier.scheduling.scheduler import Scheduler
 from notifier.store import Claimed, Store
@@ -53,7 +54,6 @@ class NoOp:
 def deliver_through(transport: Transport) -> None:
     """Make the worker actor use the real deliverer with ``transport`` on every channel."""
     import workers.actors
-    from notifier.runtime.settings import get_settings
 
     built = workers.actors.build_deliverer(get_settings(), dict.fromkeys(Channel, transport))
     workers.actors.deliverer = lambda: built
@@ -89,7 +89,8 @@ def run(url: str, count: int, rounds: int) -> list[Result]:
     deliver_through(sent)
     noop = NoOp()
     dramatiq.actor(actor_name="bench_noop", queue_name="bench-noop", max_retries=0)(noop)
-    store = Store.from_url(f"{url}/0")
+    # as the API stores them: with the contacts' keyed hashes, which the worker reads
+    store = Store.from_url(f"{url}/0", contact_key=get_settings().secret())
 
     baseline_rates, delivery_rates, enqueue_rates, single_rates = [], [], [], []
     for round_ in range(1, rounds + 1):

@@ -31,7 +31,7 @@ def main(count: int = 3000) -> None:
 
         sent = ZeroLatencyTransport()
         deliverer = workers.actors.build_deliverer(get_settings(), dict.fromkeys(Channel, sent))
-        store = Store.from_url(f"{url}/0")
+        store = Store.from_url(f"{url}/0", contact_key=get_settings().secret())  # as the API
         load_pending(store, count, due_now)
         claims = store.claim_due(datetime.now(UTC), limit=count, lease=timedelta(minutes=30))
         profiler = Profiler(interval=0.0005)

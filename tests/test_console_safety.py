@@ -188,6 +188,32 @@ def test_the_message_shows_the_discreet_words_the_person_was_sent(
         assert standard not in words
 
 
+@pytest.mark.parametrize(
+    ("person", "since", "discreet_words"),
+    [
+        pytest.param("citizen-1", Safety(discreet=True), False, id="standard-then-discreet-on"),
+        pytest.param("citizen-d", Safety(), True, id="discreet-then-discreet-off"),
+    ],
+)
+def test_the_words_shown_are_those_sent_whatever_the_person_chose_since(
+    console: Console, person: str, since: Safety, discreet_words: bool
+) -> None:
+    """The person turned discreet messages on (or off) after the message went: the console
+    shows the wording that was used, not the one a send would use now."""
+    recipient = DISCREET if person == "citizen-d" else None
+    (sent, *_) = console.post(
+        id=f"booked-{person}", **({"recipient": recipient} if recipient else {})
+    )
+    assert deliver_due(console.store, NOW) == ["+33612345678"]
+    people(console).set_safety(TENANT, person, since, by="agent")
+    cookies, _ = session(console)
+    text = httpx.get(f"{console.url}/ops/messages/{sent}", cookies=cookies).text
+    words = text.split("Texte envoyé", 1)[1].split("Chronologie", 1)[0]
+    standard = ("Gendarmerie" in words, "Brigade de Paris 7e" in words)
+    assert standard == (not discreet_words, not discreet_words), words
+    assert ("texte discret, tel que la personne" in words) is discreet_words
+
+
 def test_no_resend_is_offered_when_no_channel_of_the_message_is_safe(
     console: Console, page: Page
 ) -> None:

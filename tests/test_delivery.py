@@ -493,6 +493,7 @@ def test_interrupted_outbox_send_is_recovered_without_a_duplicate(
     assert record is not None and "found after an interrupted attempt" in (
         record.history[-1].detail or ""
     )
+    assert record.discreet is None  # in which wording the lost attempt sent it is not known
 
     not_written = schedule_with(store, REMINDER_RULES, NOW, id="evt-2", subject="appointment:Z-2")
     store.begin_send(

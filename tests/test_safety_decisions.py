@@ -12,14 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from notifier.channels.base import Outcome, SendResult
 from notifier.links import PAGES, Grant, Links
-from notifier.models import Channel, Contacts, Safety
+from notifier.models import Channel, Contacts, Recipient, Safety
+from notifier.rules.engine import plan
 from notifier.store import Store
+from notifier.store.codec import recipient_hash
 from notifier.store.recipients import RecipientStore
 from notifier.store.safety_decisions import decision_in
+from notifier.store.scripts import source
 from tests.support.builders import (
     CONTACT_KEY,
     NOW,
@@ -28,6 +32,7 @@ from tests.support.builders import (
     deliver_all,
     deliverer,
     make_event,
+    rules_from,
 )
 
 KEY = {"Authorization": "Bearer recipients-key"}
@@ -371,3 +376,95 @@ def safety_of_person(store: Store) -> Safety:
     decided = decision_in(recipients(store).fields(TENANT, PERSON["id"]))
     assert decided is not None
     return decided.safety
+
+
+# --- 6. the worker learns it with the lease: no round trip of its own ---------------------
+
+
+@pytest.fixture
+def keyed_api(store: Store, tmp_path: Path) -> Iterator[TestClient]:
+    """The API over the store as ``notifier api`` builds it: with its contact key, so that
+    the records keep their contacts' keyed hashes."""
+    keys = {TENANT: "recipients-key", "u": "other-tenant-key"}
+    with api_client(Store(store.redis, contact_key=CONTACT_KEY), CONFIRM, tmp_path, keys) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "discreet"),
+    [
+        pytest.param("+33698765432", PERSON["contacts"]["phone"], True, id="moved-onto-it"),
+        pytest.param(PERSON["contacts"]["phone"], "+33698765432", False, id="moved-off-it"),
+    ],
+)
+def test_a_registered_recipients_current_contacts_decide_not_the_planned_ones(
+    keyed_api: TestClient, store: Store, first: str, then: str, discreet: bool
+) -> None:
+    """Tenant u's registered person changes phone between the plan and the send: whether
+    the new one is a discreet person's decides (the message was planned with the old)."""
+    body = PERSON | {"safety": DISCREET}
+    assert keyed_api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+    neighbour = {"id": "u-7", "locale": "fr"}
+    put = f"/v1/recipients/{neighbour['id']}"
+    moved = neighbour | {"contacts": {"phone": then}}
+    before = neighbour | {"contacts": {"phone": first}}
+    assert keyed_api.put(put, json=before, headers=OTHER).is_success
+    post(keyed_api, 1, {"id": neighbour["id"]}, OTHER)
+    assert keyed_api.put(put, json=moved, headers=OTHER).is_success
+    (message,) = delivered(store)
+    assert (message.address, message.discreet) == (then, discreet)
+
+
+def test_a_registration_kept_before_its_keyed_hashes_is_looked_up_apart(
+    keyed_api: TestClient, store: Store
+) -> None:
+    """Tenant u's person was registered before the profile kept the keyed hashes of its
+    contacts: the worker asks the set itself, and the message still goes discreet."""
+    body = PERSON | {"safety": DISCREET}
+    assert keyed_api.put(f"/v1/recipients/{PERSON['id']}", json=body, headers=KEY).is_success
+    neighbour = {"id": "u-7", "contacts": PERSON["contacts"]}
+    assert keyed_api.put("/v1/recipients/u-7", json=neighbour, headers=OTHER).is_success
+    store.redis.hdel(recipient_hash("u", "u-7"), "digests")
+    post(keyed_api, 1, {"id": "u-7"}, OTHER)
+    (message,) = delivered(store)
+    assert message.discreet and message.links == {}
+
+
+def counting_client(redis_url: str) -> tuple[redis.Redis, list[int]]:
+    """A client of the engine's database, and the count of what it sends to the server:
+    one per command, one per pipeline."""
+    count = [0]
+
+    class Counted(redis.Connection):
+        def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            count[0] += 1
+            super().send_packed_command(command, check_health)
+
+    pool = redis.ConnectionPool.from_url(redis_url, connection_class=Counted, decode_responses=True)
+    return redis.Redis(connection_pool=pool), count
+
+
+def test_the_watched_contact_costs_no_round_trip_of_its_own(redis_url: str, store: Store) -> None:
+    """The same delivery to a contact a discreet person of another tenant has, discreet
+    both times: for a message stored with its contacts' keyed hashes (as the API stores
+    them), one round trip fewer than for one stored without (asked apart)."""
+    trips = {}
+    for keyed in (False, True):
+        store.redis.flushdb()
+        accepting = Store(store.redis, contact_key=CONTACT_KEY if keyed else None)
+        recipients(store).put(TENANT, Recipient.model_validate(PERSON | {"safety": DISCREET}))
+        event = make_event(recipient={"id": "u-7", "contacts": PERSON["contacts"]})
+        accepting.accept("u:e", plan(event, rules_from(CONFIRM), NOW, client="u"), NOW, ttl=60)
+        client, sends = counting_client(redis_url)
+        sms = ScriptedTransport(SendResult(Outcome.SENT))
+        people = RecipientStore(client, contact_key=CONTACT_KEY)
+        worker = deliverer(Store(client), {Channel.SMS: sms}, at=NOW, recipients=people)
+        for name in ("claim", "begin_send", "provider_call", "finish"):
+            client.script_load(source(name))
+        before = sends[0]
+        deliver_all(worker, NOW)
+        trips[keyed] = sends[0] - before
+        (message,) = sms.sent
+        assert message.discreet
+        client.close()
+    assert trips[True] == trips[False] - 1

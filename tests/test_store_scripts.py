@@ -103,10 +103,11 @@ def test_begin_send_then_provider_call_then_finish(store: Store, scripts: dict[s
         "stale",
         "queued",
     ]
-    ok, body, attempts, interrupted, excluded, registered, due = scripts["begin_send"](
+    ok, body, attempts, interrupted, excluded, registered, due, watched = scripts["begin_send"](
         args=[message_id, claim, NOW_MS, 1000, "a1", 1000]
     )
     assert (ok, attempts, interrupted, excluded, registered, due) == ("ok", "0", "", "", [], "")
+    assert watched == ""  # a store without a contact key keeps no keyed hashes of contacts
     assert json.loads(body)["id"] == message_id
     cap = f"{PREFIX}cap:test"
     assert (
@@ -125,11 +126,11 @@ def test_begin_send_then_provider_call_then_finish(store: Store, scripts: dict[s
     assert busy[0] == "busy" and 0 < busy[1] <= 60_000
     assert scripts["note"](args=[message_id, NOW_MS, "a note", "sms"]) == 1
     assert status(store, message_id) == "sending"
-    finish = [message_id, claim, "sent", NOW_MS, "ref", "sms", 3600, "", "SM1", ""]
+    finish = [message_id, claim, "sent", NOW_MS, "ref", "sms", 3600, "", "SM1", "", "1"]
     assert scripts["finish"](args=[message_id, claim + 1, *finish[2:]]) == 0
     assert scripts["finish"](args=finish) == 1
     assert status(store, message_id) == "sent"
-    assert store.redis.hget(f"{PREFIX}msg:{message_id}", "reference") == "SM1"
+    assert store.redis.hmget(f"{PREFIX}msg:{message_id}", "reference", "discreet") == ["SM1", "1"]
     assert scripts["begin_send"](args=[message_id, claim, NOW_MS, 1000, "a3", 1000]) == [
         "final",
         "sent",
@@ -150,7 +151,7 @@ def test_provider_call_refuses_a_full_window(store: Store, scripts: dict[str, An
 def test_receipt_and_support(store: Store, scripts: dict[str, Any]) -> None:
     message_id, claim = claimed(store, scripts)
     scripts["begin_send"](args=[message_id, claim, NOW_MS, 1000, "a1", 1000])
-    scripts["finish"](args=[message_id, claim, "sent", NOW_MS, "", "sms", 3600, "", "SM1", ""])
+    scripts["finish"](args=[message_id, claim, "sent", NOW_MS, "", "sms", 3600, "", "SM1", "", "0"])
     assert scripts["receipt"](args=[message_id, "delivered", "sms", NOW_MS, "", "SM2"]) == (
         "other-attempt"
     )

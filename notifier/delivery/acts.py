@@ -30,6 +30,9 @@ class Attempt:
         self.clock = clock
         self.id = secrets.token_hex(8)
         self.message: PlannedMessage | None = None
+        # whether it goes in the discreet wording, recorded with a send; None: not known (a
+        # send found after an interrupted attempt)
+        self.discreet: bool | None = None
 
     def begin(
         self,
@@ -103,6 +106,7 @@ class Attempt:
             following=next_in_series(self.message) if final else None,
             reference=verdict.reference,
             exclude=verdict.channel if verdict.exclude else None,
+            discreet=self.discreet,
         )
         if final:
             log.info("message %s: %s via %s", self.message_id, verdict.status.value, channel or "-")

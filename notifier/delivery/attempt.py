@@ -137,7 +137,8 @@ class Deliverer:
     def _send(self, act: Attempt, message: PlannedMessage, lease: SendLease) -> Verdict:
         """The message's channels in turn, until one ends the attempt."""
         tried: list[str] = []
-        discreet = message.recipient.safe.discreet or self._watched(message.recipient)
+        discreet = message.recipient.safe.discreet or self._watched(lease, message.recipient)
+        act.discreet = discreet
         for channel in message.channels:
             verdict = self._on(channel, act, message, lease, discreet)
             if verdict.step is not Step.NEXT:
@@ -304,9 +305,13 @@ class Deliverer:
         if self.recipients is not None:
             self.recipients.prove_push(message.tenant, message.recipient.id, address)
 
-    def _watched(self, recipient: Recipient) -> bool:
+    def _watched(self, lease: SendLease, recipient: Recipient) -> bool:
         """One of the person's contacts is a discreet person's, of any tenant: the phone is
-        watched, whoever writes to it (one round trip)."""
+        watched, whoever writes to it. The lease says (``begin_send`` reads the marks for
+        the contacts' keyed hashes kept with the records); asked apart, one round trip, only
+        for a record that keeps none (written before they were kept)."""
+        if lease.watched is not None:
+            return lease.watched
         return self.recipients is not None and self.recipients.safety.marked(recipient.contacts)
 
     def _links(self, message: PlannedMessage, channel: Channel, discreet: bool) -> dict[str, str]:

@@ -12,6 +12,10 @@ own is about 80 bytes of bookkeeping before any content, so what can share a has
                         Only once they differ from a fresh message: ``claim`` (0),
                         ``attempts`` (0), ``due`` (the body's due_at), ``attempt``,
                         ``provider_call``, ``provider_call_at``, ``excluded``, ``reference``.
+                        ``digests``: the keyed hashes of its phone and e-mail (with a contact
+                        key; ``begin_send`` looks them up in ``discreet-contacts``);
+                        ``discreet`` (``1`` or ``0``): whether its last send went in the
+                        discreet wording, as the support console shows it.
                         Rule, subject and recipient are read from the body.
 ``subjects``            hash: ``{tenant}|{subject}`` → comma-separated ids of its messages
                         not yet final, or withheld during a pause (a resume may send those:
@@ -37,7 +41,8 @@ own is about 80 bytes of bookkeeping before any content, so what can share a has
 ``failures``            sorted set, message id → when it ended as a failure or expired, the
                         last 24 h only (trimmed at each new one): the console's overview
 ``recipient:{tenant}|{id}``  a registered recipient, their choices and subscriptions
-                        (:mod:`notifier.store.recipients`); ``sms-stops`` is for every tenant
+                        (:mod:`notifier.store.recipients`; ``digests`` beside ``profile``, as
+                        in ``msg:{id}``); ``sms-stops`` is for every tenant
 ``discreet-contacts``    sorted set of ``{keyed hash of a phone or e-mail}:{keyed hash of
                         recipient:{tenant}|{id}``: the contacts of people with discreet
                         messages, for every tenant (:mod:`notifier.store.safety_decisions`)

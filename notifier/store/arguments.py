@@ -10,7 +10,7 @@ from typing import Any
 
 from notifier.models import Contacts, Plan, PlannedMessage, recipient_key, subject_key
 from notifier.store.codec import encode_answer, recipient_week, to_ms
-from notifier.store.digest import contact_digest
+from notifier.store.digest import contact_digests
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,7 @@ class PlanArguments:
 
     def contact_digests(self, contacts: Contacts) -> list[str]:
         """Keyed hashes of a recipient's phone and e-mail (none without a contact key)."""
-        if self.contact_key is None:
-            return []
-        found = [c for c in (contacts.phone, contacts.email) if c]
-        return [contact_digest(self.contact_key, c) for c in found]
+        return [] if self.contact_key is None else contact_digests(self.contact_key, contacts)
 
     def accept(self, plan: Plan, now: datetime, ttl: int) -> list[Any]:
         args: list[Any] = [ttl, to_ms(now), self.retention_seconds, encode_answer(plan)]

@@ -102,6 +102,9 @@ class SendLease:
     excluded: frozenset[str] = frozenset()  # channels a delivery receipt reported as failed
     registered: dict[str, str] = field(default_factory=dict)  # the recipient's stored hash
     due_at: datetime | None = None  # when this claim fell due (a retry's, a deferral's)
+    # a person of any tenant with discreet messages has one of the recipient's contacts;
+    # None: not known (the record keeps no keyed hashes of its contacts)
+    watched: bool | None = None
 
 
 class TakenOver(Exception):
@@ -123,6 +126,9 @@ class MessageRecord:
     attempts: int
     message: PlannedMessage
     history: list[HistoryEntry]
+    # whether its last send went in the discreet wording; None: not sent, or sent before
+    # this was recorded
+    discreet: bool | None = None
 
 
 def planned_summary(message: PlannedMessage) -> dict[str, Any]:
@@ -207,6 +213,7 @@ def record_from(message_id: str, fields: dict[str, str]) -> MessageRecord:
         attempts=int(fields.get("attempts", 0)),
         message=message,
         history=history,
+        discreet=fields["discreet"] == "1" if "discreet" in fields else None,
     )
 
 

@@ -43,7 +43,7 @@ from notifier.models import (
 from notifier.runtime.clock import utcnow
 from notifier.store import PREFIX, Store
 from notifier.store.codec import recipient_hash
-from notifier.store.digest import contact_digest
+from notifier.store.digest import contact_digest, contact_digests
 from notifier.store.pages_codes import PagesCodes, tries_key
 from notifier.store.safety_decisions import Decider, SafetyDecisions, decision_in
 from notifier.store.scripts import register
@@ -83,7 +83,8 @@ class RecipientStore(PagesCodes):
         the discreet marks follow its contacts either way."""
         profile = recipient.model_dump_json(exclude={"blocked", "safety"})
         key = recipient_hash(tenant, recipient.id)
-        self.redis.hset(key, "profile", profile)
+        digests = ",".join(contact_digests(self.contact_key, recipient.contacts))
+        self.redis.hset(key, mapping={"profile": profile, "digests": digests})
         self.safety.register(key, recipient.safety, at or utcnow(), self.current)
 
     def keep_safety(self, tenant: str, recipient: Recipient, at: datetime) -> None:

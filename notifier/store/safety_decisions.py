@@ -21,6 +21,12 @@ its message to that contact went in the discreet wording. Nothing in it is in cl
 members follow the decision in force and the person's contacts on every write
 (:func:`marks_for`): a new phone is marked and the old one unmarked, all go when discreet
 messages are turned off or the person is erased.
+
+The worker asks it within the step that begins its attempt (``begin_send.lua``), for the
+keyed hashes kept as ``digests`` with a registered recipient's profile (by
+:meth:`RecipientStore.put <notifier.store.recipients.RecipientStore.put>`) or else with the
+message (by the ``schedule`` step of the scripts); :meth:`SafetyDecisions.marked` is for a
+record written before they were kept.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from redis.client import Pipeline
 from notifier.models import NO_SAFETY, Contacts, Recipient, Safety, Strict
 from notifier.safety import tightened
 from notifier.store import PREFIX
-from notifier.store.digest import contact_digest
+from notifier.store.digest import contact_digest, contact_digests
 
 FIELD = "safety"
 NOWHERE = Contacts()
@@ -80,8 +86,7 @@ def marks_for(contact_key: bytes, safety: Safety, contacts: Contacts) -> tuple[s
     without discreet messages. Every writer of a decision or of contacts uses it."""
     if not safety.discreet:
         return ()
-    found = (contacts.phone, contacts.email)
-    return tuple(sorted({contact_digest(contact_key, c) for c in found if c}))
+    return tuple(sorted(set(contact_digests(contact_key, contacts))))
 
 
 class SafetyDecisions:
@@ -143,9 +148,7 @@ class SafetyDecisions:
 
     def marked(self, contacts: Contacts) -> bool:
         """Whether a person of any tenant with discreet messages has one of ``contacts``."""
-        digests = [
-            contact_digest(self.contact_key, c) for c in (contacts.phone, contacts.email) if c
-        ]
+        digests = contact_digests(self.contact_key, contacts)
         if not digests:
             return False
         pipe = self.redis.pipeline(transaction=False)

@@ -210,6 +210,7 @@ class Store:
             frozenset(c for c in result[4].split(",") if c),
             dict(zip(result[5][::2], result[5][1::2], strict=True)),
             from_ms(int(result[6])) if result[6] else message.due_at,
+            result[7] == "1" if result[7] else None,
         )
 
     def provider_call(
@@ -255,12 +256,15 @@ class Store:
         following: PlannedMessage | None = None,
         reference: str = "",
         exclude: Channel | None = None,
+        discreet: bool | None = None,
     ) -> bool:
         """Record the outcome of an attempt; ``retry_at`` puts the message back in the schedule.
 
         ``following`` (the next occurrence of a series) is scheduled in the same step, unless
         the series was cancelled on its subject meanwhile. ``exclude`` closes a channel for
-        this message (its retries ran out) and starts the count of attempts afresh.
+        this message (its retries ran out) and starts the count of attempts afresh. A send
+        records whether it went in the discreet wording, when known
+        (:attr:`MessageRecord.discreet`).
         """
         args: list[Any] = [
             message_id,
@@ -273,6 +277,7 @@ class Store:
             to_ms(retry_at) if retry_at else "",
             reference,
             exclude.value if exclude else "",
+            "" if discreet is None else "1" if discreet else "0",
         ]
         if following is not None:
             args += self.arguments.message(following, now)

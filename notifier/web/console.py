@@ -240,17 +240,20 @@ def message(
 def safe_contact(parts: Engine, record: MessageRecord) -> dict[str, Any]:
     """The person's safety settings as they stand (None without any), whether a resend may
     be offered now (not while they pause contact, outside their safe hours, nor when none
-    of the message's channels is one they said is safe), and the words they were sent: the
-    discreet ones for a person with discreet messages, never the standard wording."""
+    of the message's channels is one they said is safe), and the words they were sent: in
+    the wording that was used (discreet or not, as the send recorded it), whatever the
+    person chose since."""
     person = RecipientStore.current(
         parts.recipients.fields(record.message.tenant, record.message.recipient.id),
         record.message.recipient,
     )
     sent = next((h for h in reversed(record.history) if h.status is MessageStatus.SENT), None)
     channel = sent.channel if sent is not None else None
-    words = sent_text(Renderer(parts.templates), record.message, person, channel)
+    renderer = Renderer(parts.templates)
+    words = sent_text(renderer, record.message, person, channel, record.discreet)
+    found = {"sent_words": words, "sent_discreet": record.discreet}
     if not person.safe.active:
-        return {"safety": None, "resend_now": True, "sent_words": words}
+        return {"safety": None, "resend_now": True, **found}
     now = parts.clock()
     later = when_safe(now, record.message.model_copy(update={"recipient": person}))
     safe_channel = any(
@@ -260,7 +263,7 @@ def safe_contact(parts: Engine, record: MessageRecord) -> dict[str, Any]:
     return {
         "safety": person.safe,
         "resend_now": not person.safe.paused and later <= now and safe_channel,
-        "sent_words": words,
+        **found,
     }
 
 

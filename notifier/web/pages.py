@@ -325,8 +325,16 @@ def history(request: Request, token: str, parts: Parts, lang: str | None = None)
     return page(request, "history.html", lang, token, "history", rows=rows, zone=who.timezone)
 
 
-def sent_text(renderer: Renderer, message: Any, who: Recipient, channel: Channel | None) -> str:
-    """The message's words as its channel carries them (the SMS, the e-mail's text part)."""
+def sent_text(
+    renderer: Renderer,
+    message: Any,
+    who: Recipient,
+    channel: Channel | None,
+    discreet: bool | None = None,
+) -> str:
+    """The message's words as its channel carries them (the SMS, the e-mail's text part),
+    in the discreet wording or not as ``discreet`` says (None: as the person's settings say
+    now)."""
     if channel is None:
         return ""
     message = message.model_copy(update={"recipient": who})
@@ -337,7 +345,7 @@ def sent_text(renderer: Renderer, message: Any, who: Recipient, channel: Channel
             who.locale,
             template_context(message, channel),
             easy_read="easy_read" in {n.value for n in who.needs},
-            discreet=who.safe.discreet,
+            discreet=who.safe.discreet if discreet is None else discreet,
         )
     except Exception:  # a template since removed: the history still lists the message
         return ""

@@ -91,6 +91,7 @@ end
 -- The contact index is a sorted set of '{digest}:{tenant}|{id}', read by lexical range:
 -- adding to it costs the same however many recipients share a contact (a list in a hash
 -- field was copied whole on each add: quadratic for a shared phone or address).
+-- The message keeps them too ('digests'): begin_send asks whether one is marked discreet.
 local function schedule(i, now_ms, detail)
   local id, due, subject, week = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 6]
   local recipients = prefix .. 'recipients:' .. week
@@ -101,6 +102,7 @@ local function schedule(i, now_ms, detail)
   add_id(recipients, ARGV[i + 5], id)
   keep_until_week_end(recipients, ARGV[i + 7])
   if ARGV[i + 8] ~= '' then
+    redis.call('HSET', mkey(id), 'digests', ARGV[i + 8])
     local contacts = prefix .. 'contacts:' .. week
     for digest in string.gmatch(ARGV[i + 8], '[^,]+') do
       redis.call('ZADD', contacts, 0, digest .. ':' .. ARGV[i + 5])
