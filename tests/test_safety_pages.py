@@ -55,6 +55,21 @@ def test_quick_exit_by_click_leaves_no_way_back(site: Site, page: Page) -> None:
     assert "/me/" not in page.url  # the page was replaced, not left behind in the history
 
 
+def test_after_the_quick_exit_no_page_visited_is_left_behind(site: Site, page: Page) -> None:
+    """Moving between the pages replaces the history entry: after the exit, the back button
+    finds none of them, not only the last one."""
+    page.goto(site.pages())
+    page.get_by_role("link", name="Ce que nous vous avons envoyé").first.click()
+    page.wait_for_url("**/history**")
+    page.get_by_role("link", name="Rester en sécurité").first.click()
+    page.wait_for_url("**/safety**")
+    assert "Ne pas laisser de trace" in page.inner_text("main")  # what the exit cannot do
+    page.get_by_role("link", name="Quitter rapidement").click()
+    page.wait_for_url(site.config.quick_exit_url)
+    page.go_back()
+    assert "/me/" not in page.url, page.url
+
+
 def test_quick_exit_by_pressing_shift_three_times(site: Site, page: Page) -> None:
     page.goto(site.pages(path="/needs"))
     page.keyboard.press("Shift")

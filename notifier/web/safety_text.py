@@ -52,6 +52,14 @@ SAFETY: dict[str, dict[str, str]] = {
             "enregistré. Voici vos réglages actuels ; vérifiez-les, puis enregistrez de nouveau "
             "si besoin."
         ),
+        "safety.trace": "Ne pas laisser de trace",
+        "safety.trace.text": (
+            "Le bouton « Quitter rapidement » ferme ces pages, mais il ne peut pas effacer "
+            "l'historique de votre navigateur ni les messages reçus. Après avoir lu un de nos "
+            "messages, vous pouvez le supprimer. Vous pouvez aussi effacer l'historique de "
+            "votre navigateur (dans son menu : « Historique », puis « Effacer »), ou ouvrir ces "
+            "pages en navigation privée."
+        ),
         "exit": "Quitter rapidement",
         "exit.hint": "ou appuyez 3 fois sur la touche Maj",
         "gate.title": "Mon espace",
@@ -130,6 +138,13 @@ SAFETY: dict[str, dict[str, str]] = {
             "Your settings changed since this page was shown: nothing was saved. Here are your "
             "settings as they are now; check them, then save again if needed."
         ),
+        "safety.trace": "Leaving no trace",
+        "safety.trace.text": (
+            "The “Exit this page” button closes these pages, but it cannot clear your "
+            "browser's history or the messages you received. After reading one of our "
+            "messages, you can delete it. You can also clear your browser's history (in its "
+            "menu: “History”, then “Clear”), or open these pages in a private window."
+        ),
         "exit": "Exit this page",
         "exit.hint": "or press the Shift key 3 times",
         "gate.title": "My space",
@@ -203,6 +218,12 @@ EASY: dict[str, dict[str, str]] = {
             "Vos réglages ont changé entre-temps. Nous n'avons rien enregistré. Regardez vos "
             "réglages ci-dessous. Puis enregistrez encore une fois."
         ),
+        "safety.trace.text": (
+            "Le bouton « Quitter rapidement » ferme ces pages. Mais il n'efface pas tout. "
+            "Après avoir lu notre message, vous pouvez l'effacer. Vous pouvez aussi effacer "
+            "l'historique du navigateur : ouvrez son menu, puis « Historique », puis "
+            "« Effacer »."
+        ),
     },
     "en": {
         "safety.intro": (
@@ -240,6 +261,11 @@ EASY: dict[str, dict[str, str]] = {
         "safety.stale": (
             "Your settings changed in the meantime. We saved nothing. Look at your settings "
             "below. Then save again."
+        ),
+        "safety.trace.text": (
+            "The “Exit this page” button closes these pages. But it does not delete "
+            "everything. After reading our message, you can delete it. You can also clear the "
+            "browser's history: open its menu, then “History”, then “Clear”."
         ),
     },
 }
