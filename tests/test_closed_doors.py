@@ -148,7 +148,7 @@ def citizen(method: str, path: str, purpose: str = PAGES, csrf: str = "", **kwar
             options["data"] = {**options.get("data", {}), "csrf": valid, "lang": "fr"}
         elif csrf == "header":
             options["headers"] = {"X-CSRF-Token": valid}
-        return w.client.request(method, path.format(token=token), **options)
+        return w.client.request(method, path.format(token=token, sent=w.sent), **options)
 
     return send
 
@@ -244,6 +244,11 @@ CASES = [
         404,
     ),
     Case("GET /me/{token}/history", citizen("GET", "/me/{token}/history"), 404),
+    Case(
+        "GET /me/{token}/history/{message_id}",
+        citizen("GET", "/me/{token}/history/{sent}"),
+        404,
+    ),
     Case("GET /me/{token}/safety", citizen("GET", "/me/{token}/safety"), 404),
     Case(
         "POST /me/{token}/safety",

@@ -147,7 +147,14 @@ def test_without_a_code_the_gate_only_says_to_ask_for_one_and_nobody_chooses_it(
     page.goto(site.pages("citizen-d", path="/history"))
     text = page.inner_text("main")
     assert "Rendez-vous noté" in text or "rendez-vous est noté" in text  # the discreet words
-    assert "Brigade" not in text
+    assert "Brigade" not in text and "13 juin" not in text  # nothing more, at a glance
+    page.get_by_role("link", name="Lire ce message en entier").click()  # the whole message
+    page.wait_for_url("**/history/**")
+    whole = page.inner_text("main")
+    assert "13 juin" in whole and "Brigade" in whole and "Reçu en message discret" in whole
+    assert page.title() == "Mon espace" and violations(page) == []
+    other = page.goto(page.url.split("/history/")[0] + "/history/AAAAAAAAAAAAAAAA")
+    assert other is not None and other.status == 404  # not one of theirs
 
 
 def test_wrong_codes_are_slowed_then_locked(site: Site) -> None:

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from notifier.templates.formatting import format_when
-from notifier.web import console, console_safety, gate, legal, safety_page, unsubscribe
+from notifier.web import console, console_safety, gate, history, legal, safety_page, unsubscribe
 from notifier.web.guard import PageError
 from notifier.web.pages import error_page, router, templates
 
@@ -36,6 +36,7 @@ def install(app: FastAPI) -> None:
     app.include_router(safety_page.leave)
     app.include_router(legal.neutral)
     app.include_router(router)
+    app.include_router(history.router)
     app.include_router(safety_page.router)
     app.include_router(unsubscribe.router)
     app.include_router(console.router)

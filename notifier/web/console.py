@@ -34,7 +34,8 @@ from notifier.store.apikeys import Scope
 from notifier.store.recipients import RecipientStore
 from notifier.templates.renderer import Renderer
 from notifier.web.guard import PageError, within_rate
-from notifier.web.pages import NO_STORE, sent_text, templates
+from notifier.web.history import sent_text
+from notifier.web.pages import NO_STORE, templates
 from notifier.web.sessions import SESSION, Sessions
 from notifier.web.text import TEXT
 

@@ -29,7 +29,6 @@ from notifier.delivery.decisions import shows_its_site
 from notifier.links import PAGES, Grant, LinkError, host_of, same_form
 from notifier.models import (
     Channel,
-    MessageStatus,
     Plan,
     PlannedMessage,
     PushSubscription,
@@ -38,8 +37,6 @@ from notifier.models import (
 from notifier.rules.engine import message_id
 from notifier.store import MessageRecord
 from notifier.store.recipients import RecipientStore
-from notifier.templates.context import template_context
-from notifier.templates.renderer import Renderer
 from notifier.web import choices
 from notifier.web.gate import require_open
 from notifier.web.guard import PageError, check_csrf, csrf_token, within_rate
@@ -48,8 +45,6 @@ from notifier.web.text import CHANNELS, NEEDS, TEXT, language
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-HISTORY_DAYS = 30
-REACHED = (MessageStatus.SENT, MessageStatus.DELIVERED)  # what "What we sent you" lists
 
 
 def guarded(request: Request, parts: EngineDep) -> Engine:
@@ -297,59 +292,6 @@ async def unsubscribe_device(request: Request, token: str, parts: Parts) -> dict
     parts.recipients.remove_push(grant.tenant, who.id, endpoint)
     log.info("citizen pages: a browser unsubscribed from push")
     return {"status": "unsubscribed"}
-
-
-@router.get("/me/{token}/history", response_class=HTMLResponse)
-def history(request: Request, token: str, parts: Parts, lang: str | None = None) -> Response:
-    grant = granted(parts, token, PAGES, language(lang, None))
-    who = person(request, parts, grant, language(lang, None))
-    lang = language(lang, who.locale)
-    since = parts.clock() - timedelta(days=HISTORY_DAYS)
-    renderer = Renderer(parts.templates)
-    rows: list[dict[str, Any]] = []
-    for record in messages_of(parts, grant):
-        if record.status not in REACHED:  # planned, cancelled, failed: never reached them
-            continue
-        sent = next((h for h in reversed(record.history) if h.status is MessageStatus.SENT), None)
-        if sent is None or sent.channel is None or sent.at < since:
-            continue
-        rows.append(
-            {
-                "at": sent.at,
-                "channel": sent.channel,
-                "status": record.status,
-                "text": sent_text(renderer, record.message, who, sent.channel),
-            }
-        )
-    rows.sort(key=lambda r: r["at"].timestamp(), reverse=True)
-    return page(request, "history.html", lang, token, "history", rows=rows, zone=who.timezone)
-
-
-def sent_text(
-    renderer: Renderer,
-    message: Any,
-    who: Recipient,
-    channel: Channel | None,
-    discreet: bool | None = None,
-) -> str:
-    """The message's words as its channel carries them (the SMS, the e-mail's text part),
-    in the discreet wording or not as ``discreet`` says (None: as the person's settings say
-    now)."""
-    if channel is None:
-        return ""
-    message = message.model_copy(update={"recipient": who})
-    try:
-        parts = renderer.render(
-            message.template,
-            channel,
-            who.locale,
-            template_context(message, channel),
-            easy_read="easy_read" in {n.value for n in who.needs},
-            discreet=who.safe.discreet if discreet is None else discreet,
-        )
-    except Exception:  # a template since removed: the history still lists the message
-        return ""
-    return parts.get("text") or parts.get("body") or ""
 
 
 def error_page(request: Request, exc: PageError) -> HTMLResponse:
