@@ -4,7 +4,9 @@ loopback over the test's Valkey; the browser where the quick exit's script is th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -55,6 +57,23 @@ def test_wrong_codes_lock_three_times_then_the_code_is_shut_until_set_again(site
     assert site.recipients.check_code(TENANT, "citizen-d", "135790") == ("shut", 0)
     site.recipients.set_code(TENANT, "citizen-d", "246802")  # an agent, at the person's request
     assert site.recipients.check_code(TENANT, "citizen-d", "246802") == ("ok", CODE_TRIES)
+
+
+def test_wrong_codes_sent_together_are_slowed_too(site: Site) -> None:
+    """Tries sent at once (a script, several tabs) do not each slip past the slowing: one is
+    checked and counted, the others are refused as early, uncounted."""
+    site.recipients.set_code(TENANT, "citizen-d", "135790")
+    together = 4
+    start = threading.Barrier(together)
+
+    def wrong(_: int) -> tuple[str, int]:
+        start.wait()
+        return site.recipients.check_code(TENANT, "citizen-d", "000000")
+
+    with ThreadPoolExecutor(together) as pool:
+        verdicts = sorted(pool.map(wrong, range(together)))
+    assert verdicts == [("early", 1)] * (together - 1) + [("wrong", CODE_TRIES - 1)]
+    assert site.store.redis.get(f"{PREFIX}code-tries:{TENANT}|citizen-d") == "1"
 
 
 def test_a_right_code_between_locks_starts_the_count_again(site: Site) -> None:

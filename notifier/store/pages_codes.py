@@ -3,8 +3,9 @@
 Kept in the person's recipient hash (:mod:`notifier.store.recipients`, which this class is
 a part of): ``safety-code`` (the salted scrypt hash of the code) and ``code-lockouts``;
 ``code-tries:{tenant}|{id}`` counts wrong codes in a row (expiring with the lock), and
-``code-tries:{tenant}|{id}:wait`` (expiring after :data:`CODE_DELAY` ms) refuses the try
-after a wrong code until then: slowed in the store, no request waits.
+``code-tries:{tenant}|{id}:wait`` (expiring after :data:`CODE_DELAY` ms, taken by each try as
+it starts) refuses the try after a wrong code, or beside one under way, until then: slowed in
+the store, no request waits.
 """
 
 from __future__ import annotations
@@ -38,15 +39,15 @@ class PagesCodes:
 
     def set_code(self, tenant: str, recipient_id: str, code: str) -> None:
         """The short code that opens a discreet person's pages, kept as a salted scrypt hash.
-        Setting it again (an agent's reset) clears the tries and locks and ends every
-        session the old code opened."""
+        Setting it again (an agent's reset) clears the tries, the slowing and the locks, and
+        ends every session the old code opened."""
         salt = secrets.token_bytes(16)
         value = f"{salt.hex()}${_code_hash(code, salt)}"
         key = recipient_hash(tenant, recipient_id)
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(key, "safety-code", value)
         pipe.hdel(key, "code-lockouts")
-        pipe.delete(tries_key(tenant, recipient_id))
+        pipe.delete(tries_key(tenant, recipient_id), f"{tries_key(tenant, recipient_id)}:wait")
         pipe.execute()
         PagesSessions(self.redis).end_all(tenant, recipient_id)
 
@@ -56,23 +57,34 @@ class PagesCodes:
     def check_code(self, tenant: str, recipient_id: str, code: str) -> tuple[str, int]:
         """The verdict on ``code`` and the tries left before the pages lock (for ``early``, the
         seconds to wait): ``ok``, ``wrong`` (the next try is ``early``, not counted, for
-        :data:`CODE_DELAY` ms), ``locked`` after :data:`CODE_TRIES` wrong codes in a row (for
-        :data:`CODE_LOCK` seconds from the first of them; a right code then fails too), or
+        :data:`CODE_DELAY` ms; so is a try sent while another is being checked), ``locked``
+        after :data:`CODE_TRIES` wrong codes in a row (for :data:`CODE_LOCK` seconds from the
+        first of them; a right code then fails too), or
         ``shut`` after :data:`CODE_LOCKOUTS` such locks with no right code between (the
         hash's ``code-lockouts`` counts them), until the code is set again
         (:meth:`set_code`, by an agent at the person's request)."""
         key, counter = recipient_hash(tenant, recipient_id), tries_key(tenant, recipient_id)
+        wait = f"{counter}:wait"
         pipe = self.redis.pipeline()
         pipe.hget(key, "code-lockouts")
-        pipe.pttl(f"{counter}:wait")
-        lockouts, wait = pipe.execute()
+        # each try holds the next CODE_DELAY ms as it starts (SET NX): tries sent together
+        # are slowed too, one is checked and the others are early
+        pipe.set(wait, 1, px=CODE_DELAY, nx=True)
+        pipe.pttl(wait)
+        lockouts, holds, left_ms = pipe.execute()
         if int(lockouts or 0) >= CODE_LOCKOUTS:
             return "shut", 0
-        if wait > 0:
-            return "early", -(-wait // 1000)
+        if not holds:
+            return "early", -(-left_ms // 1000)
         pipe.incr(counter)
         pipe.expire(counter, CODE_LOCK, nx=True)
-        tries = int(pipe.execute()[0])
+        verdict = self._verdict(key, counter, code, int(pipe.execute()[0]))
+        if verdict[0] != "wrong":  # only a wrong code slows the next try
+            self.redis.delete(wait)
+        return verdict
+
+    def _verdict(self, key: str, counter: str, code: str, tries: int) -> tuple[str, int]:
+        """:meth:`check_code`'s verdict on ``code``, the ``tries``-th in a row."""
         if tries > CODE_TRIES:
             return "locked", 0
         stored = str(self.redis.hget(key, "safety-code") or "")
@@ -82,7 +94,6 @@ class PagesCodes:
             self.redis.hdel(key, "code-lockouts")
             return "ok", CODE_TRIES
         if tries < CODE_TRIES:
-            self.redis.set(f"{counter}:wait", 1, px=CODE_DELAY)
             return "wrong", CODE_TRIES - tries
         # this wrong code locks the pages (one request only reaches it: INCR counts once)
         locks = int(self.redis.hincrby(key, "code-lockouts", 1))

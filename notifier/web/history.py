@@ -7,12 +7,13 @@ away, on its own page, behind the same code (:mod:`notifier.web.gate`)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from notifier.api.deps import Engine
 from notifier.links import PAGES
 from notifier.models import Channel, MessageStatus, Recipient
 from notifier.store import MessageRecord
@@ -33,10 +34,9 @@ def history(request: Request, token: str, parts: Parts, lang: str | None = None)
     grant = granted(parts, token, PAGES, language(lang, None))
     who = person(request, parts, grant, language(lang, None))
     lang = language(lang, who.locale)
-    since = parts.clock() - timedelta(days=HISTORY_DAYS)
-    renderer = Renderer(parts.templates)
-    rows = [row(renderer, record, who) for record in messages_of(parts, grant)]
-    shown = [r for r in rows if r is not None and r["at"] >= since]
+    renderer, since = Renderer(parts.templates), oldest_shown(parts)
+    rows = [row(renderer, record, who, since) for record in messages_of(parts, grant)]
+    shown = [r for r in rows if r is not None]
     shown.sort(key=lambda r: r["at"].timestamp(), reverse=True)
     return page(request, "history.html", lang, token, "history", rows=shown, zone=who.timezone)
 
@@ -45,25 +45,36 @@ def history(request: Request, token: str, parts: Parts, lang: str | None = None)
 def message(
     request: Request, token: str, message_id: str, parts: Parts, lang: str | None = None
 ) -> Response:
-    """One message whole, in the words it would have had without discreet messages."""
+    """One message whole, in the words it would have had without discreet messages; only
+    one that the list shows."""
     grant = granted(parts, token, PAGES, language(lang, None))
     who = person(request, parts, grant, language(lang, None))
     lang = language(lang, who.locale)
     record = next((r for r in messages_of(parts, grant) if r.id == message_id), None)
-    found = row(Renderer(parts.templates), record, who) if record is not None else None
-    if found is None:  # not theirs, not sent, or gone: the same answer
+    found = row(Renderer(parts.templates), record, who, oldest_shown(parts)) if record else None
+    if found is None:  # not theirs, not sent, older than the list, or gone: the same answer
         raise PageError(404, "error.unknown", lang)
     return page(
         request, "history_message.html", lang, token, "history", row=found, zone=who.timezone
     )
 
 
-def row(renderer: Renderer, record: MessageRecord, who: Recipient) -> dict[str, Any] | None:
-    """What the person is shown of a message that reached them (None if none did): when, by
-    which channel, its whole text, and the discreet words it arrived in, if it did."""
+def oldest_shown(parts: Engine) -> datetime:
+    """The earliest send the history shows, list and pages alike: :data:`HISTORY_DAYS` ago."""
+    return parts.clock() - timedelta(days=HISTORY_DAYS)
+
+
+def row(
+    renderer: Renderer, record: MessageRecord, who: Recipient, since: datetime
+) -> dict[str, Any] | None:
+    """What the person is shown of a message that reached them ``since`` then (None if none
+    did): when, by which channel, its whole text, and the discreet words it arrived in, if
+    it did."""
     sent = next((h for h in reversed(record.history) if h.status is MessageStatus.SENT), None)
     if record.status not in REACHED or sent is None or sent.channel is None:
         return None  # planned, cancelled, failed: it never reached them
+    if sent.at < since:
+        return None  # past the list's days
     discreet = record.discreet if record.discreet is not None else who.safe.discreet
     return {
         "id": record.id,
