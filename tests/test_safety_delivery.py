@@ -19,7 +19,7 @@ from notifier.channels.sms import TwilioSmsTransport
 from notifier.channels.webpush import WebPushTransport, generate_vapid_keys
 from notifier.delivery.decisions import SHOWS_ITS_SITE
 from notifier.links import Links, host_of
-from notifier.models import Channel, Event, MessageStatus, PushSubscription
+from notifier.models import Channel, Event, MessageStatus, PushSubscription, Safety
 from notifier.rules.engine import plan
 from notifier.store import Store
 from notifier.store.recipients import RecipientStore
@@ -351,6 +351,27 @@ def test_resume_and_send_what_i_missed(api: TestClient, store: Store) -> None:
     assert response.status_code == 200 and sorted(response.json()["resent"]) == sorted(ids)
     assert deliver(store, {c: sms for c in Channel}, later) == [MessageStatus.SENT] * 2
     assert len(sms.sent) == 2
+
+
+def test_what_was_missed_is_only_what_the_latest_pause_withheld(
+    api: TestClient, store: Store
+) -> None:
+    """A person who resumed without asking for what they missed let those messages go: on
+    resuming from a later pause, "send what I missed" sends only what that pause withheld."""
+    let_go, sms = paused_and_due(api, store)
+    assert api.post(f"/v1/recipients/{PERSON['id']}/resume", json={}, headers=KEY).is_success
+    later = NOW + timedelta(hours=1)
+    people = RecipientStore(store.redis, contact_key=CONTACT_KEY)
+    people.set_safety("t", PERSON["id"], Safety(paused=True), by="person", at=later)
+    event = EVENT | {"id": "e-later", "recipient": {"id": PERSON["id"]}}
+    answer = api.post("/v1/events", json=event, headers=KEY)
+    (missed,) = [m["id"] for m in answer.json()["planned"]]
+    assert deliver(store, {c: sms for c in Channel}, later) == [MessageStatus.WITHHELD]
+    response = api.post(
+        f"/v1/recipients/{PERSON['id']}/resume", json={"send_missed": True}, headers=KEY
+    )
+    assert response.status_code == 200 and response.json()["resent"] == [missed], response.text
+    assert all(store.get(i).status is MessageStatus.WITHHELD for i in let_go)  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

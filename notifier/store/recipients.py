@@ -215,14 +215,18 @@ class RecipientStore(PagesCodes):
     def resend_withheld(
         self, tenant: str, recipient_id: str, store: Store, now: datetime
     ) -> list[str]:
-        """Schedule the messages withheld during a pause again, due now; their ids."""
+        """Schedule the messages withheld during the person's latest pause again, due now
+        (never those of an earlier pause, which they let go on resuming); their ids."""
         reason = "the person resumed contact and asked for what they missed"
+        decided = decision_in(self.fields(tenant, recipient_id))
+        since = decided.paused_since if decided else None
         ids = self.message_ids(tenant, recipient_id)
         return [
             record.id
             for record in store.get_many(ids)
             if record is not None
             and record.status is MessageStatus.WITHHELD
+            and (since is None or record.history[-1].at >= since)
             and store.support(record.id, "unhold", now, reason) == (MessageStatus.WITHHELD, True)
         ]
 

@@ -58,6 +58,9 @@ class Decision(Strict):
     said: Safety | None = None  # what the last event carrying ``safety`` said
     put: Safety | None = None  # what the last registration (PUT) carrying ``safety`` said
     marks: tuple[str, ...] = ()  # keyed hashes of the contacts marked discreet for them
+    # when their latest pause began (kept after it ends): "send what I missed" sends only what
+    # that pause withheld, never what an earlier one did that they let go
+    paused_since: datetime | None = None
 
 
 def decision_in(fields: dict[str, str]) -> Decision | None:
@@ -186,14 +189,22 @@ class SafetyDecisions:
             if new is before and marks == before.marks:
                 return
             old = set(before.marks) if before else set()
+            kept = {"marks": marks, "paused_since": paused_since(before, new)}
             pipe.multi()
-            pipe.hset(key, FIELD, new.model_copy(update={"marks": marks}).model_dump_json())
+            pipe.hset(key, FIELD, new.model_copy(update=kept).model_dump_json())
             if old - set(marks):
                 pipe.zrem(DISCREET_CONTACTS, *(f"{m}:{owner}" for m in old - set(marks)))
             if marks:
                 pipe.zadd(DISCREET_CONTACTS, {f"{m}:{owner}": 0 for m in marks})
 
         self.redis.transaction(transaction, key)
+
+
+def paused_since(before: Decision | None, new: Decision) -> datetime | None:
+    """When the latest pause began: this decision's time if it starts one, else as it was."""
+    was = before.paused_since if before else None
+    starts = new.safety.paused and not (before and before.safety.paused)
+    return new.at if starts else was
 
 
 def in_force(fields: dict[str, str], person: Person) -> Safety:
