@@ -96,6 +96,11 @@ def test_find_read_and_cancel_with_a_reason(console: Console, page: Page) -> Non
     page.goto(f"{console.url}/ops/find?q=citizen-1")
     assert f"{len(planned)} message(s)" in page.content()
     assert "Contact protégé" not in page.content()  # marked only for safety settings
+    # a message that went in the discreet wording (its contact is another's, watched)
+    console.store.redis.hset(f"notifier:msg:{reminder}", "discreet", "1")
+    page.goto(f"{console.url}/ops/find?q=citizen-1")
+    marked = page.get_by_role("listitem").filter(has_text="Contact protégé")
+    assert marked.count() == 1 and reminder in marked.inner_text()
 
 
 def test_an_action_needs_its_csrf_token_and_a_reason(console: Console, page: Page) -> None:

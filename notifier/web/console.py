@@ -215,15 +215,18 @@ def find(request: Request, who: Agent, parts: EngineDep, q: str = "") -> Respons
 
 
 def protected_ids(parts: Engine, records: list[MessageRecord]) -> set[str]:
-    """The messages among ``records`` whose person has safety settings on, as they stand:
-    every screen that shows a person marks them (one read per person)."""
+    """The messages among ``records`` whose person has safety settings on, as they stand, or
+    that went in the discreet wording (their contact is watched): every screen that shows a
+    person marks them (one read per person)."""
     people = {(r.message.tenant, r.message.recipient.id): r.message.recipient for r in records}
     safe = {
         person
         for person, inline in people.items()
         if RecipientStore.current(parts.recipients.fields(*person), inline).safe.active
     }
-    return {r.id for r in records if (r.message.tenant, r.message.recipient.id) in safe}
+    return {
+        r.id for r in records if r.discreet or (r.message.tenant, r.message.recipient.id) in safe
+    }
 
 
 @router.get("/messages/{message_id}", response_class=HTMLResponse)
