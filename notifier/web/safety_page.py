@@ -20,7 +20,7 @@ from notifier.links import PAGES
 from notifier.models import Channel, Need, Recipient, SafeHours, Safety, Weekday
 from notifier.store.pages_sessions import SESSION_SECONDS, PagesSessions
 from notifier.store.safety_decisions import Stale, version
-from notifier.web.gate import COOKIE, Gated, secure_cookies
+from notifier.web.gate import COOKIE, Gated, behind_code, secure_cookies
 from notifier.web.guard import PageError, check_csrf, csrf_token
 from notifier.web.pages import NO_STORE, Parts, granted, guarded, page, person, templates
 from notifier.web.safety_text import EASY
@@ -213,7 +213,7 @@ def enter_code(
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, csrf, lang)
     who = person(request, parts, grant, lang, gate=False)
-    if not who.safe.discreet:  # nothing to open
+    if not behind_code(request, who):  # nothing to open
         raise PageError(404, "error.unknown", lang)
     if not parts.recipients.has_code(grant.tenant, who.id):
         raise Gated(token, lang, True, status=403)
