@@ -6,6 +6,7 @@ Valkey, as tests/test_console.py. ``UPDATE_SCREENSHOTS=1`` writes the screen to 
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import timedelta
@@ -264,3 +265,16 @@ def test_a_screen_shown_before_an_events_tightening_does_not_undo_it(console: Co
     assert saved.headers["location"].endswith("done=safety")
     decided = decision_in(people(console).fields(TENANT, "citizen-1"))
     assert decided is not None and decided.safety == Safety(discreet=True, paused=True)
+
+
+def test_the_screen_does_not_promise_a_discreet_person_without_a_code_they_will_choose_one(
+    console: Console,
+) -> None:
+    """Nobody chooses the code at the gate (whoever opens the link first may hold the
+    watched phone): the agent must set it with the person, so the screen says so."""
+    (booked, *_) = console.post(id="booked-d", recipient=DISCREET, subject="appointment:BRG-75-43")
+    cookies, _ = session(console)
+    answer = httpx.get(f"{console.url}/ops/messages/{booked}/person", cookies=cookies)
+    screen = html.unescape(answer.text)
+    assert "prochaine visite" not in screen
+    assert "restent fermées tant qu'un code n'est pas choisi avec elle" in screen

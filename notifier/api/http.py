@@ -136,7 +136,8 @@ class NeutralHost:
     ``NOTIFIER_DISCREET_PUBLIC_URL`` names a host that names nothing, served by the same API;
     without this, ``/docs``, ``/ops/login`` or the legal pages would name the service there to
     whoever follows the link on a watched phone. Any other path on that host answers a plain
-    404. Off when the host is unset or is the public one."""
+    404, and the pages there are marked ``neutral_host`` in the request's state: they open
+    only with the code. Off when the host is unset or is the public one."""
 
     ALLOWED = ("/me/", "/static/")
 
@@ -152,16 +153,14 @@ class NeutralHost:
         self.by_port = self.public is not None and split_host(self.public)[0] == self.name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and self.name is not None
-            and not scope["path"].startswith(self.ALLOWED)
-            and self._on_neutral_host(scope)
-        ):
-            await Response("Not Found", status_code=404, media_type="text/plain")(
-                scope, receive, send
-            )
-            return
+        if scope["type"] == "http" and self.name is not None and self._on_neutral_host(scope):
+            if not scope["path"].startswith(self.ALLOWED):
+                await Response("Not Found", status_code=404, media_type="text/plain")(
+                    scope, receive, send
+                )
+                return
+            # the pages see it as ``request.state.neutral_host`` (:mod:`notifier.web.gate`)
+            scope.setdefault("state", {})["neutral_host"] = True
         await self.app(scope, receive, send)
 
     def _on_neutral_host(self, scope: Scope) -> bool:

@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from notifier.api.deps import (
     EngineDep,
@@ -28,6 +28,7 @@ from notifier.api.http import AUTHENTICATED, WITH_BODY, responses
 from notifier.models import NO_SAFETY, PushSubscription, Recipient
 from notifier.safety import changes
 from notifier.store import audit
+from notifier.store.pages_codes import guessable
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["recipients"])
@@ -68,6 +69,13 @@ class PagesCode(BaseModel):
         "discreet messages on, their pages open only after it. Stored as a salted hash; "
         "setting it again ends the sessions the old one opened and lifts a lock.",
     )
+
+    @field_validator("code")
+    @classmethod
+    def not_guessable(cls, code: str) -> str:
+        if guessable(code):
+            raise ValueError("too easy to guess: one digit repeated, a run, or a date")
+        return code
 
 
 class CodeSet(BaseModel):

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import secrets
+from datetime import date
 
 import redis
 
@@ -24,6 +26,29 @@ CODE_TRIES = 5  # wrong codes in a row before the pages lock
 CODE_LOCK = 900  # seconds
 CODE_LOCKOUTS = 3  # locks in a row before the code is shut until it is set again
 CODE_DELAY = 1000  # ms after a wrong code before the next try is checked (slowed, in the store)
+
+
+def guessable(code: str) -> bool:
+    """A code whoever watches the person tries first, within the few tries the gate allows:
+    one digit repeated, a run up or down (``123456``, ``876543``), or a date (``DDMMYY``,
+    ``DDMMYYYY``, ``YYYYMMDD``: a birthday, which the person's abuser knows). Refused when a
+    code is chosen; one set before still opens."""
+    steps = {int(b) - int(a) for a, b in itertools.pairwise(code)}
+    if len(steps) == 1 and steps <= {-1, 0, 1}:
+        return True
+    if len(code) == 6:
+        return _is_date(code[:2], code[2:4], "2000")  # any year: a leap one, for 29 February
+    if len(code) == 8:
+        return _is_date(code[:2], code[2:4], code[4:]) or _is_date(code[6:], code[4:6], code[:4])
+    return False
+
+
+def _is_date(day: str, month: str, year: str) -> bool:
+    try:
+        date(int(year), int(month), int(day))
+    except ValueError:
+        return False
+    return True
 
 
 def _code_hash(code: str, salt: bytes) -> str:

@@ -22,6 +22,7 @@ from notifier.channels.registry import address_of
 from notifier.models import Recipient
 from notifier.safety import changes
 from notifier.store import MessageRecord, audit
+from notifier.store.pages_codes import guessable
 from notifier.store.recipients import RecipientStore
 from notifier.store.safety_decisions import Stale, version
 from notifier.web.console import Agent, check, screen
@@ -154,6 +155,8 @@ def set_code(
         return back(message_id, "reason")
     if not NEW_CODE.match(code):
         return back(message_id, "format")
+    if guessable(code):
+        return back(message_id, "guessable")
     parts.recipients.set_code(record.message.tenant, person.id, code)
     audit.record(parts.store.redis, who, "new pages code", message_id, reason.strip())
     return back(message_id, "code")

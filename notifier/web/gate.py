@@ -30,7 +30,15 @@ from notifier.runtime.settings import Settings
 from notifier.store.pages_sessions import SESSION_SECONDS, PagesSessions
 
 COOKIE = "espace"
-__all__ = ["COOKIE", "SESSION_SECONDS", "Gated", "is_open", "require_open", "secure_cookies"]
+__all__ = [
+    "COOKIE",
+    "SESSION_SECONDS",
+    "Gated",
+    "behind_code",
+    "is_open",
+    "require_open",
+    "secure_cookies",
+]
 
 
 class Gated(Exception):
@@ -52,18 +60,26 @@ class Gated(Exception):
         super().__init__("gated")
 
 
+def behind_code(request: Request, who: Recipient) -> bool:
+    """The person's pages open only with the code: they have discreet messages, or the link
+    is on the neutral host (:class:`notifier.api.http.NeutralHost`). Only discreet messages
+    carry links there, and such a link stays in the watched phone's messages after discreet
+    messages are turned off: it must not open pages that name the service."""
+    return who.safe.discreet or bool(getattr(request.state, "neutral_host", False))
+
+
 def is_open(request: Request, parts: Engine, grant: Grant, who: Recipient) -> bool:
-    """The person's pages may show: no discreet messages, or a session opened by the code."""
-    if not who.safe.discreet:
+    """The person's pages may show: not :func:`behind_code`, or a session opened by it."""
+    if not behind_code(request, who):
         return True
     cookie = request.cookies.get(COOKIE, "")
     return PagesSessions(parts.store.redis).opens(cookie, grant.tenant, who.id)
 
 
 def require_open(request: Request, parts: Engine, grant: Grant, who: Recipient, lang: str) -> None:
-    """Raise :class:`Gated` unless :func:`is_open`; a discreet person's pages say so to the
-    templates (a neutral title)."""
-    request.state.discreet = who.safe.discreet
+    """Raise :class:`Gated` unless :func:`is_open`; pages behind the code say so to the
+    templates (the neutral frame)."""
+    request.state.discreet = behind_code(request, who)
     if not is_open(request, parts, grant, who):
         token = request.path_params["token"]
         raise Gated(token, lang, no_code=not parts.recipients.has_code(grant.tenant, who.id))

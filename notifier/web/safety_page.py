@@ -18,9 +18,10 @@ from notifier.api.deps import Engine
 from notifier.channels.registry import address_of
 from notifier.links import PAGES
 from notifier.models import Channel, Need, Recipient, SafeHours, Safety, Weekday
+from notifier.store.pages_codes import guessable
 from notifier.store.pages_sessions import SESSION_SECONDS, PagesSessions
 from notifier.store.safety_decisions import Stale, version
-from notifier.web.gate import COOKIE, Gated, secure_cookies
+from notifier.web.gate import COOKIE, Gated, behind_code, secure_cookies
 from notifier.web.guard import PageError, check_csrf, csrf_token
 from notifier.web.pages import NO_STORE, Parts, granted, guarded, page, person, templates
 from notifier.web.safety_text import EASY
@@ -32,7 +33,12 @@ leave = APIRouter(include_in_schema=False)  # before the pages' router: /me/{tok
 CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 NEW_CODE = re.compile(r"^[0-9]{6,8}$")  # a code chosen now; an older 4-digit one still opens
 CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
-ERRORS = {"hours": "safety.error", "format": "gate.format", "mismatch": "gate.mismatch"}
+ERRORS = {
+    "hours": "safety.error",
+    "format": "gate.format",
+    "mismatch": "gate.mismatch",
+    "guessable": "gate.guessable",
+}
 
 
 def safety_from_form(
@@ -157,9 +163,12 @@ def save_safety(
 
 
 def code_refused(code: str, again: str) -> str:
-    """Why a code chosen on the page cannot be kept (``format``, ``mismatch``); "" if it can."""
+    """Why a code chosen on the page cannot be kept (``format``, ``guessable``, ``mismatch``);
+    "" if it can."""
     if not NEW_CODE.match(code):
         return "format"
+    if guessable(code):
+        return "guessable"
     return "" if code == again else "mismatch"
 
 
@@ -213,7 +222,7 @@ def enter_code(
     grant = granted(parts, token, PAGES, lang)
     check_csrf(parts.settings.secret(), token, csrf, lang)
     who = person(request, parts, grant, lang, gate=False)
-    if not who.safe.discreet:  # nothing to open
+    if not behind_code(request, who):  # nothing to open
         raise PageError(404, "error.unknown", lang)
     if not parts.recipients.has_code(grant.tenant, who.id):
         raise Gated(token, lang, True, status=403)

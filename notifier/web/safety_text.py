@@ -89,6 +89,10 @@ SAFETY: dict[str, dict[str, str]] = {
         ),
         "gate.format": "Le code doit avoir de 6 à 8 chiffres.",
         "gate.mismatch": "Les deux codes sont différents. Recommencez.",
+        "gate.guessable": (
+            "Ce code se devine trop facilement (un chiffre répété, une suite, une date). "
+            "Choisissez-en un autre."
+        ),
         "unsubscribe.neutral.title": "Ne plus recevoir ces messages",
         "unsubscribe.neutral.question": "Vous ne recevrez plus ces messages par {channel}.",
         "unsubscribe.neutral.done": (
@@ -173,6 +177,10 @@ SAFETY: dict[str, dict[str, str]] = {
         ),
         "gate.format": "The code must have 6 to 8 digits.",
         "gate.mismatch": "The two codes are different. Start again.",
+        "gate.guessable": (
+            "This code is too easy to guess (one digit repeated, a run, a date). "
+            "Choose another one."
+        ),
         "unsubscribe.neutral.title": "Stop receiving these messages",
         "unsubscribe.neutral.question": "You will no longer receive these messages by {channel}.",
         "unsubscribe.neutral.done": "Done: you will no longer receive these messages by {channel}.",
