@@ -314,9 +314,9 @@ def test_a_put_changing_the_safety_is_audited_with_the_client(
         f"/v1/recipients/{PERSON['id']}", json=PERSON | {"safety": hours}, headers=KEY
     ).is_success
     entries = audited(store)
-    assert [(e["agent"], e["via"], e["action"], e["target"]) for e in entries] == [
-        (TENANT, "api", "safety settings: safe hours", PERSON["id"]),
-        (TENANT, "api", "safety settings: discreet on", PERSON["id"]),
+    assert [(e["agent"], e["tenant"], e["via"], e["action"], e["target"]) for e in entries] == [
+        (TENANT, TENANT, "api", "safety settings: safe hours", PERSON["id"]),
+        (TENANT, TENANT, "api", "safety settings: discreet on", PERSON["id"]),
     ]
     assert "612345678" not in str(entries) and "09:00" not in str(entries)
 
@@ -337,9 +337,9 @@ def test_resume_and_a_new_code_reach_a_person_known_only_from_events_and_are_aud
     assert recipients(store).check_code(TENANT, PERSON["id"], "864213") == ("ok", 5)
     assert len(delivered(store)) == 1  # what was missed, sent now
     entries = audited(store)
-    assert [(e["agent"], e["via"], e["action"], e["target"]) for e in entries] == [
-        (TENANT, "api", "new pages code", PERSON["id"]),
-        (TENANT, "api", "safety settings: pause off, 1 withheld sent again", PERSON["id"]),
+    assert [(e["agent"], e["tenant"], e["via"], e["action"], e["target"]) for e in entries] == [
+        (TENANT, TENANT, "api", "new pages code", PERSON["id"]),
+        (TENANT, TENANT, "api", "safety settings: pause off, 1 withheld sent again", PERSON["id"]),
     ]
     assert "864213" not in str(entries)
 

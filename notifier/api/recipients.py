@@ -109,7 +109,9 @@ def put_recipient(
     was = before.safe if before else NO_SAFETY
     if stored.safe != was:
         action = f"safety settings: {changes(was, stored.safe)}"
-        audit.record(parts.store.redis, client.name, action, recipient_id, via="api")
+        audit.record(
+            parts.store.redis, client.name, action, recipient_id, tenant=client.tenant, via="api"
+        )
     return stored
 
 
@@ -184,7 +186,9 @@ def resume_contact(
     done = ["pause off"] * lifted + [f"{len(resent)} withheld sent again"] * resume.send_missed
     if lifted or resent:
         action = f"safety settings: {', '.join(done)}"
-        audit.record(parts.store.redis, client.name, action, recipient_id, via="api")
+        audit.record(
+            parts.store.redis, client.name, action, recipient_id, tenant=client.tenant, via="api"
+        )
     return {"recipient": recipient_id, "resent": resent}
 
 
@@ -201,5 +205,12 @@ def set_pages_code(
     if parts.recipients.known(client.tenant, recipient_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no recipient {recipient_id!r}")
     parts.recipients.set_code(client.tenant, recipient_id, body.code)
-    audit.record(parts.store.redis, client.name, "new pages code", recipient_id, via="api")
+    audit.record(
+        parts.store.redis,
+        client.name,
+        "new pages code",
+        recipient_id,
+        tenant=client.tenant,
+        via="api",
+    )
     return {"recipient": recipient_id}

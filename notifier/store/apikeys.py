@@ -10,7 +10,10 @@ they hold the scopes an upstream client needs (:data:`CLIENT_SCOPES`: not ``ops`
 **Scopes** say what a key may do: ``events`` (post events, read the messages its tenant
 planned, read the rules), ``recipients`` (register recipients and their push
 subscriptions, read them), ``erase`` (erase a recipient and every record naming them),
-``ops`` (log into the support console, ``/ops/``: every tenant's messages, cancel, resend).
+``ops`` (log into the support console, ``/ops/``: find messages, cancel, resend, a person's
+safe contact, the audit list). An ``ops`` key made without a tenant is a national agent's:
+every tenant's messages; one made with ``--tenant`` sees and acts on that tenant's only, as
+if the others did not exist. Environment keys have no tenant: national.
 
 **Tenant**: a client's events cancel, move and read only the messages its tenant planned.
 A tenant is the client's own name unless ops group clients under one (a booking system and

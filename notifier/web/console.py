@@ -1,8 +1,10 @@
 """The support console, ``/ops/``: find a citizen's messages, see every attempt, act.
 
 For staff holding a key with the ``ops`` scope (``notifier keys add agent --scopes ops``):
-a session cookie (8 hours, HttpOnly, SameSite=Strict) names a session kept in Redis, which
-ends at logout or as soon as the key is revoked (:mod:`notifier.web.sessions`). Every
+a key made with ``--tenant`` sees and acts on that tenant's messages and audit entries only,
+anything else answering as an unknown id; one made without, every tenant's. A session
+cookie (8 hours, HttpOnly, SameSite=Strict) names a session kept in Redis, which ends at
+logout or as soon as the key is revoked (:mod:`notifier.web.sessions`). Every
 action needs a reason, is CSRF-checked, and is audited — in the log (no personal data:
 message ids and the agent's name) and in ``notifier:audit`` (the last 1 000, shown on the
 overview).
@@ -36,7 +38,7 @@ from notifier.templates.renderer import Renderer
 from notifier.web.guard import PageError, within_rate
 from notifier.web.history import sent_text
 from notifier.web.pages import NO_STORE, templates
-from notifier.web.sessions import SESSION, Sessions
+from notifier.web.sessions import SESSION, OpsAgent, Sessions
 from notifier.web.text import TEXT
 
 log = logging.getLogger(__name__)
@@ -48,16 +50,25 @@ class Login(Exception):
     """No valid session: to the login page."""
 
 
-def agent(request: Request, parts: EngineDep) -> str:
+def agent(request: Request, parts: EngineDep) -> OpsAgent:
     """The agent logged in on this browser; :class:`Login` otherwise."""
     within_rate(parts.store.redis, request.client.host if request.client else "?")
-    name = Sessions(parts.keys).agent(request.cookies.get(COOKIE, ""))
-    if name is None:
+    found = Sessions(parts.keys).agent(request.cookies.get(COOKIE, ""))
+    if found is None:
         raise Login()
-    return name
+    return found
 
 
-Agent = Annotated[str, Depends(agent)]
+Agent = Annotated[OpsAgent, Depends(agent)]
+
+
+def visible(parts: Engine, who: OpsAgent, message_id: str) -> MessageRecord:
+    """The message, if it exists and is of a tenant the agent sees; the unknown id's 404
+    page otherwise (another tenant's message is not there for them)."""
+    record = parts.store.get(message_id)
+    if record is None or not who.sees(record.message.tenant):
+        raise PageError(404, "error.unknown")
+    return record
 
 
 def csrf(parts: Engine, request: Request) -> str:
@@ -85,8 +96,14 @@ def status_label(status: MessageStatus) -> str:
     return f"{TEXT['fr'][f'status.{status.value}']} ({status.value})"
 
 
-def screen(request: Request, name: str, parts: Engine, who: str, **extra: Any) -> HTMLResponse:
-    context = {"agent": who, "csrf": csrf(parts, request), "active": name, "lang": "fr", **extra}
+def screen(request: Request, name: str, parts: Engine, who: OpsAgent, **extra: Any) -> HTMLResponse:
+    context = {
+        "agent": who.name,
+        "csrf": csrf(parts, request),
+        "active": name,
+        "lang": "fr",
+        **extra,
+    }
     return templates.TemplateResponse(request, f"ops/{name}.html", context, headers=NO_STORE)
 
 
@@ -123,7 +140,7 @@ def logout(
 ) -> Response:
     check(parts, request, token)
     Sessions(parts.keys).close(request.cookies.get(COOKIE, ""))
-    audit.log.info("ops %s: logged out", who)
+    audit.log.info("ops %s: logged out", who.name)
     response = RedirectResponse("/ops/login", status_code=303)
     response.delete_cookie(COOKIE, path="/ops")
     return response
@@ -139,8 +156,10 @@ def overview(request: Request, who: Agent, parts: EngineDep) -> Response:
     by_rule: Counter[str] = Counter()
     for record in filter(None, parts.store.get_many(soon)):
         by_rule[record.message.rule] += 1
-    failures: Counter[str] = Counter(
-        failure_reason(r) for r in parts.store.failures_since(now - timedelta(hours=24))
+    failures: Counter[str] = Counter(  # their details may be a provider's words: the tenant's
+        failure_reason(r)
+        for r in parts.store.failures_since(now - timedelta(hours=24))
+        if who.sees(r.message.tenant)
     )
     return screen(
         request,
@@ -155,7 +174,7 @@ def overview(request: Request, who: Agent, parts: EngineDep) -> Response:
         channels_off=parts.store.channels_off(),
         rules=parts.rules,
         templates_holder=parts.templates,
-        audit=audit.recent(parts.store.redis, 20),
+        audit=audit.recent(parts.store.redis, 20, tenant=who.tenant),
         failures=failures.most_common(),
     )
 
@@ -178,9 +197,9 @@ def failure_reason(record: MessageRecord) -> str:
     return f"{label} : {detail[:80]}" if detail else label
 
 
-def found_by(parts: Engine, query: str) -> list[MessageRecord]:
-    """Messages by id, event id (any client, any rule), recipient id, phone number or e-mail
-    (keyed hash), or pending subject."""
+def found_by(parts: Engine, who: OpsAgent, query: str) -> list[MessageRecord]:
+    """Messages of the tenants ``who`` sees by id, event id (any client, any rule), recipient
+    id, phone number or e-mail (keyed hash), or pending subject."""
     import re
 
     query = query.strip()
@@ -197,19 +216,22 @@ def found_by(parts: Engine, query: str) -> list[MessageRecord]:
         ids += parts.recipients.message_ids(tenant, query)
     for contact in contact_forms(query):  # a phone number or an e-mail, by keyed hash
         for tenant, recipient in parts.recipients.by_contact(contact):
-            ids += parts.recipients.message_ids(tenant, recipient)
+            if who.sees(tenant):
+                ids += parts.recipients.message_ids(tenant, recipient)
     if ":" in query:
         for _, pending in parts.store.redis.hscan_iter(f"{PREFIX}subjects", match=f"*|{query}"):
             ids += [i for i in str(pending).split(",") if i]
     unique = list(dict.fromkeys(ids))
-    found = [r for r in parts.store.get_many(unique) if r is not None]  # one round trip
+    found = [  # one round trip
+        r for r in parts.store.get_many(unique) if r is not None and who.sees(r.message.tenant)
+    ]
     return sorted(found, key=lambda r: r.due_at, reverse=True)
 
 
 @router.get("/find", response_class=HTMLResponse)
 def find(request: Request, who: Agent, parts: EngineDep, q: str = "") -> Response:
-    records = found_by(parts, q) if q.strip() else []
-    audit.log.info("ops %s: searched (%d found)", who, len(records))
+    records = found_by(parts, who, q) if q.strip() else []
+    audit.log.info("ops %s: searched (%d found)", who.name, len(records))
     protected = protected_ids(parts, records)
     return screen(request, "find", parts, who, query=q, records=records, protected=protected)
 
@@ -233,9 +255,7 @@ def protected_ids(parts: Engine, records: list[MessageRecord]) -> set[str]:
 def message(
     request: Request, message_id: str, who: Agent, parts: EngineDep, done: str = ""
 ) -> Response:
-    record = parts.store.get(message_id)
-    if record is None:
-        raise PageError(404, "error.unknown")
+    record = visible(parts, who, message_id)
     return screen(
         request, "message", parts, who, record=record, done=done, **safe_contact(parts, record)
     )
@@ -282,10 +302,10 @@ def act(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     check(parts, request, token)
+    record = visible(parts, who, message_id)
     if action not in ("cancel", "resend") or not reason.strip():
         return RedirectResponse(f"/ops/messages/{message_id}?done=reason", status_code=303)
-    record = parts.store.get(message_id)
-    if action == "resend" and record is not None and not safe_contact(parts, record)["resend_now"]:
+    if action == "resend" and not safe_contact(parts, record)["resend_now"]:
         return RedirectResponse(f"/ops/messages/{message_id}?done=unsafe", status_code=303)
     # The history is read by the upstream client (GET /v1/messages/{id}): who acted and why
     # (which may name people) stay in the audit list.
@@ -296,7 +316,14 @@ def act(
     _, acted = found
     if not acted:  # not pending (cancel) or not failed (resend): nothing happened to audit
         return RedirectResponse(f"/ops/messages/{message_id}?done=nothing", status_code=303)
-    audit.record(parts.store.redis, who, action, message_id, reason.strip())
+    audit.record(
+        parts.store.redis,
+        who.name,
+        action,
+        message_id,
+        reason.strip(),
+        tenant=record.message.tenant,
+    )
     return RedirectResponse(f"/ops/messages/{message_id}?done={action}", status_code=303)
 
 

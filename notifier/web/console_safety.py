@@ -25,9 +25,9 @@ from notifier.store import MessageRecord, audit
 from notifier.store.pages_codes import guessable
 from notifier.store.recipients import RecipientStore
 from notifier.store.safety_decisions import Stale, version
-from notifier.web.console import Agent, check, screen
-from notifier.web.guard import PageError
+from notifier.web.console import Agent, check, screen, visible
 from notifier.web.safety_page import NEW_CODE, safety_from_form
+from notifier.web.sessions import OpsAgent
 from notifier.web.text import CHANNELS
 
 log = logging.getLogger(__name__)
@@ -35,12 +35,11 @@ router = APIRouter(prefix="/ops/messages/{message_id}/person", include_in_schema
 DONE = re.compile(r"^[a-z]{0,12}$")
 
 
-def person_of(parts: Engine, message_id: str) -> tuple[MessageRecord, Recipient]:
+def person_of(parts: Engine, who: OpsAgent, message_id: str) -> tuple[MessageRecord, Recipient]:
     """The message and its person as they stand now (registered, or as their messages
-    carried them, with their own choices); a 404 page for a message that does not exist."""
-    record = parts.store.get(message_id)
-    if record is None:
-        raise PageError(404, "error.unknown")
+    carried them, with their own choices); a 404 page for a message that does not exist or
+    that the agent may not see."""
+    record = visible(parts, who, message_id)
     recipient = record.message.recipient
     fields = parts.recipients.fields(record.message.tenant, recipient.id)
     return record, RecipientStore.current(fields, recipient)
@@ -54,7 +53,7 @@ def offered(who: Recipient) -> list[Any]:
 def person(
     request: Request, message_id: str, who: Agent, parts: EngineDep, done: str = ""
 ) -> Response:
-    record, person = person_of(parts, message_id)
+    record, person = person_of(parts, who, message_id)
     tenant = record.message.tenant
     return screen(
         request,
@@ -96,7 +95,7 @@ def set_safety(
     """The person's settings as the agent set them with the person; nothing if those in
     force changed since the screen was shown (an event tightened them): to review."""
     check(parts, request, token)
-    record, person = person_of(parts, message_id)
+    record, person = person_of(parts, who, message_id)
     if not reason.strip():
         return back(message_id, "reason")
     chosen = safety_from_form(
@@ -133,7 +132,7 @@ def set_safety(
     action = f"safety settings: {changes(person.safe, chosen)}" + (
         f", {len(resent)} withheld sent again" if resuming else ""
     )
-    audit.record(parts.store.redis, who, action, message_id, reason.strip())
+    audit.record(parts.store.redis, who.name, action, message_id, reason.strip(), tenant=tenant)
     return back(message_id, "safety")
 
 
@@ -150,13 +149,16 @@ def set_code(
     """A new code for the person's pages, chosen with them: it lifts a lock, and whoever
     opened the pages with the old one is out."""
     check(parts, request, token)
-    record, person = person_of(parts, message_id)
+    record, person = person_of(parts, who, message_id)
     if not reason.strip():
         return back(message_id, "reason")
     if not NEW_CODE.match(code):
         return back(message_id, "format")
     if guessable(code):
         return back(message_id, "guessable")
-    parts.recipients.set_code(record.message.tenant, person.id, code)
-    audit.record(parts.store.redis, who, "new pages code", message_id, reason.strip())
+    tenant = record.message.tenant
+    parts.recipients.set_code(tenant, person.id, code)
+    audit.record(
+        parts.store.redis, who.name, "new pages code", message_id, reason.strip(), tenant=tenant
+    )
     return back(message_id, "code")

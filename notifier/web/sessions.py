@@ -13,12 +13,26 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from notifier.store import PREFIX
 from notifier.store.apikeys import ApiKeys, Scope
 
 SESSION = timedelta(hours=8)
+
+
+@dataclass(frozen=True)
+class OpsAgent:
+    """A support agent logged in: their name, and the tenant their key is confined to (a key
+    made with ``--tenant``), or None for a national agent (every tenant's messages)."""
+
+    name: str
+    tenant: str | None
+
+    def sees(self, tenant: str) -> bool:
+        """Whether this agent may see and act on what belongs to ``tenant``."""
+        return self.tenant is None or self.tenant == tenant
 
 
 def _key(session_id: str) -> str:
@@ -37,8 +51,9 @@ class Sessions:
         self.redis.set(_key(session_id), json.dumps(record), ex=SESSION)
         return session_id
 
-    def agent(self, session_id: str) -> str | None:
-        """The agent of this session while it lasts and their key still opens the console."""
+    def agent(self, session_id: str) -> OpsAgent | None:
+        """The agent of this session while it lasts and their key still opens the console,
+        with the tenant their key holds now."""
         if not session_id:
             return None
         stored = self.redis.get(_key(session_id))
@@ -48,7 +63,7 @@ class Sessions:
         holder = self.keys.holder(record["key"])
         if holder is None or holder.name != record["agent"] or not holder.may(Scope.OPS):
             return None
-        return str(record["agent"])
+        return OpsAgent(holder.name, holder.tenant_name)
 
     def close(self, session_id: str) -> None:
         self.redis.delete(_key(session_id))
