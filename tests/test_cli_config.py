@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from notifier.runtime.redis_server import embedded_server, free_port
+from tests.support.builders import ROOT
 
 
 def notifier(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -52,6 +53,7 @@ def test_keys_find_the_embedded_server_of_the_same_data_folder(tmp_path: Path) -
         ({"NOTIFIER_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, "NOTIFIER_REDIS_URL"),
         ({"NOTIFIER_SMTP_SECURITY": "plain"}, "NOTIFIER_SMTP_SECURITY"),
         ({"NOTIFIER_PUSH_ALLOWED_HOSTS": '["http://10.0.0.1"]'}, "NOTIFIER_PUSH_ALLOWED_HOSTS"),
+        ({"NOTIFIER_API_KEYS": '{"demo": short'}, "NOTIFIER_API_KEYS"),
     ],
     ids=[
         "not-a-number",
@@ -59,6 +61,7 @@ def test_keys_find_the_embedded_server_of_the_same_data_folder(tmp_path: Path) -
         "nobody-listens",
         "channel-setting-not-a-choice",
         "channel-setting-refused-by-its-check",
+        "not-json",
     ],
 )
 def test_a_configuration_mistake_is_one_line_naming_the_setting(
@@ -69,3 +72,48 @@ def test_a_configuration_mistake_is_one_line_naming_the_setting(
     (line,) = done.stderr.splitlines()
     assert line.startswith("error: ") and setting in line
     assert "short" not in line  # never a setting's value: it may be a secret
+
+
+BOOKED = "examples/events/appointment-booked.json"
+TEMPLATE = ["templates", "preview", "appointment_reminder", "--data"]
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["rules", "preview", "--event", "missing.json"], "missing.json: No such file"),
+        (["rules", "check", "--events", "missing"], "missing: No such file"),
+        ([*TEMPLATE, "missing.json"], "missing.json: No such file"),
+        (["rules", "preview", "--event", "partial.json"], "partial.json: type: Field required"),
+        (["rules", "check", "--events", "partial.json"], "partial.json: type: Field required"),
+        (["rules", "preview", "--event", "broken.json"], "broken.json: Invalid JSON"),
+        ([*TEMPLATE, "broken.json"], "broken.json: Invalid JSON"),
+        (["rules", "preview", "--event", BOOKED, "--now", "tomorrow"], "--now"),
+        (["rules", "preview", "--event", BOOKED, "--now", "2026-12-01T09:00"], "UTC offset"),
+    ],
+    ids=[
+        "preview-event-missing",
+        "check-events-missing",
+        "template-data-missing",
+        "preview-event-not-an-event",
+        "check-events-not-an-event",
+        "preview-event-not-json",
+        "template-data-not-json",
+        "now-not-a-time",
+        "now-without-offset",
+    ],
+)
+def test_a_file_or_time_given_to_a_command_is_told_in_one_line(
+    tmp_path: Path, args: list[str], said: str
+) -> None:
+    """A file named on the command line that cannot be read, or is not what it should be, and
+    a time that is not one: one line naming the file (and the field), never a traceback, nor
+    an event's field told as a setting (NOTIFIER_TYPE)."""
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    (tmp_path / "partial.json").write_text('{"id": "x"}')
+    (tmp_path / "broken.json").write_text("{")
+    done = notifier(tmp_path, *args)
+    assert done.returncode == 2, done.stdout
+    (line,) = done.stderr.strip().splitlines()[-1:]
+    assert "Traceback" not in done.stderr and "NOTIFIER_" not in done.stderr, done.stderr
+    assert said in line, done.stderr
