@@ -27,6 +27,15 @@ def try_it_commands() -> list[str]:
     return [line.strip() for line in joined.splitlines() if line.strip().startswith("curl ")]
 
 
+def test_the_readme_says_where_the_notifier_command_is_before_using_it() -> None:
+    """`make run` installs `notifier` in .venv, not on the PATH: a reader typing the README's
+    first `notifier keys add` in a new terminal got "command not found"."""
+    readme = (ROOT / "README.md").read_text()
+    first = re.search(r"^(?:NOTIFIER_\S+ )*notifier ", readme, re.M)
+    assert first is not None
+    assert ". .venv/bin/activate" in readme[: first.start()]
+
+
 def makefile_env() -> dict[str, str]:
     """The demo settings the Makefile exports for `make run`."""
     found = re.findall(
