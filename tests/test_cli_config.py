@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -117,3 +118,40 @@ def test_a_file_or_time_given_to_a_command_is_told_in_one_line(
     (line,) = done.stderr.strip().splitlines()[-1:]
     assert "Traceback" not in done.stderr and "NOTIFIER_" not in done.stderr, done.stderr
     assert said in line, done.stderr
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "NOTIFIER_API_PORT",
+        "NOTIFIER_EMBEDDED_REDIS_PORT",
+        "NOTIFIER_SCHEDULER_METRICS_PORT",
+        "NOTIFIER_WORKER_METRICS_PORT",
+    ],
+    ids=["api", "embedded-valkey", "scheduler-metrics", "worker-metrics"],
+)
+def test_notifier_run_on_a_port_in_use_says_which_setting_to_change(
+    tmp_path: Path, setting: str
+) -> None:
+    """A second `make run`, or anything else on port 8000: one line naming the port and its
+    setting, and nothing started (the API's bind error was lost among the other processes'
+    lines, the embedded server's came as its log)."""
+    ports = {
+        name: str(free_port())
+        for name in (
+            "NOTIFIER_API_PORT",
+            "NOTIFIER_EMBEDDED_REDIS_PORT",
+            "NOTIFIER_SCHEDULER_METRICS_PORT",
+            "NOTIFIER_WORKER_METRICS_PORT",
+        )
+    }
+    (tmp_path / "examples").symlink_to(ROOT / "examples")  # make run's rules and templates
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", int(ports[setting])))
+        taken.listen()
+        done = notifier(tmp_path, "run", NOTIFIER_API_KEYS='{"demo": "demo-secret"}', **ports)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: port {ports[setting]} ({setting}) is in use"), line
+    assert "notifier is starting" not in done.stdout
+    assert not (tmp_path / "var" / "valkey").exists()  # nothing started
