@@ -155,3 +155,34 @@ def test_notifier_run_on_a_port_in_use_says_which_setting_to_change(
     assert line.startswith(f"error: port {ports[setting]} ({setting}) is in use"), line
     assert "notifier is starting" not in done.stdout
     assert not (tmp_path / "var" / "valkey").exists()  # nothing started
+
+
+@pytest.mark.parametrize(
+    ("command", "setting"),
+    [
+        ("api", "NOTIFIER_API_PORT"),
+        ("scheduler", "NOTIFIER_SCHEDULER_METRICS_PORT"),
+        ("worker", "NOTIFIER_WORKER_METRICS_PORT"),
+    ],
+    ids=["api", "scheduler", "worker"],
+)
+def test_a_part_on_a_port_in_use_says_which_setting_to_change(
+    tmp_path: Path, redis_url: str, command: str, setting: str
+) -> None:
+    """Each part run alone: the scheduler printed a traceback, the worker one too and went
+    on without its metrics, the API uvicorn's line naming no setting."""
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = notifier(
+            tmp_path,
+            command,
+            NOTIFIER_REDIS_URL=redis_url,
+            NOTIFIER_API_KEYS='{"demo": "demo-secret"}',
+            **{setting: port},
+        )
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: port {port} ({setting}) is in use"), line

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from typing import TYPE_CHECKING
 
+from notifier.cli.ports import PORTS, require_free
 from notifier.runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -22,33 +22,6 @@ def register(commands: Commands) -> None:
     commands.add_parser("run", help="start everything on this machine (dev and demo)").set_defaults(
         handler=cmd_run
     )
-
-
-def _ports(settings: Settings) -> dict[str, tuple[str, int]]:
-    """The ports ``notifier run`` listens on, by the setting that chooses each."""
-    ports = {
-        "NOTIFIER_API_PORT": (settings.api_host, settings.api_port),
-        "NOTIFIER_SCHEDULER_METRICS_PORT": (settings.metrics_host, settings.scheduler_metrics_port),
-        "NOTIFIER_WORKER_METRICS_PORT": (settings.metrics_host, settings.worker_metrics_port),
-    }
-    if not settings.redis_url:
-        ports["NOTIFIER_EMBEDDED_REDIS_PORT"] = ("127.0.0.1", settings.embedded_redis_port)
-    return ports
-
-
-def _check_ports_free(settings: Settings) -> None:
-    """A RuntimeError naming the first port in use and its setting (another `make run`, or
-    anything else on 8000), before anything starts."""
-    for setting, (host, port) in _ports(settings).items():
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
-            try:
-                probe.bind((host, port))
-            except OSError:
-                raise RuntimeError(
-                    f"port {port} ({setting}) is in use on {host}: stop what listens there, "
-                    f"or choose another port ({setting}=… make run)"
-                ) from None
 
 
 def _local_api(settings: Settings) -> str:
@@ -90,7 +63,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from notifier.runtime.logs import configure_logging
 
     configure_logging(settings.log_level, "run")
-    _check_ports_free(settings)
+    # every port of the parts it starts; the embedded server's only if it starts one
+    embedded = "NOTIFIER_EMBEDDED_REDIS_PORT"
+    require_free(settings, *(n for n in PORTS if n != embedded or not settings.redis_url))
     server = None
     redis_url = settings.redis_url
     if not redis_url:

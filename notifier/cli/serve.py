@@ -11,6 +11,7 @@ import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from notifier.cli.ports import require_free
 from notifier.runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     from notifier.store.apikeys import ApiKeys
 
     require_public_url(settings)
+    require_free(settings, "NOTIFIER_API_PORT")
     configure_logging(settings.log_level, "api")
     store = _store(settings)
     if not settings.api_keys and not ApiKeys(store.redis, {}).clients():
@@ -91,6 +93,7 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
     from notifier.scheduling.broker import configure_broker, enqueue_deliveries
     from notifier.scheduling.scheduler import Scheduler
 
+    require_free(settings, "NOTIFIER_SCHEDULER_METRICS_PORT")
     configure_logging(settings.log_level, "scheduler")
     broker = configure_broker(settings)
     store = _store(settings)
@@ -120,6 +123,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     require_redis(settings)
     require_public_url(settings)
+    require_free(settings, "NOTIFIER_WORKER_METRICS_PORT")
     argv = [
         sys.executable,
         "-m",
