@@ -64,7 +64,6 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
     from notifier.store.apikeys import ApiKeys
 
     require_public_url(settings)
-    require_free(settings, "NOTIFIER_API_PORT")
     configure_logging(settings.log_level, "api")
     store = _store(settings)
     if not settings.api_keys and not ApiKeys(store.redis, {}).clients():
@@ -74,6 +73,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    require_free(settings, "NOTIFIER_API_PORT")  # after the settings and the store: theirs first
     app = create_app(settings, store, rules_holder(settings.rules_dir))
     uvicorn.run(
         app,
@@ -93,10 +93,10 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
     from notifier.scheduling.broker import configure_broker, enqueue_deliveries
     from notifier.scheduling.scheduler import Scheduler
 
-    require_free(settings, "NOTIFIER_SCHEDULER_METRICS_PORT")
     configure_logging(settings.log_level, "scheduler")
     broker = configure_broker(settings)
     store = _store(settings)
+    require_free(settings, "NOTIFIER_SCHEDULER_METRICS_PORT")
     metrics = SchedulerMetrics()
     metrics.registry.register(ScheduleCollector(store))
     start_http_server(
