@@ -6,12 +6,21 @@ Every ``notifier`` command catches :data:`CONFIG_ERRORS` around its work, prints
 
 from __future__ import annotations
 
+import re
+
 import redis
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from notifier.file_errors import RuleSetError
 
-CONFIG_ERRORS = (ValidationError, RuleSetError, RuntimeError, redis.ConnectionError)
+CONFIG_ERRORS = (
+    ValidationError,
+    SettingsError,
+    RuleSetError,
+    RuntimeError,
+    redis.ConnectionError,
+)
 
 
 def describe(exc: BaseException) -> str:
@@ -24,6 +33,10 @@ def describe(exc: BaseException) -> str:
             + error["msg"].removeprefix("Value error, ")
             for error in exc.errors(include_url=False)
         )
+    if isinstance(exc, SettingsError):  # a setting holding a list or a mapping, not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"NOTIFIER_{field[1].upper()}" if field else "a setting"
+        return f"{name}: not valid JSON"
     if isinstance(exc, RuleSetError):
         return (
             f"{len(exc.errors)} error(s) in the rules or templates (NOTIFIER_RULES_DIR, "

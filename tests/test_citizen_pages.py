@@ -9,7 +9,6 @@ where it matters: in the next message the worker sends.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,6 @@ from tests.support.builders import (
     KEY,
     NOW,
     PAGE_PATHS,
-    SCREENSHOTS,
     TENANT,
     VAPID_PRIVATE,
     VAPID_PUBLIC,
@@ -39,6 +37,7 @@ from tests.support.builders import (
     deliver_all,
     deliver_next,
     deliverer,
+    screenshots,
     serve_site,
     settings,
 )
@@ -77,11 +76,8 @@ def test_each_page_is_accessible_at_every_width(
     assert violations(page) == []
     page.set_viewport_size({"width": 640, "height": 450})  # 1280 × 900 at 200 % zoom
     assert overflows(page) == 0
-    if os.environ.get("UPDATE_SCREENSHOTS") and lang == "fr":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        for width in (375, 1280):
-            page.set_viewport_size({"width": width, "height": 900})
-            page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
+    if lang == "fr":
+        screenshots(page, name)
 
 
 def test_the_pages_need_no_javascript_but_push(site: Site, browser: Browser) -> None:
@@ -459,10 +455,7 @@ def test_what_we_sent_you_lists_the_messages_with_their_words(
     assert "Gendarmerie : votre rendez-vous" in text or "Gendarmerie" in text
     assert "2026" in text  # its date, in the person's zone
     assert violations(page) == []
-    if os.environ.get("UPDATE_SCREENSHOTS"):
-        for width in (375, 1280):
-            page.set_viewport_size({"width": width, "height": 900})
-            page.screenshot(path=SCREENSHOTS / f"history-{width}.png", full_page=True)
+    screenshots(page, "history")
     page.goto(site.pages(path="/history", lang="en"))
     assert "Text message" in page.inner_text("main") and "sent" in page.inner_text("main")
 

@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from notifier.cli import keys, rules, run, serve, templates
+from notifier.cli.inputs import InputError
 from notifier.runtime.settings import get_settings
 
 if TYPE_CHECKING:
@@ -32,6 +33,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(get_settings(), args))
-    except CONFIG_ERRORS as exc:
+    except (*CONFIG_ERRORS, InputError) as exc:
         print(f"error: {describe(exc)}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from notifier.cli.inputs import aware_time, read_model
 from notifier.runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,7 +36,9 @@ def register(commands: Commands) -> None:
         "cancelling or replacing what the ones before planned",
     )
     show.add_argument("--html", action="store_true", help="print the HTML of e-mails too")
-    show.add_argument("--now", help="pretend it is this ISO 8601 time (default: now)")
+    show.add_argument(
+        "--now", type=aware_time, help="pretend it is this ISO 8601 time (default: now)"
+    )
     show.add_argument("--dir", help="rules folder (default: NOTIFIER_RULES_DIR)")
     show.add_argument("--templates", help="templates folder (default: NOTIFIER_TEMPLATES_DIR)")
     show.set_defaults(handler=cmd_rules_preview)
@@ -48,7 +51,7 @@ def _load_events(paths: list[Path]) -> list[Any]:
     from notifier.models import Event
 
     files = [f for p in paths for f in (sorted(p.glob("*.json")) if p.is_dir() else [p])]
-    return [Event.model_validate_json(f.read_text(encoding="utf-8")) for f in files]
+    return [read_model(f, Event) for f in files]
 
 
 def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:
@@ -77,8 +80,6 @@ def cmd_rules_check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
-    from datetime import datetime
-
     from notifier.rules.engine import EventDataError
     from notifier.rules.loader import RuleSetError, load_rules
     from notifier.rules.preview import preview
@@ -91,10 +92,7 @@ def cmd_rules_preview(settings: Settings, args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     events = _load_events([Path(e) for e in args.event])
-    now = datetime.fromisoformat(args.now) if args.now else utcnow()
-    if now.tzinfo is None:
-        print("error: --now needs a UTC offset, e.g. 2026-12-01T09:00:00+01:00", file=sys.stderr)
-        return 2
+    now = args.now or utcnow()
     renderer = Renderer(Path(args.templates) if args.templates else settings.templates_dir)
     try:
         print(preview(events, ruleset, renderer, now, html=args.html))

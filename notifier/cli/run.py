@@ -11,6 +11,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from notifier.cli.ports import PORTS, require_free
 from notifier.runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -62,6 +63,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from notifier.runtime.logs import configure_logging
 
     configure_logging(settings.log_level, "run")
+    # every port of the parts it starts; the embedded server's only if it starts one
+    embedded = "NOTIFIER_EMBEDDED_REDIS_PORT"
+    require_free(settings, *(n for n in PORTS if n != embedded or not settings.redis_url))
     server = None
     redis_url = settings.redis_url
     if not redis_url:

@@ -11,6 +11,7 @@ import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from notifier.cli.ports import require_free
 from notifier.runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    require_free(settings, "NOTIFIER_API_PORT")  # after the settings and the store: theirs first
     app = create_app(settings, store, rules_holder(settings.rules_dir))
     uvicorn.run(
         app,
@@ -94,6 +96,7 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, "scheduler")
     broker = configure_broker(settings)
     store = _store(settings)
+    require_free(settings, "NOTIFIER_SCHEDULER_METRICS_PORT")
     metrics = SchedulerMetrics()
     metrics.registry.register(ScheduleCollector(store))
     start_http_server(
@@ -120,6 +123,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     require_redis(settings)
     require_public_url(settings)
+    require_free(settings, "NOTIFIER_WORKER_METRICS_PORT")
     argv = [
         sys.executable,
         "-m",

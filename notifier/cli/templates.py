@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from notifier.cli.inputs import read_object
 from notifier.runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,8 +33,6 @@ def register(commands: Commands) -> None:
 
 
 def cmd_templates_preview(settings: Settings, args: argparse.Namespace) -> int:
-    import json
-
     from jinja2 import TemplateError
 
     from notifier.channels.registry import plugin
@@ -41,7 +40,7 @@ def cmd_templates_preview(settings: Settings, args: argparse.Namespace) -> int:
     from notifier.templates.context import template_flags
     from notifier.templates.renderer import Renderer, TemplateMissingError
 
-    data = json.loads(Path(args.data).read_text(encoding="utf-8")) if args.data else {}
+    data = read_object(Path(args.data)) if args.data else {}
     data = data.get("data", data)  # an event file works too
     needs = {Need(n) for n in args.needs or []}
     channel = Channel(args.channel)
