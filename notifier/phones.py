@@ -68,6 +68,9 @@ REGION_ZONES = {
 
 
 @lru_cache(maxsize=100_000)
+# pydantic runs a recipient's "after" validator again whenever a model holding it is made (each
+# planned message): parsing the number again cost more than the rest of planning it
+@lru_cache(maxsize=100_000)
 def timezone_for_phone(e164: str) -> str | None:
     """The time zone a number's owner most likely lives in, None when it cannot be told.
 

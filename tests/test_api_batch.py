@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from notifier.api.events import BatchAnswer, EventAccepted
 from notifier.store import Store
 from notifier.store.apikeys import ApiKeys
 from tests.support.builders import AUTH, bearer, make_event
@@ -109,3 +110,26 @@ def test_a_thousand_events_fit_the_batch_body_limit(client: TestClient, store: S
 def test_batch_without_a_key_is_401(client: TestClient) -> None:
     response = client.post("/v1/events/batch", json={"events": [booked(1)]})
     assert response.status_code == 401
+
+
+def test_answers_are_exactly_in_their_models_shape(client: TestClient) -> None:
+    """The ingest routes write their answers themselves (not through FastAPI's validation of
+    the response model): each must be what the model would have written, every field there
+    (null when unset) and times in UTC with ``Z``, fresh or replayed, accepted or refused."""
+    bad_phone = booked(2)
+    bad_phone["recipient"]["contacts"]["phone"] = "12"
+    missing_field = booked(3)
+    del missing_field["data"]["starts_at"]
+    answers: list[tuple[type[Any], Any]] = []
+    for _ in range(2):  # the second time, replays
+        single = client.post("/v1/events", json=booked(1), headers=AUTH)
+        assert single.status_code == 202, single.text
+        answers.append((EventAccepted, single.json()))
+        events = [booked(4), bad_phone, missing_field, {"id": "no-type"}]
+        batch = client.post("/v1/events/batch", json={"events": events}, headers=AUTH)
+        assert batch.status_code == 200, batch.text
+        answers.append((BatchAnswer, batch.json()))
+    for model, body in answers:
+        assert body == model.model_validate(body).model_dump(mode="json")
+    assert answers[0][1]["planned"][0]["due_at"].endswith("Z")
+    assert answers[3][1]["results"][0]["duplicate"] is True

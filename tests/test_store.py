@@ -9,6 +9,7 @@ import pytest
 
 from notifier.models import Channel, MessageStatus, recipient_key, subject_key
 from notifier.rules.engine import message_id, plan
+from notifier.runtime.clock import utc_text
 from notifier.store import LAYOUT, PREFIX, Claimed, Store
 from notifier.store.recipients import RecipientStore
 from tests.support.builders import CONTACT_KEY, NOW, REMINDER_RULES, make_event, rules_from
@@ -219,7 +220,7 @@ def test_a_replay_answers_the_first_answer_from_the_message_records(store: Store
     records, so a message erased since is left out rather than described from memory."""
     first = accept(store)
     assert {p["due_at"] for p in first.planned} == {
-        (NOW + timedelta(days=3) - timedelta(hours=h)).isoformat() for h in (48, 2)
+        utc_text(NOW + timedelta(days=3) - timedelta(hours=h)) for h in (48, 2)
     }
     erased = RecipientStore(store.redis, contact_key=CONTACT_KEY).erase("c", "citizen-1")
     assert erased == 2

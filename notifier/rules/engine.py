@@ -19,7 +19,7 @@ from typing import Any
 
 from notifier.models import Cancellation, Event, Plan, PlannedMessage, Series, Skipped
 from notifier.rules.compare import ordered
-from notifier.rules.expressions import Immediately, LocalTime, Offset
+from notifier.rules.expressions import Immediately, LocalTime, Offset, parse_clock
 from notifier.rules.loader import RuleSet
 from notifier.rules.schema import Condition, QuietHours, Rule, event_matches
 from notifier.rules.timing import after_quiet_hours, local_time_relative, next_cron
@@ -186,10 +186,15 @@ def quiet_window(rule: Rule, rules: RuleSet) -> tuple[str, str] | None:
 
 def settle(due: datetime, message: PlannedMessage) -> datetime:
     """``due`` moved out of the message's quiet hours, if it has any."""
-    if message.quiet_hours is None:
+    return settled(due, message.quiet_hours, message.recipient.timezone)
+
+
+def settled(due: datetime, quiet_hours: tuple[str, str] | None, timezone: str) -> datetime:
+    """``due`` moved out of ``quiet_hours`` (local, in ``timezone``), if there are any."""
+    if quiet_hours is None:
         return due
-    window = QuietHours(start=message.quiet_hours[0], end=message.quiet_hours[1]).window
-    return after_quiet_hours(due, window, message.recipient.timezone)
+    window = parse_clock(quiet_hours[0]), parse_clock(quiet_hours[1])
+    return after_quiet_hours(due, window, timezone)
 
 
 def _first_due(rule: Rule, event: Event, now: datetime) -> datetime | None:
@@ -235,7 +240,11 @@ def _plan_rule(
         if rule.if_past == "skip" or (grace is not None and late > grace):
             return Skipped(rule=rule.id, reason=f"due time {due.isoformat()} is already past")
         due = now
-    message = PlannedMessage(
+    quiet_hours = quiet_window(rule, rules)
+    final = _final_due(due, quiet_hours, event.recipient.timezone, expires_at, series)
+    if isinstance(final, str):
+        return Skipped(rule=rule.id, reason=final)
+    return PlannedMessage(
         id=f"{base_id}-1" if series else base_id,
         rule=rule.id,
         rules_version=rules.version,
@@ -243,30 +252,34 @@ def _plan_rule(
         event_type=event.type,
         tenant=tenant,
         subject=event.subject,
-        due_at=due,
+        due_at=final,
         template=rule.template,
         channels=rule.channels,
         recipient=event.recipient,
         data=event.data,
         expires_at=expires_at,
-        quiet_hours=quiet_window(rule, rules),
+        quiet_hours=quiet_hours,
         cap=(rule.cap.max, int(rule.cap.period.total_seconds())) if rule.cap else None,
         series=series,
         category=rule.category,
         critical=rule.critical,
     )
-    final = _finalize(message)
-    return Skipped(rule=rule.id, reason=final) if isinstance(final, str) else final
 
 
-def _finalize(message: PlannedMessage) -> PlannedMessage | str:
-    """Defer out of quiet hours; or say why the message would then be pointless."""
-    due = settle(message.due_at, message)
-    if message.expires_at is not None and due >= message.expires_at:
-        return f"it would arrive after its expiry ({message.expires_at.isoformat()})"
-    if message.series and message.series.until and due > message.series.until:
+def _final_due(
+    due: datetime,
+    quiet_hours: tuple[str, str] | None,
+    timezone: str,
+    expires_at: datetime | None,
+    series: Series | None,
+) -> datetime | str:
+    """``due`` deferred out of quiet hours; or why the message would then be pointless."""
+    due = settled(due, quiet_hours, timezone)
+    if expires_at is not None and due >= expires_at:
+        return f"it would arrive after its expiry ({expires_at.isoformat()})"
+    if series and series.until and due > series.until:
         return "the series ends before this occurrence"
-    return message.model_copy(update={"due_at": due})
+    return due
 
 
 def next_in_series(message: PlannedMessage) -> PlannedMessage | None:
@@ -282,12 +295,12 @@ def next_in_series(message: PlannedMessage) -> PlannedMessage | None:
     if due is None:
         return None
     index = series.index + 1
-    following = message.model_copy(
-        update={
-            "id": f"{series.base_id}-{index}",
-            "due_at": due,
-            "series": series.model_copy(update={"index": index, "nominal_at": due}),
-        }
+    following = series.model_copy(update={"index": index, "nominal_at": due})
+    final = _final_due(
+        due, message.quiet_hours, message.recipient.timezone, message.expires_at, following
     )
-    final = _finalize(following)
-    return None if isinstance(final, str) else final
+    if isinstance(final, str):
+        return None
+    return message.model_copy(
+        update={"id": f"{series.base_id}-{index}", "due_at": final, "series": following}
+    )

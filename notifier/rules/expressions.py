@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import time, timedelta
+from functools import lru_cache
 
 FIELD_PATH_PATTERN = r"^(occurred_at|data(\.[A-Za-z_][A-Za-z0-9_]*)+)$"
 _DURATION_PART = re.compile(r"(\d+)\s*(d|h|m|s)")
@@ -28,6 +29,7 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+@lru_cache(maxsize=256)  # planning reads each message's quiet hours: a few distinct texts
 def parse_clock(text: str) -> time:
     match = _CLOCK.match(text.strip())
     if not match:

@@ -18,7 +18,7 @@ generated from these models for editors.
 from __future__ import annotations
 
 from datetime import time, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal
 
 from croniter import croniter
@@ -43,6 +43,7 @@ EVENT_PATTERN = r"^([a-z][a-z0-9_]*|\*)(\.([a-z][a-z0-9_]*|\*))+$"
 EventPattern = Annotated[str, Field(pattern=EVENT_PATTERN)]
 
 
+@lru_cache(maxsize=4096)  # asked for every rule of every event: a few types and patterns
 def event_matches(event_type: str, pattern: str) -> bool:
     """``procedure.*`` matches ``procedure.closed``; each ``*`` stands for one segment."""
     parts, wanted = event_type.split("."), pattern.split(".")

@@ -7,3 +7,8 @@ from datetime import UTC, datetime
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def utc_text(moment: datetime) -> str:
+    """``moment`` in UTC as the API writes every time: ISO 8601 with ``Z`` (as pydantic does)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -23,6 +23,7 @@ from notifier.models import (
     PlannedMessage,
     recipient_key,
 )
+from notifier.runtime.clock import utc_text
 
 PREFIX = "notifier:"
 LAYOUT = "5"  # of the keys above; a version that changes them changes this (check_layout)
@@ -136,7 +137,7 @@ def planned_summary(message: PlannedMessage) -> dict[str, Any]:
     return {
         "id": message.id,
         "rule": message.rule,
-        "due_at": message.due_at.astimezone(UTC).isoformat(),
+        "due_at": utc_text(message.due_at),
         "channels": [c.value for c in message.channels],
     }
 

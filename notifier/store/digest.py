@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from functools import lru_cache
 
 from notifier.models import Contacts
 
 
+@lru_cache(maxsize=100_000)  # asked for each message of an event, and again at each send
 def contact_digest(key: bytes, contact: str) -> str:
     return hmac.new(key, contact.strip().lower().encode(), hashlib.sha256).hexdigest()[:32]
 

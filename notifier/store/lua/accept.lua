@@ -17,12 +17,18 @@ end
 -- a schedule is written in this layout (see Store.check_layout)
 redis.call('SET', prefix .. 'layout', layout, 'NX')
 local now_ms, retention = ARGV[2], tonumber(ARGV[3])
+-- a rule this event schedules again on its subject loses its stop mark below: none is set
+local renewed, first = {}, 7 + 3 * tonumber(ARGV[5])
+for j = 1, tonumber(ARGV[first - 1]) do
+  local at = first + 9 * (j - 1)
+  renewed[ARGV[at + 2] .. ':' .. ARGV[at + 3]] = true
+end
 local i = 6
 local cancelled = {}
 for _ = 1, tonumber(ARGV[5]) do
   local subject, rule, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   i = i + 3
-  if rule ~= '' then
+  if rule ~= '' and not renewed[subject .. ':' .. rule] then
     redis.call('SET', prefix .. 'stopped:' .. subject .. ':' .. rule, 1, 'EX', tonumber(ARGV[1]))
   end
   for _, id in ipairs(ids_in(prefix .. 'subjects', subject)) do
@@ -43,6 +49,7 @@ for _ = 1, count do
   schedule(i, now_ms)
   i = i + 9
 end
+add_gathered()
 local answer = ARGV[4] .. '\n' .. table.concat(cancelled, ',')
 redis.call('SET', KEYS[1], answer, 'EX', tonumber(ARGV[1]))
 return {1, answer}

@@ -27,6 +27,7 @@ if ARGV[3] == 'permanent-failure' or ARGV[3] == 'technical-failure' or ARGV[3] =
 end
 if ARGV[12] and redis.call('EXISTS', prefix .. 'stopped:' .. ARGV[14] .. ':' .. ARGV[15]) == 0 then
   schedule(12, ARGV[4], 'next in series after ' .. id)
+  add_gathered()
 end
 if ARGV[10] ~= '' then
   local excluded = redis.call('HGET', mkey(id), 'excluded')

@@ -28,6 +28,50 @@ local function add_id(key, field, id)
     redis.call('HSET', key, field, ids .. ',' .. id)
   end
 end
+-- Until the end of ``week``: keys of weekly indexes expire whole, no sweeper needed. Asked
+-- once per key in a run of a script (the messages of an event share their weeks).
+local kept_until = {}
+local function keep_until_week_end(key, seconds)
+  if kept_until[key] then return end
+  kept_until[key] = true
+  if redis.call('TTL', key) < tonumber(seconds) then redis.call('EXPIRE', key, seconds) end
+end
+-- Ids gathered for those comma-separated fields by schedule(), added by add_gathered(): one
+-- read and one write per field (the messages of one event share subject and recipient), then
+-- the weekly keys kept until their week ends.
+local gathered, gathered_order, gathered_ttl = {}, {}, {}
+local function gather_id(key, field, id, week_ends_in)
+  if week_ends_in then gathered_ttl[key] = week_ends_in end
+  local fields = gathered[key]
+  if not fields then
+    fields = {}
+    gathered[key] = fields
+  end
+  if not fields[field] then
+    fields[field] = {}
+    table.insert(gathered_order, {key, field})
+  end
+  table.insert(fields[field], id)
+end
+local function add_gathered()
+  for _, at in ipairs(gathered_order) do
+    local key, field = at[1], at[2]
+    local ids = redis.call('HGET', key, field)
+    local listed, added = ',' .. (ids or '') .. ',', {}
+    for _, id in ipairs(gathered[key][field]) do
+      if not string.find(listed, ',' .. id .. ',', 1, true) then
+        table.insert(added, id)
+        listed = listed .. id .. ','
+      end
+    end
+    if #added > 0 then
+      local all = table.concat(added, ',')
+      redis.call('HSET', key, field, ids and (ids .. ',' .. all) or all)
+    end
+  end
+  for key, seconds in pairs(gathered_ttl) do keep_until_week_end(key, seconds) end
+  gathered, gathered_order, gathered_ttl = {}, {}, {}
+end
 local function remove_id(key, field, id)
   local kept = {}
   for _, other in ipairs(ids_in(key, field)) do
@@ -39,15 +83,20 @@ local function remove_id(key, field, id)
     redis.call('HSET', key, field, table.concat(kept, ','))
   end
 end
-local function history(id, now_ms, status, detail, channel)
+-- One line of a message's history: [epoch ms, status, detail, channel] (codec.decode_history).
+local function history_entry(now_ms, status, detail, channel)
   local entry = '[' .. now_ms .. ',' .. cjson.encode(status)
   local with_channel = channel ~= nil and channel ~= ''
   if with_channel or (detail ~= nil and detail ~= '') then
     entry = entry .. ',' .. cjson.encode(detail or '')
   end
   if with_channel then entry = entry .. ',' .. cjson.encode(channel) end
+  return entry .. ']'
+end
+local function history(id, now_ms, status, detail, channel)
+  local entry = history_entry(now_ms, status, detail, channel)
   local past = redis.call('HGET', mkey(id), 'history')
-  redis.call('HSET', mkey(id), 'history', (past and past .. '\n' or '') .. entry .. ']')
+  redis.call('HSET', mkey(id), 'history', (past and past .. '\n' or '') .. entry)
 end
 -- A message's status is that of the last entry of its history: one source of truth.
 local function status_in(history)
@@ -80,10 +129,6 @@ local function server_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
--- Until the end of ``week``: keys of weekly indexes expire whole, no sweeper needed.
-local function keep_until_week_end(key, seconds)
-  if redis.call('TTL', key) < tonumber(seconds) then redis.call('EXPIRE', key, seconds) end
-end
 -- A new message from ARGV[i]: id, due ms, subject, rule, body, recipient key (tenant|id:
 -- see recipient_key in notifier/models.py), recipient week, seconds until that week ends,
 -- keyed hashes of the recipient's contacts (comma-separated, '' if none; see
@@ -92,23 +137,31 @@ end
 -- adding to it costs the same however many recipients share a contact (a list in a hash
 -- field was copied whole on each add: quadratic for a shared phone or address).
 -- The message keeps them too ('digests'): begin_send asks whether one is marked discreet.
+-- Its subject's and recipient's indexes list it once the caller calls add_gathered().
+local weeks_listed = {}  -- in this run of the script
 local function schedule(i, now_ms, detail)
-  local id, due, subject, week = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 6]
-  local recipients = prefix .. 'recipients:' .. week
-  redis.call('DEL', mkey(id))
-  redis.call('HSET', mkey(id), 'body', ARGV[i + 4])
-  redis.call('ZADD', prefix .. 'due', due, id)
-  add_id(prefix .. 'subjects', subject, id)
-  add_id(recipients, ARGV[i + 5], id)
-  keep_until_week_end(recipients, ARGV[i + 7])
+  local id, due, subject = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local recipient, week = ARGV[i + 5], ARGV[i + 6]
+  local fields = {'body', ARGV[i + 4], 'history', history_entry(now_ms, 'scheduled', detail)}
   if ARGV[i + 8] ~= '' then
-    redis.call('HSET', mkey(id), 'digests', ARGV[i + 8])
-    local contacts = prefix .. 'contacts:' .. week
+    table.insert(fields, 'digests')
+    table.insert(fields, ARGV[i + 8])
+    local contacts, members = prefix .. 'contacts:' .. week, {}
     for digest in string.gmatch(ARGV[i + 8], '[^,]+') do
-      redis.call('ZADD', contacts, 0, digest .. ':' .. ARGV[i + 5])
+      table.insert(members, 0)
+      table.insert(members, digest .. ':' .. recipient)
     end
+    redis.call('ZADD', contacts, unpack(members))
     keep_until_week_end(contacts, ARGV[i + 7])
   end
-  redis.call('SADD', prefix .. 'recipient-weeks', week)
-  history(id, now_ms, 'scheduled', detail)
+  redis.call('DEL', mkey(id))
+  redis.call('HSET', mkey(id), unpack(fields))
+  redis.call('ZADD', prefix .. 'due', due, id)
+  gather_id(prefix .. 'subjects', subject, id)
+  local recipients = prefix .. 'recipients:' .. week
+  gather_id(recipients, recipient, id, ARGV[i + 7])
+  if not weeks_listed[week] then
+    weeks_listed[week] = true
+    redis.call('SADD', prefix .. 'recipient-weeks', week)
+  end
 end
