@@ -96,6 +96,7 @@ def test_permanent_failure_falls_back_to_next_channel(store: Store) -> None:
         (MessageStatus.SENDING, Channel.SMS, "permanent: not a mobile"),
         (MessageStatus.SENT, Channel.EMAIL, "smtp-1"),
     ]
+    assert record.calls == 2  # one provider call on each channel
 
 
 def test_temporary_failure_is_rescheduled_with_backoff_then_gives_up(store: Store) -> None:

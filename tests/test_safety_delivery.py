@@ -280,9 +280,12 @@ def test_a_message_due_at_20h_waits_for_9h_next_day(store: Store, event_type: st
     assert record.history[-1].detail == (
         f"outside the person's safe hours: deferred to {paris(26, 9).isoformat()}"
     )
+    assert record.calls == 0  # held: no provider called (the API's attempts)
     assert deliver(store, {Channel.SMS: sms}, paris(26, 8)) == []  # not yet
     assert deliver(store, {Channel.SMS: sms}, paris(26, 9)) == [MessageStatus.SENT]
     assert len(sms.sent) == 1
+    record = store.get(message_id)
+    assert record is not None and record.calls == 1
 
 
 def test_one_whose_expiry_comes_first_expires(store: Store) -> None:

@@ -47,7 +47,7 @@ def get_message(message_id: MessageId, client: EventsClient, parts: EngineDep) -
         "subject": record.message.subject,
         "event_id": record.message.event_id,
         "due_at": record.due_at.astimezone(UTC),
-        "attempts": sum(entry.status is MessageStatus.SENDING for entry in record.history),
+        "attempts": record.calls,
         "rules_version": record.message.rules_version,
         "history": record.history,
     }

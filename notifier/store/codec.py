@@ -130,6 +130,7 @@ class MessageRecord:
     # whether its last send went in the discreet wording; None: not sent, or sent before
     # this was recorded
     discreet: bool | None = None
+    calls: int = 0  # provider calls made for it, on every channel tried
 
 
 def planned_summary(message: PlannedMessage) -> dict[str, Any]:
@@ -215,6 +216,7 @@ def record_from(message_id: str, fields: dict[str, str]) -> MessageRecord:
         message=message,
         history=history,
         discreet=fields["discreet"] == "1" if "discreet" in fields else None,
+        calls=int(fields.get("calls", 0)),  # counted by provider_call.lua (from 2026-11-30)
     )
 
 

@@ -1,6 +1,6 @@
 -- provider_call: mark a provider call about to start, and count the message in every cap
 -- window (once: a message already counted passes again), if this attempt still owns it
--- (a later attempt of the same claim takes it over).
+-- (a later attempt of the same claim takes it over); count the call ('calls': the API's attempts).
 -- KEYS     the cap counters (sliding windows, sorted sets)
 -- ARGV[1]  message id   ARGV[2]  claim   ARGV[3]  attempt token   ARGV[4]  channel
 -- ARGV[5]  now, epoch ms, then (max, period ms) for each key, in order
@@ -20,4 +20,5 @@ for i, key in ipairs(KEYS) do
   redis.call('PEXPIRE', key, tonumber(ARGV[5 + 2 * i]))
 end
 redis.call('HSET', mkey(id), 'provider_call', ARGV[4], 'provider_call_at', server_ms())
+redis.call('HINCRBY', mkey(id), 'calls', 1)
 return 1
