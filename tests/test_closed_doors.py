@@ -7,8 +7,9 @@ Each route and page answers as for something that does not exist (404), or refus
 missing scope (403; the console sends anyone without an ops session to its login page),
 never shows a contact of the owner's citizen, and leaves everything of the owner as it was.
 
-The routes come from the app itself: a route added without a case here fails
-:func:`test_every_route_has_a_case`.
+The routes come from the app itself, every one of them (the public ones too: the docs, the
+health and metrics, the legal pages, the static files): a route added anywhere without a case
+here fails :func:`test_every_route_has_a_case`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.routing import Mount
 
 from notifier.links import PAGES, UNSUBSCRIBE, Grant, Links
 from notifier.runtime.settings import Settings
@@ -37,7 +39,6 @@ from tests.support.builders import (
     make_event,
 )
 
-SURFACES = ("/v1/", "/me/", "/u/", "/ops/")
 PUSH_ENDPOINT = "https://fcm.googleapis.com/fcm/send/alice-device-7f3a"
 OWNED = {
     "id": "citizen-1",
@@ -177,7 +178,22 @@ SUBSCRIPTION = {"endpoint": PUSH_ENDPOINT, "keys": {"p256dh": "C" * 87, "auth": 
 LOGIN = "/ops/login"
 NEUTRAL = Settings.model_fields["quick_exit_url"].default
 
+
+def public(path: str) -> Send:
+    """A route open to anyone, holding no one's data (fetched with the intruder's key)."""
+    return api("GET", path)
+
+
 CASES = [
+    # open to anyone: documentation, health, metrics, legal pages, files; no one's data
+    Case("GET /openapi.json", public("/openapi.json"), 200),
+    Case("GET /docs", public("/docs"), 200),
+    Case("GET /healthz", public("/healthz"), 200),
+    Case("GET /metrics", public("/metrics"), 200),
+    Case("GET /accessibilite", public("/accessibilite"), 200),
+    Case("GET /mentions-legales", public("/mentions-legales"), 200),
+    Case("GET /donnees-personnelles", public("/donnees-personnelles"), 200),
+    Case("GET /static/{path}", public("/static/pages.css"), 200),
     # the upstream API: another tenant's recipient and messages are not found
     Case("POST /v1/events", api("POST", "/v1/events", json=BY_REFERENCE), 422),
     Case(
@@ -321,14 +337,17 @@ CASES = [
 
 
 def served_routes(app: FastAPI) -> set[str]:
-    """Every "METHOD /path" the app serves under the API, the pages and the console."""
+    """Every "METHOD /path" the app serves, wherever it is (a mounted folder of files as
+    ``GET /static/{path}``)."""
     found = set()
     for route in app.routes:
+        if isinstance(route, Mount):
+            found.add(f"GET {route.path}/{{path}}")
         nested = getattr(route, "effective_route_contexts", None)  # an included router
         for each in nested() if nested else [route]:
             path = getattr(each, "path", "")
             for method in getattr(each, "methods", None) or ():
-                if method != "HEAD" and path.startswith(SURFACES):
+                if method != "HEAD":
                     found.add(f"{method} {path}")
     return found
 
