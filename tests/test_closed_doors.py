@@ -2,9 +2,10 @@
 
 One tenant (``owner``) has a registered citizen with a phone, an e-mail and a browser
 subscription, pending reminders and a message sent. Another (``intruder``) holds keys with
-every API scope, or too few, and links signed for the same recipient id in its own tenant.
-Each route and page answers as for something that does not exist (404), or refuses a
-missing scope (403; the console sends anyone without an ops session to its login page),
+every API scope, or too few, links signed for the same recipient id in its own tenant, and
+its own support desk's console session (an ``ops`` key made with ``--tenant``). Each route
+and page answers as for something that does not exist (404), or refuses a missing scope
+(403; the console sends anyone without an ops session to its login page),
 never shows a contact of the owner's citizen, and leaves everything of the owner as it was.
 
 The routes come from the app itself, every one of them (the public ones too: the docs, the
@@ -14,6 +15,7 @@ here fails :func:`test_every_route_has_a_case`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,6 +30,7 @@ from notifier.links import PAGES, UNSUBSCRIBE, Grant, Links
 from notifier.runtime.settings import Settings
 from notifier.store import PREFIX, Store
 from notifier.store.apikeys import ALL_SCOPES, ApiKeys, Scope
+from notifier.web.console import COOKIE
 from notifier.web.guard import csrf_token
 from tests.support.builders import (
     CONTACT_KEY,
@@ -76,6 +79,19 @@ class World:
         """A link signed for citizen-1 of the intruder's tenant: not the owner's citizen."""
         return self.links.token(Grant("citizen-1", purpose, **extra, tenant="intruder"))
 
+    def desk(self) -> tuple[str, str]:
+        """A console session of the intruder's own support desk (an ``ops`` key made with
+        ``--tenant intruder``): its cookie, and the CSRF token of its forms."""
+        key = {"key": self.keys["desk"]}
+        login = self.client.post("/ops/login", data=key, follow_redirects=False)
+        assert login.status_code == 303 and login.headers["location"] == "/ops/", login.text
+        cookie = login.cookies[COOKIE]
+        self.client.cookies.clear()  # each case sends its own
+        overview = self.client.get("/ops/", headers={"Cookie": f"{COOKIE}={cookie}"}).text
+        found = re.search(r'name="token" value="([0-9a-f]+)"', overview)
+        assert found is not None, overview
+        return cookie, found.group(1)
+
     def owned(self) -> dict[str, Any]:
         """Everything stored about the owner's citizen and their messages."""
         keys = [f"{PREFIX}recipient:owner|citizen-1"] + [
@@ -97,6 +113,7 @@ def world(redis_base_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "neighbour": api_keys.add("neighbour", [], scopes=ALL_SCOPES - {Scope.OPS}),
         "erase-only": api_keys.add("eraser", [], scopes={Scope.ERASE}, tenant="intruder"),
         "events-only": api_keys.add("poster", [], scopes={Scope.EVENTS}, tenant="intruder"),
+        "desk": api_keys.add("intruder-desk", [], scopes={Scope.OPS}, tenant="intruder"),
     }
     with api_client(store, REMINDER_RULES, tmp_path_factory.mktemp("doors"), {}) as client:
         owner = bearer(keys["owner"])
@@ -336,6 +353,54 @@ CASES = [
 ]
 
 
+def desk(method: str, path: str, data: dict[str, str] | None = None) -> Send:
+    """The console in a session of the intruder's support desk, a form with its CSRF token."""
+
+    def send(w: World) -> Any:
+        cookie, token = w.desk()
+        form = {"token": token, **(data or {})} if method == "POST" else None
+        return w.client.request(
+            method,
+            path.format(pending=w.pending, sent=w.sent),
+            headers={"Cookie": f"{COOKIE}={cookie}"},
+            data=form,
+            follow_redirects=False,
+        )
+
+    return send
+
+
+REASON = {"reason": "asked by phone"}
+# Every console route, with a session of an agent of another tenant: the owner's messages and
+# person answer as unknown ids, Find finds nothing, the overview lists nothing of theirs.
+DESK_CASES = [
+    Case("GET /ops/login", desk("GET", LOGIN), 200),
+    Case("POST /ops/login", desk("POST", LOGIN), 303, f"{LOGIN}?failed=1"),  # no key sent
+    Case("POST /ops/logout", desk("POST", "/ops/logout"), 303, LOGIN),
+    Case("GET /ops/", desk("GET", "/ops/"), 200),
+    Case("GET /ops/find", desk("GET", "/ops/find?q=citizen-1"), 200),
+    Case("GET /ops/messages/{message_id}", desk("GET", "/ops/messages/{pending}"), 404),
+    Case(
+        "POST /ops/messages/{message_id}/{action}",
+        desk("POST", "/ops/messages/{pending}/cancel", REASON),
+        404,
+    ),
+    Case("GET /ops/messages/{message_id}/person", desk("GET", "/ops/messages/{sent}/person"), 404),
+    Case(
+        "POST /ops/messages/{message_id}/person/safety",
+        desk("POST", "/ops/messages/{pending}/person/safety", REASON | {"paused": "1"}),
+        404,
+    ),
+    Case(
+        "POST /ops/messages/{message_id}/person/code",
+        desk("POST", "/ops/messages/{pending}/person/code", REASON | {"code": "864213"}),
+        404,
+    ),
+    Case("GET /ops/preview", desk("GET", "/ops/preview"), 200),
+    Case("POST /ops/preview", desk("POST", "/ops/preview", {"event": "{}"}), 200),
+]
+
+
 def served_routes(app: FastAPI) -> set[str]:
     """Every "METHOD /path" the app serves, wherever it is (a mounted folder of files as
     ``GET /static/{path}``)."""
@@ -356,6 +421,29 @@ def test_every_route_has_a_case(world: World) -> None:
     cases = [case.route for case in CASES]
     assert len(cases) == len(set(cases))
     assert served_routes(world.client.app) == set(cases)  # type: ignore[arg-type]
+
+
+def test_every_console_route_has_a_case_for_another_tenants_desk(world: World) -> None:
+    served = served_routes(world.client.app)  # type: ignore[arg-type]
+    console = {route for route in served if route.split()[1].startswith("/ops/")}
+    assert {case.route for case in DESK_CASES} == console
+
+
+@pytest.mark.parametrize("case", DESK_CASES, ids=str)
+def test_another_tenants_desk_finds_nothing(world: World, case: Case) -> None:
+    """The hole 9b63d99 closed: an ``ops`` key made with ``--tenant`` found another tenant's
+    protected person by phone, opened their Safe contact screen and read the audit list."""
+    before = world.owned()
+    answer = case.send(world)
+    assert answer.status_code == case.status, answer.text
+    if case.location is not None:
+        assert answer.headers["location"] == case.location
+    shown = answer.text.replace(answer.request.url.path, "")  # but what the agent asked for
+    for asked in answer.request.url.params.values():
+        shown = shown.replace(asked, "")
+    assert not [c for c in CONTACTS if c in shown], shown
+    assert world.pending not in shown and world.sent not in shown, shown
+    assert world.owned() == before
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
