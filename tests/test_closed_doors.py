@@ -51,6 +51,11 @@ OWNED = {
         "push": {"endpoint": PUSH_ENDPOINT, "keys": {"p256dh": "B" * 87, "auth": "A" * 22}},
     },
 }
+HOUSEMATE = {"id": "citizen-2", "contacts": {"phone": "+33622222222"}}  # of the owner's tenant
+LAPTOP = {  # a second browser of the owner's citizen, subscribed through the API
+    "endpoint": "https://fcm.googleapis.com/fcm/send/alice-laptop-91c2",
+    "keys": {"p256dh": "E" * 87, "auth": "F" * 22},
+}
 # the owner's citizen's contacts, in every form a page or an answer could write them
 CONTACTS = (
     "+33611111111",
@@ -60,6 +65,7 @@ CONTACTS = (
     "•• •• •• 11",
     "alice.owner",
     "alice-device-7f3a",
+    "alice-laptop-91c2",
 )
 
 
@@ -75,8 +81,11 @@ class World:
     def __post_init__(self) -> None:
         self.links = Links(CONTACT_KEY, None, ttl=timedelta(days=30))
 
-    def page(self, purpose: str = PAGES, **extra: Any) -> str:
-        """A link signed for citizen-1 of the intruder's tenant: not the owner's citizen."""
+    def page(self, purpose: str = PAGES, housemate: bool = False, **extra: Any) -> str:
+        """A link signed for citizen-1 of the intruder's tenant: not the owner's citizen; or,
+        as ``housemate``, for another person of the owner's tenant (citizen-2)."""
+        if housemate:
+            return self.links.token(Grant(HOUSEMATE["id"], purpose, **extra, tenant="owner"))
         return self.links.token(Grant("citizen-1", purpose, **extra, tenant="intruder"))
 
     def desk(self) -> tuple[str, str]:
@@ -118,6 +127,9 @@ def world(redis_base_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     with api_client(store, REMINDER_RULES, tmp_path_factory.mktemp("doors"), {}) as client:
         owner = bearer(keys["owner"])
         assert client.put("/v1/recipients/citizen-1", json=OWNED, headers=owner).is_success
+        assert client.put("/v1/recipients/citizen-2", json=HOUSEMATE, headers=owner).is_success
+        laptop = "/v1/recipients/citizen-1/push-subscriptions"
+        assert client.post(laptop, json=LAPTOP, headers=owner).status_code == 201
         booked = make_event().model_dump(mode="json") | {"recipient": {"id": "citizen-1"}}
         pending = client.post("/v1/events", json=booked, headers=owner).json()["planned"][0]
         news = make_event(
@@ -154,12 +166,19 @@ def api(method: str, path: str, key: str = "intruder", **kwargs: Any) -> Send:
     return send
 
 
-def citizen(method: str, path: str, purpose: str = PAGES, csrf: str = "", **kwargs: Any) -> Send:
-    """A page with the intruder's link; a form with the CSRF token of that link."""
+def citizen(
+    method: str,
+    path: str,
+    purpose: str = PAGES,
+    csrf: str = "",
+    housemate: bool = False,
+    **kwargs: Any,
+) -> Send:
+    """A page with the intruder's link (or the housemate's); a form with its CSRF token."""
     extra = {"category": "news", "channel": "email"} if purpose == UNSUBSCRIBE else {}
 
     def send(w: World) -> Any:
-        token = w.page(purpose, **extra)
+        token = w.page(purpose, housemate, **extra)
         valid = csrf_token(CONTACT_KEY, token)
         options = dict(kwargs)
         if csrf == "form":
@@ -443,6 +462,34 @@ def test_another_tenants_desk_finds_nothing(world: World, case: Case) -> None:
         shown = shown.replace(asked, "")
     assert not [c for c in CONTACTS if c in shown], shown
     assert world.pending not in shown and world.sent not in shown, shown
+    assert world.owned() == before
+
+
+@pytest.mark.parametrize(
+    ("send", "status"),
+    [
+        pytest.param(
+            citizen("GET", "/me/{token}/history/{sent}", housemate=True), 404, id="their-message"
+        ),
+        pytest.param(citizen("GET", "/me/{token}/history", housemate=True), 200, id="history"),
+        pytest.param(
+            citizen("POST", "/me/{token}/push/remove", csrf="header", json=LAPTOP, housemate=True),
+            200,
+            id="their-browser",
+        ),
+    ],
+)
+def test_another_persons_link_of_the_same_tenant_finds_nothing(
+    world: World, send: Send, status: int
+) -> None:
+    """A real person's link, of the owner's tenant, naming what is the owner's citizen's: a
+    message of theirs (404, as an unknown id), their browser's subscription (left alone)."""
+    before = world.owned()
+    answer = send(world)
+    assert answer.status_code == status, answer.text
+    shown = answer.text.replace(answer.request.url.path, "")  # but the address asked for
+    assert not [c for c in CONTACTS if c in shown], shown
+    assert world.sent not in shown and "transmise" not in shown, shown
     assert world.owned() == before
 
 
