@@ -378,3 +378,14 @@ def test_the_session_cookie_is_secure_whenever_the_public_url_is_https(
         login = httpx.post(f"{site.url}/ops/login", data={"key": agent})
     assert login.status_code == 303 and login.headers["location"] == "/ops/", login.text
     assert ("; secure" in login.headers["set-cookie"].lower()) is secure
+
+
+def test_a_form_token_in_other_characters_is_refused_not_a_500(console: Console) -> None:
+    """Compared as text, a token outside ASCII raised (a 500 and a traceback in the log)."""
+    (first, *_) = console.post(id="evt-token")
+    browser = _logged_in(console, console.agent_key)
+    for path in ("/ops/logout", f"/ops/messages/{first}/cancel"):
+        answer = browser.post(path, data={"token": "é" * 32, "reason": "asked"})
+        assert answer.status_code == 403, answer.text
+    assert browser.get("/ops/").status_code == 200  # still logged in
+    assert console.store.get(first).status is MessageStatus.SCHEDULED  # type: ignore[union-attr]

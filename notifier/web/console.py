@@ -36,7 +36,7 @@ from notifier.store.apikeys import Scope
 from notifier.store.recipients import RecipientStore
 from notifier.templates.renderer import Renderer
 from notifier.web.gate import secure_cookies
-from notifier.web.guard import PageError, within_rate
+from notifier.web.guard import PageError, same_token, within_rate
 from notifier.web.history import sent_text
 from notifier.web.pages import NO_STORE, templates
 from notifier.web.sessions import SESSION, OpsAgent, Sessions
@@ -80,7 +80,7 @@ def csrf(parts: Engine, request: Request) -> str:
 
 
 def check(parts: Engine, request: Request, presented: str) -> None:
-    if not hmac.compare_digest(csrf(parts, request), presented):
+    if not same_token(csrf(parts, request), presented):
         raise PageError(403, "error.form")
 
 
