@@ -51,6 +51,11 @@ OWNED = {
         "push": {"endpoint": PUSH_ENDPOINT, "keys": {"p256dh": "B" * 87, "auth": "A" * 22}},
     },
 }
+EVENTS_ONLY = {  # the owner's, known only from its events, with a pause kept from one
+    "id": "citizen-3",
+    "contacts": {"phone": "+33633333333"},
+    "safety": {"paused": True},
+}
 HOUSEMATE = {"id": "citizen-2", "contacts": {"phone": "+33622222222"}}  # of the owner's tenant
 LAPTOP = {  # a second browser of the owner's citizen, subscribed through the API
     "endpoint": "https://fcm.googleapis.com/fcm/send/alice-laptop-91c2",
@@ -103,7 +108,7 @@ class World:
 
     def owned(self) -> dict[str, Any]:
         """Everything stored about the owner's citizen and their messages."""
-        keys = [f"{PREFIX}recipient:owner|citizen-1"] + [
+        keys = [f"{PREFIX}recipient:owner|citizen-1", f"{PREFIX}recipient:owner|citizen-3"] + [
             f"{PREFIX}msg:{i}" for i in (self.pending, self.sent)
         ]
         return {key: self.store.redis.hgetall(key) for key in keys}
@@ -140,6 +145,9 @@ def world(redis_base_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         ).model_dump(mode="json") | {"recipient": {"id": "citizen-1"}}
         (sent,) = client.post("/v1/events", json=news, headers=owner).json()["planned"]
         assert deliver_due(store, NOW) == ["alice.owner@example.org"]
+        paused = make_event(id="paused", subject="appointment:P-3", recipient=EVENTS_ONLY)
+        answer = client.post("/v1/events", json=paused.model_dump(mode="json"), headers=owner)
+        assert answer.status_code == 202, answer.text
         yield World(client, store, keys, pending["id"], sent["id"])
     store.redis.close()
 
@@ -490,6 +498,30 @@ def test_another_persons_link_of_the_same_tenant_finds_nothing(
     shown = answer.text.replace(answer.request.url.path, "")  # but the address asked for
     assert not [c for c in CONTACTS if c in shown], shown
     assert world.sent not in shown and "transmise" not in shown, shown
+    assert world.owned() == before
+
+
+@pytest.mark.parametrize(
+    "send",
+    [
+        pytest.param(api("GET", "/v1/recipients/citizen-3"), id="read"),
+        pytest.param(api("POST", "/v1/recipients/citizen-3/resume", json={}), id="resume"),
+        pytest.param(
+            api("POST", "/v1/recipients/citizen-3/code", json={"code": "432109"}), id="code"
+        ),
+        pytest.param(api("DELETE", "/v1/recipients/citizen-3"), id="erase"),
+    ],
+)
+def test_a_person_known_only_from_events_is_not_found_by_another_tenant(
+    world: World, send: Send
+) -> None:
+    """Resume and code reach a person never registered (their pause came in an event): only
+    for the tenant whose events they came in."""
+    before = world.owned()
+    assert before[f"{PREFIX}recipient:owner|citizen-3"], "the pause the event brought is kept"
+    answer = send(world)
+    assert answer.status_code == 404, answer.text
+    assert "33633333333" not in answer.text
     assert world.owned() == before
 
 
