@@ -131,6 +131,26 @@ def test_422_names_the_data_field_a_rule_needs(client: TestClient, store: Store)
     assert store.pending_count() == 0
 
 
+@pytest.mark.parametrize(
+    "starts_at",
+    [
+        pytest.param("9999-12-31T23:59:59+14:00", id="year-9999"),
+        pytest.param("0001-01-01T00:00:00-14:00", id="year-1"),
+    ],
+)
+def test_a_time_the_calendar_cannot_hold_is_a_422_naming_it(
+    client: TestClient, store: Store, starts_at: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A valid ISO date-time at the calendar's ends: 48 h before year 1, or a record kept
+    a week past year 9999, overflowed (a 500 and a traceback in the log)."""
+    body = event_json(data={**make_event().data, "starts_at": starts_at})
+    response = client.post("/v1/events", json=body, headers=AUTH)
+    assert response.status_code == 422, response.text
+    assert _error_locs(response) == [["body", "data", "starts_at"]]
+    assert not [r for r in caplog.records if r.exc_info]
+    assert store.pending_count() == 0
+
+
 def test_unknown_message_is_404(client: TestClient) -> None:
     assert client.get("/v1/messages/AAAAAAAAAAAAAAAA", headers=AUTH).status_code == 404
     assert client.get("/v1/messages/nope", headers=AUTH).status_code == 422  # not an id

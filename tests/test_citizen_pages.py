@@ -583,3 +583,30 @@ def test_the_operator_s_own_notices_replace_the_placeholders(store: Store, page:
 def test_a_notice_address_must_be_a_link() -> None:
     with pytest.raises(ValueError, match="legal_notice_url"):
         settings(legal_notice_url="javascript:alert(1)")
+
+
+OTHER_CHARACTERS = "é" * 32  # a CSRF token's length, not in ASCII
+
+
+@pytest.mark.parametrize(
+    "route",
+    ["/preferences", "/needs", "/safety", "/code"],
+    ids=["preferences", "needs", "safety", "code"],
+)
+def test_a_form_token_in_other_characters_is_refused_not_a_500(site: Site, route: str) -> None:
+    """Compared as text, a token outside ASCII raised (a 500 and a traceback in the log)."""
+    link = site.pages().split("?")[0]
+    answer = httpx.post(link + route, data={"csrf": OTHER_CHARACTERS, "lang": "fr"})
+    assert answer.status_code == 403, answer.text
+    assert "choices" not in site.recipients.fields(TENANT, "citizen-1")
+
+
+@pytest.mark.parametrize("route", ["/push", "/push/remove"], ids=["push", "push-remove"])
+def test_a_push_header_token_in_other_characters_is_refused_not_a_500(
+    site: Site, route: str
+) -> None:
+    link = site.pages().split("?")[0]
+    headers = {"X-CSRF-Token": OTHER_CHARACTERS.encode("latin-1")}
+    answer = httpx.post(link + route, json=BROWSER_PUSH, headers=headers)
+    assert answer.status_code == 403, answer.text
+    assert not any(f.startswith("push:") for f in site.recipients.fields(TENANT, "citizen-1"))

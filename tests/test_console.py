@@ -15,6 +15,8 @@ from playwright.sync_api import Page
 
 from notifier.channels.base import Outcome, SendResult
 from notifier.models import Channel, MessageStatus
+from notifier.store import Store
+from notifier.store.apikeys import ApiKeys, Scope
 from tests.support.browser import overflows, violations
 from tests.support.builders import (
     EXAMPLES,
@@ -27,6 +29,7 @@ from tests.support.builders import (
     claim,
     deliver_all,
     deliverer,
+    serve_site,
 )
 
 
@@ -355,3 +358,34 @@ def test_an_action_that_changes_nothing_is_not_audited(
     assert after is not None and after.history == before.history
     screen = httpx.get(f"{console.url}{answer.headers['location']}", cookies=cookies)
     assert "Rien n'a été fait" in screen.text
+
+
+@pytest.mark.parametrize(
+    ("public_url", "secure"),
+    [
+        pytest.param("https://notifications.example.gouv.fr", True, id="https"),
+        pytest.param(None, False, id="none-and-served-over-http"),
+    ],
+)
+def test_the_session_cookie_is_secure_whenever_the_public_url_is_https(
+    store: Store, public_url: str | None, secure: bool
+) -> None:
+    """Behind a TLS proxy the request may read as http (a proxy not in
+    ``forwarded_allow_ips``): the agent's cookie, which opens every citizen's messages, is
+    ``Secure`` as the pages' is, by the public URL, not by how the request reads."""
+    agent = ApiKeys(store.redis, {}).add("agent-tls", [], scopes={Scope.OPS})
+    with serve_site(store, public_url=public_url) as site:
+        login = httpx.post(f"{site.url}/ops/login", data={"key": agent})
+    assert login.status_code == 303 and login.headers["location"] == "/ops/", login.text
+    assert ("; secure" in login.headers["set-cookie"].lower()) is secure
+
+
+def test_a_form_token_in_other_characters_is_refused_not_a_500(console: Console) -> None:
+    """Compared as text, a token outside ASCII raised (a 500 and a traceback in the log)."""
+    (first, *_) = console.post(id="evt-token")
+    browser = _logged_in(console, console.agent_key)
+    for path in ("/ops/logout", f"/ops/messages/{first}/cancel"):
+        answer = browser.post(path, data={"token": "é" * 32, "reason": "asked"})
+        assert answer.status_code == 403, answer.text
+    assert browser.get("/ops/").status_code == 200  # still logged in
+    assert console.store.get(first).status is MessageStatus.SCHEDULED  # type: ignore[union-attr]

@@ -70,6 +70,12 @@ ANSWERS = [
     pytest.param("GET", "/healthz", None, 200, id="healthz"),
     pytest.param("GET", "/metrics", None, 200, id="metrics"),
     pytest.param("GET", "/openapi.json", None, 200, id="openapi"),
+    pytest.param("GET", "/docs", None, 200, id="api-docs"),
+    pytest.param("GET", "/static/swagger-ui/swagger-ui-bundle.js", None, 200, id="docs-script"),
+    pytest.param("GET", "/static/no-such-file.css", None, 404, id="static-404"),
+    pytest.param("GET", "/no-such-route", None, 404, id="route-404"),
+    pytest.param("DELETE", "/v1/events", None, 405, id="api-405"),
+    pytest.param("GET", "/accessibilite", None, 200, id="legal-page"),
 ]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from notifier.models import Cancellation, Event, Plan, PlannedMessage, Series, Skipped
@@ -61,6 +61,12 @@ def read_field(event: Event, path: str) -> Any:
     return value
 
 
+# The times an event may give: offsets, a week of retries and the retention are added to
+# them, and the calendar ends at years 1 and 9999 (an OverflowError, a 500, past them).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
 def read_timestamp(event: Event, path: str) -> datetime:
     try:
         value = read_field(event, path)
@@ -77,6 +83,8 @@ def read_timestamp(event: Event, path: str) -> datetime:
         raise EventDataError(path, "must be an ISO 8601 date-time string")
     if value.tzinfo is None:
         raise EventDataError(path, "needs a UTC offset or Z, e.g. 2026-06-12T10:30:00+02:00")
+    if not EARLIEST <= value <= LATEST:
+        raise EventDataError(path, f"must fall in the years {EARLIEST.year} to {LATEST.year - 1}")
     return value
 
 

@@ -35,7 +35,8 @@ from notifier.store import PREFIX, MessageRecord, audit, to_ms
 from notifier.store.apikeys import Scope
 from notifier.store.recipients import RecipientStore
 from notifier.templates.renderer import Renderer
-from notifier.web.guard import PageError, within_rate
+from notifier.web.gate import secure_cookies
+from notifier.web.guard import PageError, same_token, within_rate
 from notifier.web.history import sent_text
 from notifier.web.pages import NO_STORE, templates
 from notifier.web.sessions import SESSION, OpsAgent, Sessions
@@ -79,7 +80,7 @@ def csrf(parts: Engine, request: Request) -> str:
 
 
 def check(parts: Engine, request: Request, presented: str) -> None:
-    if not hmac.compare_digest(csrf(parts, request), presented):
+    if not same_token(csrf(parts, request), presented):
         raise PageError(403, "error.form")
 
 
@@ -127,7 +128,7 @@ def login(request: Request, parts: EngineDep, key: Annotated[str, Form()] = "") 
         max_age=int(SESSION.total_seconds()),
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request, parts.settings),
         path="/ops",
     )
     audit.log.info("ops %s: logged in", client.name)

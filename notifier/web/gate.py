@@ -86,9 +86,9 @@ def require_open(request: Request, parts: Engine, grant: Grant, who: Recipient, 
 
 
 def secure_cookies(request: Request, settings: Settings) -> bool:
-    """Whether the pages' session cookie is ``Secure``: always when a public URL is https
-    (behind a TLS proxy the request itself may read as http), and when the request came
-    over https."""
+    """Whether a session cookie (the pages', the console's) is ``Secure``: always when a
+    public URL is https (behind a TLS proxy the request itself may read as http), and when
+    the request came over https."""
     public = (settings.public_url, settings.discreet_public_url)
     return request.url.scheme == "https" or any(
         url and urlsplit(url).scheme == "https" for url in public

@@ -32,8 +32,14 @@ def csrf_token(secret: bytes, link_token: str) -> str:
     return hmac.new(secret, b"csrf|" + link_token.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def same_token(expected: str, presented: str) -> bool:
+    """Whether a form's token is the one expected, in constant time; as bytes, since a
+    presented one may hold any character (compared as text, one outside ASCII raised)."""
+    return hmac.compare_digest(expected.encode(), presented.encode())
+
+
 def check_csrf(secret: bytes, link_token: str, presented: str | None, lang: str) -> None:
-    if not presented or not hmac.compare_digest(csrf_token(secret, link_token), presented):
+    if not presented or not same_token(csrf_token(secret, link_token), presented):
         raise PageError(403, "error.form", lang)
 
 

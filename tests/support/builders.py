@@ -300,6 +300,9 @@ def console(store: Store) -> Iterator[Console]:
     reader = keys.add("reader", [], scopes={Scope.EVENTS})
     # the store as `notifier api` builds it
     with serve_site(Store(store.redis, contact_key=CONTACT_KEY)) as site:
+        # its public URL is where it is served (http): the session cookie is not ``Secure``
+        # there, and an HTTP client keeps sending it
+        site.config.public_url = site.url
         yield Console(site, agent, reader)
 
 
