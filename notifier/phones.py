@@ -28,6 +28,8 @@ class InvalidPhoneNumber(ValueError):
 @lru_cache(maxsize=100_000)  # every stored message is validated again when a worker loads it
 def normalize_phone(text: str) -> str:
     """E.164 form of ``text``; :class:`InvalidPhoneNumber` (says why) if it is not a number."""
+    if any(c.isalpha() for c in text):  # phonenumbers reads letters as a keypad's digits
+        raise InvalidPhoneNumber("a phone number has digits only; write it like +33 6 12 34 56 78")
     for region in REGIONS:
         try:
             number = phonenumbers.parse(text, region)

@@ -37,7 +37,20 @@ def test_normalize(typed: str, e164: str) -> None:
     assert normalize_phone(typed) == e164
 
 
-@pytest.mark.parametrize("typed", ["12", "06 12", "not a number", "+33 12", "+262 1"])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        pytest.param("12", id="too-short"),
+        pytest.param("06 12", id="truncated"),
+        pytest.param("not a number", id="words"),
+        pytest.param("+33 12", id="short-with-code"),
+        pytest.param("+262 1", id="short-overseas"),
+        # phonenumbers reads letters as a keypad's digits: a typo would text a stranger
+        pytest.param("+336 secret 99", id="letters-inside"),
+        pytest.param("06 12 34 56 7A", id="one-letter"),
+        pytest.param("0800-FLOWERS", id="vanity"),
+    ],
+)
 def test_invalid(typed: str) -> None:
     with pytest.raises(InvalidPhoneNumber):
         normalize_phone(typed)
