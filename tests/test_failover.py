@@ -194,8 +194,9 @@ def unsent(twilio: FakeTwilio, planned: set[str], engine: EngineProcesses) -> st
     while time.time() < deadline and not missing <= set(sent_ids(twilio)):
         time.sleep(1)
     at = {r["form"]["StatusCallback"].rsplit("=", 1)[1]: r["at"] for r in twilio.requests}
-    later = {m: f"{at[m] - late_from:.1f} s later" if m in at else "never" for m in missing}
+    order = sorted(missing, key=lambda m: at.get(m, deadline))  # the never-sent last
+    later = [f"{m} {at[m] - late_from:.1f} s" if m in at else f"{m} never" for m in order]
     return (
         f"{len(missing)} not sent within 90 s: {sorted(missing)}\n{held}\n"
-        f"sent after those 90 s: {dict(sorted(later.items(), key=lambda kv: kv[1]))}"
+        f"sent after those 90 s: {', '.join(later)}"
     )
