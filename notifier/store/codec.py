@@ -159,14 +159,16 @@ def decode_answer(reply: list[str], plan: Plan) -> Accepted:
     newline, the ids cancelled), and for a replay, the body of each message it planned."""
     fresh, stored, *bodies = reply
     _, skipped, cancelled = stored.split("\n", 2)
-    if int(fresh):
+    if int(fresh):  # what was stored is this plan's: no need to read it back
         planned = list(plan.messages)
+        passed = [(s.rule, s.reason) for s in plan.skipped]
     else:
         planned = [PlannedMessage.model_validate_json(b) for b in bodies if b]
+        passed = json.loads(skipped)
     return Accepted(
         duplicate=not int(fresh),
         planned=[planned_summary(m) for m in planned],
-        skipped=[{"rule": rule, "reason": reason} for rule, reason in json.loads(skipped)],
+        skipped=[{"rule": rule, "reason": reason} for rule, reason in passed],
         cancelled=[c for c in cancelled.split(",") if c],
     )
 
