@@ -95,14 +95,20 @@ class ApiKeys:
 
     def holder(self, key_digest: str) -> ApiClient | None:
         """The client holding the key of this digest now (None once it is revoked)."""
+        return self.from_environment(key_digest) or self.stored(key_digest)
+
+    def from_environment(self, key_digest: str) -> ApiClient | None:
+        """The environment key's client of this digest, or None; no I/O."""
         found = None
         for known, name in self.environment:
             if hmac.compare_digest(known, key_digest):
                 found = ApiClient(name, scopes=self.environment_scopes.get(name, CLIENT_SCOPES))
-        if found is not None:
-            return found
-        stored = self.redis.hget(KEY, key_digest)
-        return None if stored is None else _client(json.loads(stored))
+        return found
+
+    def stored(self, key_digest: str) -> ApiClient | None:
+        """The client of a key made with ``notifier keys add``, read from Redis, or None."""
+        record = self.redis.hget(KEY, key_digest)
+        return None if record is None else _client(json.loads(record))
 
     def add(
         self,
