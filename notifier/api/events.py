@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from notifier.api.deps import Engine, EngineDep, EventsClient, check_push, unprocessable
 from notifier.api.http import AUTHENTICATED, WITH_BODY, responses
+from notifier.api.lean import LeanRoute
 from notifier.metrics import event_type_label
 from notifier.models import Event, Plan
 from notifier.rules.engine import EventDataError, missing_fields, plan, read_field
@@ -27,7 +28,7 @@ from notifier.store.apikeys import ApiClient
 from notifier.urls import link_problem
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], route_class=LeanRoute)
 
 MAX_BATCH = 1000  # events per POST /v1/events/batch
 
