@@ -27,7 +27,6 @@ from prometheus_client.registry import Collector
 
 from notifier.channels.registry import plugins
 from notifier.rules.loader import RuleSet
-from notifier.rules.schema import event_matches
 from notifier.runtime.clock import utcnow
 from notifier.runtime.reloading import Reloading
 from notifier.store import UNAVAILABLE, Store, from_ms, to_ms
@@ -38,10 +37,7 @@ CALL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30)
 
 def event_type_label(event_type: str, rules: RuleSet) -> str:
     """The event type if a rule knows it (a bounded set), else ``other``."""
-    for rule in rules.rules:
-        if any(event_matches(event_type, p) for p in (*rule.trigger, *rule.cancel_on)):
-            return event_type
-    return "other"
+    return event_type if rules.for_type(event_type) else "other"
 
 
 @dataclass

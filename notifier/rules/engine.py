@@ -132,8 +132,8 @@ def plan(
     messages: list[PlannedMessage] = []
     cancellations: list[Cancellation] = []
     skipped: list[Skipped] = []
-    for rule in rules.rules:
-        if any(event_matches(event.type, p) for p in rule.cancel_on):
+    for rule, cancels in rules.for_type(event.type):
+        if cancels:
             cancellations.append(
                 Cancellation(
                     tenant=tenant,
@@ -143,7 +143,7 @@ def plan(
                 )
             )
             continue
-        if not rule_applies(rule, event):
+        if not all(condition_holds(event, c) for c in rule.when):
             continue
         if rule.replace_pending:
             cancellations.append(

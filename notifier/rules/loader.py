@@ -17,11 +17,14 @@ import yaml
 from pydantic import ValidationError
 
 from notifier.file_errors import RuleError, RuleSetError
-from notifier.rules.schema import Defaults, Rule, RuleFile
+from notifier.rules.schema import Defaults, Rule, RuleFile, event_matches
 from notifier.runtime.reloading import Reloading
 
 Position = tuple[int, int]  # 1-based line, column
 Loc = tuple[str | int, ...]
+
+
+MAX_TYPES_KEPT = 512
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,31 @@ class RuleSet:
     defaults: Defaults = field(default_factory=Defaults)
     locations: dict[str, tuple[str, int, int]] = field(default_factory=dict, compare=False)
     _by_id: dict[str, Rule] = field(default_factory=dict, compare=False, repr=False)
+    _by_type: dict[str, tuple[tuple[Rule, bool], ...]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self._by_id.update({rule.id: rule for rule in self.rules})
 
     def get(self, rule_id: str) -> Rule | None:
         return self._by_id.get(rule_id)
+
+    def for_type(self, event_type: str) -> tuple[tuple[Rule, bool], ...]:
+        """The rules an event of this type concerns, in order: ``(rule, True)`` for one it
+        cancels (``cancel_on``), ``(rule, False)`` for one it may trigger. Worked out once
+        per type (a few hundred at most are kept: types are upstream's to choose)."""
+        found = self._by_type.get(event_type)
+        if found is None:
+            found = tuple(
+                (rule, cancels)
+                for rule in self.rules
+                for cancels in (any(event_matches(event_type, p) for p in rule.cancel_on),)
+                if cancels or any(event_matches(event_type, p) for p in rule.trigger)
+            )
+            if len(self._by_type) < MAX_TYPES_KEPT:
+                self._by_type[event_type] = found
+        return found
 
 
 def _positions(
