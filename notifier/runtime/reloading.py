@@ -59,7 +59,9 @@ class Reloading(Generic[T]):
         """Names, sizes and modification times of the files: cheap to poll."""
         try:
             return tuple(
-                (str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in self._files(self.folder)
+                (str(p), s.st_mtime_ns, s.st_size)
+                for p in self._files(self.folder)
+                for s in (p.stat(),)
             )
         except OSError:  # a file removed while listing: look again next time
             return ()
