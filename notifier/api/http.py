@@ -174,8 +174,8 @@ class NeutralHost:
 class BodySizeLimit:
     """Refuses request bodies over ``limit`` bytes with a 413, before they are parsed.
 
-    Checked on the declared Content-Length and again on the bytes actually received (a
-    chunked body has no length to declare).
+    Checked on the declared Content-Length; the bytes actually received are counted when
+    there is none (a chunked body has no length to declare).
     """
 
     def __init__(self, app: ASGIApp, limit: int, *, per_path: dict[str, int] | None = None) -> None:
@@ -188,10 +188,15 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         limit = self.per_path.get(scope["path"], self.default)
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(limit, scope, receive, send)
-            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit():
+            if int(declared) > limit:
+                await self._refuse(limit, scope, receive, send)
+                return
+            if b"transfer-encoding" not in headers:  # the server reads that many bytes, no more
+                await self.app(scope, receive, send)
+                return
         received = 0
         too_large = False
 
