@@ -16,7 +16,7 @@ from notifier.models import Channel, MessageStatus
 from notifier.rules.engine import plan
 from notifier.runtime.redis_server import EmbeddedValkey
 from notifier.runtime.settings import get_settings
-from notifier.store import NotReplicated, Store
+from notifier.store import NotReplicated, Store, aio
 from tests.support.builders import (
     DUE,
     NOW,
@@ -41,8 +41,16 @@ def pair(tmp_path: Path) -> Iterator[tuple[EmbeddedValkey, EmbeddedValkey]]:
 
 
 def durable_store(port: int, *, patience: float = 0.0) -> Store:
+    """The API's single events go through the asyncio client (notifier.store.aio), every
+    other step through the synchronous one: both wait for the replica."""
     client = redis.Redis(port=port, decode_responses=True)
-    return Store(client, replicas=1, wait=timedelta(milliseconds=200), patience=patience)
+    return Store(
+        client,
+        replicas=1,
+        wait=timedelta(milliseconds=200),
+        patience=patience,
+        connect_async=aio.from_url(f"redis://127.0.0.1:{port}/0"),
+    )
 
 
 def detach(replica: EmbeddedValkey) -> None:
@@ -125,7 +133,10 @@ def test_a_primary_refusing_writes_for_want_of_replicas_is_a_503_not_a_500(
     with redis.Redis(port=primary.port) as client:
         client.config_set("min-replicas-to-write", 1)
     detach(replica)
-    store = Store(redis.Redis(port=primary.port, decode_responses=True))
+    store = Store(
+        redis.Redis(port=primary.port, decode_responses=True),
+        connect_async=aio.from_url(f"redis://127.0.0.1:{primary.port}/0"),
+    )
     with api_client(store, REMINDER_RULES, tmp_path / "rules", {"crm": "secret-key"}) as http:
         auth = {"Authorization": "Bearer secret-key"}
         refused = http.post("/v1/events", json=make_event().model_dump(mode="json"), headers=auth)

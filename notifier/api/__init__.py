@@ -25,6 +25,7 @@ from notifier.rules.pairing import pair
 from notifier.runtime.clock import utcnow
 from notifier.runtime.settings import Settings
 from notifier.store import Store
+from notifier.store.aio import LoopAccept
 from notifier.store.apikeys import ApiKeys
 from notifier.store.recipients import RecipientStore
 from notifier.templates.renderer import TemplatesHolder, templates_holder
@@ -89,6 +90,8 @@ def _watching(
             templates.watch(stop, settings.rules_reload_seconds)
         yield
         stop.set()
+        if app.state.engine.accepting is not None:
+            await app.state.engine.accepting.close()
 
     return lifespan
 
@@ -118,4 +121,5 @@ def _engine(
         ),
         metrics=metrics,
         clock=clock,
+        accepting=LoopAccept(store, store.connect_async) if store.connect_async else None,
     )

@@ -19,6 +19,7 @@ from notifier.models import IDENTIFIER_PATTERN, MESSAGE_ID_PATTERN, PushSubscrip
 from notifier.rules.loader import RulesHolder
 from notifier.runtime.settings import Settings
 from notifier.store import Store
+from notifier.store.aio import LoopAccept
 from notifier.store.apikeys import ApiClient, ApiKeys, Scope, digest
 from notifier.store.recipients import RecipientStore
 from notifier.templates.renderer import TemplatesHolder
@@ -38,6 +39,8 @@ class Engine:
     links: Links
     metrics: ApiMetrics
     clock: Callable[[], datetime]
+    # the accept step from the event loop (None: on the thread pool, as every other step)
+    accepting: LoopAccept | None = None
 
 
 # Dependencies that do no I/O are ``async``: FastAPI runs a plain ``def`` one on the thread

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from notifier.api.deps import Engine, EngineDep, EventsClient, check_push, unprocessable
 from notifier.api.http import AUTHENTICATED, WITH_BODY, responses
@@ -108,24 +109,39 @@ def answered(content: dict[str, Any], status_code: int) -> Response:
     return Response(text, status_code=status_code, media_type="application/json")
 
 
-def planned_for(
-    parts: Engine, event: Event, client: ApiClient, rules: RuleSet, now: datetime
-) -> Plan:
-    """What the rules plan for ``event``; an HTTPException (403, 422) if it is refused."""
+def permitted(parts: Engine, event: Event, client: ApiClient) -> None:
+    """A 403 unless ``client`` may post this event type; a 422 for a push endpoint the
+    worker must not post to."""
     if not client.may_post(event.type):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"client {client.name!r} may not post {event.type!r} events"
         )
     check_push(parts, event.recipient.contacts.push, ["body", "recipient", "contacts", "push"])
-    if event.recipient.model_fields_set == {"id"}:  # a reference to a registered recipient
-        stored = parts.recipients.get(client.tenant, event.recipient.id)
-        if stored is None:
-            raise unprocessable(
-                ["body", "recipient", "id"],
-                "unknown recipient: send its contacts, or register it first with "
-                "PUT /v1/recipients/{id}",
-            )
-        event = event.model_copy(update={"recipient": stored})
+
+
+def is_reference(event: Event) -> bool:
+    """Whether ``event`` names its recipient by ``id`` alone: a registered one."""
+    return event.recipient.model_fields_set == {"id"}
+
+
+def registered(parts: Engine, event: Event, client: ApiClient) -> Event:
+    """``event`` with its recipient as registered (:func:`is_reference`); a 422 if there is
+    none. Reads Redis."""
+    stored = parts.recipients.get(client.tenant, event.recipient.id)
+    if stored is None:
+        raise unprocessable(
+            ["body", "recipient", "id"],
+            "unknown recipient: send its contacts, or register it first with "
+            "PUT /v1/recipients/{id}",
+        )
+    return event.model_copy(update={"recipient": stored})
+
+
+def planned_for(
+    parts: Engine, event: Event, client: ApiClient, rules: RuleSet, now: datetime
+) -> Plan:
+    """What the rules plan for ``event``, once :func:`permitted` and :func:`registered`;
+    an HTTPException (422) if it is refused."""
     try:
         decided = plan(event, rules, now, client=client.name, tenant=client.tenant)
     except EventDataError as exc:
@@ -221,20 +237,29 @@ PLANNED_MESSAGE = {
         **responses(*AUTHENTICATED, *WITH_BODY),
     },
 )
-def post_event(event: Event, client: EventsClient, parts: EngineDep) -> Response:
+async def post_event(event: Event, client: EventsClient, parts: EngineDep) -> Response:
+    """On the event loop: only a reference to a registered recipient and safety settings
+    sent inline (rarer) read or write Redis on the thread pool; the plan is stored with the
+    asyncio client (:mod:`notifier.store.aio`)."""
     now = parts.clock()
     rules = parts.rules.current
     try:
+        permitted(parts, event, client)
+        if is_reference(event):
+            event = await run_in_threadpool(registered, parts, event, client)
         decided = planned_for(parts, event, client, rules, now)
     except HTTPException:
         refused(parts, client, event.type)
         raise
     # safety sent inline holds for the person's next events and pages (it may only tighten);
     # kept first, so that no message of this event is sent before it holds
-    parts.recipients.keep_safety(client.tenant, event.recipient, now)
-    accepted = parts.store.accept(
-        f"{client.name}:{event.id}", decided, now, ttl=parts.settings.idempotency_ttl_seconds
-    )
+    if event.recipient.safety is not None:
+        await run_in_threadpool(parts.recipients.keep_safety, client.tenant, event.recipient, now)
+    key, ttl = f"{client.name}:{event.id}", parts.settings.idempotency_ttl_seconds
+    if parts.accepting is not None:
+        accepted = await parts.accepting.accept(key, decided, now, ttl=ttl)
+    else:
+        accepted = await run_in_threadpool(parts.store.accept, key, decided, now, ttl=ttl)
     return answered(answer(parts, event, accepted, client), status.HTTP_202_ACCEPTED)
 
 
@@ -258,6 +283,9 @@ def post_events(batch: EventBatch, client: EventsClient, parts: EngineDep) -> Re
         where = ["body", "events", index]
         try:
             event = Event.model_validate(item)
+            permitted(parts, event, client)
+            if is_reference(event):
+                event = registered(parts, event, client)
             valid.append((index, event, planned_for(parts, event, client, rules, now)))
         except ValidationError as exc:
             detail = [

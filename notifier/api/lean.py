@@ -6,7 +6,8 @@ the dict validated, dependencies solved one by one, operation hooks) took about 
 event's CPU there. A :class:`LeanRoute` is declared like any other route — its signature
 documents it and names the key's scope — but serves a well-formed request itself: pydantic
 reads the JSON and validates it in one pass, the key is checked (:class:`ApiKey`), the
-endpoint runs on the thread pool and its :class:`Response` goes out as it is.
+endpoint runs (a plain ``def`` on the thread pool) and its :class:`Response` goes out as
+it is.
 
 Anything else (another content type, an empty body, JSON that does not validate) goes to
 FastAPI's own handler, so that every error is answered exactly as on any other route, in
@@ -15,6 +16,7 @@ the same order (a body that is not JSON is a 400 before the key is looked at).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -36,6 +38,7 @@ class LeanRoute(APIRoute):
         general = super().get_route_handler()
         model, body_name, client_name, engine_name, gate = self._shape()
         endpoint = self.endpoint
+        asynchronous = inspect.iscoroutinefunction(endpoint)
 
         async def handle(request: Request) -> Response:
             body = await request.body()
@@ -50,7 +53,10 @@ class LeanRoute(APIRoute):
                 client_name: await gate(request),
                 engine_name: await engine(request),
             }
-            response = await run_in_threadpool(endpoint, **arguments)
+            if asynchronous:
+                response = await endpoint(**arguments)
+            else:
+                response = await run_in_threadpool(endpoint, **arguments)
             if not isinstance(response, Response):
                 raise TypeError(f"{self.path}: a LeanRoute's endpoint returns a Response")
             return response

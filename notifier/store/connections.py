@@ -14,11 +14,13 @@ from datetime import timedelta
 from typing import Any
 
 import redis
+import redis.asyncio
+from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.sentinel import Sentinel
 
 from notifier.runtime.redis_server import running_url
 from notifier.runtime.settings import Settings, sentinel_addresses
-from notifier.store import Store, patient_retry
+from notifier.store import Store, aio, patient_retry
 
 ENGINE_DB = 0  # with Sentinel; with a URL, the URL's own database
 
@@ -65,23 +67,51 @@ def client(settings: Settings, *, broker: bool = False, **options: Any) -> redis
     if url:
         return redis.Redis.from_url(settings.broker_url(url) if broker else url, **options)
     assert settings.redis_sentinels  # require_redis
-    sentinel = Sentinel(
-        sentinel_addresses(settings.redis_sentinels),
-        sentinel_kwargs={
+    sentinel = Sentinel(sentinel_addresses(settings.redis_sentinels), **_sentinels(settings))
+    return sentinel.master_for(
+        settings.redis_sentinel_service,
+        db=settings.broker_redis_db if broker else ENGINE_DB,
+        **_primary(settings),
+        **options,
+    )
+
+
+def async_engine_connect(settings: Settings) -> aio.Connect:
+    """Makes an asyncio client of the engine's data, as :func:`engine_client`'s for the API
+    (:mod:`notifier.store.aio`: one is made for each event loop)."""
+    url = redis_url(settings)
+    if url:
+        return aio.from_url(url)
+    addresses = sentinel_addresses(settings.redis_sentinels or "")
+
+    def connect() -> redis.asyncio.Redis:
+        sentinel = AsyncSentinel(addresses, **_sentinels(settings))
+        return sentinel.master_for(
+            settings.redis_sentinel_service, db=ENGINE_DB, **_primary(settings), **aio.OPTIONS
+        )
+
+    return connect
+
+
+def _sentinels(settings: Settings) -> dict[str, Any]:
+    """How to reach the sentinels (short timeouts: another one may answer)."""
+    return {
+        "sentinel_kwargs": {
             "socket_timeout": 2.0,
             "socket_connect_timeout": 2.0,
             "password": _secret(settings.redis_sentinel_password),
             **_tls(settings),
-        },
-    )
-    return sentinel.master_for(
-        settings.redis_sentinel_service,
-        db=settings.broker_redis_db if broker else ENGINE_DB,
-        username=settings.redis_username,
-        password=_secret(settings.redis_password),
+        }
+    }
+
+
+def _primary(settings: Settings) -> dict[str, Any]:
+    """How to log into the primary the sentinels name."""
+    return {
+        "username": settings.redis_username,
+        "password": _secret(settings.redis_password),
         **_tls(settings),
-        **options,
-    )
+    }
 
 
 def engine_client(settings: Settings, *, outage_wait: float = 0.0) -> redis.Redis:
@@ -118,4 +148,5 @@ def store(settings: Settings, *, outage_wait: float = 0.0) -> Store:
         replicas=settings.wait_replicas(),
         wait=timedelta(milliseconds=settings.redis_wait_timeout_ms),
         patience=outage_wait,
+        connect_async=async_engine_connect(settings),
     )

@@ -22,11 +22,12 @@ and running it again rewrites on a new primary what a failover lost.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
+import redis.asyncio
 
 from notifier.store.codec import PREFIX, NotReplicated
 
@@ -52,9 +53,21 @@ class Replication:
         pipe = client.pipeline(transaction=False)
         pipe.set(FENCE, "1")
         pipe.execute_command("WAIT", self.replicas, self.wait_ms)
-        _, confirmed = pipe.execute()
-        if int(confirmed) < self.replicas:
-            raise NotReplicated(int(confirmed), self.replicas, self.wait_ms / 1000)
+        self._check(pipe.execute())
+
+    async def confirm_async(self, client: redis.asyncio.Redis) -> None:
+        """:meth:`confirm` with redis-py's asyncio client."""
+        if not self.replicas:
+            return
+        pipe = client.pipeline(transaction=False)
+        pipe.set(FENCE, "1")
+        pipe.execute_command("WAIT", self.replicas, self.wait_ms)
+        self._check(await pipe.execute())
+
+    def _check(self, replies: list[Any]) -> None:
+        confirmed = int(replies[1])
+        if confirmed < self.replicas:
+            raise NotReplicated(confirmed, self.replicas, self.wait_ms / 1000)
 
     def durably(self, client: redis.Redis, write: Callable[[], T]) -> T:
         """``write()``, confirmed; its first answer (a second run may find its work done)."""
@@ -68,3 +81,18 @@ class Replication:
                 if time.monotonic() >= deadline:
                     raise
             write()  # on a new primary, rewrites what the failover lost
+
+    async def durably_async(
+        self, client: redis.asyncio.Redis, write: Callable[[], Awaitable[T]]
+    ) -> T:
+        """:meth:`durably` with redis-py's asyncio client."""
+        result = await write()
+        deadline = time.monotonic() + self.patience
+        while True:
+            try:
+                await self.confirm_async(client)
+                return result
+            except NotReplicated:
+                if time.monotonic() >= deadline:
+                    raise
+            await write()

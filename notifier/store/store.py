@@ -15,6 +15,7 @@ from notifier.models import (
     Plan,
     PlannedMessage,
 )
+from notifier.store import aio
 from notifier.store.arguments import PlanArguments
 from notifier.store.codec import (
     CHANNELS_OFF,
@@ -50,10 +51,14 @@ class Store:
         replicas: int = 0,
         wait: timedelta = timedelta(seconds=1),
         patience: float = 0.0,
+        connect_async: aio.Connect | None = None,
     ) -> None:
         """``replicas`` must hold each durable write (accept, provider call, finish) within
-        ``wait``; ``patience``: how long to try again (:mod:`notifier.store.durable`)."""
+        ``wait``; ``patience``: how long to try again (:mod:`notifier.store.durable`).
+        ``connect_async`` makes an asyncio client of the same server, for the API's single
+        events (:mod:`notifier.store.aio`)."""
         self.redis = client
+        self.connect_async = connect_async
         self.replication = Replication(replicas, wait, patience)
         self.retention_seconds = int(retention.total_seconds())
         self.arguments = PlanArguments(self.retention_seconds, contact_key)
@@ -102,7 +107,12 @@ class Store:
             socket_timeout=10,
             retry=patient_retry(outage_wait),
         )
-        return cls(client, retention=retention, contact_key=contact_key)
+        return cls(
+            client,
+            retention=retention,
+            contact_key=contact_key,
+            connect_async=aio.from_url(url),
+        )
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
