@@ -15,12 +15,14 @@ import base64
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from notifier.models import Cancellation, Event, Plan, PlannedMessage, Series, Skipped
+from notifier.models import Event, PlannedMessage, Series
 from notifier.rules.compare import ordered
 from notifier.rules.expressions import Immediately, LocalTime, Offset, parse_clock
 from notifier.rules.loader import RuleSet
+from notifier.rules.plans import Cancellation, Plan, Skipped
 from notifier.rules.schema import Condition, QuietHours, Rule, event_matches
 from notifier.rules.timing import after_quiet_hours, local_time_relative, next_cron
 
@@ -49,12 +51,17 @@ def message_id(client: str, event_id: str, rule_id: str) -> str:
 _MISSING = object()
 
 
+@lru_cache(maxsize=1024)  # the paths rules and templates name: a few dozen
+def _data_path(path: str) -> tuple[str, ...]:
+    return tuple(path.split(".")[1:])
+
+
 def read_field(event: Event, path: str) -> Any:
     """The value at ``occurred_at`` or ``data.a.b``; raises :class:`KeyError` if absent."""
     if path == "occurred_at":
         return event.occurred_at
     value: Any = event.data
-    for part in path.split(".")[1:]:
+    for part in _data_path(path):
         if not isinstance(value, dict) or part not in value:
             raise KeyError(path)
         value = value[part]
@@ -224,7 +231,6 @@ def _first_due(rule: Rule, event: Event, now: datetime) -> datetime | None:
 def _plan_rule(
     rule: Rule, event: Event, now: datetime, rules: RuleSet, client: str, tenant: str
 ) -> PlannedMessage | Skipped:
-    base_id = message_id(client, event.id, rule.id)
     expiry = rule.expiry
     expires_at = read_timestamp(event, expiry.field) + expiry.delta if expiry else None
     due = _first_due(rule, event, now)
@@ -238,7 +244,7 @@ def _plan_rule(
             index=1,
             count=rule.every.count,
             until=until,
-            base_id=base_id,
+            base_id=message_id(client, event.id, rule.id),
             nominal_at=due,
         )
     assert due is not None
@@ -253,7 +259,7 @@ def _plan_rule(
     if isinstance(final, str):
         return Skipped(rule=rule.id, reason=final)
     return PlannedMessage(
-        id=f"{base_id}-1" if series else base_id,
+        id=f"{series.base_id}-1" if series else message_id(client, event.id, rule.id),
         rule=rule.id,
         rules_version=rules.version,
         event_id=event.id,
