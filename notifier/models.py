@@ -364,15 +364,6 @@ class PlannedMessage(Strict):
     critical: bool = False
 
 
-class Cancellation(Strict):
-    """Pending messages of ``tenant`` on ``subject`` to cancel: all, or those of ``rule``."""
-
-    tenant: str = ""
-    subject: str
-    rule: str | None = None
-    reason: str
-
-
 def subject_key(tenant: str, subject: str) -> str:
     """A subject as the store indexes it: one tenant's subjects are not another's."""
     return f"{tenant}|{subject}"
@@ -382,19 +373,6 @@ def recipient_key(tenant: str, recipient_id: str) -> str:
     """A recipient as the store indexes it: one tenant's recipient is not another's, even
     under the same id (their profile, choices, subscriptions and messages)."""
     return f"{tenant}|{recipient_id}"
-
-
-class Skipped(Strict):
-    rule: str
-    reason: str
-
-
-class Plan(Strict):
-    """What the rules engine decided for one event: pure data, nothing stored yet."""
-
-    messages: tuple[PlannedMessage, ...] = ()
-    cancellations: tuple[Cancellation, ...] = ()
-    skipped: tuple[Skipped, ...] = ()
 
 
 class HistoryEntry(BaseModel):

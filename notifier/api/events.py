@@ -21,9 +21,10 @@ from notifier.api.deps import Engine, EngineDep, EventsClient, check_push, unpro
 from notifier.api.http import AUTHENTICATED, WITH_BODY, responses
 from notifier.api.lean import LeanRoute
 from notifier.metrics import event_type_label
-from notifier.models import Event, Plan
+from notifier.models import Event
 from notifier.rules.engine import EventDataError, missing_fields, plan, read_field
 from notifier.rules.loader import RuleSet
+from notifier.rules.plans import Plan
 from notifier.store import Accepted
 from notifier.store.apikeys import ApiClient
 from notifier.urls import link_problem

@@ -17,9 +17,10 @@ from jinja2 import TemplateError
 
 from notifier.accessibility import excluded_channel
 from notifier.channels.registry import address_of, plugin
-from notifier.models import Cancellation, Event, Need, Plan, PlannedMessage
+from notifier.models import Event, Need, PlannedMessage
 from notifier.rules.engine import plan
 from notifier.rules.loader import RuleSet
+from notifier.rules.plans import Cancellation, Plan
 from notifier.templates.context import template_context
 from notifier.templates.renderer import Renderer, TemplateMissingError
 

@@ -20,7 +20,7 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from notifier.models import Plan
+from notifier.rules.plans import Plan
 from notifier.store.codec import Accepted, decode_answer, idem_key
 from notifier.store.scripts import source
 

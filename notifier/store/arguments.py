@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from notifier.models import Contacts, Plan, PlannedMessage, recipient_key, subject_key
+from notifier.models import Contacts, PlannedMessage, recipient_key, subject_key
+from notifier.rules.plans import Plan
 from notifier.store.codec import encode_answer, recipient_week, to_ms
 from notifier.store.digest import contact_digests
 

@@ -19,10 +19,10 @@ from notifier.models import (
     Channel,
     HistoryEntry,
     MessageStatus,
-    Plan,
     PlannedMessage,
     recipient_key,
 )
+from notifier.rules.plans import Plan
 from notifier.runtime.clock import utc_text
 
 PREFIX = "notifier:"

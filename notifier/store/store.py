@@ -12,9 +12,9 @@ import redis
 from notifier.models import (
     Channel,
     MessageStatus,
-    Plan,
     PlannedMessage,
 )
+from notifier.rules.plans import Plan
 from notifier.store import aio
 from notifier.store.arguments import PlanArguments
 from notifier.store.codec import (

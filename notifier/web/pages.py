@@ -29,12 +29,12 @@ from notifier.delivery.decisions import shows_its_site
 from notifier.links import PAGES, Grant, LinkError, host_of, same_form
 from notifier.models import (
     Channel,
-    Plan,
     PlannedMessage,
     PushSubscription,
     Recipient,
 )
 from notifier.rules.engine import message_id
+from notifier.rules.plans import Plan
 from notifier.store import MessageRecord
 from notifier.store.recipients import RecipientStore
 from notifier.web import choices
