@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from notifier.store.store import Store
 
 Connect = Callable[[], redis.asyncio.Redis]
+# Accepts in flight at once, each on its own connection; more wait their turn, as they
+# waited for one of the thread pool's 40 threads before (a burst opens no more connections)
+IN_FLIGHT = 64
 
 # As the API's synchronous client (Store.from_url, connections.engine_client): an outage is
 # a 503 at once, never a wait.
@@ -52,15 +55,17 @@ class LoopAccept:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: redis.asyncio.Redis | None = None
         self._script: Any = None
+        self._turns = asyncio.Semaphore(IN_FLIGHT)
 
     async def accept(
         self, idempotency_key: str, plan: Plan, now: datetime, *, ttl: int
     ) -> Accepted:
         client, script = self._of_this_loop()
         keys, args = [idem_key(idempotency_key)], self.store.arguments.accept(plan, now, ttl)
-        reply = await self.store.replication.durably_async(
-            client, lambda: script(keys=keys, args=args)
-        )
+        async with self._turns:
+            reply = await self.store.replication.durably_async(
+                client, lambda: script(keys=keys, args=args)
+            )
         return decode_answer(reply, plan)
 
     async def close(self) -> None:
@@ -76,5 +81,6 @@ class LoopAccept:
         if self._client is None or self._loop is not loop:
             self._client = self.connect()
             self._script = self._client.register_script(source("accept"))
+            self._turns = asyncio.Semaphore(IN_FLIGHT)
             self._loop = loop
         return self._client, self._script
