@@ -1,8 +1,15 @@
-"""What an API key may do (see :mod:`notifier.store.apikeys`): its scopes, by name."""
+"""What an API key may do (see :mod:`notifier.store.apikeys`): its scopes, by name; and
+what its client and tenant may be called."""
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+
+# A client's or tenant's name is part of the store's keys and indexes (``{client}:{event
+# id}``, ``{tenant}|{subject}``) and of metrics labels: no separator, no control character.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAME_RULE = "1 to 64 letters, digits, '_', '.', '-', starting with a letter or digit"
 
 
 class Scope(StrEnum):

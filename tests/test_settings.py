@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -40,6 +41,21 @@ def test_api_keys_from_environment_are_secret(monkeypatch: pytest.MonkeyPatch) -
 def test_short_api_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOTIFIER_API_KEYS", '{"crm": "short"}')
     with pytest.raises(ValidationError, match="shorter than 8"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["crm|unit-75", "crm:other", "a,b", "line\nbreak", "nul\u0000", "", "-dash", "x" * 65, "é"],
+    ids=["bar", "colon", "comma", "newline", "nul", "empty", "leading-dash", "too-long", "accent"],
+)
+def test_a_client_name_the_store_could_misread_is_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """A client's name is part of idempotency keys (``{client}:{event id}``) and indexes:
+    ``crm:a`` posting event ``b`` and ``crm`` posting ``a:b`` would be the same event."""
+    monkeypatch.setenv("NOTIFIER_API_KEYS", json.dumps({name: "a-long-secret"}))
+    with pytest.raises(ValidationError, match="client name"):
         Settings()
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from notifier.channels.registry import settings_models
-from notifier.scopes import parse_scopes
+from notifier.scopes import NAME_PATTERN, NAME_RULE, parse_scopes
 
 
 def sentinel_addresses(value: str) -> list[tuple[str, int]]:
@@ -292,6 +292,8 @@ class Settings(BaseSettings, ChannelFields):
     @classmethod
     def _keys_not_empty(cls, keys: dict[str, SecretStr]) -> dict[str, SecretStr]:
         for client, key in keys.items():
+            if not NAME_PATTERN.match(client):
+                raise ValueError(f"client name {client!r}: {NAME_RULE}")
             if len(key.get_secret_value()) < 8:
                 raise ValueError(f"API key of client {client!r} is shorter than 8 characters")
         return keys

@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from typing import Any
 import redis
 
 from notifier.rules.schema import event_matches
-from notifier.scopes import Scope, parse_scopes
+from notifier.scopes import NAME_PATTERN, NAME_RULE, Scope, parse_scopes
 from notifier.store import PREFIX
 
 KEY = f"{PREFIX}apikeys"
@@ -51,7 +50,6 @@ def digest(key: str) -> str:
 ALL_SCOPES = frozenset(Scope)
 DEFAULT_SCOPES = frozenset({Scope.EVENTS})
 CLIENT_SCOPES = frozenset({Scope.EVENTS, Scope.RECIPIENTS, Scope.ERASE})  # environment keys
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,7 @@ class ApiKeys:
         """Create a key for ``name`` and return it; only its digest is stored."""
         for label, value in (("client", name), ("tenant", tenant)):
             if value is not None and not NAME_PATTERN.match(value):
-                raise ValueError(f"{label} {value!r}: letters, digits, '_', '.', '-' only")
+                raise ValueError(f"{label} {value!r}: {NAME_RULE}")
         key = "nk_" + secrets.token_urlsafe(32)
         record = {
             "client": name,
