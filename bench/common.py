@@ -22,8 +22,9 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from notifier.channels.base import Outcome, OutgoingMessage, SendResult
-from notifier.models import Channel, Contacts, Plan, PlannedMessage, Recipient
+from notifier.models import Channel, Contacts, PlannedMessage, Recipient
 from notifier.rules.engine import message_id
+from notifier.rules.plans import Plan
 from notifier.runtime.redis_server import EmbeddedValkey, free_port
 from notifier.store import Claimed, Store
 

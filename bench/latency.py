@@ -39,8 +39,9 @@ from notifier.channels.base import Transport
 from notifier.channels.email import SmtpEmailTransport, SmtpSettings
 from notifier.channels.sms import TwilioSmsTransport
 from notifier.channels.webpush import WebPushTransport, generate_vapid_keys
-from notifier.models import Channel, Contacts, Plan, PushSubscription
+from notifier.models import Channel, Contacts, PushSubscription
 from notifier.rules.engine import message_id
+from notifier.rules.plans import Plan
 from notifier.runtime.redis_server import free_port
 from notifier.runtime.settings import get_settings
 from notifier.scheduling.scheduler import Scheduler

@@ -32,7 +32,7 @@ from bench.common import (
     running_worker,
 )
 from bench.pipeline import THREADS, deliver_through
-from notifier.models import Plan
+from notifier.rules.plans import Plan
 from notifier.scheduling.scheduler import Scheduler
 from notifier.store import PREFIX, Store
 
