@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from notifier.api.events import BatchAnswer, EventAccepted
 from notifier.store import Store
@@ -133,3 +134,32 @@ def test_answers_are_exactly_in_their_models_shape(client: TestClient) -> None:
         assert body == model.model_validate(body).model_dump(mode="json")
     assert answers[0][1]["planned"][0]["due_at"].endswith("Z")
     assert answers[3][1]["results"][0]["duplicate"] is True
+
+
+def test_a_batch_is_counted_like_its_events_one_by_one(client: TestClient) -> None:
+    """The metrics count a batch's events as the single endpoint counts each: by type and
+    outcome, and the messages planned by rule."""
+    refused = booked(3)
+    del refused["data"]["starts_at"]
+    events = [booked(1), booked(2), booked(1), refused]
+    assert (
+        client.post("/v1/events/batch", json={"events": events}, headers=AUTH).json()["accepted"]
+        == 3
+    )
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(client.get("/metrics").text)
+        for sample in family.samples
+    }
+
+    def events_total(outcome: str) -> float:
+        labels = {"client": "crm", "type": "appointment.booked", "outcome": outcome}
+        return samples.get(("notifier_events_total", tuple(sorted(labels.items()))), 0.0)
+
+    assert (events_total("accepted"), events_total("duplicate"), events_total("refused")) == (
+        2,
+        1,
+        1,
+    )
+    planned = [v for (name, _), v in samples.items() if name == "notifier_messages_planned_total"]
+    assert sum(planned) == 4  # two reminders for each of the two new events, not the replay

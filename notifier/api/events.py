@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -188,13 +189,8 @@ def unsafe_links(
 
 
 def answer(parts: Engine, event: Event, accepted: Accepted, client: ApiClient) -> dict[str, Any]:
-    rules = parts.rules.current
-    outcome = "duplicate" if accepted.duplicate else "accepted"
-    parts.metrics.events.labels(client.name, event_type_label(event.type, rules), outcome).inc()
-    if not accepted.duplicate:
-        for planned in accepted.planned:
-            parts.metrics.planned.labels(planned["rule"]).inc()
-        parts.metrics.cancelled.inc(len(accepted.cancelled))
+    """What the single endpoint answers for ``event`` (a batch's item has it too); the
+    metrics are counted by :func:`count`."""
     log.info(
         "event %s (%s) from %s: %d planned, %d cancelled%s",
         event.id,
@@ -207,11 +203,32 @@ def answer(parts: Engine, event: Event, accepted: Accepted, client: ApiClient) -
     return {
         "event_id": event.id,
         "duplicate": accepted.duplicate,
-        "rules_version": rules.version,
+        "rules_version": parts.rules.current.version,
         "planned": accepted.planned,
         "skipped": accepted.skipped,
         "cancelled": accepted.cancelled,
     }
+
+
+def count(parts: Engine, client: ApiClient, answers: list[tuple[Event, Accepted]]) -> None:
+    """The events, planned and cancelled messages of these answers in the metrics: each
+    series once (a batch's thousand events are a few series)."""
+    rules = parts.rules.current
+    events: Counter[tuple[str, str]] = Counter()
+    planned: Counter[str] = Counter()
+    cancelled = 0
+    for event, accepted in answers:
+        outcome = "duplicate" if accepted.duplicate else "accepted"
+        events[event_type_label(event.type, rules), outcome] += 1
+        if not accepted.duplicate:
+            planned.update(p["rule"] for p in accepted.planned)
+            cancelled += len(accepted.cancelled)
+    for (label, outcome), n in events.items():
+        parts.metrics.events.labels(client.name, label, outcome).inc(n)
+    for rule, n in planned.items():
+        parts.metrics.planned.labels(rule).inc(n)
+    if cancelled:
+        parts.metrics.cancelled.inc(cancelled)
 
 
 def refused(parts: Engine, client: ApiClient, event_type: str) -> None:
@@ -261,6 +278,7 @@ async def post_event(event: Event, client: EventsClient, parts: EngineDep) -> Re
         accepted = await parts.accepting.accept(key, decided, now, ttl=ttl)
     else:
         accepted = await run_in_threadpool(parts.store.accept, key, decided, now, ttl=ttl)
+    count(parts, client, [(event, accepted)])
     return answered(answer(parts, event, accepted, client), status.HTTP_202_ACCEPTED)
 
 
@@ -318,5 +336,7 @@ def post_events(batch: EventBatch, client: EventsClient, parts: EngineDep) -> Re
             "status": 202,
             **answer(parts, event, accepted, client),
         }
+    events = [event for _, event, _ in valid]
+    count(parts, client, list(zip(events, stored, strict=True)))
     counts = {"accepted": len(valid), "refused": len(batch.events) - len(valid)}
     return answered({**counts, "results": results}, status.HTTP_200_OK)

@@ -11,4 +11,6 @@ def utcnow() -> datetime:
 
 def utc_text(moment: datetime) -> str:
     """``moment`` in UTC as the API writes every time: ISO 8601 with ``Z`` (as pydantic does)."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # planned times are in UTC already
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
