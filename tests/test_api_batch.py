@@ -8,9 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from notifier.api.events import BatchAnswer, EventAccepted
+from notifier.api.events import PLANNING, BatchAnswer, EventAccepted
 from notifier.store import Store
 from notifier.store.apikeys import ApiKeys
+from notifier.store.recipients import RecipientStore
 from tests.support.builders import AUTH, bearer, make_event
 
 
@@ -163,3 +164,30 @@ def test_a_batch_is_counted_like_its_events_one_by_one(client: TestClient) -> No
     )
     planned = [v for (name, _), v in samples.items() if name == "notifier_messages_planned_total"]
     assert sum(planned) == 4  # two reminders for each of the two new events, not the replay
+
+
+def test_a_batch_reads_referenced_recipients_without_holding_the_planning_lock(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches plan one at a time (PLANNING); a Redis read under that lock would make every
+    other batch of the process wait on Redis too."""
+    registered = booked(1)
+    put = client.put(
+        "/v1/recipients/citizen-1",
+        json={**registered["recipient"], "id": "citizen-1"},
+        headers=AUTH,
+    )
+    assert put.status_code in (200, 201, 204), put.text
+    reads: list[bool] = []
+    original = RecipientStore.get
+
+    def get(self: RecipientStore, tenant: str, recipient_id: str) -> Any:
+        reads.append(PLANNING.locked())
+        return original(self, tenant, recipient_id)
+
+    monkeypatch.setattr(RecipientStore, "get", get)
+    reference = booked(2) | {"recipient": {"id": "citizen-1"}}
+    unknown = booked(3) | {"recipient": {"id": "nobody"}}
+    body = client.post("/v1/events/batch", json={"events": [reference, unknown]}, headers=AUTH)
+    assert [r["status"] for r in body.json()["results"]] == [202, 422]
+    assert reads == [False, False]

@@ -46,8 +46,30 @@ def test_short_api_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["crm|unit-75", "crm:other", "a,b", "line\nbreak", "nul\u0000", "", "-dash", "x" * 65, "é"],
-    ids=["bar", "colon", "comma", "newline", "nul", "empty", "leading-dash", "too-long", "accent"],
+    [
+        "crm|unit-75",
+        "crm:other",
+        "a,b",
+        "line\nbreak",
+        "crm\n",
+        "nul\u0000",
+        "",
+        "-dash",
+        "x" * 65,
+        "é",
+    ],
+    ids=[
+        "bar",
+        "colon",
+        "comma",
+        "newline",
+        "trailing-newline",
+        "nul",
+        "empty",
+        "leading-dash",
+        "too-long",
+        "accent",
+    ],
 )
 def test_a_client_name_the_store_could_misread_is_refused(
     monkeypatch: pytest.MonkeyPatch, name: str

@@ -11,9 +11,9 @@ import json
 import logging
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -296,49 +296,69 @@ def post_events(batch: EventBatch, client: EventsClient, parts: EngineDep) -> Re
     and is idempotent in the same way. The accepted ones are stored in one round trip.
     """
     now = parts.clock()
+    results: list[dict[str, Any]] = [{} for _ in batch.events]
+
+    def admitted(item: dict[str, Any]) -> Event:
+        event = Event.model_validate(item)
+        permitted(parts, event, client)
+        return event
+
+    def resolved(event: Event) -> Event:
+        return registered(parts, event, client) if is_reference(event) else event
+
     with PLANNING:
-        results, valid = _planned_batch(parts, batch, client, now)
-    for _, event, _ in valid:  # first, as for one event
+        events = _each(parts, client, results, list(enumerate(batch.events)), admitted)
+    events = _each(parts, client, results, events, resolved)  # reads Redis: not locked
+    with PLANNING:
+        rules = parts.rules.current
+        valid = _each(
+            parts, client, results, events, lambda e: (e, planned_for(parts, e, client, rules, now))
+        )
+    for _, (event, _) in valid:  # first, as for one event
         parts.recipients.keep_safety(client.tenant, event.recipient, now)
     stored = parts.store.accept_many(
-        [(f"{client.name}:{event.id}", decided) for _, event, decided in valid],
+        [(f"{client.name}:{event.id}", decided) for _, (event, decided) in valid],
         now,
         ttl=parts.settings.idempotency_ttl_seconds,
     )
     with PLANNING:
-        for (index, event, _), accepted in zip(valid, stored, strict=True):
+        for (index, (event, _)), accepted in zip(valid, stored, strict=True):
             results[index] = {
                 **NO_ITEM,
                 "index": index,
                 "status": 202,
                 **answer(parts, event, accepted, client),
             }
-        count(parts, client, list(zip([e for _, e, _ in valid], stored, strict=True)))
+        count(parts, client, list(zip([e for _, (e, _) in valid], stored, strict=True)))
         counts = {"accepted": len(valid), "refused": len(batch.events) - len(valid)}
         return answered({**counts, "results": results}, status.HTTP_200_OK)
 
 
 # One batch at a time validates and plans (or writes its answer) in a process, while
 # another's plans go to Redis: four batches planning at once, then all waiting for Redis
-# at once, took a fifth longer (the GIL runs one of them at a time anyway).
+# at once, took a fifth longer (the GIL runs one of them at a time anyway). Never held
+# across a Redis call.
 PLANNING = threading.Lock()
 
+T = TypeVar("T")
+U = TypeVar("U")
 
-def _planned_batch(
-    parts: Engine, batch: EventBatch, client: ApiClient, now: datetime
-) -> tuple[list[dict[str, Any]], list[tuple[int, Event, Plan]]]:
-    """Each event's refusal in its place in the results, and the plans of the others."""
-    rules = parts.rules.current
-    results: list[dict[str, Any]] = [{} for _ in batch.events]
-    valid: list[tuple[int, Event, Plan]] = []
-    for index, item in enumerate(batch.events):
+
+def _each(
+    parts: Engine,
+    client: ApiClient,
+    results: list[dict[str, Any]],
+    items: list[tuple[int, T]],
+    step: Callable[[T], U],
+) -> list[tuple[int, U]]:
+    """``step`` applied to each of a batch's items still in the running, by index; an item
+    it refuses gets its refusal in ``results`` (in the single endpoint's words, located in
+    the batch) and drops out."""
+    kept: list[tuple[int, U]] = []
+    for index, item in items:
         where = ["body", "events", index]
         try:
-            event = Event.model_validate(item)
-            permitted(parts, event, client)
-            if is_reference(event):
-                event = registered(parts, event, client)
-            valid.append((index, event, planned_for(parts, event, client, rules, now)))
+            kept.append((index, step(item)))
         except ValidationError as exc:
             detail = [
                 {**e, "loc": [*where, *e["loc"]]}
@@ -346,7 +366,8 @@ def _planned_batch(
             ]
             results[index] = {**NO_ITEM, "index": index, "status": 422, "detail": detail}
         except HTTPException as exc:
-            refused(parts, client, str(item.get("type", "")))
+            kind = item.get("type", "") if isinstance(item, dict) else getattr(item, "type", "")
+            refused(parts, client, str(kind))
             if isinstance(exc.detail, list):  # 422 from planning: locate it in the batch
                 exc.detail = [{**e, "loc": [*where, *e["loc"][1:]]} for e in exc.detail]
             results[index] = {
@@ -355,4 +376,4 @@ def _planned_batch(
                 "status": exc.status_code,
                 "detail": exc.detail,
             }
-    return results, valid
+    return kept

@@ -6,8 +6,9 @@ the dict validated, dependencies solved one by one, operation hooks) took about 
 event's CPU there. A :class:`LeanRoute` is declared like any other route — its signature
 documents it and names the key's scope — but serves a well-formed request itself: pydantic
 reads the JSON and validates it in one pass, the key is checked (:class:`ApiKey`), the
-endpoint runs (a plain ``def`` on the thread pool) and its :class:`Response` goes out as
-it is.
+endpoint runs (awaited if ``async``, a plain ``def`` on the thread pool) and its
+:class:`Response` goes out as it is. ``app.dependency_overrides`` do not reach that way
+(none is used: tests run the real dependencies).
 
 Anything else (another content type, an empty body, JSON that does not validate) goes to
 FastAPI's own handler, so that every error is answered exactly as on any other route, in

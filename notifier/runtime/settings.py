@@ -292,7 +292,7 @@ class Settings(BaseSettings, ChannelFields):
     @classmethod
     def _keys_not_empty(cls, keys: dict[str, SecretStr]) -> dict[str, SecretStr]:
         for client, key in keys.items():
-            if not NAME_PATTERN.match(client):
+            if not NAME_PATTERN.fullmatch(client):
                 raise ValueError(f"client name {client!r}: {NAME_RULE}")
             if len(key.get_secret_value()) < 8:
                 raise ValueError(f"API key of client {client!r} is shorter than 8 characters")

@@ -2,10 +2,10 @@
 
 FastAPI runs a plain ``def`` route on its thread pool: a hand-off each way (a futex wake,
 the GIL passed between threads) that was about 40 % of a minimal request's CPU on two cores
-(bench/README.md, "Eleventh session"), more than validating and planning an event. The single event's route is
-``async`` and sends the same accept script with redis-py's asyncio client: the same
-arguments (:class:`~notifier.store.arguments.PlanArguments`), the same reply
-(:func:`~notifier.store.codec.decode_answer`), the same durability
+(bench/README.md, "Eleventh session"), more than validating and planning an event. The
+single event's route is ``async`` and sends the same accept script with redis-py's asyncio
+client: the same arguments (:class:`~notifier.store.arguments.PlanArguments`), the same
+reply (:func:`~notifier.store.codec.decode_answer`), the same durability
 (:mod:`notifier.store.durable`). Everything else keeps the synchronous client.
 """
 

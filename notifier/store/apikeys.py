@@ -118,7 +118,7 @@ class ApiKeys:
     ) -> str:
         """Create a key for ``name`` and return it; only its digest is stored."""
         for label, value in (("client", name), ("tenant", tenant)):
-            if value is not None and not NAME_PATTERN.match(value):
+            if value is not None and not NAME_PATTERN.fullmatch(value):
                 raise ValueError(f"{label} {value!r}: {NAME_RULE}")
         key = "nk_" + secrets.token_urlsafe(32)
         record = {
