@@ -55,14 +55,14 @@ class LoopAccept:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: redis.asyncio.Redis | None = None
         self._script: Any = None
-        self._turns = asyncio.Semaphore(IN_FLIGHT)
+        self._turns: asyncio.Semaphore | None = None
 
     async def accept(
         self, idempotency_key: str, plan: Plan, now: datetime, *, ttl: int
     ) -> Accepted:
-        client, script = self._of_this_loop()
+        client, script, turns = self._of_this_loop()
         keys, args = [idem_key(idempotency_key)], self.store.arguments.accept(plan, now, ttl)
-        async with self._turns:
+        async with turns:
             reply = await self.store.replication.durably_async(
                 client, lambda: script(keys=keys, args=args)
             )
@@ -74,13 +74,13 @@ class LoopAccept:
             await self._client.aclose()
         self._client = self._loop = None
 
-    def _of_this_loop(self) -> tuple[redis.asyncio.Redis, Any]:
+    def _of_this_loop(self) -> tuple[redis.asyncio.Redis, Any, asyncio.Semaphore]:
         """The running loop's client: an asyncio connection belongs to the loop that made
         it (a test's next server runs on a new loop)."""
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
+        if self._client is None or self._turns is None or self._loop is not loop:
             self._client = self.connect()
             self._script = self._client.register_script(source("accept"))
             self._turns = asyncio.Semaphore(IN_FLIGHT)
             self._loop = loop
-        return self._client, self._script
+        return self._client, self._script, self._turns
